@@ -1,0 +1,5 @@
+import sys
+
+from orchestra_dbt_py.cli import main
+
+sys.exit(main())

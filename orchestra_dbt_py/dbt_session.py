@@ -1,0 +1,303 @@
+"""The one place that talks to dbt-core: parse, select, query the warehouse, build.
+
+dbt runs in-process through `dbtRunner`. The project is parsed once; every later
+step reuses that manifest. Nothing here writes to the user's project files.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import click
+from click.core import ParameterSource
+from dbt.adapters.factory import get_adapter_by_type
+from dbt.cli.main import cli, dbtRunner, dbtRunnerResult
+from dbt.contracts.graph.manifest import Manifest
+
+from orchestra_dbt_py.errors import OrcError
+from orchestra_dbt_py.planner import BuildAfter, Node
+
+PERIOD_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
+# Selection parameters of the user's command: orc computes the selection with them once,
+# then replaces them by a selection of exactly the nodes that must run.
+SELECTION_PARAMS = (
+    "select",
+    "exclude",
+    "selector",
+    "resource_types",
+    "exclude_resource_types",
+    "indirect_selection",
+)
+# What `dbt build|run|test` would execute, as `dbt ls --resource-type` names.
+RESOURCE_TYPES_BY_COMMAND = {
+    "build": ("model", "seed", "snapshot", "test", "unit_test", "function"),
+    "run": ("model",),
+    "test": ("test", "unit_test"),
+}
+# Adapters whose table and view materializations drop dependent views (drop ... cascade).
+ADAPTERS_DROPPING_DEPENDENT_VIEWS = frozenset({"postgres", "redshift"})
+
+EventCallback = Callable[[Any], None]
+
+
+@dataclass(frozen=True)
+class DbtCommand:
+    """A parsed `dbt ...` command line."""
+
+    args: tuple[str, ...]
+    subcommand: str | None
+    # Parameters the user gave on the command line, as dbt's click parser read them.
+    params: Mapping[str, Any]
+
+    @property
+    def full_refresh(self) -> bool:
+        return bool(self.params.get("full_refresh"))
+
+
+def parse_command(args: Sequence[str]) -> DbtCommand:
+    """Read a dbt command line the way dbt does, without running anything."""
+    try:
+        root = cli.make_context(cli.name or "dbt", list(args), resilient_parsing=True)
+        name, command, rest = cli.resolve_command(root, [*root.protected_args, *root.args])
+    except click.ClickException:
+        return DbtCommand(tuple(args), None, {})
+    if command is None or name is None:
+        return DbtCommand(tuple(args), None, {})
+    sub = command.make_context(name, list(rest), parent=root, resilient_parsing=True)
+    params = {
+        key: value
+        for ctx in (root, sub)
+        for key, value in ctx.params.items()
+        if ctx.get_parameter_source(key) == ParameterSource.COMMANDLINE
+    }
+    return DbtCommand(tuple(args), name, params)
+
+
+def exit_code(result: dbtRunnerResult) -> int:
+    """dbt's own exit codes: 0 success, 1 a node failed, 2 usage or runtime error."""
+    if result.success:
+        return 0
+    return 2 if result.exception is not None else 1
+
+
+def run_dbt(args: Sequence[str]) -> int:
+    """Run dbt exactly as `dbt <args>` would and return its exit code."""
+    result = dbtRunner().invoke(list(args))
+    if result.exception is not None and type(result.exception).__name__ == "DbtUsageException":
+        click.echo(f"Error: {result.exception}", err=True)
+    return exit_code(result)
+
+
+class DbtSession:
+    """A parsed project and its warehouse connection, for one `orc` invocation."""
+
+    def __init__(self, command: DbtCommand) -> None:
+        self.command = command
+        # Parameters every invocation shares with the user's command (project, profile,
+        # target, vars, threads, logging...), but not the user's selection.
+        self._shared = {
+            key: value
+            for key, value in command.params.items()
+            if key in _accepted_params("parse")
+        }
+        self.manifest = self._parse()
+        adapter_type = self.manifest.metadata.adapter_type
+        if not adapter_type:
+            raise OrcError("dbt parsed the project but reported no adapter; check profiles.yml")
+        self.adapter: Any = get_adapter_by_type(adapter_type)
+        self.adapter_type: str = adapter_type
+
+    @property
+    def config(self) -> Any:
+        return self.adapter.config
+
+    @property
+    def target_dir(self) -> Path:
+        return Path(self.config.project_root) / self.config.target_path
+
+    @property
+    def threads(self) -> int:
+        return max(1, int(self.config.threads or 1))
+
+    @property
+    def replacing_drops_dependent_views(self) -> bool:
+        return self.adapter_type in ADAPTERS_DROPPING_DEPENDENT_VIEWS
+
+    def _parse(self) -> Manifest:
+        result = dbtRunner().invoke(["parse"], **{**self._shared, "quiet": True})
+        if not result.success or not isinstance(result.result, Manifest):
+            raise OrcError(
+                f"dbt could not parse the project: {result.exception or 'see the errors above'}",
+                exit_code=2,
+            )
+        return result.result
+
+    def _invoke(
+        self, args: list[str], callbacks: Sequence[EventCallback] = (), **params: Any
+    ) -> dbtRunnerResult:
+        runner = dbtRunner(manifest=self.manifest, callbacks=list(callbacks))
+        return runner.invoke(args, **params)
+
+    def selected_ids(self) -> list[str]:
+        """The nodes the user's command would run, as dbt itself selects them."""
+        subcommand = self.command.subcommand or "build"
+        selection = {k: v for k, v in self.command.params.items() if k in SELECTION_PARAMS}
+        if "resource_types" not in selection:
+            selection["resource_types"] = RESOURCE_TYPES_BY_COMMAND[subcommand]
+        args = ["ls", "--output", "json", "--output-keys", "unique_id"]
+        result = self._invoke(args, **{**self._shared, **selection, "log_level": "none"})
+        if not result.success or not isinstance(result.result, list):
+            raise OrcError(f"dbt could not resolve the selection: {result.exception}")
+        ids = [json.loads(line)["unique_id"] for line in result.result]
+        return [uid for uid in ids if uid in self.manifest.nodes]
+
+    def graph(self, fingerprints: Mapping[str, str]) -> dict[str, Node]:
+        """The manifest reduced to the planner's plain nodes."""
+        nodes: dict[str, Node] = {}
+        for uid, source in self.manifest.sources.items():
+            nodes[uid] = Node(uid, "source", relation=source.relation_name, name=source.name)
+        for uid, node in self.manifest.nodes.items():
+            materialized = getattr(node.config, "materialized", None)
+            nodes[uid] = Node(
+                unique_id=uid,
+                resource_type=str(node.resource_type),
+                materialized=materialized,
+                parents=tuple(node.depends_on.nodes),
+                relation=_relation_name(node),
+                fingerprint=fingerprints.get(uid),
+                build_after=_build_after(node),
+                name=node.name,
+            )
+        return nodes
+
+    def measure_freshness(self, source_ids: Iterable[str]) -> dict[str, datetime | None]:
+        """Each source's latest data time through the package macro; None when unmeasurable."""
+        ids = sorted(source_ids)
+        if not ids:
+            return {}
+
+        def measure(uid: str) -> datetime | None:
+            source = self.manifest.sources[uid]
+            relation = self.adapter.Relation.create_from(self.config, source)
+            freshness = getattr(source, "freshness", None)
+            kwargs = {
+                "relation": relation,
+                "loaded_at_field": getattr(source, "loaded_at_field", None),
+                "loaded_at_query": getattr(source, "loaded_at_query", None),
+                "filter": getattr(freshness, "filter", None) if freshness else None,
+                "external_location": getattr(relation, "external", None),
+            }
+            with self.adapter.connection_named(f"orc_freshness_{uid}"):
+                value = self.adapter.execute_macro(
+                    "source_freshness", project="orchestra_dbt", kwargs=kwargs
+                )
+            return _as_utc(value)
+
+        try:
+            with ThreadPoolExecutor(max_workers=self.threads) as pool:
+                return dict(zip(ids, pool.map(measure, ids), strict=True))
+        except Exception as error:
+            if "source_freshness" in str(error) and "not found" in str(error).lower():
+                raise OrcError(
+                    "the orchestra_dbt dbt package is not installed in this project: add it to "
+                    "packages.yml and run `orc dbt deps`"
+                ) from error
+            raise OrcError(f"measuring source freshness failed: {_one_line(error)}") from error
+        finally:
+            self.adapter.cleanup_connections()
+
+    def existing_relations(self, nodes: Iterable[Node]) -> set[str]:
+        """The lower-cased relation names, among those of `nodes`, that exist in the warehouse."""
+        schemas: dict[tuple[str | None, str], None] = {}
+        for node in nodes:
+            manifest_node = self.manifest.nodes.get(node.unique_id)
+            if manifest_node is not None and node.relation:
+                schemas[(manifest_node.database, manifest_node.schema)] = None
+
+        def list_schema(key: tuple[str | None, str]) -> list[str]:
+            database, schema = key
+            with self.adapter.connection_named(f"orc_relations_{database}_{schema}"):
+                schema_relation = self.adapter.Relation.create(database=database, schema=schema)
+                return [
+                    relation.render().lower()
+                    for relation in self.adapter.list_relations_without_caching(schema_relation)
+                ]
+
+        try:
+            with ThreadPoolExecutor(max_workers=self.threads) as pool:
+                return {name for names in pool.map(list_schema, schemas) for name in names}
+        except Exception as error:
+            raise OrcError(f"listing relations in the warehouse failed: {_one_line(error)}") from error
+        finally:
+            self.adapter.cleanup_connections()
+
+    def run(
+        self, node_ids: Collection[str], callbacks: Sequence[EventCallback] = ()
+    ) -> dbtRunnerResult:
+        """Run the user's command on exactly `node_ids`, leaving every project file untouched."""
+        tag = f"orc_run_{datetime.now(UTC):%Y%m%d%H%M%S%f}"
+        tagged = [self.manifest.nodes[uid] for uid in node_ids]
+        for node in tagged:
+            node.tags.append(tag)
+        selection: dict[str, Any] = {
+            "select": (f"tag:{tag}",),
+            "exclude": (),
+            "selector": None,
+            "indirect_selection": "empty",
+        }
+        if self.command.subcommand == "build":
+            selection["resource_types"] = ()
+            selection["exclude_resource_types"] = ()
+        try:
+            return self._invoke(list(self.command.args), callbacks, **selection)
+        finally:
+            for node in tagged:
+                if tag in node.tags:
+                    node.tags.remove(tag)
+
+
+def _accepted_params(subcommand: str) -> set[str]:
+    command = cli.commands[subcommand]
+    return {p.name for p in [*cli.params, *command.params] if p.name}
+
+
+def _relation_name(node: Any) -> str | None:
+    name = getattr(node, "relation_name", None)
+    return str(name) if name else None
+
+
+def _build_after(node: Any) -> BuildAfter | None:
+    freshness = getattr(node.config, "freshness", None)
+    build_after = getattr(freshness, "build_after", None) if freshness else None
+    if build_after is None:
+        return None
+    count, period = getattr(build_after, "count", None), getattr(build_after, "period", None)
+    if not count or period is None:
+        return None
+    seconds = PERIOD_SECONDS.get(str(getattr(period, "value", period)))
+    if seconds is None:
+        return None
+    updates_on = str(getattr(getattr(build_after, "updates_on", None), "value", "any") or "any")
+    return BuildAfter(timedelta(seconds=int(count) * seconds), "all" if updates_on == "all" else "any")
+
+
+def _as_utc(value: Any) -> datetime | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if not isinstance(value, datetime):
+        raise OrcError(f"the source_freshness macro returned {type(value).__name__}, not a time")
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def _one_line(error: BaseException) -> str:
+    return " ".join(str(error).split())

@@ -1,0 +1,381 @@
+"""The decision: which selected nodes to build and which to reuse, and why.
+
+A pure function over plain data (graph, state, observed freshness, the clock): no dbt
+import and no I/O here. Anything that cannot be proven safe to reuse is built.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Literal
+
+from orchestra_dbt_py.state.document import NodeRecord
+
+Action = Literal["build", "reuse"]
+
+# Resource types whose output is a relation with data that orc can reuse.
+RELATION_TYPES = frozenset({"model", "seed", "snapshot"})
+# Resource types that check data instead of producing it.
+TEST_TYPES = frozenset({"test", "unit_test"})
+# Materializations whose data is computed when queried, never stored.
+PASS_THROUGH = frozenset({"view", "ephemeral"})
+# Materializations that replace the relation (and so, on some warehouses, drop what depends on it).
+REPLACING = frozenset({"table", "view"})
+PASSING_STATUSES = frozenset({"success", "pass"})
+
+
+@dataclass(frozen=True)
+class BuildAfter:
+    """A model's `freshness.build_after`: tolerate upstream changes for this long."""
+
+    window: timedelta
+    updates_on: Literal["any", "all"] = "any"
+
+    def describe(self) -> str:
+        return f"{_describe_duration(self.window)} (updates_on: {self.updates_on})"
+
+
+@dataclass(frozen=True)
+class Node:
+    """One node of the dbt graph, reduced to what the decision needs."""
+
+    unique_id: str
+    resource_type: str
+    materialized: str | None = None
+    parents: tuple[str, ...] = ()
+    relation: str | None = None
+    fingerprint: str | None = None
+    build_after: BuildAfter | None = None
+    name: str = ""
+
+    @property
+    def label(self) -> str:
+        """A short name for messages, like `raw.orders` or `fct_orders`."""
+        if self.resource_type == "source":
+            return ".".join(self.unique_id.split(".")[-2:])
+        return self.name or self.unique_id.rsplit(".", 1)[-1]
+
+
+@dataclass(frozen=True)
+class PlanOptions:
+    full_refresh: bool = False
+    # On PostgreSQL (and Redshift) replacing a relation drops the views built on it.
+    replacing_drops_dependent_views: bool = False
+
+
+@dataclass(frozen=True)
+class Decision:
+    unique_id: str
+    action: Action
+    reason: str
+
+
+@dataclass(frozen=True)
+class Plan:
+    decisions: dict[str, Decision] = field(default_factory=dict)
+    # Sources whose freshness could not be measured but that selected nodes read.
+    unmeasured_sources: tuple[str, ...] = ()
+
+    def ids(self, action: Action) -> list[str]:
+        return [d.unique_id for d in self.decisions.values() if d.action == action]
+
+
+def effective_build_after(nodes: Mapping[str, Node]) -> dict[str, BuildAfter]:
+    """Each model's own policy, or the strictest of its children's when all of them have one."""
+    children: dict[str, list[str]] = {uid: [] for uid in nodes}
+    for node in nodes.values():
+        if node.resource_type == "model":
+            for parent in node.parents:
+                if parent in children:
+                    children[parent].append(node.unique_id)
+    policies: dict[str, BuildAfter | None] = {}
+
+    for uid in reversed(topological_order(nodes)):
+        node = nodes[uid]
+        if node.resource_type != "model":
+            continue
+        if node.build_after is not None:
+            policies[uid] = node.build_after
+            continue
+        inherited = [policies.get(child) for child in children[uid]]
+        if inherited and all(p is not None for p in inherited):
+            policies[uid] = min(
+                (p for p in inherited if p is not None),
+                key=lambda p: (p.window, p.updates_on != "any"),
+            )
+        else:
+            policies[uid] = None
+    return {uid: p for uid, p in policies.items() if p is not None}
+
+
+def sources_to_measure(nodes: Mapping[str, Node], selected: Iterable[str]) -> set[str]:
+    """The sources whose freshness decides about the selected nodes (read directly or via views)."""
+    found: set[str] = set()
+    for uid in selected:
+        if uid in nodes:
+            for input_id in data_inputs(nodes, uid):
+                if nodes[input_id].resource_type == "source":
+                    found.add(input_id)
+    return found
+
+
+def topological_order(nodes: Mapping[str, Node]) -> list[str]:
+    """Node ids, parents before children (parents outside `nodes` are ignored)."""
+    order: list[str] = []
+    state: dict[str, int] = {}
+    for root in sorted(nodes):
+        if root in state:
+            continue
+        stack: list[tuple[str, Iterable[str]]] = [(root, iter(nodes[root].parents))]
+        state[root] = 1
+        while stack:
+            uid, parents = stack[-1]
+            advanced = False
+            for parent in parents:
+                if parent in nodes and parent not in state:
+                    state[parent] = 1
+                    stack.append((parent, iter(nodes[parent].parents)))
+                    advanced = True
+                    break
+            if not advanced:
+                stack.pop()
+                state[uid] = 2
+                order.append(uid)
+    return order
+
+
+def plan(
+    nodes: Mapping[str, Node],
+    selected: Collection[str],
+    state: Mapping[str, NodeRecord],
+    freshness: Mapping[str, datetime | None],
+    existing_relations: Collection[str],
+    now: datetime,
+    options: PlanOptions = PlanOptions(),
+) -> Plan:
+    """Decide, for every selected node, whether dbt must run it.
+
+    `state` and `freshness` are keyed by unique id; `existing_relations` holds the
+    lower-cased relation names present in the warehouse now.
+    """
+    selected_set = set(selected)
+    policies = effective_build_after(nodes)
+    existing = {r.lower() for r in existing_relations}
+    decisions: dict[str, Decision] = {}
+    building: set[str] = set()
+    unmeasured: set[str] = set()
+
+    for uid in topological_order(nodes):
+        if uid not in selected_set:
+            continue
+        node = nodes[uid]
+        context = _Context(nodes, state, freshness, building, unmeasured)
+        if node.resource_type in TEST_TYPES:
+            action, reason = _decide_test(node, context, options)
+        elif node.resource_type in RELATION_TYPES:
+            action, reason = _decide_relation(
+                node, context, existing, policies.get(uid), now, options
+            )
+        else:
+            action, reason = "build", f"orc does not track {node.resource_type} nodes"
+        if action == "build":
+            building.add(uid)
+        decisions[uid] = Decision(uid, action, reason)
+    return Plan(decisions, tuple(sorted(unmeasured)))
+
+
+@dataclass
+class _Context:
+    nodes: Mapping[str, Node]
+    state: Mapping[str, NodeRecord]
+    freshness: Mapping[str, datetime | None]
+    building: set[str]
+    unmeasured: set[str]
+
+
+def _decide_relation(
+    node: Node,
+    ctx: _Context,
+    existing: Collection[str],
+    policy: BuildAfter | None,
+    now: datetime,
+    options: PlanOptions,
+) -> tuple[Action, str]:
+    if node.materialized == "ephemeral":
+        return "reuse", "ephemeral: compiled into the models that use it"
+    if options.full_refresh:
+        return "build", "--full-refresh requested"
+    record = ctx.state.get(node.unique_id)
+    problem = _record_problem(node, record)
+    if problem or record is None:
+        return "build", problem or "no build recorded"
+    if node.relation is None or node.relation.lower() not in existing:
+        return "build", f"relation {node.relation} does not exist in the warehouse"
+    if node.materialized == "view":
+        dropped = _replaced_parent(node, ctx, options)
+        if dropped:
+            return "build", (
+                f"upstream {ctx.nodes[dropped].label} is replaced in this run, "
+                "which drops the views built on it"
+            )
+        return "reuse", "view with an unchanged definition: its data is always current"
+
+    changes, parent_count = _data_changes(node, record, ctx)
+    built_at = _fmt(record.last_updated)
+    if not changes:
+        return "reuse", f"definition and upstream data unchanged since its build at {built_at}"
+    if policy is not None:
+        due = record.last_updated + policy.window
+        if now < due:
+            return "reuse", (
+                f"{changes[0]}, but build_after {_describe_duration(policy.window)} "
+                f"has not passed since its build at {built_at} (due {_fmt(due)})"
+            )
+        if policy.updates_on == "all" and len(changes) < parent_count:
+            return "reuse", (
+                f"build_after waits for new data in all upstreams (updates_on: all); "
+                f"{len(changes)} of {parent_count} have it: {changes[0]}"
+            )
+    return "build", changes[0]
+
+
+def _decide_test(node: Node, ctx: _Context, options: PlanOptions) -> tuple[Action, str]:
+    for parent in node.parents:
+        if parent in ctx.building:
+            return "build", f"runs because {ctx.nodes[parent].label} is built in this run"
+    if options.full_refresh:
+        return "build", "--full-refresh requested"
+    record = ctx.state.get(node.unique_id)
+    problem = _record_problem(node, record)
+    if problem or record is None:
+        return "build", problem or "no run recorded"
+    changes, _ = _data_changes(node, record, ctx)
+    if changes:
+        return "build", changes[0]
+    return "reuse", f"unchanged, its data unchanged, and it passed at {_fmt(record.last_updated)}"
+
+
+def _record_problem(node: Node, record: NodeRecord | None) -> str | None:
+    """Why the state record cannot vouch for this node, if it cannot."""
+    if record is None:
+        return "no build recorded" if node.resource_type in RELATION_TYPES else "no run recorded"
+    if record.status is not None and record.status not in PASSING_STATUSES:
+        return f"its last run ended with status {record.status}"
+    if record.fingerprint is None:
+        return "recorded without a definition fingerprint (by another tool or an older orc)"
+    if node.resource_type in RELATION_TYPES and record.relation != node.relation:
+        return (
+            f"state was recorded for relation {record.relation}; "
+            f"this run builds {node.relation}"
+        )
+    if record.fingerprint != node.fingerprint:
+        return "definition changed (code, config, macros, vars or env vars it reads)"
+    return None
+
+
+def data_inputs(nodes: Mapping[str, Node], uid: str) -> list[str]:
+    """The nodes (sources included) whose data versions this node's data depends on.
+
+    Views and ephemeral models are looked through (their data is as new as their
+    newest input), but views are listed too: rebuilding a view changes its data.
+    """
+    inputs: list[str] = []
+    seen: set[str] = set()
+    stack = list(reversed(nodes[uid].parents))
+    while stack:
+        parent_id = stack.pop()
+        if parent_id in seen or parent_id not in nodes:
+            continue
+        seen.add(parent_id)
+        parent = nodes[parent_id]
+        if parent.materialized != "ephemeral":
+            inputs.append(parent_id)
+        if parent.materialized in PASS_THROUGH and parent.resource_type == "model":
+            stack.extend(reversed(parent.parents))
+    return inputs
+
+
+def _data_changes(node: Node, record: NodeRecord, ctx: _Context) -> tuple[list[str], int]:
+    """Why the data this node reads differs from what it was built from, one reason per
+    direct parent with new data (a view has new data when any of its inputs has), and
+    the number of direct parents."""
+    changes: list[str] = []
+    for parent_id in node.parents:
+        if parent_id not in ctx.nodes:
+            changes.append(f"upstream {parent_id} is not in the project")
+            continue
+        inputs = [parent_id, *data_inputs(ctx.nodes, parent_id)]
+        if ctx.nodes[parent_id].materialized not in PASS_THROUGH:
+            inputs = [parent_id]
+        found = [c for c in (_input_change(i, record, ctx) for i in inputs if _is_data(ctx, i)) if c]
+        if found:
+            changes.append(found[0])
+    return changes, len(node.parents)
+
+
+def _is_data(ctx: _Context, uid: str) -> bool:
+    return uid in ctx.nodes and ctx.nodes[uid].materialized != "ephemeral"
+
+
+def _input_change(input_id: str, record: NodeRecord, ctx: _Context) -> str | None:
+    upstream = ctx.nodes[input_id]
+    if upstream.resource_type == "source":
+        observed = ctx.freshness.get(input_id)
+        recorded = record.sources.get(input_id)
+        if observed is None:
+            ctx.unmeasured.add(input_id)
+            return f"source {upstream.label} has no measurable freshness, so it counts as changed"
+        if recorded is None:
+            return f"source {upstream.label} has no freshness recorded for the last build"
+        if observed > recorded:
+            return (
+                f"source {upstream.label} has data from {_fmt(observed)}, newer than the "
+                f"{_fmt(recorded)} this was built from"
+            )
+        if observed != recorded:
+            return (
+                f"source {upstream.label} now reports {_fmt(observed)}, not the "
+                f"{_fmt(recorded)} this was built from"
+            )
+        return None
+    if input_id in ctx.building:
+        return f"upstream {upstream.label} is built in this run"
+    upstream_record = ctx.state.get(input_id)
+    if upstream_record is None:
+        return f"upstream {upstream.label} has no build recorded, so its data version is unknown"
+    seen = record.upstream.get(input_id)
+    if seen is None:
+        return f"upstream {upstream.label} was not recorded as an input of the last build"
+    if upstream_record.last_updated != seen:
+        return (
+            f"upstream {upstream.label} was rebuilt at {_fmt(upstream_record.last_updated)}, "
+            f"after the build this one read ({_fmt(seen)})"
+        )
+    return None
+
+
+def _replaced_parent(node: Node, ctx: _Context, options: PlanOptions) -> str | None:
+    if not options.replacing_drops_dependent_views:
+        return None
+    for parent in node.parents:
+        parent_node = ctx.nodes.get(parent)
+        if parent_node is None or parent not in ctx.building:
+            continue
+        if options.full_refresh or parent_node.materialized in REPLACING:
+            return parent
+    return None
+
+
+def _fmt(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _describe_duration(window: timedelta) -> str:
+    seconds = int(window.total_seconds())
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds % size == 0 and seconds >= size:
+            count = seconds // size
+            return f"{count} {unit}{'s' if count != 1 else ''}"
+    return f"{seconds} seconds"

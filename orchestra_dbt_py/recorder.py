@@ -1,0 +1,128 @@
+"""Turn dbt's per-node results into state records, as each node finishes.
+
+dbt calls `on_event` on its worker threads. Records are saved in batches by a
+background thread (a checkpoint every few seconds) and once more at the end, so a run
+killed halfway keeps what it completed. No exception may escape a dbt callback: one
+that did would turn the node into an error.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from orchestra_dbt_py.planner import RELATION_TYPES, TEST_TYPES, Node, data_inputs
+from orchestra_dbt_py.state import StateBackend
+from orchestra_dbt_py.state.document import NodeRecord
+
+TEST_RESULT_STATUSES = frozenset({"pass", "warn", "fail"})
+
+
+@dataclass
+class RunRecorder:
+    nodes: Mapping[str, Node]
+    # State keyed by unique id, as loaded before the run; updated as nodes finish.
+    known: dict[str, NodeRecord]
+    freshness: Mapping[str, datetime | None]
+    checksums: Mapping[str, str | None]
+    backend: StateBackend
+    key_of: Callable[[str], str]
+    checkpoint_seconds: float = 2.0
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    statuses: dict[str, str] = field(default_factory=dict)
+    _pending: dict[str, NodeRecord | None] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+    save_error: BaseException | None = None
+
+    def on_event(self, event: Any) -> None:
+        """dbt callback: record a node when dbt reports it finished."""
+        try:
+            if event.info.name != "NodeFinished":
+                return
+            uid = event.data.node_info.unique_id
+            result = event.data.run_result
+            self.node_finished(uid, str(result.status), float(result.execution_time or 0.0))
+        except Exception:  # noqa: BLE001 - an escaping exception would fail the dbt node
+            return
+
+    def node_finished(self, uid: str, status: str, execution_time: float) -> None:
+        node = self.nodes.get(uid)
+        if node is None:
+            return
+        with self._lock:
+            self.statuses[uid] = status
+            record = self._record_for(node, status, execution_time)
+            if record is _UNCHANGED:
+                return
+            if isinstance(record, NodeRecord):
+                self.known[uid] = record
+            else:
+                self.known.pop(uid, None)
+            self._pending[uid] = record
+
+    def _record_for(self, node: Node, status: str, execution_time: float) -> Any:
+        succeeded = (node.resource_type in RELATION_TYPES and status == "success") or (
+            node.resource_type in TEST_TYPES and status in TEST_RESULT_STATUSES
+        )
+        if not succeeded:
+            # A failed node is forgotten so the next run builds it; a skipped one keeps its record.
+            return _UNCHANGED if status == "skipped" else None
+        inputs = data_inputs(self.nodes, node.unique_id)
+        sources = {i: self.freshness.get(i) for i in inputs if self.nodes[i].resource_type == "source"}
+        upstream = {
+            i: self.known[i].last_updated
+            for i in inputs
+            if self.nodes[i].resource_type != "source" and i in self.known
+        }
+        return NodeRecord(
+            last_updated=self.clock(),
+            checksum=self.checksums.get(node.unique_id),
+            sources=sources,
+            fingerprint=node.fingerprint,
+            relation=node.relation,
+            upstream=upstream,
+            status=status,
+            execution_time=execution_time,
+        )
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._checkpoint_loop, daemon=True)
+        self._thread.start()
+
+    def _checkpoint_loop(self) -> None:
+        while not self._stop.wait(self.checkpoint_seconds):
+            try:
+                self.flush()
+            except Exception as error:  # noqa: BLE001 - reported by finish()
+                self.save_error = error
+
+    def flush(self) -> None:
+        """Save what finished since the last save."""
+        with self._lock:
+            pending, self._pending = self._pending, {}
+        if not pending:
+            return
+        updates = {self.key_of(uid): r for uid, r in pending.items() if r is not None}
+        removals = [self.key_of(uid) for uid, r in pending.items() if r is None]
+        try:
+            self.backend.update(updates, removals)
+        except BaseException:
+            with self._lock:
+                # Keep them for the next attempt; newer results for the same node win.
+                self._pending = {**pending, **self._pending}
+            raise
+
+    def finish(self) -> None:
+        """Stop checkpointing and save everything; raises if the state cannot be saved."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        self.flush()
+
+
+_UNCHANGED = object()

@@ -1,0 +1,105 @@
+"""A stateful `orc dbt build|run|test`: load state, measure, plan, run, record."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from orchestra_dbt_py import report
+from orchestra_dbt_py.config import Settings
+from orchestra_dbt_py.dbt_session import DbtCommand, DbtSession, exit_code
+from orchestra_dbt_py.errors import OrcError
+from orchestra_dbt_py.fingerprint import definition_fingerprints, vars_provider
+from orchestra_dbt_py.planner import Node, Plan, PlanOptions, plan, sources_to_measure
+from orchestra_dbt_py.recorder import RunRecorder
+from orchestra_dbt_py.state import open_backend
+from orchestra_dbt_py.state.document import NodeRecord
+
+STATEFUL_SUBCOMMANDS = frozenset({"build", "run", "test"})
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    session: DbtSession
+    nodes: dict[str, Node]
+    selected: list[str]
+    plan: Plan
+    state: dict[str, NodeRecord]
+    freshness: dict[str, datetime | None]
+
+
+def state_key(node: Node, settings: Settings) -> str:
+    """dbt-orchestra's key rule: the unique id, or `<account>.<relation>` for shared accounts."""
+    if settings.integration_account_id and not settings.local_run and node.relation:
+        return f"{settings.integration_account_id}.{node.relation}"
+    return node.unique_id
+
+
+def make_plan(
+    command: DbtCommand,
+    settings: Settings,
+    env: Mapping[str, str],
+    load_state: Callable[[], Mapping[str, NodeRecord]],
+) -> PlannedRun:
+    """Everything up to the decision; reads the warehouse, writes nothing."""
+    session = DbtSession(command)
+    selected = session.selected_ids()
+    fingerprints = definition_fingerprints(
+        session.manifest,
+        vars_for_package=vars_provider(session.config),
+        env=env,
+        adapter_type=session.adapter_type,
+        node_ids=selected,
+    )
+    nodes = session.graph(fingerprints)
+    stored = load_state()
+    state = {
+        uid: stored[state_key(node, settings)]
+        for uid, node in nodes.items()
+        if state_key(node, settings) in stored
+    }
+    freshness = session.measure_freshness(sources_to_measure(nodes, selected))
+    existing = session.existing_relations(nodes[uid] for uid in selected)
+    options = PlanOptions(
+        full_refresh=command.full_refresh,
+        replacing_drops_dependent_views=session.replacing_drops_dependent_views,
+    )
+    decided = plan(nodes, selected, state, freshness, existing, datetime.now(UTC), options)
+    return PlannedRun(session, nodes, selected, decided, state, freshness)
+
+
+def run_stateful(command: DbtCommand, settings: Settings, env: Mapping[str, str]) -> int:
+    backend = open_backend(settings, on_wait=report.say)
+    planned = make_plan(command, settings, env, backend.load)
+    session, nodes, decided = planned.session, planned.nodes, planned.plan
+    report.announce_plan(decided, nodes, verbose=settings.debug or command.params.get("debug"))
+    to_run = decided.ids("build")
+    recorder = RunRecorder(
+        nodes=nodes,
+        known=dict(planned.state),
+        freshness=planned.freshness,
+        checksums={
+            uid: getattr(getattr(n, "checksum", None), "checksum", None)
+            for uid, n in session.manifest.nodes.items()
+        },
+        backend=backend,
+        key_of=lambda uid: state_key(nodes[uid], settings),
+    )
+    code = 0
+    if to_run:
+        recorder.start()
+        try:
+            result = session.run(to_run, callbacks=[recorder.on_event])
+        finally:
+            try:
+                recorder.finish()
+            except Exception as error:
+                raise OrcError(
+                    f"dbt ran, but saving the state to {backend.description} failed: {error}",
+                    exit_code=2,
+                ) from error
+        code = exit_code(result)
+    report.write_plan_artifact(session.target_dir, command, decided, nodes, recorder.statuses)
+    report.summarize(decided, recorder.statuses)
+    return code

@@ -1,0 +1,354 @@
+"""The planner's rules, one case each, on a small graph of plain data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from orchestra_dbt_py.planner import (
+    BuildAfter,
+    Node,
+    PlanOptions,
+    effective_build_after,
+    plan,
+    sources_to_measure,
+    topological_order,
+)
+from orchestra_dbt_py.state.document import NodeRecord
+
+NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+BUILT = NOW - timedelta(hours=2)
+SEEN = NOW - timedelta(hours=3)  # freshness each source had at the last build
+HOUR = timedelta(hours=1)
+
+ORDERS = "source.p.raw.orders"
+PAYMENTS = "source.p.raw.payments"
+STG_ORDERS = "model.p.stg_orders"  # view on ORDERS
+STG_PAYMENTS = "model.p.stg_payments"  # view on PAYMENTS
+EPH = "model.p.eph"  # ephemeral on STG_ORDERS
+INT = "model.p.int_orders"  # table on EPH and STG_PAYMENTS
+FCT = "model.p.fct"  # table on INT
+REPORT = "model.p.report"  # view on FCT
+SEED = "seed.p.statuses"
+TEST_FCT = "test.p.not_null_fct_id"  # on FCT
+TEST_REL = "test.p.rel_fct_int"  # on FCT and INT
+TEST_SRC = "test.p.not_null_orders"  # on source ORDERS
+
+
+def relation(uid: str) -> str:
+    return f'"db"."main"."{uid.rsplit(".", 1)[-1]}"'
+
+
+def graph(**overrides: Node) -> dict[str, Node]:
+    def model(uid: str, materialized: str, *parents: str) -> Node:
+        rel = None if materialized == "ephemeral" else relation(uid)
+        return Node(uid, "model", materialized, parents, rel, f"fp-{uid}")
+
+    nodes = [
+        Node(ORDERS, "source"),
+        Node(PAYMENTS, "source"),
+        model(STG_ORDERS, "view", ORDERS),
+        model(STG_PAYMENTS, "view", PAYMENTS),
+        model(EPH, "ephemeral", STG_ORDERS),
+        model(INT, "table", EPH, STG_PAYMENTS),
+        model(FCT, "table", INT),
+        model(REPORT, "view", FCT),
+        Node(SEED, "seed", "seed", (), relation(SEED), f"fp-{SEED}"),
+        Node(TEST_FCT, "test", "test", (FCT,), None, f"fp-{TEST_FCT}"),
+        Node(TEST_REL, "test", "test", (FCT, INT), None, f"fp-{TEST_REL}"),
+        Node(TEST_SRC, "test", "test", (ORDERS,), None, f"fp-{TEST_SRC}"),
+    ]
+    result = {n.unique_id: n for n in nodes}
+    result.update(overrides)
+    return result
+
+
+def good_state(nodes: dict[str, Node]) -> dict[str, NodeRecord]:
+    """State as a complete successful run at BUILT (parents a minute before children) left it."""
+    state: dict[str, NodeRecord] = {}
+    for i, uid in enumerate(topological_order(nodes)):
+        node = nodes[uid]
+        if node.resource_type == "source" or node.materialized == "ephemeral":
+            continue
+        from orchestra_dbt_py.planner import data_inputs
+
+        inputs = data_inputs(nodes, uid)
+        state[uid] = NodeRecord(
+            last_updated=BUILT + timedelta(minutes=i),
+            checksum="x",
+            sources={i: SEEN for i in inputs if nodes[i].resource_type == "source"},
+            fingerprint=node.fingerprint,
+            relation=node.relation,
+            upstream={i: state[i].last_updated for i in inputs if i in state},
+            status="pass" if node.resource_type == "test" else "success",
+        )
+    return state
+
+
+@dataclass
+class Case:
+    name: str
+    expect_build: set[str]
+    nodes: dict[str, Node] = field(default_factory=graph)
+    freshness: dict[str, datetime | None] = field(
+        default_factory=lambda: {ORDERS: SEEN, PAYMENTS: SEEN}
+    )
+    state_changes: dict[str, NodeRecord | None] = field(default_factory=dict)
+    missing_relations: set[str] = field(default_factory=set)
+    selected: set[str] | None = None
+    options: PlanOptions = PlanOptions()
+    now: datetime = NOW
+    reason_contains: dict[str, str] = field(default_factory=dict)
+
+
+def with_record(uid: str, **changes: object) -> dict[str, NodeRecord | None]:
+    return {uid: replace(good_state(graph())[uid], **changes)}  # type: ignore[arg-type]
+
+
+NEWER = SEEN + HOUR
+ALL_MODELS = {STG_ORDERS, STG_PAYMENTS, INT, FCT, REPORT, SEED}
+ALL_TESTS = {TEST_FCT, TEST_REL, TEST_SRC}
+FCT_POLICY = BuildAfter(4 * HOUR, "any")
+
+CASES = [
+    Case("nothing changed: everything reused", set()),
+    Case(
+        "first run: no state, everything built",
+        ALL_MODELS | ALL_TESTS,
+        state_changes={uid: None for uid in good_state(graph())},
+    ),
+    Case(
+        "newer data in orders: tables downstream and their tests, not views",
+        {INT, FCT, TEST_FCT, TEST_REL, TEST_SRC},
+        freshness={ORDERS: NEWER, PAYMENTS: SEEN},
+        reason_contains={INT: "source raw.orders has data from"},
+    ),
+    Case(
+        "equal freshness: reused",
+        set(),
+        freshness={ORDERS: SEEN, PAYMENTS: SEEN},
+    ),
+    Case(
+        "older freshness than recorded (data removed): rebuilt",
+        {INT, FCT, TEST_FCT, TEST_REL, TEST_SRC},
+        freshness={ORDERS: SEEN - HOUR, PAYMENTS: SEEN},
+        reason_contains={INT: "now reports"},
+    ),
+    Case(
+        "unmeasurable source counts as changed",
+        {INT, FCT, TEST_FCT, TEST_REL, TEST_SRC},
+        freshness={ORDERS: None, PAYMENTS: SEEN},
+        reason_contains={INT: "no measurable freshness"},
+    ),
+    Case(
+        "definition change of a table rebuilds it and everything reading its data",
+        {FCT, TEST_FCT, TEST_REL},
+        nodes=graph(**{FCT: replace(graph()[FCT], fingerprint="changed")}),
+        reason_contains={FCT: "definition changed", TEST_FCT: "fct is built"},
+    ),
+    Case(
+        "definition change of a view rebuilds the view and tables reading through it",
+        {STG_PAYMENTS, INT, FCT, TEST_FCT, TEST_REL},
+        nodes=graph(**{STG_PAYMENTS: replace(graph()[STG_PAYMENTS], fingerprint="new")}),
+        reason_contains={INT: "upstream stg_payments is built in this run"},
+    ),
+    Case(
+        "relation dropped by hand: rebuilt, and downstream data follows",
+        {INT, FCT, TEST_FCT, TEST_REL},
+        missing_relations={relation(INT)},
+        reason_contains={INT: "does not exist"},
+    ),
+    Case(
+        "missing view rebuilt, nothing downstream of a reused view's rebuild is skipped",
+        {REPORT},
+        missing_relations={relation(REPORT)},
+    ),
+    Case(
+        "last run of a model failed: rebuilt",
+        {FCT, TEST_FCT, TEST_REL},
+        state_changes=with_record(FCT, status="error"),
+        reason_contains={FCT: "status error"},
+    ),
+    Case(
+        "record from another tool without our fingerprint: rebuilt",
+        {FCT, TEST_FCT, TEST_REL},
+        state_changes=with_record(FCT, fingerprint=None),
+        reason_contains={FCT: "without a definition fingerprint"},
+    ),
+    Case(
+        "state recorded for another target: rebuilt",
+        {FCT, TEST_FCT, TEST_REL},
+        state_changes=with_record(FCT, relation='"db"."other"."fct"'),
+        reason_contains={FCT: "recorded for relation"},
+    ),
+    Case(
+        "upstream rebuilt by another run after this one was built",
+        {FCT, TEST_FCT, TEST_REL},
+        state_changes=with_record(INT, last_updated=NOW - timedelta(minutes=5)),
+        reason_contains={FCT: "was rebuilt at"},
+    ),
+    Case(
+        "upstream never built by orc: its data version is unknown",
+        {FCT, TEST_FCT, TEST_REL},
+        state_changes={INT: None},
+        selected={FCT, TEST_FCT, TEST_REL},
+        reason_contains={FCT: "no build recorded"},
+    ),
+    Case(
+        "full refresh builds everything selected",
+        ALL_MODELS | ALL_TESTS,
+        options=PlanOptions(full_refresh=True),
+    ),
+    Case(
+        "selection boundary: unselected nodes get no decision, selected ones still reuse",
+        {FCT, TEST_FCT},
+        freshness={ORDERS: NEWER, PAYMENTS: SEEN},
+        selected={FCT, TEST_FCT},
+        reason_contains={FCT: "upstream int_orders was rebuilt"},
+        state_changes=with_record(INT, last_updated=NOW - timedelta(minutes=1)),
+    ),
+    Case(
+        "postgres: a view over a replaced table is rebuilt",
+        {FCT, REPORT, TEST_FCT, TEST_REL},
+        nodes=graph(**{FCT: replace(graph()[FCT], fingerprint="changed")}),
+        options=PlanOptions(replacing_drops_dependent_views=True),
+        reason_contains={REPORT: "drops the views"},
+    ),
+    Case(
+        "duckdb: a view over a replaced table is kept",
+        {FCT, TEST_FCT, TEST_REL},
+        nodes=graph(**{FCT: replace(graph()[FCT], fingerprint="changed")}),
+    ),
+    Case(
+        "build_after window still open: upstream change tolerated (int inherits the policy)",
+        {TEST_SRC},
+        nodes=graph(**{FCT: replace(graph()[FCT], build_after=FCT_POLICY)}),
+        freshness={ORDERS: NEWER, PAYMENTS: SEEN},
+        reason_contains={INT: "has not passed", FCT: "unchanged"},
+    ),
+    Case(
+        "build_after window passed: upstream change builds",
+        {INT, FCT, TEST_FCT, TEST_REL, TEST_SRC},
+        nodes=graph(**{FCT: replace(graph()[FCT], build_after=BuildAfter(HOUR, "any"))}),
+        freshness={ORDERS: NEWER, PAYMENTS: SEEN},
+    ),
+    Case(
+        "build_after never delays a definition change",
+        {FCT, TEST_FCT, TEST_REL},
+        nodes=graph(
+            **{FCT: replace(graph()[FCT], build_after=FCT_POLICY, fingerprint="changed")}
+        ),
+    ),
+    Case(
+        "updates_on all: one of two upstreams changed, so reuse",
+        {TEST_SRC},
+        nodes=graph(**{INT: replace(graph()[INT], build_after=BuildAfter(HOUR, "all"))}),
+        freshness={ORDERS: NEWER, PAYMENTS: SEEN},
+        reason_contains={INT: "updates_on: all"},
+    ),
+    Case(
+        "updates_on all: every upstream changed, so build",
+        {INT, FCT, TEST_FCT, TEST_REL, TEST_SRC},
+        nodes=graph(**{INT: replace(graph()[INT], build_after=BuildAfter(HOUR, "all"))}),
+        freshness={ORDERS: NEWER, PAYMENTS: NEWER},
+    ),
+    Case(
+        "updates_on any: one upstream changed, so build",
+        {INT, FCT, TEST_FCT, TEST_REL, TEST_SRC},
+        nodes=graph(**{INT: replace(graph()[INT], build_after=BuildAfter(HOUR, "any"))}),
+        freshness={ORDERS: NEWER, PAYMENTS: SEEN},
+    ),
+    Case(
+        "inherited policy: int takes its only child's build_after",
+        {TEST_SRC},
+        nodes=graph(**{FCT: replace(graph()[FCT], build_after=FCT_POLICY)}),
+        freshness={ORDERS: NEWER, PAYMENTS: SEEN},
+        selected={INT, TEST_SRC},
+        reason_contains={INT: "has not passed"},
+    ),
+    Case(
+        "test that last warned runs again",
+        {TEST_FCT},
+        state_changes=with_record(TEST_FCT, status="warn"),
+    ),
+    Case(
+        "changed test runs even though its parents are reused",
+        {TEST_FCT},
+        nodes=graph(**{TEST_FCT: replace(graph()[TEST_FCT], fingerprint="changed")}),
+    ),
+    Case(
+        "new test runs",
+        {TEST_FCT},
+        state_changes={TEST_FCT: None},
+    ),
+    Case(
+        "test spanning a built and a reused model runs",
+        {FCT, TEST_FCT, TEST_REL},
+        nodes=graph(**{FCT: replace(graph()[FCT], fingerprint="changed")}),
+        selected={INT, FCT, TEST_FCT, TEST_REL},
+        reason_contains={TEST_REL: "fct is built"},
+    ),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_planner_rule(case: Case) -> None:
+    state = good_state(graph())
+    for uid, record in case.state_changes.items():
+        if record is None:
+            state.pop(uid, None)
+        else:
+            state[uid] = record
+    existing = {
+        relation(uid)
+        for uid in case.nodes
+        if case.nodes[uid].relation and relation(uid) not in case.missing_relations
+    }
+    selected = case.selected or {
+        uid for uid, n in case.nodes.items() if n.resource_type != "source"
+    }
+    result = plan(case.nodes, selected, state, case.freshness, existing, case.now, case.options)
+
+    built = {uid for uid in result.ids("build")}
+    assert built == case.expect_build, {d.unique_id: d.reason for d in result.decisions.values()}
+    assert set(result.decisions) == selected
+    for uid, fragment in case.reason_contains.items():
+        assert fragment in result.decisions[uid].reason
+
+
+def test_ephemeral_is_never_run() -> None:
+    result = plan(graph(), {EPH}, {}, {}, set(), NOW)
+    assert result.decisions[EPH].action == "reuse"
+
+
+def test_unmeasured_sources_are_reported_once() -> None:
+    nodes = graph()
+    existing = {n.relation for n in nodes.values() if n.relation}
+    result = plan(nodes, set(nodes) - {ORDERS, PAYMENTS}, good_state(nodes), {}, existing, NOW)
+    assert result.unmeasured_sources == (ORDERS, PAYMENTS)
+
+
+def test_sources_to_measure_looks_through_views_only() -> None:
+    nodes = graph()
+    assert sources_to_measure(nodes, {INT}) == {ORDERS, PAYMENTS}
+    assert sources_to_measure(nodes, {FCT}) == set()
+    assert sources_to_measure(nodes, {TEST_SRC}) == {ORDERS}
+
+
+def test_inheritance_needs_a_policy_on_every_child() -> None:
+    nodes = graph(
+        **{
+            FCT: replace(graph()[FCT], build_after=BuildAfter(6 * HOUR)),
+            "model.p.other": Node("model.p.other", "model", "table", (INT,), "x", "fp"),
+        }
+    )
+    assert INT not in effective_build_after(nodes)
+    nodes["model.p.other"] = replace(nodes["model.p.other"], build_after=BuildAfter(2 * HOUR))
+    assert effective_build_after(nodes)[INT] == BuildAfter(2 * HOUR)
+
+
+def test_topological_order_puts_parents_first() -> None:
+    order = topological_order(graph())
+    assert order.index(ORDERS) < order.index(STG_ORDERS) < order.index(INT) < order.index(FCT)
