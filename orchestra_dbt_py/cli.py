@@ -45,13 +45,14 @@ def dispatch(args: list[str]) -> int:
 
 def dbt_command(args: list[str]) -> int:
     from orchestra_dbt_py.config import load_settings
-    from orchestra_dbt_py.dbt_session import parse_command, run_dbt
-    from orchestra_dbt_py.runner import STATEFUL_SUBCOMMANDS, run_stateful
+    from orchestra_dbt_py.dbt_session import STATEFUL_SUBCOMMANDS, parse_command, run_dbt
 
     settings = load_settings(Path.cwd(), os.environ)
     command = parse_command(args)
     if not settings.use_stateful or command.subcommand not in STATEFUL_SUBCOMMANDS:
         return run_dbt(args)
+    from orchestra_dbt_py.runner import run_stateful
+
     return run_stateful(command, settings, os.environ)
 
 

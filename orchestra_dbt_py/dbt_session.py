@@ -34,6 +34,8 @@ SELECTION_PARAMS = (
     "exclude_resource_types",
     "indirect_selection",
 )
+# The subcommands orc plans; every other one passes through to dbt unchanged.
+STATEFUL_SUBCOMMANDS = frozenset({"build", "run", "test"})
 # What `dbt build|run|test` would execute, as `dbt ls --resource-type` names.
 RESOURCE_TYPES_BY_COMMAND = {
     "build": ("model", "seed", "snapshot", "test", "unit_test", "function"),

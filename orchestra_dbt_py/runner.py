@@ -16,9 +16,6 @@ from orchestra_dbt_py.recorder import RunRecorder
 from orchestra_dbt_py.state import open_backend
 from orchestra_dbt_py.state.document import NodeRecord
 
-STATEFUL_SUBCOMMANDS = frozenset({"build", "run", "test"})
-
-
 @dataclass(frozen=True)
 class PlannedRun:
     session: DbtSession

@@ -1,0 +1,267 @@
+"""Configuration: the one place that reads `[tool.orchestra_dbt]` and `ORCHESTRA_*` variables.
+
+Everything else receives a `Settings` value; nothing here runs at import time.
+
+Rules (see DESIGN.md §2):
+
+* The pyproject used is the nearest `pyproject.toml`, walking up from the working directory
+  (the directory itself first), **that contains a `[tool.orchestra_dbt]` table**. A
+  `pyproject.toml` without that table is skipped, so a dbt project inside a monorepo can
+  configure orc in its own pyproject while an unrelated pyproject sits closer (or the other way
+  round). Every `pyproject.toml` met on the way must be valid TOML: orc cannot know whether a
+  broken file was meant to configure it, so it says so rather than guess.
+* Precedence per key: an environment variable that is set wins, then the pyproject value, then
+  the default. An environment variable set to the empty string (or only whitespace) counts as
+  not set. String values from the environment are stripped of surrounding whitespace.
+* A boolean environment variable is true only for `true` in any case; any other non-empty
+  value (`1`, `yes`, `false`, ...) is false. In the pyproject, booleans must be TOML booleans.
+* `orchestra_env` must be `app`, `stage` or `dev` (any case, stored lower case, as
+  dbt-orchestra accepts it).
+* `ORCHESTRA_API_KEY` and `ORCHESTRA_API_BASE_URL` are read from the environment only; an API
+  key written in a pyproject is an error (keys belong in the environment, not in a file that is
+  committed). The key never appears in `repr()`/`str()` of `Settings` nor in any message.
+* A local `state_file` is made absolute (`~` expanded with HOME from `environ`): from
+  `ORCHESTRA_STATE_FILE` relative to the working directory, from the pyproject relative to that
+  pyproject's folder. A value with a URI scheme (`s3://...`, `warehouse:...`, `https://...`)
+  is kept as written.
+* Unknown keys in `[tool.orchestra_dbt]` are errors (typo protection), except keys that
+  dbt-orchestra itself accepts and orc does not use (`seed_state_orchestration`), which are
+  type-checked and ignored so one pyproject can serve both tools.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from orchestra_dbt_py.errors import OrcError
+
+__all__ = ["ORCHESTRA_ENVS", "Backend", "Settings", "load_settings"]
+
+Backend = Literal["http", "s3", "warehouse", "local"]
+
+ORCHESTRA_ENVS: tuple[str, ...] = ("app", "stage", "dev")
+
+_TABLE = "orchestra_dbt"
+
+# pyproject key -> environment variable.
+_ENV_VARS: dict[str, str] = {
+    "use_stateful": "ORCHESTRA_USE_STATEFUL",
+    "state_file": "ORCHESTRA_STATE_FILE",
+    "orchestra_env": "ORCHESTRA_ENV",
+    "local_run": "ORCHESTRA_LOCAL_RUN",
+    "debug": "ORCHESTRA_DBT_DEBUG",
+    "integration_account_id": "ORCHESTRA_INTEGRATION_ACCOUNT_ID",
+}
+_BOOL_KEYS = frozenset({"use_stateful", "local_run", "debug"})
+_STR_KEYS = frozenset({"state_file", "orchestra_env", "integration_account_id"})
+# Accepted by dbt-orchestra, unused by orc: type-checked, then ignored.
+_IGNORED_BOOL_KEYS = frozenset({"seed_state_orchestration"})
+# Settings that may only come from the environment.
+_ENV_ONLY_KEYS: dict[str, str] = {
+    "api_key": "ORCHESTRA_API_KEY",
+    "orchestra_api_key": "ORCHESTRA_API_KEY",
+    "api_base_url": "ORCHESTRA_API_BASE_URL",
+    "orchestra_api_base_url": "ORCHESTRA_API_BASE_URL",
+}
+
+# A URI scheme of two or more characters (one letter would be a Windows drive).
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]+:")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The resolved configuration of one orc invocation."""
+
+    use_stateful: bool = False
+    state_file: str | None = None
+    orchestra_env: str = "app"
+    local_run: bool = True
+    debug: bool = False
+    integration_account_id: str | None = None
+    api_key: str | None = field(default=None, repr=False)
+    api_base_url: str | None = None
+    pyproject: Path | None = None
+
+    @property
+    def backend(self) -> Backend | None:
+        """Which state backend the settings select, or None when no state is configured.
+
+        An API key selects the HTTP backend whatever the state file says. Otherwise the state
+        file decides: `s3://` is S3, `warehouse:` is the warehouse table, anything else is a
+        local file (a local backend still rejects a value that carries another URI scheme).
+        """
+        if self.api_key:
+            return "http"
+        if self.state_file is None:
+            return None
+        lowered = self.state_file.lower()
+        if lowered.startswith("s3://"):
+            return "s3"
+        if lowered.startswith("warehouse:"):
+            return "warehouse"
+        return "local"
+
+
+def has_uri_scheme(value: str) -> bool:
+    """True when `value` starts with a URI scheme such as `s3:`, `warehouse:` or `https:`."""
+    return _SCHEME.match(value) is not None
+
+
+def load_settings(cwd: Path, environ: Mapping[str, str]) -> Settings:
+    """Read the configuration for a run started in `cwd` with environment `environ`.
+
+    Raises OrcError (one line, naming the key or file and the fix) for any invalid value.
+    """
+    cwd = cwd.absolute()
+    pyproject, table = _find_pyproject(cwd)
+    file_values = _validate_table(table, pyproject) if pyproject is not None else {}
+
+    def env_value(key: str) -> str | None:
+        raw = environ.get(key)
+        if raw is None:
+            return None
+        stripped = raw.strip()
+        return stripped or None
+
+    def bool_setting(key: str, default: bool) -> bool:
+        raw = env_value(_ENV_VARS[key])
+        if raw is not None:
+            return raw.lower() == "true"
+        value = file_values.get(key)
+        return default if value is None else bool(value)
+
+    def str_setting(key: str) -> tuple[str | None, str]:
+        """The value and where it came from ("env" or "file"; "" when unset)."""
+        raw = env_value(_ENV_VARS[key])
+        if raw is not None:
+            return raw, "env"
+        value = file_values.get(key)
+        if value is None:
+            return None, ""
+        return str(value), "file"
+
+    orchestra_env, env_origin = str_setting("orchestra_env")
+    if orchestra_env is None:
+        orchestra_env = "app"
+    elif orchestra_env.lower() not in ORCHESTRA_ENVS:
+        where = (
+            f"ORCHESTRA_ENV={orchestra_env!r}"
+            if env_origin == "env"
+            else f"orchestra_env = {orchestra_env!r} in {pyproject}"
+        )
+        raise OrcError(f"{where} is not one of app, stage, dev: set it to one of those")
+    orchestra_env = orchestra_env.lower()
+
+    state_file, state_origin = str_setting("state_file")
+    if state_file is not None:
+        base = cwd if state_origin == "env" else pyproject.parent if pyproject else cwd
+        state_file = _resolve_state_file(state_file, base, environ)
+
+    api_base_url = env_value("ORCHESTRA_API_BASE_URL")
+    if api_base_url is not None and not api_base_url.lower().startswith(("http://", "https://")):
+        raise OrcError(
+            f"ORCHESTRA_API_BASE_URL={api_base_url!r} is not an http(s) URL: "
+            "set it to e.g. https://app.getorchestra.io or unset it"
+        )
+
+    integration_account_id, _ = str_setting("integration_account_id")
+
+    return Settings(
+        use_stateful=bool_setting("use_stateful", False),
+        state_file=state_file,
+        orchestra_env=orchestra_env,
+        local_run=bool_setting("local_run", True),
+        debug=bool_setting("debug", False),
+        integration_account_id=integration_account_id,
+        api_key=env_value("ORCHESTRA_API_KEY"),
+        api_base_url=api_base_url,
+        pyproject=pyproject,
+    )
+
+
+def _resolve_state_file(value: str, base: Path, environ: Mapping[str, str]) -> str:
+    if has_uri_scheme(value):
+        return value
+    if value == "~" or value.startswith("~/"):
+        home = environ.get("HOME") or str(Path.home())
+        value = home + value[1:]
+    path = Path(value).expanduser()  # `~user/...`
+    if not path.is_absolute():
+        path = base / path
+    return str(path)
+
+
+def _find_pyproject(cwd: Path) -> tuple[Path | None, Mapping[str, Any]]:
+    """The nearest pyproject.toml with a [tool.orchestra_dbt] table, and that table."""
+    for directory in (cwd, *cwd.parents):
+        candidate = directory / "pyproject.toml"
+        if not candidate.exists():
+            continue
+        document = _read_toml(candidate)
+        tool = document.get("tool")
+        if tool is None:
+            continue
+        if not isinstance(tool, dict):
+            raise OrcError(f"{candidate}: `tool` must be a table: fix the file")
+        if _TABLE not in tool:
+            continue
+        table = tool[_TABLE]
+        if not isinstance(table, dict):
+            raise OrcError(f"{candidate}: [tool.{_TABLE}] must be a table: fix the file")
+        return candidate, table
+    return None, {}
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        reason = error.strerror or type(error).__name__
+        raise OrcError(f"cannot read {path} ({reason}): fix its permissions or remove it") from None
+    try:
+        return tomllib.loads(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise OrcError(f"{path} is not UTF-8 text: fix the file") from None
+    except tomllib.TOMLDecodeError as error:
+        detail = " ".join(str(error).split())
+        raise OrcError(f"{path} is not valid TOML ({detail}): fix the file") from None
+
+
+def _validate_table(table: Mapping[str, Any], pyproject: Path) -> dict[str, bool | str]:
+    """Type-check `[tool.orchestra_dbt]`; returns the known keys orc uses."""
+    values: dict[str, bool | str] = {}
+    for key, value in table.items():
+        if key in _ENV_ONLY_KEYS:
+            variable = _ENV_ONLY_KEYS[key]
+            what = "API keys belong" if variable == "ORCHESTRA_API_KEY" else "it belongs"
+            raise OrcError(
+                f"{key} in [tool.{_TABLE}] of {pyproject} is not allowed: {what} in the "
+                f"environment; remove it from the file and set {variable} instead"
+            )
+        if key in _BOOL_KEYS or key in _IGNORED_BOOL_KEYS:
+            if not isinstance(value, bool):
+                raise OrcError(
+                    f"{key} in [tool.{_TABLE}] of {pyproject} must be true or false "
+                    f"(a TOML boolean, without quotes), not {value!r}"
+                )
+            if key in _BOOL_KEYS:
+                values[key] = value
+        elif key in _STR_KEYS:
+            if not isinstance(value, str) or not value.strip():
+                raise OrcError(
+                    f"{key} in [tool.{_TABLE}] of {pyproject} must be a non-empty quoted "
+                    f"string, not {value!r}: fix or remove it"
+                )
+            values[key] = value.strip()
+        else:
+            known = ", ".join(sorted(_ENV_VARS))
+            raise OrcError(
+                f"unknown key {key!r} in [tool.{_TABLE}] of {pyproject}: "
+                f"fix the spelling or remove it (known keys: {known})"
+            )
+    return values

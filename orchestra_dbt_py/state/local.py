@@ -1,0 +1,197 @@
+"""The local JSON file backend: an exclusive lock for writers, atomic replacement of the file.
+
+Readers (`load`) need no lock: the file is only ever replaced whole (`os.replace`), so a
+reader sees either the old document or the new one. Writers (`update`, `init`) take an
+exclusive `fcntl.flock` on a sibling `<name>.lock` file, re-read the document under the lock,
+merge, and replace the file. The lock file is left in place on purpose: deleting it would let
+two writers lock two different files. When the state file is a symbolic link, the file it
+points to is read, locked and replaced, and the link is kept.
+
+POSIX only (fcntl).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import secrets
+import stat
+from collections.abc import Callable, Collection, Iterator, Mapping
+from contextlib import contextmanager, suppress
+from pathlib import Path
+
+from orchestra_dbt_py.errors import OrcError
+from orchestra_dbt_py.state.document import NodeRecord, dump_state, merge_states, parse_state
+
+__all__ = ["LocalFileBackend"]
+
+
+class LocalFileBackend:
+    """State kept in one JSON file on a local (or locally mounted) file system."""
+
+    def __init__(self, path: Path, on_wait: Callable[[str], None] | None = None) -> None:
+        self.path = Path(path)
+        self.description = str(self.path)
+        self._on_wait = on_wait
+
+    # --- the StateBackend interface ----------------------------------------------------------
+
+    def exists(self) -> bool:
+        """True when something is at the state path (a document, or anything load rejects)."""
+        return self._target().exists()
+
+    def load(self) -> dict[str, NodeRecord]:
+        """Read and validate the document; a missing or corrupt file is an OrcError."""
+        records = self._read(self._target())
+        if records is None:
+            raise self._missing()
+        return records
+
+    def update(
+        self, items: Mapping[str, NodeRecord], removals: Collection[str] = ()
+    ) -> dict[str, NodeRecord]:
+        """Merge `items` into the document and drop `removals`, as one locked step.
+
+        The document is re-read under the lock, so concurrent writers never lose each other's
+        items. A missing file is an error (run `init` first); a corrupt one is never replaced.
+        Returns the merged document as written.
+        """
+        target = self._target()
+        with self._locked(target):
+            current = self._read(target)
+            if current is None:
+                raise self._missing()
+            merged = merge_states(current, items, removals)
+            if merged != current:
+                self._write(target, dump_state(merged))
+        return merged
+
+    def init(self) -> bool:
+        """Create an empty document (and its folder) unless something is already there.
+
+        Returns True when the file was created, False when one already existed; an existing
+        file is never read or modified.
+        """
+        target = self._target()
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise OrcError(
+                f"cannot create the folder {target.parent} for the state file "
+                f"({_reason(error)}): create it yourself or fix state_file"
+            ) from None
+        with self._locked(target):
+            if os.path.lexists(target):
+                return False
+            self._write(target, dump_state({}))
+        return True
+
+    # --- internals ---------------------------------------------------------------------------
+
+    def _target(self) -> Path:
+        """The file to operate on: the state path with symbolic links resolved."""
+        return Path(os.path.realpath(self.path))
+
+    def _missing(self) -> OrcError:
+        return OrcError(
+            f"state file {self.path} does not exist: run `orc state init` to create it, "
+            "or fix state_file / ORCHESTRA_STATE_FILE"
+        )
+
+    def _read(self, target: Path) -> dict[str, NodeRecord] | None:
+        """The parsed document, or None when there is no file."""
+        try:
+            data = target.read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as error:
+            raise OrcError(
+                f"cannot read state file {self.path} ({_reason(error)}): "
+                "fix its permissions or the path"
+            ) from None
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise OrcError(
+                f"state file {self.path} is not UTF-8 text: fix or move it; orc never overwrites it"
+            ) from None
+        return parse_state(text, str(self.path))
+
+    @contextmanager
+    def _locked(self, target: Path) -> Iterator[None]:
+        lock_path = target.with_name(target.name + ".lock")
+        try:
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
+        except FileNotFoundError:
+            raise self._missing() from None
+        except OSError as error:
+            raise OrcError(
+                f"cannot open the state lock {lock_path} ({_reason(error)}): "
+                f"make {lock_path.parent} writable"
+            ) from None
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                if self._on_wait is not None:
+                    self._on_wait(
+                        f"waiting for the state lock on {self.path} (another orc run is saving)"
+                    )
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            except OSError as error:
+                raise OrcError(
+                    f"cannot lock {lock_path} ({_reason(error)}): keep the state file on a "
+                    "file system that supports file locks"
+                ) from None
+            yield
+        finally:
+            os.close(fd)  # closing the descriptor releases the lock
+
+    def _write(self, target: Path, text: str) -> None:
+        """Atomically replace `target` with `text`; on any failure no temp file remains."""
+        directory = target.parent
+        temp = directory / f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+        data = text.encode("utf-8")
+        try:
+            mode: int | None = stat.S_IMODE(os.stat(target).st_mode)
+        except FileNotFoundError:
+            mode = None  # a new file: 0o666 less the umask, as for any file the user creates
+        try:
+            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
+            try:
+                with os.fdopen(fd, "wb") as handle:
+                    if mode is not None:
+                        os.fchmod(handle.fileno(), mode)
+                    handle.write(data)
+                    handle.flush()
+                    os.fsync(handle.fileno())
+            except BaseException:
+                with suppress(OSError):
+                    os.unlink(temp)
+                raise
+            try:
+                os.replace(temp, target)
+            except BaseException:
+                with suppress(OSError):
+                    os.unlink(temp)
+                raise
+        except OSError as error:
+            raise OrcError(
+                f"cannot write state file {self.path} ({_reason(error)}): free disk space or "
+                "fix permissions; the previous state is unchanged"
+            ) from None
+        _fsync_directory(directory)
+
+
+def _fsync_directory(directory: Path) -> None:
+    """Make the rename durable. Best effort: some file systems cannot fsync a directory."""
+    with suppress(OSError):
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _reason(error: OSError) -> str:
+    return error.strerror or type(error).__name__

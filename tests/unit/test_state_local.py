@@ -1,0 +1,388 @@
+"""The local file backend on real files: init, load, locked read-merge-write, atomic
+replacement, concurrent writers in real processes, and open_backend's selection."""
+
+from __future__ import annotations
+
+import fcntl
+import multiprocessing
+import os
+import resource
+import signal
+import stat
+from datetime import UTC, datetime, timedelta
+from multiprocessing.connection import Connection
+from multiprocessing.synchronize import Barrier, Event
+from pathlib import Path
+
+import pytest
+
+from orchestra_dbt_py.config import Settings
+from orchestra_dbt_py.errors import OrcError
+from orchestra_dbt_py.state import LocalFileBackend, NodeRecord, open_backend
+from orchestra_dbt_py.state.document import dump_state, parse_state
+
+T0 = datetime(2026, 11, 22, 7, 31, 17, tzinfo=UTC)
+# A safety net only: steps are ordered with events, never with sleeps.
+DEADLINE = 60.0
+
+# fork: the child runs these module-level functions without re-importing the test module.
+CTX = multiprocessing.get_context("fork")
+
+
+def record(seconds: int = 0, checksum: str | None = None) -> NodeRecord:
+    return NodeRecord(last_updated=T0 + timedelta(seconds=seconds), checksum=checksum)
+
+
+def lock_path(path: Path) -> Path:
+    return path.with_name(path.name + ".lock")
+
+
+def listing(folder: Path) -> set[str]:
+    return {entry.name for entry in folder.iterdir()}
+
+
+@pytest.fixture
+def state_path(tmp_path: Path) -> Path:
+    return tmp_path / "state" / "orc_state.json"
+
+
+@pytest.fixture
+def backend(state_path: Path) -> LocalFileBackend:
+    created = LocalFileBackend(state_path)
+    assert created.init() is True
+    return created
+
+
+# --- init, exists, load ------------------------------------------------------------------
+
+
+def test_init_creates_an_empty_document(state_path: Path) -> None:
+    created = LocalFileBackend(state_path)
+    assert created.exists() is False
+    assert created.init() is True
+    assert created.exists() is True
+    assert state_path.read_text(encoding="utf-8") == dump_state({})
+    assert created.load() == {}
+    assert created.description == str(state_path)
+
+
+def test_init_keeps_an_existing_file(state_path: Path) -> None:
+    state_path.parent.mkdir(parents=True)
+    original = b'{"state": {"m": {"last_updated": "2026-11-22T07:31:17Z"}}}'
+    state_path.write_bytes(original)
+    assert LocalFileBackend(state_path).init() is False
+    assert state_path.read_bytes() == original
+
+
+def test_init_never_touches_even_a_corrupt_file(state_path: Path) -> None:
+    state_path.parent.mkdir(parents=True)
+    state_path.write_bytes(b"corrupt")
+    assert LocalFileBackend(state_path).init() is False
+    assert state_path.read_bytes() == b"corrupt"
+
+
+def test_init_twice(state_path: Path) -> None:
+    first = LocalFileBackend(state_path)
+    assert first.init() is True
+    first.update({"m": record()})
+    assert LocalFileBackend(state_path).init() is False
+    assert set(first.load()) == {"m"}
+
+
+def test_load_missing_file_says_how_to_create_it(state_path: Path) -> None:
+    with pytest.raises(OrcError) as caught:
+        LocalFileBackend(state_path).load()
+    message = str(caught.value)
+    assert "orc state init" in message
+    assert str(state_path) in message
+
+
+def test_load_corrupt_file_names_it(backend: LocalFileBackend, state_path: Path) -> None:
+    state_path.write_text("{oops", encoding="utf-8")
+    with pytest.raises(OrcError, match="not valid JSON") as caught:
+        backend.load()
+    assert str(state_path) in str(caught.value)
+
+
+def test_load_reads_a_dbt_orchestra_file(state_path: Path) -> None:
+    state_path.parent.mkdir(parents=True)
+    state_path.write_text(
+        '{"state": {"model.p.m": {"last_updated": "2026-11-22T07:31:17Z", "checksum": "c", '
+        '"sources": {"source.p.raw.t": "2026-11-22T07:00:00Z"}}}}',
+        encoding="utf-8",
+    )
+    loaded = LocalFileBackend(state_path).load()
+    assert loaded["model.p.m"].checksum == "c"
+    assert loaded["model.p.m"].last_updated == T0
+
+
+# --- update --------------------------------------------------------------------------------
+
+
+def test_update_merges_and_persists(backend: LocalFileBackend, state_path: Path) -> None:
+    backend.update({"a": record(0, "a"), "b": record(0, "b")})
+    merged = backend.update({"b": record(5, "b2"), "c": record(0, "c")}, removals=["a"])
+    assert {key: item.checksum for key, item in merged.items()} == {"b": "b2", "c": "c"}
+    assert LocalFileBackend(state_path).load() == merged
+    assert parse_state(state_path.read_text(encoding="utf-8"), "x") == merged
+
+
+def test_update_keeps_a_newer_record_written_by_someone_else(
+    backend: LocalFileBackend, state_path: Path
+) -> None:
+    other = LocalFileBackend(state_path)
+    other.update({"m": record(10, "newer")})
+    merged = backend.update({"m": record(5, "older")})
+    assert merged["m"].checksum == "newer"
+    assert backend.load()["m"].checksum == "newer"
+
+
+def test_update_on_missing_file_is_an_error(state_path: Path) -> None:
+    with pytest.raises(OrcError, match="orc state init"):
+        LocalFileBackend(state_path).update({"m": record()})
+    assert not state_path.parent.exists()
+
+
+def test_update_on_missing_file_in_existing_folder(tmp_path: Path) -> None:
+    path = tmp_path / "orc_state.json"
+    with pytest.raises(OrcError, match="orc state init"):
+        LocalFileBackend(path).update({"m": record()})
+    assert not path.exists()
+    assert listing(tmp_path) <= {lock_path(path).name}
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"{not json", b'{"state": {"m": {"last_updated": "later"}}}', b"\xff\xfe\x00garbage"],
+    ids=["json", "timestamp", "not-utf8"],
+)
+def test_update_never_overwrites_a_corrupt_file(
+    backend: LocalFileBackend, state_path: Path, content: bytes
+) -> None:
+    state_path.write_bytes(content)
+    with pytest.raises(OrcError) as caught:
+        backend.update({"m": record()})
+    assert str(state_path) in str(caught.value)
+    assert state_path.read_bytes() == content
+    assert listing(state_path.parent) == {state_path.name, lock_path(state_path).name}
+
+
+def test_update_replaces_the_file_atomically_and_leaves_no_temp_files(
+    backend: LocalFileBackend, state_path: Path
+) -> None:
+    before = os.stat(state_path).st_ino
+    for index in range(5):
+        backend.update({f"m{index}": record(index)})
+    # os.replace gives the path a new inode; rewriting in place would keep the old one.
+    assert os.stat(state_path).st_ino != before
+    assert listing(state_path.parent) == {state_path.name, lock_path(state_path).name}
+    assert set(backend.load()) == {f"m{index}" for index in range(5)}
+
+
+def test_update_without_changes_does_not_rewrite(
+    backend: LocalFileBackend, state_path: Path
+) -> None:
+    backend.update({"m": record(10)})
+    before = os.stat(state_path).st_ino
+    backend.update({"m": record(0)})  # older: the merge keeps the current record
+    assert os.stat(state_path).st_ino == before
+
+
+def test_update_keeps_the_file_mode(backend: LocalFileBackend, state_path: Path) -> None:
+    os.chmod(state_path, 0o640)
+    backend.update({"m": record()})
+    assert stat.S_IMODE(os.stat(state_path).st_mode) == 0o640
+
+
+def test_update_through_a_symlink_keeps_the_link(tmp_path: Path) -> None:
+    real = tmp_path / "shared" / "state.json"
+    assert LocalFileBackend(real).init() is True
+    link = tmp_path / "project_state.json"
+    link.symlink_to(real)
+    LocalFileBackend(link).update({"m": record()})
+    assert link.is_symlink()
+    assert set(LocalFileBackend(real).load()) == {"m"}
+
+
+def _update_under_file_size_limit(path: str, limit: int, conn: Connection) -> None:
+    """Child: make every write past `limit` bytes fail (EFBIG), then try an update."""
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    _, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, hard))
+    big = {f"model.p.m{index:04d}": record(index, "c" * 64) for index in range(200)}
+    try:
+        LocalFileBackend(Path(path)).update(big)
+    except OrcError as error:
+        conn.send(("OrcError", str(error)))
+    except BaseException as error:
+        conn.send(("other", repr(error)))
+    else:
+        conn.send(("ok", ""))
+    conn.close()
+
+
+def test_failed_write_leaves_old_state_and_no_temp_file(
+    backend: LocalFileBackend, state_path: Path
+) -> None:
+    backend.update({"kept": record()})
+    original = state_path.read_bytes()
+    receiver, sender = CTX.Pipe(duplex=False)
+    child = CTX.Process(target=_update_under_file_size_limit, args=(str(state_path), 4096, sender))
+    child.start()
+    sender.close()
+    assert receiver.poll(DEADLINE)
+    kind, message = receiver.recv()
+    child.join(DEADLINE)
+    assert child.exitcode == 0
+    assert kind == "OrcError", message
+    assert "cannot write state file" in message
+    assert str(state_path) in message
+    assert state_path.read_bytes() == original
+    assert listing(state_path.parent) == {state_path.name, lock_path(state_path).name}
+
+
+# --- concurrency ---------------------------------------------------------------------------
+
+WORKERS = 8
+UPDATES_PER_WORKER = 20
+
+
+def _writer(path: str, worker: int, start: Barrier) -> None:
+    backend = LocalFileBackend(Path(path))
+    start.wait(DEADLINE)
+    for index in range(UPDATES_PER_WORKER):
+        seconds = worker * UPDATES_PER_WORKER + index
+        backend.update(
+            {
+                f"model.p.w{worker}_{index}": record(seconds, f"w{worker}"),
+                "model.p.shared": record(seconds, f"w{worker}_{index}"),
+            }
+        )
+
+
+def test_concurrent_updates_from_processes_lose_nothing(
+    backend: LocalFileBackend, state_path: Path
+) -> None:
+    start = CTX.Barrier(WORKERS)
+    children = [
+        CTX.Process(target=_writer, args=(str(state_path), worker, start))
+        for worker in range(WORKERS)
+    ]
+    for child in children:
+        child.start()
+    for child in children:
+        child.join(DEADLINE)
+    assert [child.exitcode for child in children] == [0] * WORKERS
+
+    items = backend.load()
+    expected = {
+        f"model.p.w{worker}_{index}"
+        for worker in range(WORKERS)
+        for index in range(UPDATES_PER_WORKER)
+    }
+    assert set(items) == expected | {"model.p.shared"}
+    for worker in range(WORKERS):
+        for index in range(UPDATES_PER_WORKER):
+            assert items[f"model.p.w{worker}_{index}"].checksum == f"w{worker}"
+    # The shared key holds the newest record any worker wrote.
+    last = WORKERS * UPDATES_PER_WORKER - 1
+    assert items["model.p.shared"].last_updated == T0 + timedelta(seconds=last)
+    assert items["model.p.shared"].checksum == f"w{WORKERS - 1}_{UPDATES_PER_WORKER - 1}"
+    assert listing(state_path.parent) == {state_path.name, lock_path(state_path).name}
+
+
+def _hold_lock(path: str, held: Event, release: Event) -> None:
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    held.set()
+    release.wait(DEADLINE)
+    os.close(fd)
+
+
+def test_on_wait_is_called_when_another_process_holds_the_lock(
+    backend: LocalFileBackend, state_path: Path
+) -> None:
+    held = CTX.Event()
+    release = CTX.Event()
+    child = CTX.Process(target=_hold_lock, args=(str(lock_path(state_path)), held, release))
+    child.start()
+    try:
+        assert held.wait(DEADLINE)
+        messages: list[str] = []
+
+        def on_wait(message: str) -> None:
+            messages.append(message)
+            release.set()  # only now may the other process let go
+
+        waiting = LocalFileBackend(state_path, on_wait=on_wait)
+        merged = waiting.update({"m": record()})
+        # Had on_wait not been called, the holder would only let go at its deadline and
+        # `messages` would be empty here.
+        assert len(messages) == 1
+        assert "waiting for the state lock" in messages[0]
+        assert str(state_path) in messages[0]
+        assert set(merged) == {"m"}
+        assert set(backend.load()) == {"m"}
+    finally:
+        release.set()
+        child.join(DEADLINE)
+    assert child.exitcode == 0
+
+
+def test_on_wait_is_not_called_when_the_lock_is_free(state_path: Path) -> None:
+    messages: list[str] = []
+    quiet = LocalFileBackend(state_path, on_wait=messages.append)
+    quiet.init()
+    quiet.update({"m": record()})
+    assert messages == []
+
+
+# --- open_backend ------------------------------------------------------------------------
+
+
+def test_open_backend_local(state_path: Path) -> None:
+    opened = open_backend(Settings(state_file=str(state_path)))
+    assert isinstance(opened, LocalFileBackend)
+    assert opened.path == state_path
+    assert opened.description == str(state_path)
+
+
+def test_open_backend_passes_on_wait(state_path: Path) -> None:
+    messages: list[str] = []
+    opened = open_backend(Settings(state_file=str(state_path)), on_wait=messages.append)
+    assert isinstance(opened, LocalFileBackend)
+    assert opened._on_wait == messages.append
+
+
+def test_open_backend_without_state_file() -> None:
+    with pytest.raises(OrcError) as caught:
+        open_backend(Settings())
+    message = str(caught.value)
+    assert "state_file" in message
+    assert "[tool.orchestra_dbt]" in message
+    assert "ORCHESTRA_STATE_FILE" in message
+
+
+@pytest.mark.parametrize(
+    ("settings", "fragment"),
+    [
+        (Settings(state_file="s3://bucket/state.json"), "S3"),
+        (Settings(state_file="warehouse:analytics.orc_state"), "warehouse"),
+        (Settings(state_file="/srv/state.json", api_key="sk-SECRET-42"), "HTTP"),
+        (Settings(api_key="sk-SECRET-42"), "HTTP"),
+    ],
+    ids=["s3", "warehouse", "http-over-file", "http"],
+)
+def test_open_backend_later_backends(settings: Settings, fragment: str) -> None:
+    with pytest.raises(OrcError) as caught:
+        open_backend(settings)
+    message = str(caught.value)
+    assert fragment in message
+    assert "not available" in message
+    assert "\n" not in message
+    assert "sk-SECRET-42" not in message
+
+
+def test_open_backend_rejects_an_unknown_scheme() -> None:
+    with pytest.raises(OrcError, match="scheme"):
+        open_backend(Settings(state_file="https://example.com/state.json"))
