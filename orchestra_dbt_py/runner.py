@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import signal
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from types import FrameType
 
 from orchestra_dbt_py import report
 from orchestra_dbt_py.config import Settings
@@ -87,7 +90,8 @@ def run_stateful(command: DbtCommand, settings: Settings, env: Mapping[str, str]
     if to_run:
         recorder.start()
         try:
-            result = session.run(to_run, callbacks=[recorder.on_event])
+            with interrupts_as_keyboard_interrupt() as received:
+                result = session.run(to_run, callbacks=[recorder.on_event])
         finally:
             try:
                 recorder.finish()
@@ -96,7 +100,30 @@ def run_stateful(command: DbtCommand, settings: Settings, env: Mapping[str, str]
                     f"dbt ran, but saving the state to {backend.description} failed: {error}",
                     exit_code=2,
                 ) from error
-        code = exit_code(result)
+        code = 128 + received[0] if received else exit_code(result)
     report.write_plan_artifact(session.target_dir, command, decided, nodes, recorder.statuses)
     report.summarize(decided, recorder.statuses)
     return code
+
+
+@contextmanager
+def interrupts_as_keyboard_interrupt() -> Iterator[list[int]]:
+    """Let SIGTERM stop dbt the way Ctrl-C does, so completed nodes are still saved.
+
+    Yields a list that holds the signal number once one arrived.
+    """
+    received: list[int] = []
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+    def handle(signum: int, frame: FrameType | None) -> None:
+        if not received:
+            received.append(signum)
+        raise KeyboardInterrupt
+
+    for sig in previous:
+        signal.signal(sig, handle)
+    try:
+        yield received
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

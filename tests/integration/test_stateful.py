@@ -1,0 +1,214 @@
+"""Stateful `orc dbt build` on the tutorial: what is built, what is reused, what ends up in
+the warehouse (compared with a plain full `dbt build` of the same project and data), and
+that the project's files are never touched."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from conftest import Project, postgres_available
+
+TABLES_READING_ORDERS = {
+    "int_order_payments",
+    "fct_orders",
+    "dim_customers",
+    "fct_large_orders",
+    "orders_incremental",
+}
+# Views built on tables: PostgreSQL drops them when those tables are replaced.
+VIEWS_ON_TABLES = {"rpt_top_customers"}
+COMPARED = {
+    "stg_customers",
+    "stg_orders",
+    "stg_payments",
+    "int_order_payments",
+    "fct_orders",
+    "dim_customers",
+    "fct_large_orders",
+    "orders_incremental",
+    "customer_revenue_daily",
+    "rpt_top_customers",
+    "order_statuses",
+}
+
+
+def name(unique_id: str) -> str:
+    return unique_id.split(".")[2] if unique_id.startswith("test.") else unique_id.rsplit(".", 1)[-1]
+
+
+def built_relations(artifact: dict[str, Any]) -> set[str]:
+    """Models, seeds and snapshots orc decided to build."""
+    return {
+        name(n["unique_id"])
+        for n in artifact["nodes"]
+        if n["decision"] == "build" and n["resource_type"] in {"model", "seed", "snapshot"}
+    }
+
+
+def ran(artifact: dict[str, Any]) -> set[str]:
+    """Every node dbt actually executed in that run."""
+    return {name(n["unique_id"]) for n in artifact["nodes"] if n["status"] is not None}
+
+
+def replaced_view_rebuilds(project: Project, tables: set[str]) -> set[str]:
+    return VIEWS_ON_TABLES if project.target == "postgres" and tables & {"dim_customers"} else set()
+
+
+def assert_matches_full_build(project: Project, artifact: dict[str, Any], *args: str) -> None:
+    """Every model orc left in the warehouse equals what a plain full build makes of the same
+    data (except models deliberately left stale by their build_after policy)."""
+    stale = {name(n["unique_id"]) for n in artifact["nodes"] if "build_after" in n["reason"]}
+    ref = f"{project.schema}_ref"
+    project.orc(
+        "dbt", "build", "--target-path", "target_ref", *args,
+        TUTORIAL_SCHEMA=ref, TUTORIAL_RAW_SCHEMA=f"{project.schema}_raw",
+    )
+    for model in sorted(COMPARED - stale):
+        mine, theirs = f"{project.schema}.{model}", f"{ref}.{model}"
+        for a, b in ((mine, theirs), (theirs, mine)):
+            extra = project.query(f"select * from {a} except select * from {b}")
+            assert not extra, f"{a} has rows {b} lacks: {extra[:3]}"
+        count = f"select (select count(*) from {mine}) - (select count(*) from {ref}.{model})"
+        assert project.query(count)[0][0] == 0, model
+
+
+@pytest.fixture
+def built(stateful: Project) -> Project:
+    """A stateful tutorial after its first full orc build."""
+    artifact = stateful.build()
+    assert artifact["summary"]["reuse"] == 0
+    assert {"fct_orders", "customers_snapshot", "order_statuses"} <= built_relations(artifact)
+    assert "assert_order_totals_match" in ran(artifact)
+    return stateful
+
+
+def test_unchanged_second_run_executes_nothing(built: Project) -> None:
+    files = built.project_files()
+    artifact = built.build()
+    assert artifact["summary"]["build"] == 0, artifact
+    assert ran(artifact) == set()
+    assert built.project_files() == files
+    assert_matches_full_build(built, artifact)
+
+
+def test_new_rows_in_one_source_rebuild_only_what_reads_it(built: Project) -> None:
+    built.orc("dbt", "run-operation", "load_raw_data", "--args", "{batch: 2}")
+    files = built.project_files()
+    artifact = built.build()
+    expected = TABLES_READING_ORDERS | replaced_view_rebuilds(built, TABLES_READING_ORDERS)
+    assert built_relations(artifact) == expected
+    decisions = {name(n["unique_id"]): n for n in artifact["nodes"]}
+    assert "source raw.orders has data from" in decisions["int_order_payments"]["reason"]
+    assert decisions["stg_orders"]["decision"] == "reuse"  # a view: its data is current
+    assert decisions["customer_revenue_daily"]["decision"] == "reuse"
+    assert "build_after" in decisions["customer_revenue_daily"]["reason"]
+    assert built.project_files() == files
+    assert built.query(f"select count(*) from {built.schema}.orders_incremental")[0][0] == 20
+    assert_matches_full_build(built, artifact)
+    assert built.build()["summary"]["build"] == 0
+
+
+def test_sql_edit_rebuilds_the_model_and_its_data_dependents(built: Project) -> None:
+    path = built.dir / "models" / "marts" / "fct_large_orders.sql"
+    path.write_text(path.read_text().replace("select *", "select *, amount * 2 as doubled"))
+    artifact = built.build()
+    assert built_relations(artifact) == {"fct_large_orders"}
+    assert built.query(f"select count(doubled) from {built.schema}.fct_large_orders")[0][0] > 0
+    assert_matches_full_build(built, artifact)
+
+
+def test_singular_test_spanning_a_built_and_a_reused_model_runs(built: Project) -> None:
+    path = built.dir / "models" / "marts" / "fct_orders.sql"
+    path.write_text(path.read_text().replace("orders.amount", "orders.amount as amount"))
+    artifact = built.build()
+    assert "fct_orders" in built_relations(artifact)
+    assert "int_order_payments" not in built_relations(artifact)
+    assert "assert_order_totals_match" in ran(artifact)
+    assert built.run_results()["test.jaffle_tutorial.assert_order_totals_match"] == "pass"
+
+
+def test_config_change_only_in_yml(built: Project) -> None:
+    path = built.dir / "models" / "marts" / "_marts.yml"
+    text = path.read_text()
+    marker = "  - name: fct_large_orders\n"
+    assert marker in text
+    path.write_text(text.replace(marker, marker + "    config:\n      materialized: view\n"))
+    artifact = built.build()
+    assert built_relations(artifact) == {"fct_large_orders"}
+    kind = built.query(
+        "select table_type from information_schema.tables "
+        f"where table_schema = '{built.schema}' and table_name = 'fct_large_orders'"
+    )
+    assert kind == [("VIEW",)]
+
+
+def test_macro_body_change(built: Project) -> None:
+    path = built.dir / "macros" / "cents_to_dollars.sql"
+    path.write_text(path.read_text().replace("100.0", "100.00"))
+    artifact = built.build()
+    # stg_payments calls the macro; it is a view, so tables reading it are rebuilt too.
+    rebuilt = built_relations(artifact)
+    assert {"stg_payments", "int_order_payments", "fct_orders"} <= rebuilt
+    assert "stg_orders" not in rebuilt and "stg_customers" not in rebuilt
+    assert_matches_full_build(built, artifact)
+
+
+def test_changed_var_rebuilds_only_its_readers(built: Project) -> None:
+    vars_arg = "{large_order_threshold: 80}"
+    artifact = built.build("--vars", vars_arg)
+    assert built_relations(artifact) == {"fct_large_orders"}
+    assert_matches_full_build(built, artifact, "--vars", vars_arg)
+    assert built.build("--vars", vars_arg)["summary"]["build"] == 0
+
+
+def test_comment_only_edit_builds_nothing(built: Project) -> None:
+    path = built.dir / "models" / "marts" / "fct_orders.sql"
+    path.write_text("-- a new comment\n" + path.read_text().replace("\n", "\n  \n", 3))
+    artifact = built.build()
+    assert artifact["summary"]["build"] == 0, artifact
+
+
+def test_relation_dropped_by_hand_is_rebuilt(built: Project) -> None:
+    built.execute(f"drop table {built.schema}.dim_customers cascade")
+    artifact = built.build()
+    rebuilt = built_relations(artifact)
+    assert "dim_customers" in rebuilt
+    assert "dim_customers" in built.relations()
+    assert "fct_orders" not in rebuilt
+    assert_matches_full_build(built, artifact)
+
+
+def test_state_never_crosses_targets(built: Project) -> None:
+    other = f"{built.schema}_ref"
+    artifact = built.build(TUTORIAL_SCHEMA=other, TUTORIAL_RAW_SCHEMA=f"{built.schema}_raw")
+    assert artifact["summary"]["reuse"] == 0
+    assert "recorded for relation" in " ".join(n["reason"] for n in artifact["nodes"])
+
+
+def test_full_refresh_builds_everything_and_records(built: Project) -> None:
+    artifact = built.build("--full-refresh")
+    assert artifact["summary"]["reuse"] == 0
+    assert built.build()["summary"]["build"] == 0
+
+
+def test_selection_is_respected(built: Project) -> None:
+    built.orc("dbt", "run-operation", "load_raw_data", "--args", "{batch: 2}")
+    artifact = built.build("--select", "fct_orders")
+    assert {name(n["unique_id"]) for n in artifact["nodes"]} >= {"fct_orders"}
+    assert built_relations(artifact) == {"fct_orders"}
+    # int_order_payments was not selected: it keeps its old data, and fct_orders read that.
+    rest = built.build()
+    assert "int_order_payments" in built_relations(rest)
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(not postgres_available(), reason="needs PGHOST/PGPORT (make test starts one)")
+@pytest.mark.parametrize("target", ["postgres"])
+def test_view_over_rebuilt_table_survives_on_postgres(built: Project) -> None:
+    path = built.dir / "models" / "marts" / "dim_customers.sql"
+    path.write_text(path.read_text().replace("customers.email,", "customers.email, 1 as v,"))
+    artifact = built.build()
+    assert {"dim_customers", "rpt_top_customers"} <= built_relations(artifact)
+    assert "rpt_top_customers" in built.relations()
+    assert_matches_full_build(built, artifact)

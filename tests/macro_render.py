@@ -1,0 +1,327 @@
+"""Render the package's real macro files outside dbt, against a small fake context.
+
+Used by tests/unit/test_macro_sql.py for the adapters that cannot run here
+(Snowflake, BigQuery, Databricks) and for DuckDB's location parsing.
+
+What is real:
+  * the Jinja environment: dbt-common's `get_environment()` (dbt's sandboxed
+    environment, macro name mangling, `do` and friends);
+  * the macro sources: `macros/source_freshness.sql` from this repository, and
+    dbt's own `collect_freshness*`, `run_query` and `escape_single_quotes` from
+    the installed dbt global project, split into one template per macro the
+    way dbt's macro parser does;
+  * the relations: dbt-adapters' `BaseRelation`, configured with each
+    warehouse's quoting, so they render as the warehouse would;
+  * `modules`: the restricted module dicts dbt puts in the context.
+
+What is fake:
+  * `adapter`: `dispatch` resolves `<adapter>__<name>`, then the adapter's
+    parents, then `default__<name>`, within the requested namespace;
+  * `statement` / `load_result` / (through the real `run_query`) queries:
+    SQL is captured and each statement is answered with the next canned table;
+  * `return`: raises `MacroReturn` carrying the value, and every macro call
+    catches it, as dbt's macro generator does.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from dbt.adapters.base.relation import BaseRelation
+from dbt.context.base import get_context_modules
+from dbt.include.global_project import PACKAGE_PATH as DBT_GLOBAL_PROJECT_PATH
+from dbt_common.clients.jinja import BlockTag, extract_toplevel_blocks, get_environment
+from dbt_common.utils.jinja import get_dbt_macro_name
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+PACKAGE_NAME = "orchestra_dbt"
+PACKAGE_MACRO_FILES = (REPO_ROOT / "macros" / "source_freshness.sql",)
+
+# dbt global-project files and the macros taken from each (None: all of them).
+# `statement` itself is faked, so only `run_query` is taken from statement.sql.
+GLOBAL_MACRO_FILES: Mapping[str, frozenset[str] | None] = {
+    "macros/adapters/freshness.sql": None,
+    "macros/etc/statement.sql": frozenset({"run_query"}),
+    "macros/utils/escape_single_quotes.sql": None,
+}
+
+# Adapter type -> its parent adapter types, searched before `default`.
+ADAPTER_PARENTS: Mapping[str, tuple[str, ...]] = {
+    "databricks": ("spark",),
+}
+
+
+class MacroReturn(Exception):
+    """Carries a macro's `return(...)` value up to the macro's caller."""
+
+    def __init__(self, value: Any) -> None:
+        super().__init__("macro return")
+        self.value = value
+
+
+def _macro_return(value: Any) -> None:
+    raise MacroReturn(value)
+
+
+@dataclass(frozen=True)
+class MacroSource:
+    package: str
+    name: str
+    sql: str
+
+
+def _read_macros(path: Path, package: str, only: frozenset[str] | None = None) -> list[MacroSource]:
+    blocks = extract_toplevel_blocks(
+        path.read_text(encoding="utf-8"), allowed_blocks={"macro"}, collect_raw_data=False
+    )
+    macros = []
+    for block in blocks:
+        if not isinstance(block, BlockTag) or block.full_block is None:
+            continue
+        if only is None or block.block_name in only:
+            macros.append(MacroSource(package=package, name=block.block_name, sql=block.full_block))
+    return macros
+
+
+@functools.cache
+def package_macros() -> tuple[MacroSource, ...]:
+    return tuple(
+        macro for path in PACKAGE_MACRO_FILES for macro in _read_macros(path, PACKAGE_NAME)
+    )
+
+
+@functools.cache
+def global_macros() -> tuple[MacroSource, ...]:
+    root = Path(DBT_GLOBAL_PROJECT_PATH)
+    return tuple(
+        macro
+        for relative, only in GLOBAL_MACRO_FILES.items()
+        for macro in _read_macros(root / relative, "dbt", only)
+    )
+
+
+@functools.cache
+def _compile(sql: str) -> jinja2.Template:
+    return get_environment().from_string(sql)
+
+
+class RenderedMacro:
+    """A macro callable from Python or Jinja, like dbt's MacroGenerator."""
+
+    def __init__(self, source: MacroSource, context: dict[str, Any]) -> None:
+        self.source = source
+        self.name = source.name
+        self._context = context
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        # Names used inside the macro are looked up in the shared context when
+        # it runs, so every other macro is reached through a RenderedMacro.
+        module = _compile(self.source.sql).make_module(vars=self._context)
+        macro = getattr(module, get_dbt_macro_name(self.name))
+        try:
+            return macro(*args, **kwargs)
+        except MacroReturn as returned:
+            return returned.value
+
+    def __repr__(self) -> str:
+        return f"<macro {self.source.package}.{self.name}>"
+
+
+@dataclass
+class FakeTable:
+    """The parts of an agate table the macros read."""
+
+    column_names: tuple[str, ...]
+    rows: list[tuple[Any, ...]]
+
+
+def table(columns: Sequence[str], *rows: Sequence[Any]) -> FakeTable:
+    return FakeTable(tuple(columns), [tuple(row) for row in rows])
+
+
+def single_value(value: Any, column: str = "value") -> FakeTable:
+    return table([column], [value])
+
+
+@dataclass
+class FakeResult:
+    """What dbt's `load_result(name)` gives: response, data and table."""
+
+    table: FakeTable
+    response: str = "OK"
+
+    @property
+    def data(self) -> list[tuple[Any, ...]]:
+        return self.table.rows
+
+
+@dataclass
+class FakeWarehouse:
+    """Captures every statement's SQL and answers with canned tables, in order."""
+
+    answers: list[FakeTable] = field(default_factory=list)
+    queries: list[str] = field(default_factory=list)
+    _results: dict[str, FakeResult] = field(default_factory=dict)
+
+    def statement(
+        self,
+        name: str | None = None,
+        fetch_result: bool = False,
+        auto_begin: bool = True,
+        language: str = "sql",
+        caller: Callable[[], str] | None = None,
+    ) -> str:
+        assert caller is not None, "statement() must be used as {% call statement(...) %}"
+        sql = str(caller())
+        self.queries.append(sql)
+        if not self.answers:
+            raise AssertionError(f"unexpected statement, no canned answer left:\n{sql}")
+        answer = self.answers.pop(0)
+        if name is not None and fetch_result:
+            self._results[name] = FakeResult(answer)
+        return ""
+
+    def load_result(self, name: str) -> FakeResult | None:
+        return self._results.get(name)
+
+
+class FakeAdapter:
+    """`adapter` as the macros use it: dispatch and quote."""
+
+    def __init__(
+        self, adapter_type: str, namespaces: Mapping[str, Mapping[str, Callable[..., Any]]]
+    ) -> None:
+        self._type = adapter_type
+        self._namespaces = namespaces
+        self.quote_character = "`" if adapter_type in {"bigquery", "databricks", "spark"} else '"'
+
+    def type(self) -> str:
+        return self._type
+
+    def prefixes(self) -> tuple[str, ...]:
+        return (self._type, *ADAPTER_PARENTS.get(self._type, ()), "default")
+
+    def dispatch(self, macro_name: str, macro_namespace: str | None = None) -> Callable[..., Any]:
+        packages = [macro_namespace] if macro_namespace else [PACKAGE_NAME, "dbt"]
+        for package in packages:
+            macros = self._namespaces.get(package, {})
+            for prefix in self.prefixes():
+                candidate = macros.get(f"{prefix}__{macro_name}")
+                if candidate is not None:
+                    return candidate
+        raise LookupError(f"no implementation of {macro_name!r} for {self._type} in {packages}")
+
+    def quote(self, identifier: str) -> str:
+        return f"{self.quote_character}{identifier}{self.quote_character}"
+
+
+def _fake_current_timestamp() -> str:
+    return "current_timestamp()"
+
+
+class MacroRenderer:
+    """A fake dbt execution context for one adapter type.
+
+    `answers` are the canned tables returned, in order, to the statements the
+    macros run; `queries` holds the SQL they ran.
+    """
+
+    def __init__(
+        self,
+        adapter_type: str,
+        answers: Iterable[FakeTable] = (),
+        *,
+        execute: bool = True,
+    ) -> None:
+        self.warehouse = FakeWarehouse(answers=list(answers))
+        self.context: dict[str, Any] = {
+            "execute": execute,
+            "return": _macro_return,
+            "modules": get_context_modules(),
+            "statement": self.warehouse.statement,
+            "load_result": self.warehouse.load_result,
+            "current_timestamp": _fake_current_timestamp,
+        }
+        namespaces: dict[str, dict[str, Callable[..., Any]]] = {PACKAGE_NAME: {}, "dbt": {}}
+        for source in (*package_macros(), *global_macros()):
+            namespaces[source.package][source.name] = RenderedMacro(source, self.context)
+        namespaces["dbt"]["current_timestamp"] = _fake_current_timestamp
+        self.namespaces = namespaces
+        self.adapter = FakeAdapter(adapter_type, namespaces)
+        self.context["adapter"] = self.adapter
+        self.context[PACKAGE_NAME] = namespaces[PACKAGE_NAME]
+        self.context["dbt"] = namespaces["dbt"]
+        # dbt's global macros are also reachable by their bare names.
+        for name, macro in namespaces["dbt"].items():
+            self.context.setdefault(name, macro)
+
+    @property
+    def queries(self) -> list[str]:
+        return self.warehouse.queries
+
+    def call(self, macro_name: str, *args: Any, package: str = PACKAGE_NAME, **kwargs: Any) -> Any:
+        return self.namespaces[package][macro_name](*args, **kwargs)
+
+    def source_freshness(self, relation: Any, **kwargs: Any) -> Any:
+        return self.call("source_freshness", relation, **kwargs)
+
+
+def squash(sql: str) -> str:
+    """SQL with all whitespace runs collapsed to one space, for comparisons."""
+    return " ".join(sql.split())
+
+
+# --- relations as each warehouse renders them ---------------------------------
+
+_ALL_QUOTED = {"database": True, "schema": True, "identifier": True}
+_NONE_QUOTED = {"database": False, "schema": False, "identifier": False}
+
+
+def snowflake_relation(
+    database: str, schema: str, identifier: str, *, quoted: bool = False
+) -> BaseRelation:
+    return BaseRelation.create(
+        database=database,
+        schema=schema,
+        identifier=identifier,
+        quote_policy=_ALL_QUOTED if quoted else _NONE_QUOTED,
+    )
+
+
+def backtick_relation(project: str, dataset: str, identifier: str) -> BaseRelation:
+    """BigQuery (project.dataset.table) and Databricks (catalog.schema.table)."""
+    return BaseRelation.create(
+        database=project,
+        schema=dataset,
+        identifier=identifier,
+        quote_character="`",
+        quote_policy=_ALL_QUOTED,
+    )
+
+
+def postgres_relation(database: str, schema: str, identifier: str) -> BaseRelation:
+    return BaseRelation.create(
+        database=database, schema=schema, identifier=identifier, quote_policy=_ALL_QUOTED
+    )
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class DuckDBLikeRelation(BaseRelation):
+    """Stands in for dbt-duckdb's relation, which carries `external` for file sources."""
+
+    external: str | None = None
+
+
+def duckdb_relation(identifier: str, external: str | None = None) -> BaseRelation:
+    return DuckDBLikeRelation.create(
+        database="memory",
+        schema="main",
+        identifier=identifier,
+        quote_policy=_ALL_QUOTED,
+        external=external,
+    )
