@@ -22,7 +22,7 @@ $(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
 	touch $@ $(VENV)/.demo-installed
 
 demo: $(VENV)/.demo-installed
-	$(BIN)/python scripts/demo.py
+	scripts/demo.sh
 
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check .
