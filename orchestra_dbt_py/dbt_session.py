@@ -112,8 +112,12 @@ class DbtSession:
         adapter_type = self.manifest.metadata.adapter_type
         if not adapter_type:
             raise OrcError("dbt parsed the project but reported no adapter; check profiles.yml")
-        self.adapter: Any = get_adapter_by_type(adapter_type)
         self.adapter_type: str = adapter_type
+
+    @property
+    def adapter(self) -> Any:
+        # Every dbt invocation registers a fresh adapter: always ask for the current one.
+        return get_adapter_by_type(self.adapter_type)
 
     @property
     def config(self) -> Any:
@@ -170,7 +174,7 @@ class DbtSession:
                 unique_id=uid,
                 resource_type=str(node.resource_type),
                 materialized=materialized,
-                parents=tuple(node.depends_on.nodes),
+                parents=tuple(getattr(node.depends_on, "nodes", ())),
                 relation=_relation_name(node),
                 fingerprint=fingerprints.get(uid),
                 build_after=_build_after(node),
@@ -184,9 +188,11 @@ class DbtSession:
         if not ids:
             return {}
 
+        adapter = self.adapter
+
         def measure(uid: str) -> datetime | None:
             source = self.manifest.sources[uid]
-            relation = self.adapter.Relation.create_from(self.config, source)
+            relation = adapter.Relation.create_from(adapter.config, source)
             freshness = getattr(source, "freshness", None)
             kwargs = {
                 "relation": relation,
@@ -195,8 +201,8 @@ class DbtSession:
                 "filter": getattr(freshness, "filter", None) if freshness else None,
                 "external_location": getattr(relation, "external", None),
             }
-            with self.adapter.connection_named(f"orc_freshness_{uid}"):
-                value = self.adapter.execute_macro(
+            with adapter.connection_named(f"orc_freshness_{uid}"):
+                value = adapter.execute_macro(
                     "source_freshness", project="orchestra_dbt", kwargs=kwargs
                 )
             return _as_utc(value)
@@ -212,7 +218,7 @@ class DbtSession:
                 ) from error
             raise OrcError(f"measuring source freshness failed: {_one_line(error)}") from error
         finally:
-            self.adapter.cleanup_connections()
+            adapter.cleanup_connections()
 
     def existing_relations(self, nodes: Iterable[Node]) -> set[str]:
         """The lower-cased relation names, among those of `nodes`, that exist in the warehouse."""
@@ -222,13 +228,15 @@ class DbtSession:
             if manifest_node is not None and node.relation:
                 schemas[(manifest_node.database, manifest_node.schema)] = None
 
+        adapter = self.adapter
+
         def list_schema(key: tuple[str | None, str]) -> list[str]:
             database, schema = key
-            with self.adapter.connection_named(f"orc_relations_{database}_{schema}"):
-                schema_relation = self.adapter.Relation.create(database=database, schema=schema)
+            with adapter.connection_named(f"orc_relations_{database}_{schema}"):
+                schema_relation = adapter.Relation.create(database=database, schema=schema)
                 return [
                     relation.render().lower()
-                    for relation in self.adapter.list_relations_without_caching(schema_relation)
+                    for relation in adapter.list_relations_without_caching(schema_relation)
                 ]
 
         try:
@@ -237,7 +245,7 @@ class DbtSession:
         except Exception as error:
             raise OrcError(f"listing relations in the warehouse failed: {_one_line(error)}") from error
         finally:
-            self.adapter.cleanup_connections()
+            adapter.cleanup_connections()
 
     def run(
         self, node_ids: Collection[str], callbacks: Sequence[EventCallback] = ()
