@@ -63,15 +63,19 @@ class DbtCommand:
 
 
 def parse_command(args: Sequence[str]) -> DbtCommand:
-    """Read a dbt command line the way dbt does, without running anything."""
+    """Read a dbt command line the way dbt does, without running anything.
+
+    A command line dbt would reject (or `--help`) yields no subcommand, so that it
+    passes through to dbt, which reports it as usual.
+    """
     try:
-        root = cli.make_context(cli.name or "dbt", list(args), resilient_parsing=True)
+        root = cli.make_context(cli.name or "dbt", list(args))
         name, command, rest = cli.resolve_command(root, [*root.protected_args, *root.args])
-    except click.ClickException:
+        if command is None or name is None:
+            return DbtCommand(tuple(args), None, {})
+        sub = command.make_context(name, list(rest), parent=root)
+    except (click.exceptions.ClickException, click.exceptions.Exit):
         return DbtCommand(tuple(args), None, {})
-    if command is None or name is None:
-        return DbtCommand(tuple(args), None, {})
-    sub = command.make_context(name, list(rest), parent=root, resilient_parsing=True)
     params = {
         key: value
         for ctx in (root, sub)
