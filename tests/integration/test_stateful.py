@@ -63,6 +63,7 @@ def assert_matches_full_build(project: Project, artifact: dict[str, Any], *args:
     project.orc(
         "dbt", "build", "--target-path", "target_ref", *args,
         TUTORIAL_SCHEMA=ref, TUTORIAL_RAW_SCHEMA=f"{project.schema}_raw",
+        ORCHESTRA_USE_STATEFUL="false",
     )
     for model in sorted(COMPARED - stale):
         mine, theirs = f"{project.schema}.{model}", f"{ref}.{model}"
@@ -194,12 +195,18 @@ def test_full_refresh_builds_everything_and_records(built: Project) -> None:
 
 def test_selection_is_respected(built: Project) -> None:
     built.orc("dbt", "run-operation", "load_raw_data", "--args", "{batch: 2}")
-    artifact = built.build("--select", "fct_orders")
-    assert {name(n["unique_id"]) for n in artifact["nodes"]} >= {"fct_orders"}
-    assert built_relations(artifact) == {"fct_orders"}
-    # int_order_payments was not selected: it keeps its old data, and fct_orders read that.
+    artifact = built.build("--select", "int_order_payments")
+    assert {name(n["unique_id"]) for n in artifact["nodes"] if n["resource_type"] == "model"} == {
+        "int_order_payments"
+    }
+    assert built_relations(artifact) == {"int_order_payments"}
+    # Nodes outside the selection were neither built nor touched in the state: the next
+    # full run reuses what the selected run built and rebuilds what reads it.
     rest = built.build()
-    assert "int_order_payments" in built_relations(rest)
+    rebuilt = built_relations(rest)
+    assert "int_order_payments" not in rebuilt
+    assert {"fct_orders", "orders_incremental"} <= rebuilt
+    assert_matches_full_build(built, rest)
 
 
 @pytest.mark.postgres
