@@ -13,7 +13,11 @@ from orchestra_dbt_py import report
 from orchestra_dbt_py.config import Settings
 from orchestra_dbt_py.dbt_session import DbtCommand, DbtSession, exit_code
 from orchestra_dbt_py.errors import OrcError
-from orchestra_dbt_py.fingerprint import definition_fingerprints, vars_provider
+from orchestra_dbt_py.fingerprint import (
+    definition_fingerprints,
+    project_settings,
+    vars_provider,
+)
 from orchestra_dbt_py.planner import Node, Plan, PlanOptions, plan, sources_to_measure
 from orchestra_dbt_py.recorder import RunRecorder
 from orchestra_dbt_py.state import open_backend
@@ -51,6 +55,8 @@ def make_plan(
         env=env,
         adapter_type=session.adapter_type,
         node_ids=selected,
+        target=session.config.to_target_dict(),
+        settings=project_settings(session.config),
     )
     nodes = session.graph(fingerprints)
     stored = load_state()

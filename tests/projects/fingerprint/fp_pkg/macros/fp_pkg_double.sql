@@ -1,0 +1,3 @@
+{% macro fp_pkg_double(value) -%}
+    ({{ value }} * 2)
+{%- endmacro %}

@@ -1,0 +1,3 @@
+{% macro duckdb__fp_fmt(value) -%}
+    upper({{ value }})
+{%- endmacro %}

@@ -1,0 +1,3 @@
+{% macro fp_region_filter() -%}
+    '{{ var("fp_region") }}' = 'eu'
+{%- endmacro %}

@@ -1,0 +1,1 @@
+select '{{ env_var("FP_COLOR", "blue") }}' as color

@@ -1,0 +1,4 @@
+select 1 as one
+{% if execute %}
+    , {{ fp_exec_only_suffix() }} as suffix
+{% endif %}

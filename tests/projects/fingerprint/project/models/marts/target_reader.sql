@@ -1,0 +1,1 @@
+select '{{ target.name }}' as target_name

@@ -1,0 +1,1 @@
+select '{{ var("fp_region") }}' as region

@@ -1,0 +1,5 @@
+-- Customers, one row each.
+select
+    id,
+    name  -- the display name
+from {{ ref('raw_customers') }}
