@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Sequence
@@ -11,9 +10,7 @@ from pathlib import Path
 from orchestra_dbt_py import __version__
 from orchestra_dbt_py.errors import OrcError
 
-USAGE = (
-    "usage: orc dbt <dbt arguments> | orc state {init,show,validate} [--json] | orc --version"
-)
+USAGE = "usage: orc dbt <dbt arguments> | orc state {init,show,validate} [--json] | orc --version"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -108,9 +108,7 @@ class DbtSession:
         # Parameters every invocation shares with the user's command (project, profile,
         # target, vars, threads, logging...), but not the user's selection.
         self._shared = {
-            key: value
-            for key, value in command.params.items()
-            if key in _accepted_params("parse")
+            key: value for key, value in command.params.items() if key in _accepted_params("parse")
         }
         self.manifest = self._parse()
         adapter_type = self.manifest.metadata.adapter_type
@@ -247,7 +245,9 @@ class DbtSession:
             with ThreadPoolExecutor(max_workers=self.threads) as pool:
                 return {name for names in pool.map(list_schema, schemas) for name in names}
         except Exception as error:
-            raise OrcError(f"listing relations in the warehouse failed: {_one_line(error)}") from error
+            raise OrcError(
+                f"listing relations in the warehouse failed: {_one_line(error)}"
+            ) from error
         finally:
             adapter.cleanup_connections()
 
@@ -298,7 +298,9 @@ def _build_after(node: Any) -> BuildAfter | None:
     if seconds is None:
         return None
     updates_on = str(getattr(getattr(build_after, "updates_on", None), "value", "any") or "any")
-    return BuildAfter(timedelta(seconds=int(count) * seconds), "all" if updates_on == "all" else "any")
+    return BuildAfter(
+        timedelta(seconds=int(count) * seconds), "all" if updates_on == "all" else "any"
+    )
 
 
 def _as_utc(value: Any) -> datetime | None:

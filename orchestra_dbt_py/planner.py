@@ -266,10 +266,7 @@ def _record_problem(node: Node, record: NodeRecord | None) -> str | None:
     if record.fingerprint is None:
         return "recorded without a definition fingerprint (by another tool or an older orc)"
     if node.resource_type in RELATION_TYPES and record.relation != node.relation:
-        return (
-            f"state was recorded for relation {record.relation}; "
-            f"this run builds {node.relation}"
-        )
+        return f"state was recorded for relation {record.relation}; this run builds {node.relation}"
     if record.fingerprint != node.fingerprint:
         return "definition changed (code, config, macros, vars or env vars it reads)"
     return None
@@ -309,7 +306,9 @@ def _data_changes(node: Node, record: NodeRecord, ctx: _Context) -> tuple[list[s
         inputs = [parent_id, *data_inputs(ctx.nodes, parent_id)]
         if ctx.nodes[parent_id].materialized not in PASS_THROUGH:
             inputs = [parent_id]
-        found = [c for c in (_input_change(i, record, ctx) for i in inputs if _is_data(ctx, i)) if c]
+        found = [
+            c for c in (_input_change(i, record, ctx) for i in inputs if _is_data(ctx, i)) if c
+        ]
         if found:
             changes.append(found[0])
     return changes, len(node.parents)

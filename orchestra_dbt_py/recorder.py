@@ -47,7 +47,7 @@ class RunRecorder:
             uid = event.data.node_info.unique_id
             result = event.data.run_result
             self.node_finished(uid, str(result.status), float(result.execution_time or 0.0))
-        except Exception:  # noqa: BLE001 - an escaping exception would fail the dbt node
+        except Exception:
             return
 
     def node_finished(self, uid: str, status: str, execution_time: float) -> None:
@@ -73,7 +73,9 @@ class RunRecorder:
             # A failed node is forgotten so the next run builds it; a skipped one keeps its record.
             return _UNCHANGED if status == "skipped" else None
         inputs = data_inputs(self.nodes, node.unique_id)
-        sources = {i: self.freshness.get(i) for i in inputs if self.nodes[i].resource_type == "source"}
+        sources = {
+            i: self.freshness.get(i) for i in inputs if self.nodes[i].resource_type == "source"
+        }
         upstream = {
             i: self.known[i].last_updated
             for i in inputs
@@ -98,7 +100,7 @@ class RunRecorder:
         while not self._stop.wait(self.checkpoint_seconds):
             try:
                 self.flush()
-            except Exception as error:  # noqa: BLE001 - reported by finish()
+            except Exception as error:
                 self.save_error = error
 
     def flush(self) -> None:

@@ -23,6 +23,7 @@ from orchestra_dbt_py.recorder import RunRecorder
 from orchestra_dbt_py.state import open_backend
 from orchestra_dbt_py.state.document import NodeRecord
 
+
 @dataclass(frozen=True)
 class PlannedRun:
     session: DbtSession

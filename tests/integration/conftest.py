@@ -56,7 +56,9 @@ class Project:
     def state_path(self) -> Path:
         return self.dir / ".orchestra" / "state.json"
 
-    def orc(self, *args: str, expect: int | None = 0, **env: str) -> subprocess.CompletedProcess[str]:
+    def orc(
+        self, *args: str, expect: int | None = 0, **env: str
+    ) -> subprocess.CompletedProcess[str]:
         if args and args[0] == "dbt" and len(args) > 1 and self.target != "duckdb":
             args = (*args, "--target", self.target)
         completed = subprocess.run(
@@ -113,8 +115,7 @@ class Project:
     def relations(self, schema: str | None = None) -> set[str]:
         schema = schema or self.schema
         rows = self.query(
-            "select table_name from information_schema.tables "
-            f"where table_schema = '{schema}'"
+            f"select table_name from information_schema.tables where table_schema = '{schema}'"
         )
         return {r[0] for r in rows}
 
@@ -123,14 +124,22 @@ class Project:
         digests: dict[str, str] = {}
         for path in sorted(self.dir.rglob("*")):
             rel = path.relative_to(self.dir)
-            if path.is_dir() or rel.parts[0] in GENERATED or path.name.startswith("tutorial.duckdb"):
+            if (
+                path.is_dir()
+                or rel.parts[0] in GENERATED
+                or path.name.startswith("tutorial.duckdb")
+            ):
                 continue
             digests[str(rel)] = hashlib.sha256(path.read_bytes()).hexdigest()
         return digests
 
 
 def make_project(root: Path, target: str) -> Project:
-    shutil.copytree(REPO / "tutorial", root / "tutorial", ignore=shutil.ignore_patterns(*GENERATED, "*.duckdb*", "package-lock.yml"))
+    shutil.copytree(
+        REPO / "tutorial",
+        root / "tutorial",
+        ignore=shutil.ignore_patterns(*GENERATED, "*.duckdb*", "package-lock.yml"),
+    )
     shutil.copy(REPO / "dbt_project.yml", root / "dbt_project.yml")
     shutil.copytree(REPO / "macros", root / "macros")
     schema = f"orc_{uuid.uuid4().hex[:10]}" if target == "postgres" else "main"

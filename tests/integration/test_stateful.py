@@ -34,7 +34,9 @@ COMPARED = {
 
 
 def name(unique_id: str) -> str:
-    return unique_id.split(".")[2] if unique_id.startswith("test.") else unique_id.rsplit(".", 1)[-1]
+    return (
+        unique_id.split(".")[2] if unique_id.startswith("test.") else unique_id.rsplit(".", 1)[-1]
+    )
 
 
 def built_relations(artifact: dict[str, Any]) -> set[str]:
@@ -61,8 +63,13 @@ def assert_matches_full_build(project: Project, artifact: dict[str, Any], *args:
     stale = {name(n["unique_id"]) for n in artifact["nodes"] if "build_after" in n["reason"]}
     ref = f"{project.schema}_ref"
     project.orc(
-        "dbt", "build", "--target-path", "target_ref", *args,
-        TUTORIAL_SCHEMA=ref, TUTORIAL_RAW_SCHEMA=f"{project.schema}_raw",
+        "dbt",
+        "build",
+        "--target-path",
+        "target_ref",
+        *args,
+        TUTORIAL_SCHEMA=ref,
+        TUTORIAL_RAW_SCHEMA=f"{project.schema}_raw",
         ORCHESTRA_USE_STATEFUL="false",
     )
     for model in sorted(COMPARED - stale):

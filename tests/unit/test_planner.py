@@ -98,7 +98,7 @@ class Case:
     state_changes: dict[str, NodeRecord | None] = field(default_factory=dict)
     missing_relations: set[str] = field(default_factory=set)
     selected: set[str] | None = None
-    options: PlanOptions = PlanOptions()
+    options: PlanOptions = field(default_factory=PlanOptions)
     now: datetime = NOW
     reason_contains: dict[str, str] = field(default_factory=dict)
 
@@ -237,9 +237,7 @@ CASES = [
     Case(
         "build_after never delays a definition change",
         {FCT, TEST_FCT, TEST_REL},
-        nodes=graph(
-            **{FCT: replace(graph()[FCT], build_after=FCT_POLICY, fingerprint="changed")}
-        ),
+        nodes=graph(**{FCT: replace(graph()[FCT], build_after=FCT_POLICY, fingerprint="changed")}),
     ),
     Case(
         "updates_on all: one of two upstreams changed, so reuse",
