@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from orchestra_dbt_py import __version__
 from orchestra_dbt_py.errors import OrcError
+
+if TYPE_CHECKING:
+    from orchestra_dbt_py.config import Settings
+    from orchestra_dbt_py.state.document import NodeRecord
 
 USAGE = "usage: orc dbt <dbt arguments> | orc state {init,show,validate} [--json] | orc --version"
 
@@ -56,15 +62,18 @@ def dbt_command(args: list[str]) -> int:
 def state_command(args: list[str]) -> int:
     from orchestra_dbt_py.config import load_settings
     from orchestra_dbt_py.state import open_backend
-    from orchestra_dbt_py.state.document import dump_state
 
-    if not args or args[0] not in {"init", "show", "validate"}:
-        raise OrcError(f"`orc state` needs init, show or validate; {USAGE}")
-    action, flags = args[0], args[1:]
-    unknown = [f for f in flags if f != "--json"]
-    if unknown:
-        raise OrcError(f"unknown option {unknown[0]!r} for `orc state {action}`; {USAGE}")
-    backend = open_backend(load_settings(Path.cwd(), os.environ))
+    action, rest = (args[0], args[1:]) if args else ("", [])
+    if action not in STATE_ACTIONS:
+        raise OrcError(f"`orc state` needs one of {', '.join(STATE_ACTIONS)}; {USAGE}")
+    settings = load_settings(Path.cwd(), os.environ)
+    if action == "validate" and rest:
+        return validate_file(rest)
+    if action == "forget":
+        return forget(settings, rest)
+    if rest and not (action == "show" and rest == ["--json"]):
+        raise OrcError(f"unexpected arguments for `orc state {action}`: {' '.join(rest)}")
+    backend = open_backend(settings)
     if action == "init":
         created = backend.init()
         print(f"{'Created' if created else 'Kept the existing'} state at {backend.description}")
@@ -72,16 +81,78 @@ def state_command(args: list[str]) -> int:
     items = backend.load()
     if action == "validate":
         print(f"{backend.description}: valid state with {len(items)} records")
-        return 0
-    if "--json" in flags:
+    else:
+        show(items, backend.description, as_json=bool(rest))
+    return 0
+
+
+STATE_ACTIONS = ("init", "show", "validate", "forget")
+
+
+def show(items: Mapping[str, NodeRecord], where: str, as_json: bool) -> None:
+    from datetime import UTC, datetime
+
+    from orchestra_dbt_py.state.document import dump_state
+
+    if as_json:
         print(dump_state(items))
-        return 0
-    print(f"{len(items)} records in {backend.description}")
+        return
+    now = datetime.now(UTC)
+    print(f"{len(items)} records in {where}")
     for key in sorted(items):
         record = items[key]
-        sources = ", ".join(sorted(record.sources)) or "-"
-        print(f"{key}  built {record.last_updated:%Y-%m-%d %H:%M:%S}Z  sources: {sources}")
+        age = _describe_age(now - record.last_updated)
+        sources = ", ".join(s.split(".", 2)[-1] for s in sorted(record.sources)) or "-"
+        print(
+            f"{key}  built {record.last_updated:%Y-%m-%d %H:%M:%S}Z ({age} ago)  "
+            f"status {record.status or '-'}  sources: {sources}"
+        )
+
+
+def validate_file(paths: list[str]) -> int:
+    from orchestra_dbt_py.state.document import parse_state
+
+    for path in paths:
+        try:
+            text = Path(path).read_text()
+        except OSError as error:
+            raise OrcError(f"cannot read state file {path}: {error.strerror}") from error
+        items = parse_state(text, f"state file {path}")
+        print(f"{path}: valid state with {len(items)} records")
     return 0
+
+
+def forget(settings: Settings, args: list[str]) -> int:
+    """Drop the records of the nodes a dbt selection names, so that they are rebuilt."""
+    from orchestra_dbt_py.dbt_session import DbtSession, parse_command
+    from orchestra_dbt_py.runner import state_key
+    from orchestra_dbt_py.state import open_backend
+
+    backend = open_backend(settings)
+    if args == ["--all"]:
+        keys: list[str] = list(backend.load())
+    elif not args:
+        raise OrcError(
+            "`orc state forget` needs a dbt selection (e.g. `--select stg_orders+`) or --all"
+        )
+    else:
+        session = DbtSession(parse_command(["build", *args]))
+        nodes = session.graph({})
+        keys = [state_key(nodes[uid], settings) for uid in session.selected_ids()]
+    stored = backend.load()
+    gone = [key for key in keys if key in stored]
+    if gone:
+        backend.update({}, removals=gone)
+    print(f"Forgot {len(gone)} of {len(keys)} selected nodes in {backend.description}")
+    return 0
+
+
+def _describe_age(age: timedelta) -> str:
+    seconds = max(0, int(age.total_seconds()))
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ class RunRecorder:
     checksums: Mapping[str, str | None]
     backend: StateBackend
     key_of: Callable[[str], str]
-    checkpoint_seconds: float = 2.0
+    checkpoint_seconds: float = 1.0
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     statuses: dict[str, str] = field(default_factory=dict)
     _pending: dict[str, NodeRecord | None] = field(default_factory=dict)

@@ -202,7 +202,10 @@ def test_full_refresh_builds_everything_and_records(built: Project) -> None:
 
 def test_selection_is_respected(built: Project) -> None:
     built.orc("dbt", "run-operation", "load_raw_data", "--args", "{batch: 2}")
-    artifact = built.build("--select", "int_order_payments")
+    # (The singular test would fail here, as in plain dbt: fct_orders is not rebuilt yet.)
+    artifact = built.build(
+        "--select", "int_order_payments", "--exclude", "assert_order_totals_match"
+    )
     assert {name(n["unique_id"]) for n in artifact["nodes"] if n["resource_type"] == "model"} == {
         "int_order_payments"
     }
