@@ -86,6 +86,8 @@ def generate(out: Path, shape: Shape, package_dir: Path = REPO) -> Path:
                 "      - name: id",
                 "        data_tests: [not_null]",
             ]
+    if len(tests_yml) == 2:
+        tests_yml[1] = "models: []"
     (models_dir / "_models.yml").write_text("\n".join(tests_yml) + "\n")
     return out
 
