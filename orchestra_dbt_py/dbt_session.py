@@ -6,6 +6,7 @@ step reuses that manifest. Nothing here writes to the user's project files.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -163,7 +164,12 @@ class DbtSession:
         if not result.success or not isinstance(result.result, list):
             raise OrcError(f"dbt could not resolve the selection: {result.exception}")
         ids = [json.loads(line)["unique_id"] for line in result.result]
-        return [uid for uid in ids if uid in self.manifest.nodes]
+        return [uid for uid in ids if uid in self._runnable]
+
+    @property
+    def _runnable(self) -> dict[str, Any]:
+        """The nodes dbt can run, by unique id: manifest nodes and unit tests."""
+        return {**self.manifest.nodes, **self.manifest.unit_tests}
 
     def graph(self, fingerprints: Mapping[str, str]) -> dict[str, Node]:
         """The manifest reduced to the planner's plain nodes."""
@@ -181,6 +187,17 @@ class DbtSession:
                 fingerprint=fingerprints.get(uid),
                 build_after=_build_after(node),
                 name=node.name,
+            )
+        for uid, unit_test in self.manifest.unit_tests.items():
+            parents = tuple(unit_test.depends_on.nodes)
+            nodes[uid] = Node(
+                unique_id=uid,
+                resource_type="unit_test",
+                parents=parents,
+                fingerprint=_unit_test_fingerprint(
+                    unit_test, [fingerprints.get(p) for p in parents]
+                ),
+                name=unit_test.name,
             )
         return nodes
 
@@ -256,7 +273,8 @@ class DbtSession:
     ) -> dbtRunnerResult:
         """Run the user's command on exactly `node_ids`, leaving every project file untouched."""
         tag = f"orc_run_{datetime.now(UTC):%Y%m%d%H%M%S%f}"
-        tagged = [self.manifest.nodes[uid] for uid in node_ids]
+        runnable = self._runnable
+        tagged = [runnable[uid] for uid in node_ids]
         for node in tagged:
             node.tags.append(tag)
         selection: dict[str, Any] = {
@@ -279,6 +297,19 @@ class DbtSession:
 def _accepted_params(subcommand: str) -> set[str]:
     command = cli.commands[subcommand]
     return {p.name for p in [*cli.params, *command.params] if p.name}
+
+
+def _unit_test_fingerprint(unit_test: Any, parent_fingerprints: list[str | None]) -> str | None:
+    """A unit test's definition (fixtures and expectations) plus its model's fingerprint."""
+    if not parent_fingerprints or None in parent_fingerprints:
+        return None
+    definition = {
+        key: value
+        for key, value in unit_test.to_dict().items()
+        if key not in {"created_at", "tags", "unrendered_config_call_dict"}
+    }
+    payload = json.dumps([definition, parent_fingerprints], sort_keys=True, default=str)
+    return hashlib.sha256(payload.encode()).hexdigest()
 
 
 def _relation_name(node: Any) -> str | None:

@@ -61,6 +61,8 @@ class Node:
 @dataclass(frozen=True)
 class PlanOptions:
     full_refresh: bool = False
+    # `dbt build` runs a unit test only together with its model (`dbt test` runs it alone).
+    unit_tests_run_with_their_model: bool = False
     # On PostgreSQL (and Redshift) replacing a relation drops the views built on it.
     replacing_drops_dependent_views: bool = False
 
@@ -166,14 +168,19 @@ def plan(
     decisions: dict[str, Decision] = {}
     building: set[str] = set()
     unmeasured: set[str] = set()
+    forced = _models_forced_by_unit_tests(nodes, selected_set, state, options)
 
     for uid in topological_order(nodes):
         if uid not in selected_set:
             continue
         node = nodes[uid]
         context = _Context(nodes, state, freshness, building, unmeasured)
-        if node.resource_type in TEST_TYPES:
+        if node.resource_type == "unit_test":
+            action, reason = _decide_unit_test(node, context, options)
+        elif node.resource_type in TEST_TYPES:
             action, reason = _decide_test(node, context, options)
+        elif uid in forced:
+            action, reason = "build", forced[uid]
         elif node.resource_type in RELATION_TYPES:
             action, reason = _decide_relation(
                 node, context, existing, policies.get(uid), now, options
@@ -255,6 +262,45 @@ def _decide_test(node: Node, ctx: _Context, options: PlanOptions) -> tuple[Actio
     if changes:
         return "build", changes[0]
     return "reuse", f"unchanged, its data unchanged, and it passed at {_fmt(record.last_updated)}"
+
+
+def _decide_unit_test(node: Node, ctx: _Context, options: PlanOptions) -> tuple[Action, str]:
+    """Unit tests read fixtures, not warehouse data: only their definition (which covers
+    their model's) and their last result matter."""
+    for parent in node.parents:
+        if parent in ctx.building:
+            return "build", f"runs with {ctx.nodes[parent].label}, which is built in this run"
+    if options.full_refresh:
+        return "build", "--full-refresh requested"
+    problem = _record_problem(node, ctx.state.get(node.unique_id))
+    if problem:
+        return "build", problem
+    return "reuse", "unit test and the model it tests are unchanged, and it passed"
+
+
+def _models_forced_by_unit_tests(
+    nodes: Mapping[str, Node],
+    selected: Collection[str],
+    state: Mapping[str, NodeRecord],
+    options: PlanOptions,
+) -> dict[str, str]:
+    """Models that must be built so that a unit test that needs to run does."""
+    if not options.unit_tests_run_with_their_model:
+        return {}
+    forced: dict[str, str] = {}
+    for uid in selected:
+        node = nodes[uid]
+        if node.resource_type != "unit_test":
+            continue
+        problem = _record_problem(node, state.get(uid))
+        if problem:
+            for parent in node.parents:
+                if parent in selected and nodes[parent].resource_type == "model":
+                    forced[parent] = (
+                        f"its unit test {node.label} must run ({problem}), "
+                        "and dbt build runs unit tests only with their model"
+                    )
+    return forced
 
 
 def _record_problem(node: Node, record: NodeRecord | None) -> str | None:

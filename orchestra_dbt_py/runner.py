@@ -50,12 +50,16 @@ def make_plan(
     """Everything up to the decision; reads the warehouse, writes nothing."""
     session = DbtSession(command)
     selected = session.selected_ids()
+    # Unit tests are fingerprinted with the model they test (in dbt_session.graph).
+    manifest_nodes = session.manifest.nodes
+    unit_tests = session.manifest.unit_tests
+    tested = {p for uid in selected if uid in unit_tests for p in unit_tests[uid].depends_on.nodes}
     fingerprints = definition_fingerprints(
         session.manifest,
         vars_for_package=vars_provider(session.config),
         env=env,
         adapter_type=session.adapter_type,
-        node_ids=selected,
+        node_ids=sorted({uid for uid in [*selected, *tested] if uid in manifest_nodes}),
         target=session.config.to_target_dict(),
         settings=project_settings(session.config),
     )
@@ -70,6 +74,7 @@ def make_plan(
     existing = session.existing_relations(nodes[uid] for uid in selected)
     options = PlanOptions(
         full_refresh=command.full_refresh,
+        unit_tests_run_with_their_model=command.subcommand == "build",
         replacing_drops_dependent_views=session.replacing_drops_dependent_views,
     )
     decided = plan(nodes, selected, state, freshness, existing, datetime.now(UTC), options)

@@ -350,3 +350,47 @@ def test_inheritance_needs_a_policy_on_every_child() -> None:
 def test_topological_order_puts_parents_first() -> None:
     order = topological_order(graph())
     assert order.index(ORDERS) < order.index(STG_ORDERS) < order.index(INT) < order.index(FCT)
+
+
+UNIT = "unit_test.p.int_orders.adds_payments"
+
+
+def unit_test_graph(fingerprint: str = f"fp-{UNIT}") -> dict[str, Node]:
+    return graph(**{UNIT: Node(UNIT, "unit_test", None, (INT,), None, fingerprint)})
+
+
+def unit_test_state(nodes: dict[str, Node]) -> dict[str, NodeRecord]:
+    state = good_state(nodes)
+    state[UNIT] = replace(state[UNIT], upstream={}, sources={})
+    return state
+
+
+@pytest.mark.parametrize(
+    ("fingerprint", "run_with_model", "freshness", "expect_build"),
+    [
+        (f"fp-{UNIT}", True, {ORDERS: SEEN, PAYMENTS: SEEN}, set()),
+        ("changed", True, {ORDERS: SEEN, PAYMENTS: SEEN}, {UNIT, INT}),
+        ("changed", False, {ORDERS: SEEN, PAYMENTS: SEEN}, {UNIT}),
+        (f"fp-{UNIT}", True, {ORDERS: NEWER, PAYMENTS: SEEN}, {UNIT, INT}),
+    ],
+    ids=[
+        "unchanged unit test is skipped",
+        "changed unit test under build forces its model",
+        "changed unit test under test runs alone",
+        "unit test runs when its model is built for new data",
+    ],
+)
+def test_unit_tests(
+    fingerprint: str,
+    run_with_model: bool,
+    freshness: dict[str, datetime | None],
+    expect_build: set[str],
+) -> None:
+    nodes = unit_test_graph(fingerprint)
+    state = unit_test_state(unit_test_graph())
+    existing = {n.relation for n in nodes.values() if n.relation}
+    options = PlanOptions(unit_tests_run_with_their_model=run_with_model)
+    result = plan(nodes, {INT, UNIT}, state, freshness, existing, NOW, options)
+    assert set(result.ids("build")) == expect_build
+    if INT in expect_build and fingerprint == "changed":
+        assert "unit test" in result.decisions[INT].reason
