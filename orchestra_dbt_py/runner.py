@@ -70,7 +70,9 @@ def make_plan(
         for uid, node in nodes.items()
         if state_key(node, settings) in stored
     }
-    freshness = session.measure_freshness(sources_to_measure(nodes, selected))
+    freshness, errors = session.measure_freshness(sources_to_measure(nodes, selected))
+    for uid, error in errors.items():
+        report.say(f"could not measure the freshness of {nodes[uid].label}: {error}")
     existing = session.existing_relations(nodes[uid] for uid in selected)
     options = PlanOptions(
         full_refresh=command.full_refresh,
