@@ -42,6 +42,8 @@ def dispatch(args: list[str]) -> int:
         return dbt_command(rest)
     if command == "state":
         return state_command(rest)
+    if command == "plan":
+        return plan_command(rest)
     hint = f" (did you mean `orc dbt {' '.join(args)}`?)" if not command.startswith("-") else ""
     raise OrcError(f"unknown command {command!r}{hint}; {USAGE}")
 
@@ -57,6 +59,27 @@ def dbt_command(args: list[str]) -> int:
     from orchestra_dbt_py.runner import run_stateful
 
     return run_stateful(command, settings, os.environ)
+
+
+def plan_command(args: list[str]) -> int:
+    """`orc plan [--output json] [dbt selection and target arguments]`."""
+    from orchestra_dbt_py.config import load_settings
+    from orchestra_dbt_py.dbt_session import parse_command
+    from orchestra_dbt_py.runner import show_plan
+
+    output = "text"
+    for flag in ("--output", "-o"):
+        if flag in args:
+            at = args.index(flag)
+            if at + 1 >= len(args) or args[at + 1] not in {"text", "json"}:
+                raise OrcError("`orc plan --output` takes `text` or `json`")
+            output = args[at + 1]
+            args = args[:at] + args[at + 2 :]
+    command = parse_command(["build", *args])
+    if command.subcommand is None:
+        raise OrcError(f"`orc plan` takes the arguments of `dbt build`; these are not: {args}")
+    settings = load_settings(Path.cwd(), os.environ)
+    return show_plan(command, settings, os.environ, as_json=output == "json")
 
 
 def state_command(args: list[str]) -> int:

@@ -14,7 +14,8 @@ import click
 
 from orchestra_dbt_py import __version__
 from orchestra_dbt_py.dbt_session import DbtCommand
-from orchestra_dbt_py.planner import Node, Plan
+from orchestra_dbt_py.planner import Node, Plan, data_inputs
+from orchestra_dbt_py.state.document import NodeRecord
 
 PLAN_ARTIFACT = "orc_plan.json"
 FAILED_STATUSES = frozenset({"error", "fail", "runtime error"})
@@ -49,6 +50,43 @@ def summarize(plan: Plan, statuses: Mapping[str, str]) -> None:
     if failed or skipped:
         line += f" ({failed} failed, {skipped} skipped)"
     say(line)
+
+
+def print_plan_table(
+    plan: Plan,
+    nodes: Mapping[str, Node],
+    state: Mapping[str, NodeRecord],
+    freshness: Mapping[str, datetime | None],
+) -> None:
+    """One line per selected node: what orc would do, why, and the times it compared."""
+    rows = [("node", "type", "decision", "last built", "upstream data", "reason")]
+    for decision in plan.decisions.values():
+        node = nodes[decision.unique_id]
+        record = state.get(decision.unique_id)
+        inputs = [freshness.get(i) for i in data_inputs(nodes, node.unique_id) if i in freshness]
+        newest = max((t for t in inputs if t is not None), default=None)
+        rows.append(
+            (
+                node.label,
+                node.resource_type,
+                decision.action,
+                _time(record.last_updated) if record else "-",
+                _time(newest) if newest else "-",
+                decision.reason,
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(5)]
+    for row in rows:
+        cells = [cell.ljust(width) for cell, width in zip(row[:5], widths, strict=True)]
+        click.echo("  ".join([*cells, row[5]]))
+    click.echo(
+        f"{len(plan.ids('build'))} to build, {len(plan.ids('reuse'))} to reuse "
+        f"of {len(plan.decisions)} selected"
+    )
+
+
+def _time(moment: datetime) -> str:
+    return f"{moment:%Y-%m-%d %H:%M}"
 
 
 def plan_document(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -81,6 +82,20 @@ def make_plan(
     )
     decided = plan(nodes, selected, state, freshness, existing, datetime.now(UTC), options)
     return PlannedRun(session, nodes, selected, decided, state, freshness)
+
+
+def show_plan(
+    command: DbtCommand, settings: Settings, env: Mapping[str, str], as_json: bool
+) -> int:
+    """`orc plan`: the decisions `orc dbt build` would make; nothing is built or saved."""
+    backend = open_backend(settings)
+    planned = make_plan(command, settings, env, backend.load)
+    if as_json:
+        document = report.plan_document(command, planned.plan, planned.nodes, {})
+        print(json.dumps(document, indent=2))
+    else:
+        report.print_plan_table(planned.plan, planned.nodes, planned.state, planned.freshness)
+    return 0
 
 
 def run_stateful(command: DbtCommand, settings: Settings, env: Mapping[str, str]) -> int:
