@@ -59,7 +59,8 @@ class Project:
     def orc(
         self, *args: str, expect: int | None = 0, **env: str
     ) -> subprocess.CompletedProcess[str]:
-        if args and args[0] == "dbt" and len(args) > 1 and self.target != "duckdb":
+        takes_target = args[:1] == ("plan",) or (args[:1] == ("dbt",) and len(args) > 1)
+        if takes_target and self.target != "duckdb":
             args = (*args, "--target", self.target)
         completed = subprocess.run(
             [str(ORC), *args],

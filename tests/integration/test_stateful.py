@@ -4,6 +4,7 @@ that the project's files are never touched."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -115,6 +116,24 @@ def test_new_rows_in_one_source_rebuild_only_what_reads_it(built: Project) -> No
     assert built.query(f"select count(*) from {built.schema}.orders_incremental")[0][0] == 20
     assert_matches_full_build(built, artifact)
     assert built.build()["summary"]["build"] == 0
+
+
+def test_plan_predicts_the_build_and_changes_nothing(built: Project) -> None:
+    built.orc("dbt", "run-operation", "load_raw_data", "--args", "{batch: 2}")
+    state_before = built.state_path.read_bytes()
+    counts = f"select count(*) from {built.schema}.fct_orders"
+    rows_before = built.query(counts)
+    planned = json.loads(built.orc("plan", "--output", "json").stdout)
+    assert built.state_path.read_bytes() == state_before
+    assert built.query(counts) == rows_before
+    table = built.orc("plan").stdout
+    assert "fct_orders" in table and "to build" in table
+    artifact = built.build()
+    decisions = {n["unique_id"]: n["decision"] for n in artifact["nodes"]}
+    assert {n["unique_id"]: n["decision"] for n in planned["nodes"]} == decisions
+    assert {n["unique_id"] for n in artifact["nodes"] if n["status"]} == {
+        uid for uid, decision in decisions.items() if decision == "build"
+    }
 
 
 def test_sql_edit_rebuilds_the_model_and_its_data_dependents(built: Project) -> None:
