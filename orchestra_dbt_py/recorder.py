@@ -9,6 +9,7 @@ that did would turn the node into an error.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -38,6 +39,8 @@ class RunRecorder:
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
     save_error: BaseException | None = None
+    saves: int = 0
+    save_seconds: float = 0.0
 
     def on_event(self, event: Any) -> None:
         """dbt callback: record a node when dbt reports it finished."""
@@ -111,8 +114,11 @@ class RunRecorder:
             return
         updates = {self.key_of(uid): r for uid, r in pending.items() if r is not None}
         removals = [self.key_of(uid) for uid, r in pending.items() if r is None]
+        started = time.perf_counter()
         try:
             self.backend.update(updates, removals)
+            self.saves += 1
+            self.save_seconds += time.perf_counter() - started
         except BaseException:
             with self._lock:
                 # Keep them for the next attempt; newer results for the same node win.

@@ -102,7 +102,8 @@ def run_stateful(command: DbtCommand, settings: Settings, env: Mapping[str, str]
     backend = open_backend(settings, on_wait=report.say)
     planned = make_plan(command, settings, env, backend.load)
     session, nodes, decided = planned.session, planned.nodes, planned.plan
-    report.announce_plan(decided, nodes, verbose=settings.debug or command.params.get("debug"))
+    verbose = bool(settings.debug or command.params.get("debug"))
+    report.announce_plan(decided, nodes, verbose=verbose)
     to_run = decided.ids("build")
     recorder = RunRecorder(
         nodes=nodes,
@@ -132,6 +133,16 @@ def run_stateful(command: DbtCommand, settings: Settings, env: Mapping[str, str]
         code = 128 + received[0] if received else exit_code(result)
     report.write_plan_artifact(session.target_dir, command, decided, nodes, recorder.statuses)
     report.summarize(decided, recorder.statuses)
+    if recorder.save_error is not None:
+        report.say(
+            f"a checkpoint save failed during the run, the final save succeeded: "
+            f"{recorder.save_error}"
+        )
+    if verbose:
+        report.say(
+            f"state saved {recorder.saves} times during the run "
+            f"({recorder.save_seconds:.2f} s in all) to {backend.description}"
+        )
     return code
 
 
