@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import threading
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,9 +22,51 @@ PLAN_ARTIFACT = "orc_plan.json"
 FAILED_STATUSES = frozenset({"error", "fail", "runtime error"})
 
 
-def say(message: str) -> None:
-    """One log line in dbt's console format."""
+_log_format = {"value": "text"}
+
+
+def use_log_format(log_format: str | None) -> None:
+    """Follow dbt's `--log-format`: with `json`, orc's own lines are JSON too."""
+    _log_format["value"] = "json" if log_format == "json" else "text"
+
+
+def say(message: str, level: str = "info") -> None:
+    """One log line in dbt's console format, or a JSON line shaped like dbt's."""
+    if _log_format["value"] == "json":
+        now = datetime.now(UTC)
+        line = {
+            "info": {
+                "name": "OrcMessage",
+                "code": "",
+                "msg": message,
+                "level": level,
+                "ts": now.isoformat().replace("+00:00", "Z"),
+                "pid": os.getpid(),
+                "thread": threading.current_thread().name,
+                "category": "",
+                "extra": {},
+                "invocation_id": "",
+            },
+            "data": {"msg": message},
+        }
+        click.echo(json.dumps(line))
+        return
     click.echo(f"{datetime.now():%H:%M:%S}  orc: {message}")
+
+
+def estimated_savings(plan: Plan, state: Mapping[str, NodeRecord]) -> float:
+    """Seconds of warehouse execution the reused nodes took when they were last built."""
+    return sum(
+        state[uid].execution_time or 0.0
+        for uid in plan.ids("reuse")
+        if uid in state and state[uid].execution_time
+    )
+
+
+def describe_seconds(seconds: float) -> str:
+    if seconds >= 90:
+        return f"about {seconds / 60:.0f} min"
+    return f"about {seconds:.1f} s"
 
 
 def announce_plan(plan: Plan, nodes: Mapping[str, Node], verbose: Any = False) -> None:
@@ -40,7 +83,7 @@ def announce_plan(plan: Plan, nodes: Mapping[str, Node], verbose: Any = False) -
             say(f"  {decision.action:<6} {decision.unique_id}: {decision.reason}")
 
 
-def summarize(plan: Plan, statuses: Mapping[str, str]) -> None:
+def summarize(plan: Plan, statuses: Mapping[str, str], saved_seconds: float) -> None:
     reused = len(plan.ids("reuse"))
     total = len(plan.decisions)
     ran = len(statuses)
@@ -49,6 +92,8 @@ def summarize(plan: Plan, statuses: Mapping[str, str]) -> None:
     line = f"Reused {reused} of {total} nodes; ran {ran}"
     if failed or skipped:
         line += f" ({failed} failed, {skipped} skipped)"
+    if saved_seconds:
+        line += f"; {describe_seconds(saved_seconds)} of execution avoided"
     say(line)
 
 
@@ -79,9 +124,10 @@ def print_plan_table(
     for row in rows:
         cells = [cell.ljust(width) for cell, width in zip(row[:5], widths, strict=True)]
         click.echo("  ".join([*cells, row[5]]))
+    saved = estimated_savings(plan, state)
     click.echo(
         f"{len(plan.ids('build'))} to build, {len(plan.ids('reuse'))} to reuse "
-        f"of {len(plan.decisions)} selected"
+        f"of {len(plan.decisions)} selected ({describe_seconds(saved)} of execution avoided)"
     )
 
 
@@ -90,7 +136,11 @@ def _time(moment: datetime) -> str:
 
 
 def plan_document(
-    command: DbtCommand, plan: Plan, nodes: Mapping[str, Node], statuses: Mapping[str, str]
+    command: DbtCommand,
+    plan: Plan,
+    nodes: Mapping[str, Node],
+    statuses: Mapping[str, str],
+    saved_seconds: float,
 ) -> dict[str, Any]:
     return {
         "orc_version": __version__,
@@ -111,6 +161,7 @@ def plan_document(
             "build": len(plan.ids("build")),
             "reuse": len(plan.ids("reuse")),
             "unmeasured_sources": list(plan.unmeasured_sources),
+            "estimated_seconds_saved": round(saved_seconds, 3),
         },
     }
 
@@ -121,11 +172,12 @@ def write_plan_artifact(
     plan: Plan,
     nodes: Mapping[str, Node],
     statuses: Mapping[str, str],
+    saved_seconds: float,
 ) -> Path:
     """Write the plan and its outcome as `target/orc_plan.json`, beside dbt's artifacts."""
     target_dir.mkdir(parents=True, exist_ok=True)
     path = target_dir / PLAN_ARTIFACT
-    text = json.dumps(plan_document(command, plan, nodes, statuses), indent=2)
+    text = json.dumps(plan_document(command, plan, nodes, statuses, saved_seconds), indent=2)
     fd, tmp = tempfile.mkstemp(dir=target_dir, prefix=f".{PLAN_ARTIFACT}.")
     try:
         with os.fdopen(fd, "w") as handle:

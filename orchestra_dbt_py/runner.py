@@ -88,10 +88,12 @@ def show_plan(
     command: DbtCommand, settings: Settings, env: Mapping[str, str], as_json: bool
 ) -> int:
     """`orc plan`: the decisions `orc dbt build` would make; nothing is built or saved."""
+    report.use_log_format(command.params.get("log_format"))
     backend = open_backend(settings)
     planned = make_plan(command, settings, env, backend.load)
     if as_json:
-        document = report.plan_document(command, planned.plan, planned.nodes, {})
+        saved = report.estimated_savings(planned.plan, planned.state)
+        document = report.plan_document(command, planned.plan, planned.nodes, {}, saved)
         print(json.dumps(document, indent=2))
     else:
         report.print_plan_table(planned.plan, planned.nodes, planned.state, planned.freshness)
@@ -99,6 +101,7 @@ def show_plan(
 
 
 def run_stateful(command: DbtCommand, settings: Settings, env: Mapping[str, str]) -> int:
+    report.use_log_format(command.params.get("log_format"))
     backend = open_backend(settings, on_wait=report.say)
     planned = make_plan(command, settings, env, backend.load)
     session, nodes, decided = planned.session, planned.nodes, planned.plan
@@ -131,8 +134,11 @@ def run_stateful(command: DbtCommand, settings: Settings, env: Mapping[str, str]
                     exit_code=2,
                 ) from error
         code = 128 + received[0] if received else exit_code(result)
-    report.write_plan_artifact(session.target_dir, command, decided, nodes, recorder.statuses)
-    report.summarize(decided, recorder.statuses)
+    saved = report.estimated_savings(decided, planned.state)
+    report.write_plan_artifact(
+        session.target_dir, command, decided, nodes, recorder.statuses, saved
+    )
+    report.summarize(decided, recorder.statuses, saved)
     if recorder.save_error is not None:
         report.say(
             f"a checkpoint save failed during the run, the final save succeeded: "

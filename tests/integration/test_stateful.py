@@ -136,6 +136,13 @@ def test_plan_predicts_the_build_and_changes_nothing(built: Project) -> None:
     }
 
 
+def test_json_logs_stay_json(built: Project) -> None:
+    output = built.orc("dbt", "build", "--log-format", "json").stdout
+    lines = [json.loads(line) for line in output.splitlines() if line.strip()]
+    messages = [line["info"]["msg"] for line in lines if line["info"]["name"] == "OrcMessage"]
+    assert any(m.startswith("Reused ") and "execution avoided" in m for m in messages), messages
+
+
 def test_sql_edit_rebuilds_the_model_and_its_data_dependents(built: Project) -> None:
     path = built.dir / "models" / "marts" / "fct_large_orders.sql"
     path.write_text(path.read_text().replace("select *", "select *, amount * 2 as doubled"))
