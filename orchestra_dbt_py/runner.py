@@ -144,7 +144,7 @@ def run_stateful(command: DbtCommand, settings: Settings, env: Mapping[str, str]
             f"a checkpoint save failed during the run, the final save succeeded: "
             f"{recorder.save_error}"
         )
-    if verbose:
+    if verbose and to_run:
         report.say(
             f"state saved {recorder.saves} times during the run "
             f"({recorder.save_seconds:.2f} s in all) to {backend.description}"

@@ -1,5 +1,15 @@
 """State backends: where the state document lives. Every backend stores the same document
-(see `document`) and differs only in I/O and in how it keeps concurrent writers apart."""
+(see `document`) and differs only in I/O and in how it keeps concurrent writers apart.
+
+* `LocalFileBackend` (`local`): a JSON file; exclusive lock, atomic replacement.
+* `S3Backend` (`s3`): `s3://bucket/key`; conditional writes (needs the `s3` extra, boto3).
+* `HttpBackend` (`http`): the Orchestra API, selected by ORCHESTRA_API_KEY.
+
+`open_backend` opens the backend the settings select; `backend_for_uri` opens one named by a
+URI (for `orc state migrate`): a local path, `s3://bucket/key`, or `orchestra://` for the
+Orchestra API (key from ORCHESTRA_API_KEY, server from ORCHESTRA_ENV or
+ORCHESTRA_API_BASE_URL). The S3 and HTTP modules are imported only when used.
+"""
 
 from __future__ import annotations
 
@@ -12,10 +22,16 @@ from orchestra_dbt_py.errors import OrcError
 from orchestra_dbt_py.state.document import NodeRecord, dump_state, merge_states, parse_state
 from orchestra_dbt_py.state.local import LocalFileBackend
 
+# `backend_for_uri`'s name for the Orchestra API (the HTTP backend).
+ORCHESTRA_URI = "orchestra://"
+
 __all__ = [
     "LocalFileBackend",
     "NodeRecord",
+    "ORCHESTRA_URI",
     "StateBackend",
+    "account_prefix",
+    "backend_for_uri",
     "dump_state",
     "merge_states",
     "open_backend",
@@ -52,9 +68,24 @@ class StateBackend(Protocol):
         ...
 
 
-def open_backend(settings: Settings, on_wait: Callable[[str], None] | None = None) -> StateBackend:
-    """The backend the settings select. `on_wait` receives one message when a write has to
-    wait for another writer (shown to the user so a pause is not mistaken for a hang)."""
+def account_prefix(settings: Settings) -> str | None:
+    """`<account>.` when keys are scoped to an integration account (DESIGN §3: set
+    `integration_account_id` with `local_run` off), else None. The S3 and HTTP backends show
+    and write only the keys with this prefix."""
+    if settings.integration_account_id and not settings.local_run:
+        return f"{settings.integration_account_id}."
+    return None
+
+
+def open_backend(
+    settings: Settings,
+    on_wait: Callable[[str], None] | None = None,
+    workdir: Path | None = None,
+) -> StateBackend:
+    """The backend the settings select. `on_wait` receives a message when a write has to wait
+    for another writer or a request is retried (shown to the user so a pause is not mistaken
+    for a hang). `workdir` (default: the current directory) is where the HTTP backend keeps
+    `.orchestra/unsaved-state-*.json` when a save fails."""
     backend = settings.backend
     if backend is None:
         raise OrcError(
@@ -62,21 +93,15 @@ def open_backend(settings: Settings, on_wait: Callable[[str], None] | None = Non
             "pyproject.toml or the ORCHESTRA_STATE_FILE environment variable"
         )
     if backend == "http":
-        raise OrcError(
-            "the HTTP state backend (selected by ORCHESTRA_API_KEY) is not available in this "
-            "version of orc yet: unset ORCHESTRA_API_KEY to use state_file instead"
-        )
+        return _http_backend(settings, on_wait, workdir)
     state_file = settings.state_file
     assert state_file is not None  # backend is only s3/warehouse/local with a state file
     if backend == "s3":
-        raise OrcError(
-            f"the S3 state backend ({state_file}) is not available in this version of orc "
-            "yet: use a local state_file path for now"
-        )
+        return _s3_backend(state_file, settings, on_wait)
     if backend == "warehouse":
         raise OrcError(
             f"the warehouse state backend ({state_file}) is not available in this version of "
-            "orc yet: use a local state_file path for now"
+            "orc yet: use a local state_file path or s3://bucket/key for now"
         )
     if has_uri_scheme(state_file):
         raise OrcError(
@@ -84,3 +109,76 @@ def open_backend(settings: Settings, on_wait: Callable[[str], None] | None = Non
             "s3://bucket/key or warehouse:..."
         )
     return LocalFileBackend(Path(state_file), on_wait=on_wait)
+
+
+def backend_for_uri(
+    uri: str,
+    settings: Settings,
+    on_wait: Callable[[str], None] | None = None,
+    workdir: Path | None = None,
+) -> StateBackend:
+    """The backend a URI names, for `orc state migrate --from URI --to URI`.
+
+    * `orchestra://` -- the Orchestra API, with ORCHESTRA_API_KEY and ORCHESTRA_ENV /
+      ORCHESTRA_API_BASE_URL from `settings` (nothing may follow the `//`);
+    * `s3://bucket/key` -- an S3 object (AWS credentials, region and AWS_ENDPOINT_URL from
+      the usual AWS chain);
+    * anything without a scheme -- a local file, relative to `workdir` (default: the current
+      directory); `~` is expanded.
+
+    The account prefix of `settings` (see `account_prefix`) applies to the S3 and HTTP
+    backends as in `open_backend`. OrcError for any other form.
+    """
+    text = uri.strip()
+    base = Path.cwd() if workdir is None else workdir
+    if not text:
+        raise OrcError(
+            "an empty state URI: give a local path, s3://bucket/key or orchestra:// (the API)"
+        )
+    lowered = text.lower()
+    if lowered.startswith("orchestra:"):
+        if lowered != ORCHESTRA_URI:
+            raise OrcError(
+                f"{text} is not a valid Orchestra API URI: write exactly orchestra:// (the server "
+                "comes from ORCHESTRA_ENV or ORCHESTRA_API_BASE_URL)"
+            )
+        if not settings.api_key:
+            raise OrcError(
+                "orchestra:// is the Orchestra API, which needs ORCHESTRA_API_KEY: set it in "
+                "the environment"
+            )
+        return _http_backend(settings, on_wait, base)
+    if lowered.startswith("s3://"):
+        return _s3_backend(text, settings, on_wait)
+    if has_uri_scheme(text):
+        raise OrcError(
+            f"state URI {text} uses a scheme orc cannot migrate: use a local path, "
+            "s3://bucket/key or orchestra:// (set ORCHESTRA_API_BASE_URL to reach another "
+            "Orchestra-compatible server)"
+        )
+    path = Path(text).expanduser()
+    if not path.is_absolute():
+        path = base / path
+    return LocalFileBackend(path, on_wait=on_wait)
+
+
+def _http_backend(
+    settings: Settings, on_wait: Callable[[str], None] | None, workdir: Path | None
+) -> StateBackend:
+    from orchestra_dbt_py.state.http import HttpBackend
+
+    base = Path.cwd() if workdir is None else workdir
+    return HttpBackend.from_settings(
+        settings,
+        unsaved_dir=base / ".orchestra",
+        key_prefix=account_prefix(settings),
+        on_wait=on_wait,
+    )
+
+
+def _s3_backend(
+    uri: str, settings: Settings, on_wait: Callable[[str], None] | None
+) -> StateBackend:
+    from orchestra_dbt_py.state.s3 import S3Backend
+
+    return S3Backend.from_uri(uri, key_prefix=account_prefix(settings), on_wait=on_wait)
