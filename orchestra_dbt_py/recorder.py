@@ -31,12 +31,15 @@ class RunRecorder:
     checksums: Mapping[str, str | None]
     backend: StateBackend
     key_of: Callable[[str], str]
-    checkpoint_seconds: float = 1.0
+    # At most one checkpoint save per this many seconds; a save starts as soon as a node
+    # finishes after that, so what a killed run loses is the last fraction of a second.
+    checkpoint_seconds: float = 0.25
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     statuses: dict[str, str] = field(default_factory=dict)
     _pending: dict[str, NodeRecord | None] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _stop: threading.Event = field(default_factory=threading.Event)
+    _finished: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
     save_error: BaseException | None = None
     saves: int = 0
@@ -59,22 +62,23 @@ class RunRecorder:
             return
         with self._lock:
             self.statuses[uid] = status
+            if status == "skipped":
+                return  # not run: its record, if any, still describes the relation
             record = self._record_for(node, status, execution_time)
-            if record is _UNCHANGED:
-                return
-            if isinstance(record, NodeRecord):
+            if record is not None:
                 self.known[uid] = record
             else:
                 self.known.pop(uid, None)
             self._pending[uid] = record
+        self._finished.set()
 
-    def _record_for(self, node: Node, status: str, execution_time: float) -> Any:
+    def _record_for(self, node: Node, status: str, execution_time: float) -> NodeRecord | None:
+        """The record for a finished node; None to forget it, so the next run builds it."""
         succeeded = (node.resource_type in RELATION_TYPES and status == "success") or (
             node.resource_type in TEST_TYPES and status in TEST_RESULT_STATUSES
         )
         if not succeeded:
-            # A failed node is forgotten so the next run builds it; a skipped one keeps its record.
-            return _UNCHANGED if status == "skipped" else None
+            return None
         inputs = data_inputs(self.nodes, node.unique_id)
         sources = {
             i: self.freshness.get(i) for i in inputs if self.nodes[i].resource_type == "source"
@@ -100,7 +104,11 @@ class RunRecorder:
         self._thread.start()
 
     def _checkpoint_loop(self) -> None:
-        while not self._stop.wait(self.checkpoint_seconds):
+        while not self._stop.is_set():
+            self._finished.wait()
+            self._finished.clear()
+            if self._stop.wait(self.checkpoint_seconds):
+                return
             try:
                 self.flush()
             except Exception as error:
@@ -128,9 +136,7 @@ class RunRecorder:
     def finish(self) -> None:
         """Stop checkpointing and save everything; raises if the state cannot be saved."""
         self._stop.set()
+        self._finished.set()
         if self._thread is not None:
             self._thread.join()
         self.flush()
-
-
-_UNCHANGED = object()

@@ -1,0 +1,76 @@
+"""What the recorder saves for each dbt outcome, on a real local state file."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from orchestra_dbt_py.planner import Node
+from orchestra_dbt_py.recorder import RunRecorder
+from orchestra_dbt_py.state.document import NodeRecord
+from orchestra_dbt_py.state.local import LocalFileBackend
+
+T0 = datetime(2026, 11, 22, 7, 0, tzinfo=UTC)
+SRC = "source.p.raw.orders"
+VIEW = "model.p.stg"
+TABLE = "model.p.fct"
+FAILING = "model.p.broken"
+SKIPPED = "model.p.after_broken"
+TEST = "test.p.not_null_fct_id"
+
+NODES = {
+    SRC: Node(SRC, "source"),
+    VIEW: Node(VIEW, "model", "view", (SRC,), '"d"."s"."stg"', "fp-stg"),
+    TABLE: Node(TABLE, "model", "table", (VIEW,), '"d"."s"."fct"', "fp-fct"),
+    FAILING: Node(FAILING, "model", "table", (TABLE,), '"d"."s"."broken"', "fp-b"),
+    SKIPPED: Node(SKIPPED, "model", "table", (FAILING,), '"d"."s"."after"', "fp-a"),
+    TEST: Node(TEST, "test", "test", (TABLE,), None, "fp-t"),
+}
+
+
+def old_record(uid: str) -> NodeRecord:
+    return NodeRecord(last_updated=T0, fingerprint="old", relation=NODES[uid].relation)
+
+
+def test_outcomes_are_recorded(tmp_path: Path) -> None:
+    backend = LocalFileBackend(tmp_path / "state.json")
+    backend.init()
+    backend.update({uid: old_record(uid) for uid in (FAILING, SKIPPED)})
+    clock = iter(T0 + timedelta(minutes=i) for i in range(1, 100))
+    recorder = RunRecorder(
+        nodes=NODES,
+        known=backend.load(),
+        freshness={SRC: T0 - timedelta(hours=1)},
+        checksums={TABLE: "abc"},
+        backend=backend,
+        key_of=lambda uid: uid,
+        clock=lambda: next(clock),
+    )
+    recorder.start()
+    recorder.node_finished(VIEW, "success", 0.1)
+    recorder.node_finished(TABLE, "success", 2.5)
+    recorder.node_finished(TEST, "warn", 0.2)
+    recorder.node_finished(FAILING, "error", 0.3)
+    recorder.node_finished(SKIPPED, "skipped", 0.0)
+    recorder.finish()
+
+    saved = backend.load()
+    table = saved[TABLE]
+    assert table.fingerprint == "fp-fct" and table.checksum == "abc"
+    assert table.relation == '"d"."s"."fct"' and table.status == "success"
+    assert table.execution_time == 2.5
+    assert table.sources == {SRC: T0 - timedelta(hours=1)}  # read through the view
+    assert table.upstream == {VIEW: saved[VIEW].last_updated}
+    assert saved[TEST].status == "warn"
+    assert saved[TEST].upstream == {TABLE: table.last_updated}
+    assert FAILING not in saved  # forgotten: the next run builds it
+    assert saved[SKIPPED] == old_record(SKIPPED)  # not run: kept as it was
+    assert recorder.statuses[SKIPPED] == "skipped"
+
+
+def test_exceptions_never_escape_the_dbt_callback(tmp_path: Path) -> None:
+    backend = LocalFileBackend(tmp_path / "state.json")
+    backend.init()
+    recorder = RunRecorder(NODES, {}, {}, {}, backend, key_of=lambda uid: uid)
+    recorder.on_event(object())  # not an event at all
+    assert recorder.statuses == {}
