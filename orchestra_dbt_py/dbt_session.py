@@ -35,6 +35,8 @@ SELECTION_PARAMS = (
     "exclude_resource_types",
     "indirect_selection",
 )
+# Parameters that make dbt build relations with only part of their data.
+PARTIAL_DATA_PARAMS = ("empty", "sample", "event_time_start", "event_time_end")
 # The subcommands orc plans; every other one passes through to dbt unchanged.
 STATEFUL_SUBCOMMANDS = frozenset({"build", "run", "test"})
 # What `dbt build|run|test` would execute, as `dbt ls --resource-type` names.
@@ -62,6 +64,11 @@ class DbtCommand:
     @property
     def full_refresh(self) -> bool:
         return bool(self.params.get("full_refresh"))
+
+    @property
+    def partial_data_flags(self) -> list[str]:
+        """Flags under which dbt builds relations with partial data (never to be reused)."""
+        return [f"--{p.replace('_', '-')}" for p in PARTIAL_DATA_PARAMS if self.params.get(p)]
 
 
 def parse_command(args: Sequence[str]) -> DbtCommand:

@@ -60,7 +60,11 @@ class Node:
 
 @dataclass(frozen=True)
 class PlanOptions:
+    """How this run's dbt command changes the decision."""
+
     full_refresh: bool = False
+    # Set when the run must build every selected node without consulting the state.
+    rebuild_reason: str | None = None
     # `dbt build` runs a unit test only together with its model (`dbt test` runs it alone).
     unit_tests_run_with_their_model: bool = False
     # On PostgreSQL (and Redshift) replacing a relation drops the views built on it.
@@ -212,8 +216,8 @@ def _decide_relation(
 ) -> tuple[Action, str]:
     if node.materialized == "ephemeral":
         return "reuse", "ephemeral: compiled into the models that use it"
-    if options.full_refresh:
-        return "build", "--full-refresh requested"
+    if options.rebuild_reason:
+        return "build", options.rebuild_reason
     record = ctx.state.get(node.unique_id)
     problem = _record_problem(node, record)
     if problem or record is None:
@@ -252,8 +256,8 @@ def _decide_test(node: Node, ctx: _Context, options: PlanOptions) -> tuple[Actio
     for parent in node.parents:
         if parent in ctx.building:
             return "build", f"runs because {ctx.nodes[parent].label} is built in this run"
-    if options.full_refresh:
-        return "build", "--full-refresh requested"
+    if options.rebuild_reason:
+        return "build", options.rebuild_reason
     record = ctx.state.get(node.unique_id)
     problem = _record_problem(node, record)
     if problem or record is None:
@@ -270,8 +274,8 @@ def _decide_unit_test(node: Node, ctx: _Context, options: PlanOptions) -> tuple[
     for parent in node.parents:
         if parent in ctx.building:
             return "build", f"runs with {ctx.nodes[parent].label}, which is built in this run"
-    if options.full_refresh:
-        return "build", "--full-refresh requested"
+    if options.rebuild_reason:
+        return "build", options.rebuild_reason
     problem = _record_problem(node, ctx.state.get(node.unique_id))
     if problem:
         return "build", problem

@@ -31,6 +31,8 @@ class RunRecorder:
     checksums: Mapping[str, str | None]
     backend: StateBackend
     key_of: Callable[[str], str]
+    # For runs that build partial data (--empty, --sample): every node run is forgotten.
+    forget_everything: bool = False
     # At most one checkpoint save per this many seconds; a save starts as soon as a node
     # finishes after that, so what a killed run loses is the last fraction of a second.
     checkpoint_seconds: float = 0.25
@@ -77,7 +79,7 @@ class RunRecorder:
         succeeded = (node.resource_type in RELATION_TYPES and status == "success") or (
             node.resource_type in TEST_TYPES and status in TEST_RESULT_STATUSES
         )
-        if not succeeded:
+        if not succeeded or self.forget_everything:
             return None
         inputs = data_inputs(self.nodes, node.unique_id)
         sources = {

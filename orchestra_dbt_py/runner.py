@@ -77,11 +77,21 @@ def make_plan(
     existing = session.existing_relations(nodes[uid] for uid in selected)
     options = PlanOptions(
         full_refresh=command.full_refresh,
+        rebuild_reason=rebuild_reason(command),
         unit_tests_run_with_their_model=command.subcommand == "build",
         replacing_drops_dependent_views=session.replacing_drops_dependent_views,
     )
     decided = plan(nodes, selected, state, freshness, existing, datetime.now(UTC), options)
     return PlannedRun(session, nodes, selected, decided, state, freshness)
+
+
+def rebuild_reason(command: DbtCommand) -> str | None:
+    if command.partial_data_flags:
+        flags = " ".join(command.partial_data_flags)
+        return f"{flags} builds partial data: nothing is reused, and what is built is forgotten"
+    if command.full_refresh:
+        return "--full-refresh requested"
+    return None
 
 
 def show_plan(
@@ -118,6 +128,7 @@ def run_stateful(command: DbtCommand, settings: Settings, env: Mapping[str, str]
         },
         backend=backend,
         key_of=lambda uid: state_key(nodes[uid], settings),
+        forget_everything=bool(command.partial_data_flags),
     )
     code = 0
     if to_run:

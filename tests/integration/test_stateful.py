@@ -226,6 +226,16 @@ def test_full_refresh_builds_everything_and_records(built: Project) -> None:
     assert built.build()["summary"]["build"] == 0
 
 
+def test_empty_runs_are_never_reused(built: Project) -> None:
+    artifact = built.build("--empty", "--select", "fct_orders+")
+    assert "partial data" in " ".join(n["reason"] for n in artifact["nodes"])
+    assert built.query(f"select count(*) from {built.schema}.fct_orders") == [(0,)]
+    after = built.build()
+    assert {"fct_orders", "dim_customers"} <= built_relations(after)
+    assert "int_order_payments" not in built_relations(after)
+    assert_matches_full_build(built, after)
+
+
 def test_selection_is_respected(built: Project) -> None:
     built.orc("dbt", "run-operation", "load_raw_data", "--args", "{batch: 2}")
     # (The singular test would fail here, as in plain dbt: fct_orders is not rebuilt yet.)

@@ -199,7 +199,7 @@ CASES = [
     Case(
         "full refresh builds everything selected",
         ALL_MODELS | ALL_TESTS,
-        options=PlanOptions(full_refresh=True),
+        options=PlanOptions(full_refresh=True, rebuild_reason="--full-refresh requested"),
     ),
     Case(
         "selection boundary: unselected nodes get no decision, selected ones still reuse",
