@@ -32,6 +32,7 @@ typecheck: $(VENV)/.dev-installed
 	$(BIN)/mypy
 
 pytest: $(VENV)/.dev-installed
+	scripts/ensure-chromium.sh >/dev/null
 	PATH="$(CURDIR)/$(BIN):$$PATH" scripts/with-postgres.sh $(BIN)/pytest -q $(PYTEST_ARGS)
 
 test: lint typecheck pytest

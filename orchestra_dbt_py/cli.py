@@ -16,7 +16,11 @@ if TYPE_CHECKING:
     from orchestra_dbt_py.config import Settings
     from orchestra_dbt_py.state.document import NodeRecord
 
-USAGE = "usage: orc dbt <dbt arguments> | orc state {init,show,validate} [--json] | orc --version"
+USAGE = (
+    "usage: orc dbt <dbt arguments> | orc plan [--output json] [--html PATH] [dbt build "
+    "arguments] | orc state {init | show [--json] | validate [FILE] | forget <dbt selection> "
+    "| forget --all} | orc --version"
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -62,24 +66,30 @@ def dbt_command(args: list[str]) -> int:
 
 
 def plan_command(args: list[str]) -> int:
-    """`orc plan [--output json] [dbt selection and target arguments]`."""
+    """`orc plan [--output json] [--html PATH] [dbt selection and target arguments]`."""
     from orchestra_dbt_py.config import load_settings
     from orchestra_dbt_py.dbt_session import parse_command
     from orchestra_dbt_py.runner import show_plan
 
-    output = "text"
-    for flag in ("--output", "-o"):
+    output, html = "text", None
+    for flag in ("--output", "-o", "--html"):
         if flag in args:
             at = args.index(flag)
-            if at + 1 >= len(args) or args[at + 1] not in {"text", "json"}:
-                raise OrcError("`orc plan --output` takes `text` or `json`")
-            output = args[at + 1]
+            if at + 1 >= len(args):
+                raise OrcError(f"`orc plan {flag}` needs a value")
+            value = args[at + 1]
             args = args[:at] + args[at + 2 :]
+            if flag == "--html":
+                html = Path(value)
+            elif value in {"text", "json"}:
+                output = value
+            else:
+                raise OrcError("`orc plan --output` takes `text` or `json`")
     command = parse_command(["build", *args])
     if command.subcommand is None:
         raise OrcError(f"`orc plan` takes the arguments of `dbt build`; these are not: {args}")
     settings = load_settings(Path.cwd(), os.environ)
-    return show_plan(command, settings, os.environ, as_json=output == "json")
+    return show_plan(command, settings, os.environ, as_json=output == "json", html_path=html)
 
 
 def state_command(args: list[str]) -> int:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import threading
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -14,6 +13,7 @@ from typing import Any
 import click
 
 from orchestra_dbt_py import __version__
+from orchestra_dbt_py.artifacts import replace_file
 from orchestra_dbt_py.dbt_session import DbtCommand
 from orchestra_dbt_py.planner import Node, Plan, data_inputs
 from orchestra_dbt_py.state.document import NodeRecord
@@ -166,24 +166,16 @@ def plan_document(
     }
 
 
-def write_plan_artifact(
-    target_dir: Path,
-    command: DbtCommand,
-    plan: Plan,
-    nodes: Mapping[str, Node],
-    statuses: Mapping[str, str],
-    saved_seconds: float,
-) -> Path:
+def plan_edges(plan: Plan, nodes: Mapping[str, Node]) -> list[tuple[str, str]]:
+    """Parent-to-child edges among the planned nodes, for the HTML report."""
+    return [
+        (parent, uid)
+        for uid in plan.decisions
+        for parent in nodes[uid].parents
+        if parent in plan.decisions
+    ]
+
+
+def write_plan_artifact(target_dir: Path, document: Mapping[str, Any]) -> Path:
     """Write the plan and its outcome as `target/orc_plan.json`, beside dbt's artifacts."""
-    target_dir.mkdir(parents=True, exist_ok=True)
-    path = target_dir / PLAN_ARTIFACT
-    text = json.dumps(plan_document(command, plan, nodes, statuses, saved_seconds), indent=2)
-    fd, tmp = tempfile.mkstemp(dir=target_dir, prefix=f".{PLAN_ARTIFACT}.")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return replace_file(target_dir / PLAN_ARTIFACT, json.dumps(document, indent=2))

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from types import FrameType
 
 from orchestra_dbt_py import report
@@ -19,6 +20,7 @@ from orchestra_dbt_py.fingerprint import (
     project_settings,
     vars_provider,
 )
+from orchestra_dbt_py.html_report import HTML_ARTIFACT, write_plan_html
 from orchestra_dbt_py.planner import Node, Plan, PlanOptions, plan, sources_to_measure
 from orchestra_dbt_py.recorder import RunRecorder
 from orchestra_dbt_py.state import open_backend
@@ -95,15 +97,22 @@ def rebuild_reason(command: DbtCommand) -> str | None:
 
 
 def show_plan(
-    command: DbtCommand, settings: Settings, env: Mapping[str, str], as_json: bool
+    command: DbtCommand,
+    settings: Settings,
+    env: Mapping[str, str],
+    as_json: bool,
+    html_path: Path | None = None,
 ) -> int:
     """`orc plan`: the decisions `orc dbt build` would make; nothing is built or saved."""
     report.use_log_format(command.params.get("log_format"))
     backend = open_backend(settings)
     planned = make_plan(command, settings, env, backend.load)
+    saved = report.estimated_savings(planned.plan, planned.state)
+    document = report.plan_document(command, planned.plan, planned.nodes, {}, saved)
+    if html_path is not None:
+        edges = report.plan_edges(planned.plan, planned.nodes)
+        write_plan_html(html_path, document, edges)
     if as_json:
-        saved = report.estimated_savings(planned.plan, planned.state)
-        document = report.plan_document(command, planned.plan, planned.nodes, {}, saved)
         print(json.dumps(document, indent=2))
     else:
         report.print_plan_table(planned.plan, planned.nodes, planned.state, planned.freshness)
@@ -146,9 +155,9 @@ def run_stateful(command: DbtCommand, settings: Settings, env: Mapping[str, str]
                 ) from error
         code = 128 + received[0] if received else exit_code(result)
     saved = report.estimated_savings(decided, planned.state)
-    report.write_plan_artifact(
-        session.target_dir, command, decided, nodes, recorder.statuses, saved
-    )
+    document = report.plan_document(command, decided, nodes, recorder.statuses, saved)
+    report.write_plan_artifact(session.target_dir, document)
+    write_plan_html(session.target_dir / HTML_ARTIFACT, document, report.plan_edges(decided, nodes))
     report.summarize(decided, recorder.statuses, saved)
     if recorder.save_error is not None:
         report.say(
