@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 USAGE = (
     "usage: orc dbt <dbt arguments> | orc plan [--output json] [--html PATH] [dbt build "
     "arguments] | orc state {init | show [--json] | validate [FILE] | forget <dbt selection> "
-    "| forget --all} | orc --version"
+    "| forget --all | push FILE | migrate --from URI --to URI} | orc --version"
 )
 
 
@@ -104,6 +104,8 @@ def state_command(args: list[str]) -> int:
         return validate_file(rest)
     if action == "forget":
         return forget(settings, rest)
+    if action in {"push", "migrate"}:
+        return transfer(settings, action, rest)
     if rest and not (action == "show" and rest == ["--json"]):
         raise OrcError(f"unexpected arguments for `orc state {action}`: {' '.join(rest)}")
     backend = open_backend(settings)
@@ -119,7 +121,28 @@ def state_command(args: list[str]) -> int:
     return 0
 
 
-STATE_ACTIONS = ("init", "show", "validate", "forget")
+STATE_ACTIONS = ("init", "show", "validate", "forget", "push", "migrate")
+
+
+def transfer(settings: Settings, action: str, args: list[str]) -> int:
+    """`orc state push FILE` and `orc state migrate --from URI --to URI`."""
+    from orchestra_dbt_py.state import backend_for_uri, open_backend
+    from orchestra_dbt_py.state.transfer import migrate, push
+
+    if action == "push":
+        if len(args) != 1:
+            raise OrcError("`orc state push` takes one file: the unsaved state a failed save wrote")
+        result = push(open_backend(settings), Path(args[0]))
+        print(f"Sent {result.sent} records to {result.target} ({result.total} there now)")
+        return 0
+    pairs = dict(zip(args[::2], args[1::2], strict=False))
+    if len(args) != 4 or set(pairs) != {"--from", "--to"}:
+        raise OrcError("`orc state migrate` takes --from URI --to URI")
+    source = backend_for_uri(pairs["--from"], settings)
+    target = backend_for_uri(pairs["--to"], settings)
+    result = migrate(source, target)
+    print(f"Copied {result.sent} records to {result.target} ({result.total} there now)")
+    return 0
 
 
 def show(items: Mapping[str, NodeRecord], where: str, as_json: bool) -> None:

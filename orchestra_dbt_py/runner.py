@@ -38,9 +38,10 @@ class PlannedRun:
 
 
 def state_key(node: Node, settings: Settings) -> str:
-    """dbt-orchestra's key rule: the unique id, or `<account>.<relation>` for shared accounts."""
-    if settings.integration_account_id and not settings.local_run and node.relation:
-        return f"{settings.integration_account_id}.{node.relation}"
+    """dbt-orchestra's key rule: the unique id, or `<account>.<relation>` for shared accounts
+    (`<account>.<unique id>` for nodes without a relation, such as tests)."""
+    if settings.integration_account_id and not settings.local_run:
+        return f"{settings.integration_account_id}.{node.relation or node.unique_id}"
     return node.unique_id
 
 
@@ -138,6 +139,8 @@ def run_stateful(command: DbtCommand, settings: Settings, env: Mapping[str, str]
         backend=backend,
         key_of=lambda uid: state_key(nodes[uid], settings),
         forget_everything=bool(command.partial_data_flags),
+        # A local save is cheap; a remote one is a request: checkpoint less often there.
+        checkpoint_seconds=0.25 if settings.backend == "local" else 2.0,
     )
     code = 0
     if to_run:

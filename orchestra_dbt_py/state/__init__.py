@@ -26,9 +26,9 @@ from orchestra_dbt_py.state.local import LocalFileBackend
 ORCHESTRA_URI = "orchestra://"
 
 __all__ = [
+    "ORCHESTRA_URI",
     "LocalFileBackend",
     "NodeRecord",
-    "ORCHESTRA_URI",
     "StateBackend",
     "account_prefix",
     "backend_for_uri",
@@ -48,7 +48,9 @@ class StateBackend(Protocol):
         ...
 
     def load(self) -> dict[str, NodeRecord]:
-        """The whole document; OrcError when it is missing, unreadable or corrupt."""
+        """The whole document (within the backend's account prefix, if any); OrcError when it
+        is unreadable or corrupt. A missing local file is an error; a missing S3 object is an
+        empty document (the API always has one)."""
         ...
 
     def update(

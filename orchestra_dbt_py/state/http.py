@@ -1,0 +1,449 @@
+"""The HTTP backend: the state document kept by the Orchestra API (selected by ORCHESTRA_API_KEY).
+
+Endpoint: `{base}/api/engine/public/state/DBT_CORE`, where `base` is
+`https://{orchestra_env}.getorchestra.io` or ORCHESTRA_API_BASE_URL (for self-hosting and
+tests). Plain `http://` is accepted only for loopback hosts (127.0.0.1, localhost, ::1); any
+other base URL must use https, so the key never crosses a network in clear text. Every request
+carries `Authorization: Bearer <key>`. Redirects are not followed (a redirect is an error that
+names the URL to configure instead).
+
+Wire format (JSON, UTF-8):
+
+* `GET` answers 200 with the whole document, `{"state": {"<key>": {item}, ...}}`, exactly as
+  in DESIGN §3 (see `document`).
+* `PATCH` sends only the items to upsert, with the removals in a separate list that is left
+  out when empty::
+
+      {"state": {"<key>": {item}, ...}, "removed": ["<key>", ...]}
+
+  The server applies the merge rule of `merge_states` item by item (for a key it already
+  holds, the item with the newer `last_updated` wins; a tie goes to the request), then deletes
+  the keys in `removed`. It answers 200 with the whole merged document, or 204 with no body
+  (the client then GETs the document). Because the merge rule is idempotent, a PATCH that is
+  sent again after a timeout cannot do harm, so every request is retried.
+
+Retries: connection errors, timeouts, 429 and 5xx are retried with jittered exponential
+backoff (429/503 honour Retry-After), up to `max_attempts` requests. Any other 4xx fails at
+once (401/403 say the key was refused, without showing it). A body that is not valid JSON is an
+error, never an empty state.
+
+A save (`update`) that still fails is not lost: the items it tried to send (with the removals,
+as above) are written to `<unsaved_dir>/unsaved-state-<UTC time>-<pid>.json` -- one file per
+backend instance, rewritten with everything still unsaved on each failure -- and the OrcError
+tells the user to run `orc state push <file>`.
+
+With `key_prefix` set (`<account>.` for a shared integration account, DESIGN §3) the backend
+only shows items whose key starts with the prefix and only sends such items.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import logging
+import os
+import random
+import secrets
+import threading
+import time
+from collections.abc import Callable, Collection, Mapping
+from contextlib import suppress
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+
+from orchestra_dbt_py import __version__
+from orchestra_dbt_py.config import Settings
+from orchestra_dbt_py.errors import OrcError
+from orchestra_dbt_py.state.document import NodeRecord, dump_state, merge_states, parse_state
+
+__all__ = [
+    "STATE_PATH",
+    "HttpBackend",
+    "api_base_url",
+    "parse_unsaved",
+    "unsaved_document",
+]
+
+STATE_PATH = "/api/engine/public/state/DBT_CORE"
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+_log = logging.getLogger(__name__)
+
+
+def api_base_url(orchestra_env: str, override: str | None) -> str:
+    """The API base URL: `override` (ORCHESTRA_API_BASE_URL) when set, else the deployment's.
+
+    OrcError when the URL is not http(s), has no host, carries credentials, or uses plain
+    http for a host that is not loopback.
+    """
+    if not override:
+        return f"https://{orchestra_env}.getorchestra.io"
+    base = override.strip().rstrip("/")
+    parts = urlsplit(base)
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https") or not parts.hostname:
+        raise OrcError(
+            f"ORCHESTRA_API_BASE_URL={override!r} is not an http(s) URL with a host: "
+            "set it to e.g. https://app.getorchestra.io or unset it"
+        )
+    if parts.username is not None or parts.password is not None:
+        raise OrcError(
+            "ORCHESTRA_API_BASE_URL must not contain a user name or password: remove them "
+            "(the API key is sent from ORCHESTRA_API_KEY)"
+        )
+    if parts.query or parts.fragment:
+        raise OrcError(
+            f"ORCHESTRA_API_BASE_URL={override!r} must not have a query or fragment: remove it"
+        )
+    if scheme == "http" and parts.hostname.lower() not in LOOPBACK_HOSTS:
+        raise OrcError(
+            f"ORCHESTRA_API_BASE_URL={override!r} uses plain http for a host that is not "
+            "loopback: use https:// (http is only allowed for 127.0.0.1, localhost and ::1)"
+        )
+    return base
+
+
+class _Bearer(requests.auth.AuthBase):
+    """Adds the bearer token; given to requests as `auth` so that ~/.netrc is never used
+    in its place. Its repr never shows the key."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers["Authorization"] = f"Bearer {self.key}"
+        return request
+
+    def __repr__(self) -> str:
+        return "_Bearer(<hidden>)"
+
+
+class _Retryable(Exception):
+    """One failed attempt that may succeed when tried again."""
+
+    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after = retry_after
+
+
+class HttpBackend:
+    """State kept by the Orchestra API (or a compatible server)."""
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        unsaved_dir: Path,
+        key_prefix: str | None = None,
+        on_wait: Callable[[str], None] | None = None,
+        connect_timeout: float = 10.0,
+        read_timeout: float = 30.0,
+        max_attempts: int = 5,
+        backoff_seconds: float = 0.5,
+        max_backoff_seconds: float = 8.0,
+        max_retry_after_seconds: float = 60.0,
+    ) -> None:
+        """`base_url` is checked with `api_base_url` rules (https unless loopback);
+        `unsaved_dir` receives the unsaved-state file when a save fails; `key_prefix` limits
+        the backend to keys with that prefix; `on_wait` gets a message before each retry."""
+        if not api_key:
+            raise OrcError("the HTTP state backend needs ORCHESTRA_API_KEY: set it")
+        if not all("!" <= char <= "~" for char in api_key):
+            raise OrcError(
+                "ORCHESTRA_API_KEY contains spaces, line breaks or characters that are not "
+                "printable ASCII: set it to the key exactly as Orchestra shows it"
+            )
+        if not base_url:
+            raise OrcError("the HTTP state backend needs a base URL: unset ORCHESTRA_API_BASE_URL")
+        self.base_url = api_base_url("app", base_url)
+        self.url = self.base_url + STATE_PATH
+        self.description = f"the Orchestra API at {self.url}"
+        self.key_prefix = key_prefix
+        self.unsaved_dir = Path(unsaved_dir)
+        self.unsaved_file: Path | None = None
+        self._auth = _Bearer(api_key)
+        self._on_wait = on_wait
+        self._timeout = (connect_timeout, read_timeout)
+        self._max_attempts = max(1, max_attempts)
+        self._backoff = backoff_seconds
+        self._max_backoff = max_backoff_seconds
+        self._max_retry_after = max_retry_after_seconds
+        self._session = requests.Session()
+        self._session.headers["User-Agent"] = f"orc/{__version__} (orchestra-dbt-py)"
+        self._lock = threading.Lock()
+        self._unsaved: dict[str, NodeRecord] = {}
+        self._unsaved_removals: set[str] = set()
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        *,
+        unsaved_dir: Path,
+        key_prefix: str | None = None,
+        on_wait: Callable[[str], None] | None = None,
+    ) -> HttpBackend:
+        """The backend for `Settings` (api_key, api_base_url, orchestra_env)."""
+        if not settings.api_key:
+            raise OrcError("the Orchestra API state backend needs ORCHESTRA_API_KEY: set it")
+        base = api_base_url(settings.orchestra_env, settings.api_base_url)
+        return cls(
+            base, settings.api_key, unsaved_dir=unsaved_dir, key_prefix=key_prefix, on_wait=on_wait
+        )
+
+    def __repr__(self) -> str:
+        return f"HttpBackend({self.url!r}, key_prefix={self.key_prefix!r})"
+
+    # --- the StateBackend interface ----------------------------------------------------------
+
+    def exists(self) -> bool:
+        """The API always holds a document: True once a GET succeeds (errors raise)."""
+        self.load()
+        return True
+
+    def init(self) -> bool:
+        """Nothing to create (the API always has a document); checks access, returns False."""
+        self.load()
+        return False
+
+    def load(self) -> dict[str, NodeRecord]:
+        """GET the document (only this backend's prefix)."""
+        try:
+            response = self._request("GET", None)
+        except _Unreachable as error:
+            raise OrcError(
+                f"could not read the state from {self.description} ({error.reason}): check the "
+                "network and ORCHESTRA_ENV / ORCHESTRA_API_BASE_URL, then run again"
+            ) from None
+        return self._scoped(self._parse(response, "orc did not use it and changed nothing"))
+
+    def update(
+        self, items: Mapping[str, NodeRecord], removals: Collection[str] = ()
+    ) -> dict[str, NodeRecord]:
+        """PATCH the items and removals (the server merges); returns the merged document.
+
+        When the API cannot be reached after the retries, writes what was not saved to the
+        unsaved-state file and raises OrcError naming it."""
+        items = self._scoped(items)
+        removed = sorted({key for key in removals if self._in_scope(key)})
+        body = _payload(items, removed)
+        try:
+            response = self._request("PATCH", body)
+        except _Unreachable as error:
+            path = self._keep_unsaved(items, removed, error.reason)
+            raise OrcError(
+                f"could not save the state to {self.description} ({error.reason}); the unsaved "
+                f"records are in {path}: run `orc state push {path}` once the API is reachable"
+            ) from None
+        if response.status_code == 204 or not response.content.strip():
+            return self.load()
+        return self._scoped(self._parse(response, "the records were probably saved"))
+
+    # --- internals ---------------------------------------------------------------------------
+
+    def _in_scope(self, key: str) -> bool:
+        return self.key_prefix is None or key.startswith(self.key_prefix)
+
+    def _scoped(self, items: Mapping[str, NodeRecord]) -> dict[str, NodeRecord]:
+        return {key: record for key, record in items.items() if self._in_scope(key)}
+
+    def _request(self, method: str, body: bytes | None) -> requests.Response:
+        """One request with retries; returns a 2xx response, raises _Unreachable after the
+        retries or OrcError for an answer that retrying cannot fix."""
+        headers = {"Accept": "application/json"}
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+        last = ""
+        for attempt in range(1, self._max_attempts + 1):
+            try:
+                return self._attempt(method, body, headers)
+            except _Retryable as failure:
+                last = failure.reason
+                if attempt == self._max_attempts:
+                    break
+                delay = self._delay(attempt, failure.retry_after)
+                _log.debug("%s %s: %s; retrying in %.2f s", method, self.url, last, delay)
+                if self._on_wait is not None:
+                    self._on_wait(
+                        f"{self.description}: {last}; retrying in {delay:.1f} s "
+                        f"(attempt {attempt + 1} of {self._max_attempts})"
+                    )
+                time.sleep(delay)
+        raise _Unreachable(f"{last}, after {self._max_attempts} attempts")
+
+    def _attempt(self, method: str, body: bytes | None, headers: dict[str, str]) -> Any:
+        try:
+            with self._lock:
+                response = self._session.request(
+                    method,
+                    self.url,
+                    data=body,
+                    headers=headers,
+                    auth=self._auth,
+                    timeout=self._timeout,
+                    allow_redirects=False,
+                )
+        except requests.Timeout:
+            raise _Retryable(f"no answer within {self._timeout_text()}") from None
+        except requests.ConnectionError as error:
+            raise _Retryable(f"cannot connect: {self._redact(_short(error))}") from None
+        except (requests.RequestException, ValueError) as error:
+            raise OrcError(
+                f"the request to {self.description} failed ({self._redact(_short(error))}): "
+                "check ORCHESTRA_API_BASE_URL"
+            ) from None
+        status = response.status_code
+        _log.debug("%s %s -> %s", method, self.url, status)
+        if 200 <= status < 300:
+            return response
+        if status == 429 or status >= 500:
+            raise _Retryable(
+                self._redact(f"HTTP {status} {response.reason or ''}".rstrip()),
+                _retry_after(response.headers.get("Retry-After")),
+            )
+        if status in (401, 403):
+            raise OrcError(
+                f"{self.description} refused the API key (HTTP {status}): check that "
+                "ORCHESTRA_API_KEY is a valid key for this Orchestra environment (ORCHESTRA_ENV)"
+            )
+        if 300 <= status < 400:
+            target = self._redact(response.headers.get("Location", "another URL"))
+            raise OrcError(
+                f"{self.description} redirected to {target} (HTTP {status}): set "
+                "ORCHESTRA_API_BASE_URL / ORCHESTRA_ENV to the right server; orc does not "
+                "follow redirects with the API key"
+            )
+        snippet = self._redact(_snippet(response))
+        raise OrcError(
+            f"{self.description} rejected the {method} request (HTTP {status}"
+            f"{': ' + snippet if snippet else ''}): check "
+            "ORCHESTRA_ENV / ORCHESTRA_API_BASE_URL and that this orc version matches the API"
+        )
+
+    def _parse(self, response: requests.Response, note: str) -> dict[str, NodeRecord]:
+        try:
+            text = response.content.decode("utf-8-sig")
+            json.loads(text)
+        except (UnicodeDecodeError, ValueError) as error:
+            detail = self._redact(" ".join(str(error).split())[:120])
+            raise OrcError(
+                f"{self.description} answered with invalid JSON ({detail}); {note}: try again "
+                "later or contact Orchestra support"
+            ) from None
+        try:
+            return parse_state(text, self.url)
+        except OrcError as error:
+            raise OrcError(self._redact(str(error))) from None
+
+    def _delay(self, attempt: int, retry_after: float | None) -> float:
+        if retry_after is not None:
+            return min(max(retry_after, 0.0), self._max_retry_after)
+        ceiling = min(self._max_backoff, self._backoff * 2 ** (attempt - 1))
+        return random.uniform(ceiling / 2, ceiling)
+
+    def _redact(self, text: str) -> str:
+        """`text` with the API key blanked out, should a server or library ever echo it."""
+        return text.replace(self._auth.key, "<hidden>") if self._auth.key else text
+
+    def _timeout_text(self) -> str:
+        connect, read = self._timeout
+        return f"{connect:g} s to connect / {read:g} s to answer"
+
+    def _keep_unsaved(self, items: Mapping[str, NodeRecord], removed: list[str], why: str) -> Path:
+        """Merge what failed into this backend's unsaved file and return its path."""
+        self._unsaved = merge_states(self._unsaved, items)
+        self._unsaved_removals = (self._unsaved_removals - set(items)) | set(removed)
+        for key in removed:
+            self._unsaved.pop(key, None)
+        if self.unsaved_file is None:
+            moment = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+            self.unsaved_file = self.unsaved_dir / f"unsaved-state-{moment}-{os.getpid()}.json"
+        path = self.unsaved_file
+        text = unsaved_document(self._unsaved, sorted(self._unsaved_removals))
+        temp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            temp.write_text(text, encoding="utf-8")
+            os.replace(temp, path)
+        except OSError as error:
+            with suppress(OSError):
+                temp.unlink()
+            reason = error.strerror or type(error).__name__
+            raise OrcError(
+                f"could not save the state to {self.description} ({why}), and could not keep "
+                f"the unsaved records in {path} either ({reason}): the records of this run "
+                "are lost; make that folder writable and run again"
+            ) from None
+        return path
+
+
+class _Unreachable(Exception):
+    """The retries ran out."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def unsaved_document(items: Mapping[str, NodeRecord], removed: Collection[str] = ()) -> str:
+    """The text of an unsaved-state file: a state document, plus `"removed": [keys]` when
+    some removals were not saved either (same shape as a PATCH body)."""
+    document = json.loads(dump_state(items))
+    if removed:
+        document["removed"] = sorted(removed)
+    return json.dumps(document, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+
+
+def parse_unsaved(text: str, origin: str) -> tuple[dict[str, NodeRecord], list[str]]:
+    """Read a state document that may carry a `"removed"` list (an unsaved-state file, or a
+    plain state file): returns the items and the removals. OrcError naming `origin` when it is
+    not valid."""
+    try:
+        document = json.loads(text)
+    except ValueError:
+        document = None
+    removed: list[str] = []
+    if isinstance(document, dict) and "removed" in document:
+        value = document.pop("removed")
+        if not isinstance(value, list) or not all(isinstance(key, str) for key in value):
+            raise OrcError(
+                f'state file {origin} has a "removed" that is not a list of keys: fix or move it'
+            )
+        removed = value
+        text = json.dumps(document)
+    return parse_state(text, origin), removed
+
+
+def _payload(items: Mapping[str, NodeRecord], removed: list[str]) -> bytes:
+    return unsaved_document(items, removed).encode("utf-8")
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Seconds from a Retry-After header (delta-seconds or an HTTP date), None if absent."""
+    if not value:
+        return None
+    value = value.strip()
+    with suppress(ValueError):
+        return max(0.0, float(value))
+    with suppress(TypeError, ValueError, IndexError):
+        moment = email.utils.parsedate_to_datetime(value)
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        return max(0.0, (moment - datetime.now(UTC)).total_seconds())
+    return None
+
+
+def _short(error: Exception) -> str:
+    text = " ".join(str(error).split()) or type(error).__name__
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+def _snippet(response: requests.Response) -> str:
+    text = " ".join(response.text.split()) if response.content else ""
+    return text if len(text) <= 120 else text[:117] + "..."

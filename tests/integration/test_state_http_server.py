@@ -1,0 +1,371 @@
+"""The HTTP state backend against a real HTTP server on 127.0.0.1 (tests/state_servers.py):
+round trips, retries, timeouts, invalid answers, refused keys, the unsaved-state file and
+`orc state push`, the account prefix, and that the key never shows up anywhere."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+TESTS_DIR = Path(__file__).resolve().parents[1]
+if str(TESTS_DIR) not in sys.path:
+    sys.path.insert(0, str(TESTS_DIR))
+
+from state_servers import Misbehaviour, StateApiServer, state_api_server  # noqa: E402
+
+from orchestra_dbt_py.config import Settings  # noqa: E402
+from orchestra_dbt_py.errors import OrcError  # noqa: E402
+from orchestra_dbt_py.state import NodeRecord, open_backend  # noqa: E402
+from orchestra_dbt_py.state.http import HttpBackend  # noqa: E402
+from orchestra_dbt_py.state.transfer import push  # noqa: E402
+
+KEY = "sk-orc-test-9f8e7d6c5b4a"
+T0 = datetime(2026, 11, 22, 7, 31, 17, tzinfo=UTC)
+
+
+def record(seconds: int = 0, checksum: str | None = None, **extra: Any) -> NodeRecord:
+    return NodeRecord(
+        last_updated=T0 + timedelta(seconds=seconds),
+        checksum=checksum,
+        sources={"source.p.raw.orders": T0},
+        relation='"db"."main"."orders"',
+        extra=extra,
+    )
+
+
+@pytest.fixture
+def server() -> Iterator[StateApiServer]:
+    with state_api_server(KEY) as running:
+        yield running
+
+
+def backend(server: StateApiServer, tmp_path: Path, **options: Any) -> HttpBackend:
+    settings: dict[str, Any] = {
+        "connect_timeout": 2.0,
+        "read_timeout": 2.0,
+        "max_attempts": 3,
+        "backoff_seconds": 0.01,
+        "max_backoff_seconds": 0.05,
+    }
+    settings.update(options)
+    return HttpBackend(server.base_url, KEY, unsaved_dir=tmp_path / ".orchestra", **settings)
+
+
+# --- round trip ---------------------------------------------------------------------------
+
+
+def test_round_trip(server: StateApiServer, tmp_path: Path) -> None:
+    api = backend(server, tmp_path)
+    assert api.load() == {}
+    assert api.init() is False  # the API always has a document
+    assert api.exists() is True
+    items = {"model.p.orders": record(0, "abc", custom=[1, 2]), "model.p.customers": record(5)}
+    assert api.update(items) == items
+    assert api.load() == items
+    # Every request carried the bearer token, to the documented path.
+    assert {seen.authorization for seen in server.seen} == {f"Bearer {KEY}"}
+    assert {seen.path for seen in server.seen} == {"/api/engine/public/state/DBT_CORE"}
+
+
+def test_patch_sends_only_the_items_and_the_removals(
+    server: StateApiServer, tmp_path: Path
+) -> None:
+    api = backend(server, tmp_path)
+    api.update({"a": record(0), "b": record(0), "c": record(0)})
+    server.seen.clear()
+    merged = api.update({"d": record(1)}, removals=["a"])
+    assert set(merged) == {"b", "c", "d"}
+    (patch,) = [seen for seen in server.seen if seen.method == "PATCH"]
+    assert set(patch.body) == {"state", "removed"}
+    assert set(patch.body["state"]) == {"d"}
+    assert patch.body["removed"] == ["a"]
+    assert patch.body["state"]["d"]["last_updated"] == "2026-11-22T07:31:18Z"
+
+
+def test_the_newer_item_wins_on_the_server(server: StateApiServer, tmp_path: Path) -> None:
+    api = backend(server, tmp_path)
+    api.update({"m": record(10, "new")})
+    merged = api.update({"m": record(5, "old")})
+    assert merged["m"].checksum == "new"
+    assert api.load()["m"].checksum == "new"
+
+
+def test_open_backend_selects_http_when_a_key_is_set(
+    server: StateApiServer, tmp_path: Path
+) -> None:
+    settings = Settings(
+        state_file=str(tmp_path / "ignored.json"), api_key=KEY, api_base_url=server.base_url
+    )
+    opened = open_backend(settings, workdir=tmp_path)
+    assert isinstance(opened, HttpBackend)
+    opened.update({"m": record()})
+    assert server.document()["state"]["m"]["checksum"] == ""
+    assert not (tmp_path / "ignored.json").exists()
+
+
+# --- retries ------------------------------------------------------------------------------
+
+
+def test_503_then_success_is_retried(server: StateApiServer, tmp_path: Path) -> None:
+    waits: list[str] = []
+    api = backend(server, tmp_path, on_wait=waits.append)
+    server.next(Misbehaviour(status=503), Misbehaviour(status=502))
+    api.update({"m": record()})
+    assert server.document()["state"].keys() == {"m"}
+    assert [seen.method for seen in server.seen] == ["PATCH", "PATCH", "PATCH"]
+    assert len(waits) == 2 and "503" in waits[0] and "attempt 2 of 3" in waits[0]
+    assert not (tmp_path / ".orchestra").exists()
+
+
+def test_429_honours_retry_after(server: StateApiServer, tmp_path: Path) -> None:
+    api = backend(server, tmp_path)
+    server.next(Misbehaviour(status=429, headers={"Retry-After": "1"}))
+    started = time.monotonic()
+    assert api.load() == {}
+    assert time.monotonic() - started >= 0.95
+    assert len(server.seen) == 2
+
+
+def test_other_4xx_fails_at_once(server: StateApiServer, tmp_path: Path) -> None:
+    api = backend(server, tmp_path)
+    server.next(Misbehaviour(status=422, body=b'{"detail": "bad payload"}'))
+    with pytest.raises(OrcError, match="HTTP 422") as caught:
+        api.update({"m": record()})
+    assert len(server.seen) == 1
+    assert "\n" not in str(caught.value)
+    assert not (tmp_path / ".orchestra").exists()  # not a transient failure: nothing to push
+
+
+def test_timeouts_are_retried_then_fail(server: StateApiServer, tmp_path: Path) -> None:
+    api = backend(server, tmp_path, read_timeout=0.2, max_attempts=2)
+    server.break_down(Misbehaviour(sleep=1.0))
+    started = time.monotonic()
+    with pytest.raises(OrcError, match="no answer within") as caught:
+        api.load()
+    assert time.monotonic() - started < 1.5  # did not wait for the slow server
+    assert len(server.seen) == 2
+    assert "could not read the state" in str(caught.value)
+
+
+def test_a_slow_answer_then_a_fast_one_succeeds(server: StateApiServer, tmp_path: Path) -> None:
+    api = backend(server, tmp_path, read_timeout=0.2)
+    server.next(Misbehaviour(sleep=1.0))
+    api.update({"m": record()})
+    assert server.document()["state"].keys() == {"m"}
+
+
+def test_connection_refused_is_retried_then_fails(tmp_path: Path) -> None:
+    with state_api_server(KEY) as gone:
+        url = gone.base_url
+    api = HttpBackend(url, KEY, unsaved_dir=tmp_path, max_attempts=2, backoff_seconds=0.01)
+    with pytest.raises(OrcError, match="cannot connect"):
+        api.load()
+
+
+# --- a save that keeps failing, then `push` -------------------------------------------------
+
+
+def test_permanent_500_keeps_the_unsaved_records_and_push_saves_them(
+    server: StateApiServer, tmp_path: Path
+) -> None:
+    api = backend(server, tmp_path)
+    api.update({"kept": record(0), "dropped": record(0)})
+    server.break_down(Misbehaviour(status=500, body=b"internal error"))
+    items = {"m1": record(1, "one"), "m2": record(2)}
+    with pytest.raises(OrcError) as caught:
+        api.update(items, removals=["dropped"])
+    message = str(caught.value)
+    files = list((tmp_path / ".orchestra").glob("unsaved-state-*.json"))
+    assert len(files) == 1
+    unsaved = files[0]
+    assert f"orc state push {unsaved}" in message
+    assert "HTTP 500" in message and "after 3 attempts" in message
+    assert "\n" not in message
+    assert len([seen for seen in server.seen if seen.method == "PATCH"]) == 1 + 3
+    written = json.loads(unsaved.read_text())
+    assert set(written["state"]) == {"m1", "m2"}
+    assert written["removed"] == ["dropped"]
+    assert server.document()["state"].keys() == {"kept", "dropped"}
+
+    # A second failure in the same run adds to the same file.
+    with pytest.raises(OrcError):
+        api.update({"m3": record(3)})
+    assert list((tmp_path / ".orchestra").glob("unsaved-state-*.json")) == [unsaved]
+    assert set(json.loads(unsaved.read_text())["state"]) == {"m1", "m2", "m3"}
+
+    # Still down: push fails too, and says so.
+    fresh = backend(server, tmp_path / "second")
+    with pytest.raises(OrcError, match="could not save"):
+        push(fresh, unsaved)
+
+    server.heal()
+    result = push(fresh, unsaved)
+    assert (result.sent, result.removed) == (3, 1)
+    state = server.document()["state"]
+    assert set(state) == {"kept", "m1", "m2", "m3"}
+    assert state["m1"]["checksum"] == "one"
+    assert result.total == 4
+
+
+def test_an_unwritable_unsaved_folder_is_still_an_error(
+    server: StateApiServer, tmp_path: Path
+) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    api = HttpBackend(server.base_url, KEY, unsaved_dir=blocker / "sub", max_attempts=1)
+    server.break_down(Misbehaviour(status=503))
+    with pytest.raises(OrcError, match="lost"):
+        api.update({"m": record()})
+
+
+# --- answers that are not a state document --------------------------------------------------
+
+
+def test_invalid_json_is_an_error_not_an_empty_state(
+    server: StateApiServer, tmp_path: Path
+) -> None:
+    api = backend(server, tmp_path)
+    api.update({"m": record()})
+    server.next(Misbehaviour(garbage=True))
+    with pytest.raises(OrcError, match="invalid JSON"):
+        api.load()
+    assert server.document()["state"].keys() == {"m"}
+
+
+def test_a_document_of_the_wrong_shape_is_an_error(server: StateApiServer, tmp_path: Path) -> None:
+    api = backend(server, tmp_path)
+    server.next(Misbehaviour(status=200, body=b'{"items": []}'))
+    with pytest.raises(OrcError, match='no top-level "state"'):
+        api.load()
+
+
+def test_a_redirect_is_not_followed(server: StateApiServer, tmp_path: Path) -> None:
+    api = backend(server, tmp_path)
+    server.next(Misbehaviour(status=302, headers={"Location": "https://elsewhere.example/x"}))
+    with pytest.raises(OrcError, match=re.escape("redirected to https://elsewhere.example/x")):
+        api.load()
+    assert len(server.seen) == 1
+
+
+# --- the key ------------------------------------------------------------------------------
+
+
+def test_401_says_the_key_was_refused_without_showing_it(
+    server: StateApiServer, tmp_path: Path
+) -> None:
+    api = HttpBackend(server.base_url, "sk-wrong-key-123456", unsaved_dir=tmp_path)
+    with pytest.raises(OrcError) as caught:
+        api.load()
+    message = str(caught.value)
+    assert "refused the API key" in message and "HTTP 401" in message
+    assert "sk-wrong-key-123456" not in message
+    assert len(server.seen) == 1  # not retried
+
+
+def test_the_key_never_appears_in_messages_reprs_or_logs(
+    server: StateApiServer,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    said: list[str] = []
+    settings = Settings(api_key=KEY, api_base_url=server.base_url)
+    api = open_backend(settings, on_wait=said.append, workdir=tmp_path)
+    assert isinstance(api, HttpBackend)
+    api._timeout = (2.0, 0.2)
+    api._backoff = api._max_backoff = 0.01
+    said.append(repr(api))
+    said.append(repr(settings))
+    said.append(str(vars(api)))
+    api.update({"m": record()})
+
+    server.next(Misbehaviour(status=503), Misbehaviour(sleep=1.0))
+    api.load()
+    # A server that echoes the Authorization header back in an error body.
+    server.next(Misbehaviour(status=400, body=f"bad request, got Bearer {KEY}".encode()))
+    with pytest.raises(OrcError) as echoed:
+        api.load()
+    said.append(str(echoed.value))
+    assert "<hidden>" in str(echoed.value)
+    server.next(Misbehaviour(garbage=True))
+    with pytest.raises(OrcError) as garbage:
+        api.load()
+    said.append(str(garbage.value))
+    server.break_down(Misbehaviour(status=500))
+    with pytest.raises(OrcError) as down:
+        api.update({"n": record()})
+    said.append(str(down.value))
+    server.heal()
+    refused = HttpBackend(server.base_url, KEY + "x", unsaved_dir=tmp_path)
+    with pytest.raises(OrcError) as wrong:
+        refused.load()
+    said.append(str(wrong.value))
+    said.append(repr(refused))
+
+    captured = capsys.readouterr()
+    unsaved = "".join(path.read_text() for path in (tmp_path / ".orchestra").glob("*.json"))
+    logged = "\n".join(f"{r.name} {r.getMessage()}" for r in caplog.records)
+    assert any("urllib3" in r.name for r in caplog.records)  # debug logging was on
+    assert len(said) >= 8
+    for text in [*said, captured.out, captured.err, logged, unsaved]:
+        assert KEY not in text
+
+
+# --- https and the account prefix -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://example.com", "http://10.0.0.5:8080", "http://app.getorchestra.io", "ftp://x"],
+)
+def test_plain_http_is_refused_for_hosts_that_are_not_loopback(url: str, tmp_path: Path) -> None:
+    with pytest.raises(OrcError, match=r"https|http\(s\)"):
+        HttpBackend(url, KEY, unsaved_dir=tmp_path)
+    with pytest.raises(OrcError):
+        open_backend(Settings(api_key=KEY, api_base_url=url))
+
+
+def test_account_prefix_filters_what_is_read_and_written(
+    server: StateApiServer, tmp_path: Path
+) -> None:
+    server.items.update(
+        {
+            "acct1.db.main.orders": {"last_updated": "2026-11-22T07:00:00Z", "checksum": "x"},
+            "acct2.db.main.orders": {"last_updated": "2026-11-22T07:00:00Z", "checksum": "y"},
+            "model.p.orders": {"last_updated": "2026-11-22T07:00:00Z", "checksum": "z"},
+        }
+    )
+    settings = Settings(
+        api_key=KEY, api_base_url=server.base_url, integration_account_id="acct1", local_run=False
+    )
+    api = open_backend(settings, workdir=tmp_path)
+    assert set(api.load()) == {"acct1.db.main.orders"}
+    merged = api.update(
+        {"acct1.db.main.customers": record(), "acct2.db.main.customers": record()},
+        removals=["acct2.db.main.orders", "acct1.db.main.orders"],
+    )
+    assert set(merged) == {"acct1.db.main.customers"}
+    (patch,) = [seen for seen in server.seen if seen.method == "PATCH"]
+    assert set(patch.body["state"]) == {"acct1.db.main.customers"}
+    assert patch.body["removed"] == ["acct1.db.main.orders"]
+    assert set(server.document()["state"]) == {
+        "acct1.db.main.customers",
+        "acct2.db.main.orders",
+        "model.p.orders",
+    }
+    # local_run on: no prefix, everything is visible.
+    everything = open_backend(
+        Settings(api_key=KEY, api_base_url=server.base_url, integration_account_id="acct1"),
+        workdir=tmp_path,
+    )
+    assert len(everything.load()) == 3
