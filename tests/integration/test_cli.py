@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
+from datetime import UTC, datetime
+from pathlib import Path
 
 from conftest import ORC, Project
 
@@ -70,3 +73,33 @@ def test_version() -> None:
     result = run_orc("--version")
     assert result.returncode == 0
     assert result.stdout.strip() == f"orc {__version__}"
+
+
+def test_state_commands_from_the_command_line(tmp_path: Path) -> None:
+    from orchestra_dbt_py.state.document import NodeRecord, dump_state, parse_state
+
+    record = NodeRecord(last_updated=datetime(2026, 11, 22, 7, 0, tzinfo=UTC), checksum="c")
+    (tmp_path / "pyproject.toml").write_text('[tool.orchestra_dbt]\nstate_file = "state.json"\n')
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ORCHESTRA_")}
+
+    def orc(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(ORC), *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+        )
+
+    missing = orc("state", "show")
+    assert missing.returncode == 2 and "orc state init" in missing.stderr
+    assert orc("state", "init").returncode == 0
+    (tmp_path / "unsaved.json").write_text(dump_state({"model.p.a": record}))
+    pushed = orc("state", "push", "unsaved.json")
+    assert pushed.returncode == 0, pushed.stderr
+    assert "model.p.a" in orc("state", "show").stdout
+    copied = orc("state", "migrate", "--from", "state.json", "--to", "copy.json")
+    assert copied.returncode == 0, copied.stderr
+    assert parse_state((tmp_path / "copy.json").read_text(), "copy") == {"model.p.a": record}
+    assert orc("state", "validate", "copy.json").returncode == 0
+    (tmp_path / "bad.json").write_text("{not json")
+    bad = orc("state", "validate", "bad.json")
+    assert bad.returncode == 2 and "bad.json" in bad.stderr
+    assert orc("state", "forget", "--all").returncode == 0
+    assert parse_state((tmp_path / "state.json").read_text(), "state") == {}
