@@ -39,6 +39,21 @@ TARGETS = [
 ]
 
 
+def run_orc(
+    args: tuple[str, ...], cwd: Path, env: dict[str, str], expect: int | None = 0
+) -> subprocess.CompletedProcess[str]:
+    """Run the `orc` command; fail with its output unless it exits with `expect`."""
+    completed = subprocess.run(
+        [str(ORC), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600
+    )
+    if expect is not None and completed.returncode != expect:
+        raise AssertionError(
+            f"orc {' '.join(args)} exited {completed.returncode}, expected {expect}\n"
+            f"--- stdout\n{completed.stdout}\n--- stderr\n{completed.stderr}"
+        )
+    return completed
+
+
 @dataclass
 class Project:
     """A copy of the tutorial (with the root dbt package beside it) and a warehouse for it."""
@@ -62,20 +77,7 @@ class Project:
         takes_target = args[:1] == ("plan",) or (args[:1] == ("dbt",) and len(args) > 1)
         if takes_target and self.target != "duckdb":
             args = (*args, "--target", self.target)
-        completed = subprocess.run(
-            [str(ORC), *args],
-            cwd=self.dir,
-            env={**self.env, **env},
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
-        if expect is not None and completed.returncode != expect:
-            raise AssertionError(
-                f"orc {' '.join(args)} exited {completed.returncode}, expected {expect}\n"
-                f"--- stdout\n{completed.stdout}\n--- stderr\n{completed.stderr}"
-            )
-        return completed
+        return run_orc(args, self.dir, {**self.env, **env}, expect)
 
     def build(self, *args: str, **env: str) -> dict[str, Any]:
         """A stateful `orc dbt build`; returns orc's plan artifact with each node's status."""

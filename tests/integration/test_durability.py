@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ORC
+from conftest import ORC, run_orc
 from generate import Shape, generate
 
 from orchestra_dbt_py.state.document import NodeRecord, dump_state, parse_state
@@ -39,19 +39,7 @@ class Synthetic:
     def orc(
         self, *args: str, expect: int | None = 0, **env: str
     ) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run(
-            [str(ORC), *args],
-            cwd=self.dir,
-            env={**self.env, **env},
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
-        if expect is not None and done.returncode != expect:
-            raise AssertionError(
-                f"orc {args} exited {done.returncode}\n{done.stdout}\n{done.stderr}"
-            )
-        return done
+        return run_orc(args, self.dir, {**self.env, **env}, expect)
 
     def start(self, *args: str, **env: str) -> subprocess.Popen[str]:
         return subprocess.Popen(
