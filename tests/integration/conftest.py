@@ -80,9 +80,19 @@ class Project:
         return run_orc(args, self.dir, {**self.env, **env}, expect)
 
     def build(self, *args: str, **env: str) -> dict[str, Any]:
-        """A stateful `orc dbt build`; returns orc's plan artifact with each node's status."""
+        """A stateful `orc dbt build`; returns orc's plan artifact with each node's status.
+
+        `orc plan` with the same arguments is asked first: it must predict exactly what
+        the build decides and what dbt then executes.
+        """
+        predicted = json.loads(self.orc("plan", "--output", "json", *args, **env).stdout)
         self.orc("dbt", "build", *args, **env)
-        return self.plan_artifact()
+        artifact = self.plan_artifact()
+        decisions = {n["unique_id"]: n["decision"] for n in artifact["nodes"]}
+        assert {n["unique_id"]: n["decision"] for n in predicted["nodes"]} == decisions
+        executed = {n["unique_id"] for n in artifact["nodes"] if n["status"] is not None}
+        assert executed == {uid for uid, d in decisions.items() if d == "build"}
+        return artifact
 
     def plan_artifact(self) -> dict[str, Any]:
         return json.loads((self.dir / "target" / "orc_plan.json").read_text())
