@@ -20,6 +20,8 @@ from orchestra_dbt_py.state import StateBackend
 from orchestra_dbt_py.state.document import NodeRecord
 
 TEST_RESULT_STATUSES = frozenset({"pass", "warn", "fail"})
+# Wait this many times the average save's duration between checkpoints (about 3% overhead).
+SAVE_TIME_FACTOR = 30
 
 
 @dataclass
@@ -33,8 +35,9 @@ class RunRecorder:
     key_of: Callable[[str], str]
     # For runs that build partial data (--empty, --sample): every node run is forgotten.
     forget_everything: bool = False
-    # At most one checkpoint save per this many seconds; a save starts as soon as a node
-    # finishes after that, so what a killed run loses is the last fraction of a second.
+    # At most one checkpoint save per this many seconds, and never more than ~3% of the time
+    # spent saving (a slow backend is saved to less often). A save starts as soon as a node
+    # finishes after that, so what a killed run loses is the last second or so.
     checkpoint_seconds: float = 0.25
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     statuses: dict[str, str] = field(default_factory=dict)
@@ -109,7 +112,8 @@ class RunRecorder:
         while not self._stop.is_set():
             self._finished.wait()
             self._finished.clear()
-            if self._stop.wait(self.checkpoint_seconds):
+            last_save = self.save_seconds / self.saves if self.saves else 0.0
+            if self._stop.wait(max(self.checkpoint_seconds, SAVE_TIME_FACTOR * last_save)):
                 return
             try:
                 self.flush()

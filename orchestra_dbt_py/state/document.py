@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import MappingProxyType
@@ -170,11 +170,35 @@ def parse_state(text: str, origin: str) -> dict[str, NodeRecord]:
     return records
 
 
-def dump_state(items: Mapping[str, NodeRecord]) -> str:
-    """Serialise records deterministically (sorted keys, two-space indent, final newline)."""
-    document = {"state": {key: _dump_item(record) for key, record in items.items()}}
-    text = json.dumps(document, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False)
-    return text + "\n"
+def dump_state(
+    items: Mapping[str, NodeRecord],
+    cache: MutableMapping[str, tuple[NodeRecord, str]] | None = None,
+) -> str:
+    """Serialise records deterministically (sorted keys, two-space indent, final newline).
+
+    With `cache`, the text of each record is kept and reused for as long as the same record
+    object is saved again, so a checkpoint that changes a few records serialises only those.
+    """
+    if not items:
+        return '{\n  "state": {}\n}\n'
+    parts = []
+    for key in sorted(items):
+        record = items[key]
+        cached = cache.get(key) if cache is not None else None
+        if cached is not None and cached[0] is record:
+            text = cached[1]
+        else:
+            item = json.dumps(
+                _dump_item(record), sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False
+            )
+            text = item.replace("\n", "\n    ")
+            if cache is not None:
+                cache[key] = (record, text)
+        parts.append(f"    {json.dumps(key, ensure_ascii=False)}: {text}")
+    if cache is not None:
+        for stale in cache.keys() - items.keys():
+            del cache[stale]
+    return '{\n  "state": {\n' + ",\n".join(parts) + "\n  }\n}\n"
 
 
 def merge_states(

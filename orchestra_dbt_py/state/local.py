@@ -33,6 +33,10 @@ class LocalFileBackend:
         self.path = Path(path)
         self.description = str(self.path)
         self._on_wait = on_wait
+        # The document as this process last read or wrote it, with the file's identity then:
+        # a checkpoint re-parses the file only when another writer has replaced it since.
+        self._known: tuple[tuple[int, int, int], dict[str, NodeRecord]] | None = None
+        self._texts: dict[str, tuple[NodeRecord, str]] = {}
 
     # --- the StateBackend interface ----------------------------------------------------------
 
@@ -58,13 +62,14 @@ class LocalFileBackend:
         """
         target = self._target()
         with self._locked(target):
-            current = self._read(target)
+            current = self._read_unless_known(target)
             if current is None:
                 raise self._missing()
             merged = merge_states(current, items, removals)
             if merged != current:
-                self._write(target, dump_state(merged))
-        return merged
+                self._write(target, dump_state(merged, self._texts))
+                self._known = (_identity(target), merged)
+        return dict(merged)
 
     def init(self) -> bool:
         """Create an empty document (and its folder) unless something is already there.
@@ -97,6 +102,19 @@ class LocalFileBackend:
             f"state file {self.path} does not exist: run `orc state init` to create it, "
             "or fix state_file / ORCHESTRA_STATE_FILE"
         )
+
+    def _read_unless_known(self, target: Path) -> dict[str, NodeRecord] | None:
+        """Like `_read`, but without re-parsing a file this backend wrote or read last."""
+        try:
+            identity = _identity(target)
+        except FileNotFoundError:
+            return None
+        if self._known is not None and self._known[0] == identity:
+            return self._known[1]
+        records = self._read(target)
+        if records is not None:
+            self._known = (identity, records)
+        return records
 
     def _read(self, target: Path) -> dict[str, NodeRecord] | None:
         """The parsed document, or None when there is no file."""
@@ -181,6 +199,12 @@ class LocalFileBackend:
                 "fix permissions; the previous state is unchanged"
             ) from None
         _fsync_directory(directory)
+
+
+def _identity(path: Path) -> tuple[int, int, int]:
+    """What changes whenever the file is replaced or rewritten."""
+    stat_result = os.stat(path)
+    return (stat_result.st_ino, stat_result.st_mtime_ns, stat_result.st_size)
 
 
 def _fsync_directory(directory: Path) -> None:
