@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -35,6 +35,8 @@ class RunRecorder:
     key_of: Callable[[str], str]
     # For runs that build partial data (--empty, --sample): every node run is forgotten.
     forget_everything: bool = False
+    # Where the backend has one, each result is also appended to a journal right away.
+    journal: Callable[[Mapping[str, NodeRecord], Collection[str]], None] | None = None
     # At most one checkpoint save per this many seconds, and never more than ~3% of the time
     # spent saving (a slow backend is saved to less often). A save starts as soon as a node
     # finishes after that, so what a killed run loses is the last second or so.
@@ -75,6 +77,15 @@ class RunRecorder:
             else:
                 self.known.pop(uid, None)
             self._pending[uid] = record
+            if self.journal is not None:
+                key = self.key_of(uid)
+                try:
+                    if record is None:
+                        self.journal({}, (key,))
+                    else:
+                        self.journal({key: record}, ())
+                except Exception as error:  # the checkpoint and final saves still carry it
+                    self.save_error = error
         self._finished.set()
 
     def _record_for(self, node: Node, status: str, execution_time: float) -> NodeRecord | None:

@@ -23,7 +23,7 @@ from orchestra_dbt_py.fingerprint import (
 from orchestra_dbt_py.html_report import HTML_ARTIFACT, write_plan_html
 from orchestra_dbt_py.planner import Node, Plan, PlanOptions, plan, sources_to_measure
 from orchestra_dbt_py.recorder import RunRecorder
-from orchestra_dbt_py.state import open_backend
+from orchestra_dbt_py.state import LocalFileBackend, open_backend
 from orchestra_dbt_py.state.document import NodeRecord
 
 
@@ -139,6 +139,7 @@ def run_stateful(command: DbtCommand, settings: Settings, env: Mapping[str, str]
         backend=backend,
         key_of=lambda uid: state_key(nodes[uid], settings),
         forget_everything=bool(command.partial_data_flags),
+        journal=backend.journal if isinstance(backend, LocalFileBackend) else None,
         # A local save is cheap; a remote one is a request: checkpoint less often there.
         checkpoint_seconds=0.25 if settings.backend == "local" else 2.0,
     )

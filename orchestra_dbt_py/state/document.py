@@ -201,6 +201,37 @@ def dump_state(
     return '{\n  "state": {\n' + ",\n".join(parts) + "\n  }\n}\n"
 
 
+def dump_journal_line(items: Mapping[str, NodeRecord], removals: Collection[str] = ()) -> str:
+    """One line of a state journal: records to merge, or keys to drop, in the order written."""
+    if removals:
+        return json.dumps({"removed": sorted(removals)}, ensure_ascii=False) + "\n"
+    document = {"state": {key: _dump_item(record) for key, record in items.items()}}
+    return json.dumps(document, sort_keys=True, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def replay_journal(
+    records: Mapping[str, NodeRecord], text: str, origin: str
+) -> dict[str, NodeRecord]:
+    """Apply a journal's complete lines to `records` in order; a last line cut short by a
+    crash is ignored, any other unreadable line is an error naming `origin`."""
+    merged = dict(records)
+    for number, line in enumerate(text.splitlines(keepends=True), start=1):
+        if not line.endswith("\n"):
+            break  # the writer died in the middle of this line
+        try:
+            removed = json.loads(line).get("removed")
+        except (ValueError, AttributeError):
+            raise OrcError(
+                f"state journal {origin} has an unreadable line {number}: fix or move it"
+            ) from None
+        if removed is not None:
+            for key in removed:
+                merged.pop(key, None)
+        else:
+            merged = merge_states(merged, parse_state(line, f"{origin} line {number}"))
+    return merged
+
+
 def merge_states(
     current: Mapping[str, NodeRecord],
     updates: Mapping[str, NodeRecord],

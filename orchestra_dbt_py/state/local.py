@@ -21,7 +21,14 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from orchestra_dbt_py.errors import OrcError
-from orchestra_dbt_py.state.document import NodeRecord, dump_state, merge_states, parse_state
+from orchestra_dbt_py.state.document import (
+    NodeRecord,
+    dump_journal_line,
+    dump_state,
+    merge_states,
+    parse_state,
+    replay_journal,
+)
 
 __all__ = ["LocalFileBackend"]
 
@@ -45,11 +52,34 @@ class LocalFileBackend:
         return self._target().exists()
 
     def load(self) -> dict[str, NodeRecord]:
-        """Read and validate the document; a missing or corrupt file is an OrcError."""
-        records = self._read(self._target())
+        """Read and validate the document (with its journal replayed); a missing or corrupt
+        file is an OrcError."""
+        target = self._target()
+        records = self._read(target)
         if records is None:
             raise self._missing()
-        return records
+        return self._replayed(target, records)
+
+    def journal(self, items: Mapping[str, NodeRecord], removals: Collection[str] = ()) -> None:
+        """Append records (or removals) to the journal beside the state file.
+
+        A journal line costs one small append, no fsync and no rewrite of the document, so
+        it can follow every node: the records outlive a killed process, and the next load or
+        update replays them into the document.
+        """
+        target = self._target()
+        line = dump_journal_line(items, removals)
+        with self._locked(target, announce=False):
+            if not target.exists():
+                raise self._missing()
+            try:
+                with open(_journal(target), "a", encoding="utf-8") as handle:
+                    handle.write(line)
+            except OSError as error:
+                raise OrcError(
+                    f"cannot append to the state journal {_journal(target)} "
+                    f"({_reason(error)}): free disk space or fix permissions"
+                ) from None
 
     def update(
         self, items: Mapping[str, NodeRecord], removals: Collection[str] = ()
@@ -62,13 +92,16 @@ class LocalFileBackend:
         """
         target = self._target()
         with self._locked(target):
-            current = self._read_unless_known(target)
-            if current is None:
+            stored = self._read_unless_known(target)
+            if stored is None:
                 raise self._missing()
+            current = self._replayed(target, stored)
             merged = merge_states(current, items, removals)
-            if merged != current:
+            if merged != stored:
                 self._write(target, dump_state(merged, self._texts))
                 self._known = (_identity(target), merged)
+            # The document now holds everything the journal held.
+            _journal(target).unlink(missing_ok=True)
         return dict(merged)
 
     def init(self) -> bool:
@@ -103,6 +136,17 @@ class LocalFileBackend:
             "or fix state_file / ORCHESTRA_STATE_FILE"
         )
 
+    def _replayed(self, target: Path, records: dict[str, NodeRecord]) -> dict[str, NodeRecord]:
+        try:
+            text = _journal(target).read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return records
+        except (OSError, UnicodeDecodeError) as error:
+            raise OrcError(
+                f"cannot read the state journal {_journal(target)} ({error}): fix or move it"
+            ) from None
+        return replay_journal(records, text, str(_journal(target)))
+
     def _read_unless_known(self, target: Path) -> dict[str, NodeRecord] | None:
         """Like `_read`, but without re-parsing a file this backend wrote or read last."""
         try:
@@ -136,7 +180,7 @@ class LocalFileBackend:
         return parse_state(text, str(self.path))
 
     @contextmanager
-    def _locked(self, target: Path) -> Iterator[None]:
+    def _locked(self, target: Path, announce: bool = True) -> Iterator[None]:
         lock_path = target.with_name(target.name + ".lock")
         try:
             fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
@@ -151,7 +195,7 @@ class LocalFileBackend:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                if self._on_wait is not None:
+                if self._on_wait is not None and announce:
                     self._on_wait(
                         f"waiting for the state lock on {self.path} (another orc run is saving)"
                     )
@@ -199,6 +243,10 @@ class LocalFileBackend:
                 "fix permissions; the previous state is unchanged"
             ) from None
         _fsync_directory(directory)
+
+
+def _journal(target: Path) -> Path:
+    return target.with_name(target.name + ".journal")
 
 
 def _identity(path: Path) -> tuple[int, int, int]:

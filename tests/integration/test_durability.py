@@ -21,9 +21,12 @@ from conftest import ORC, run_orc
 from generate import Shape, generate
 
 from orchestra_dbt_py.state.document import NodeRecord, dump_state, parse_state
+from orchestra_dbt_py.state.local import LocalFileBackend
 
 COMPLETED = re.compile(r"OK created sql \w+ model main\.(m_\d+)")
-CHECKPOINT_SLACK = 3.0  # seconds: the recorder saves every second
+# Seconds: each result is journalled as dbt reports it; allow for the report reaching us
+# before the journal line is written.
+CHECKPOINT_SLACK = 1.0
 SHAPE = Shape(models=80, sources=4, depth=8, fan_in=2, test_share=0.2)
 
 
@@ -52,7 +55,8 @@ class Synthetic:
         )
 
     def state(self) -> dict[str, NodeRecord]:
-        return parse_state(self.state_path.read_text(), str(self.state_path))
+        """The state as the next run will see it (the document and its journal)."""
+        return LocalFileBackend(self.state_path).load()
 
     def plan(self, target_path: str = "target") -> dict[str, Any]:
         return json.loads((self.dir / target_path / "orc_plan.json").read_text())
