@@ -23,16 +23,34 @@
 
 
 {#- ---------------------------------------------------------------------------
-    default / postgres: only what the user configured can be measured.
+    The one body for every adapter: what the user configured first, then
+    whatever metadata the warehouse keeps (see metadata_freshness).
 --------------------------------------------------------------------------- -#}
 
 {% macro default__source_freshness(relation, loaded_at_field, loaded_at_query, filter, external_location) -%}
-  {{ return(orchestra_dbt._loaded_at_freshness(relation, loaded_at_field, loaded_at_query, filter)) }}
+  {%- if loaded_at_query or loaded_at_field -%}
+    {{ return(orchestra_dbt._loaded_at_freshness(relation, loaded_at_field, loaded_at_query, filter)) }}
+  {%- endif -%}
+  {%- if not execute -%}
+    {{ return(none) }}
+  {%- endif -%}
+  {{ return(orchestra_dbt.metadata_freshness(relation, external_location)) }}
 {%- endmacro %}
 
 
-{% macro postgres__source_freshness(relation, loaded_at_field, loaded_at_query, filter, external_location) -%}
-  {{ return(orchestra_dbt.default__source_freshness(relation, loaded_at_field, loaded_at_query, filter, external_location)) }}
+{#- ---------------------------------------------------------------------------
+    metadata_freshness: the source's latest change time from warehouse
+    metadata, or none. Only the warehouses that keep such metadata differ;
+    PostgreSQL and others have none.
+--------------------------------------------------------------------------- -#}
+
+{% macro metadata_freshness(relation, external_location=none) -%}
+  {{ return(adapter.dispatch('metadata_freshness', 'orchestra_dbt')(relation, external_location)) }}
+{%- endmacro %}
+
+
+{% macro default__metadata_freshness(relation, external_location) -%}
+  {{ return(none) }}
 {%- endmacro %}
 
 
@@ -42,10 +60,7 @@
     `last_modified` column, so no file contents are read.
 --------------------------------------------------------------------------- -#}
 
-{% macro duckdb__source_freshness(relation, loaded_at_field, loaded_at_query, filter, external_location) -%}
-  {%- if loaded_at_query or loaded_at_field -%}
-    {{ return(orchestra_dbt._loaded_at_freshness(relation, loaded_at_field, loaded_at_query, filter)) }}
-  {%- endif -%}
+{% macro duckdb__metadata_freshness(relation, external_location) -%}
 
   {#- dbt-duckdb keeps the formatted location of a source on the relation
       (`relation.external`). It is used when no location was passed, or when
@@ -78,13 +93,7 @@
     databricks: the newest entry of the Delta transaction log.
 --------------------------------------------------------------------------- -#}
 
-{% macro databricks__source_freshness(relation, loaded_at_field, loaded_at_query, filter, external_location) -%}
-  {%- if loaded_at_query or loaded_at_field -%}
-    {{ return(orchestra_dbt._loaded_at_freshness(relation, loaded_at_field, loaded_at_query, filter)) }}
-  {%- endif -%}
-  {%- if not execute -%}
-    {{ return(none) }}
-  {%- endif -%}
+{% macro databricks__metadata_freshness(relation, external_location) -%}
 
   {%- set history_sql -%}
     describe history {{ relation }} limit 1
@@ -99,13 +108,7 @@
     exactly as written, so the comparison follows the relation's quote policy.
 --------------------------------------------------------------------------- -#}
 
-{% macro snowflake__source_freshness(relation, loaded_at_field, loaded_at_query, filter, external_location) -%}
-  {%- if loaded_at_query or loaded_at_field -%}
-    {{ return(orchestra_dbt._loaded_at_freshness(relation, loaded_at_field, loaded_at_query, filter)) }}
-  {%- endif -%}
-  {%- if not execute -%}
-    {{ return(none) }}
-  {%- endif -%}
+{% macro snowflake__metadata_freshness(relation, external_location) -%}
 
   {%- set metadata_sql -%}
     select max(last_altered) as last_altered
@@ -128,13 +131,7 @@
     dataset's `__TABLES__` meta-table.
 --------------------------------------------------------------------------- -#}
 
-{% macro bigquery__source_freshness(relation, loaded_at_field, loaded_at_query, filter, external_location) -%}
-  {%- if loaded_at_query or loaded_at_field -%}
-    {{ return(orchestra_dbt._loaded_at_freshness(relation, loaded_at_field, loaded_at_query, filter)) }}
-  {%- endif -%}
-  {%- if not execute -%}
-    {{ return(none) }}
-  {%- endif -%}
+{% macro bigquery__metadata_freshness(relation, external_location) -%}
 
   {%- set tables_meta = relation.incorporate(path={'identifier': '__TABLES__'}) -%}
   {%- set metadata_sql -%}

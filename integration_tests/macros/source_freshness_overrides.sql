@@ -4,22 +4,14 @@
   orchestra_dbt.source_freshness in these tests lands here first. For the
   `override_probe` source (a table that does not exist) the override answers
   with a fixed sentinel; everything else is handed to the package's own
-  adapter variant. tests/assert_dispatch_override_wins.sql checks the sentinel.
+  implementation. tests/assert_dispatch_override_wins.sql checks the sentinel.
 -#}
 
-{% macro duckdb__source_freshness(relation, loaded_at_field, loaded_at_query, filter, external_location) -%}
+{% macro default__source_freshness(relation, loaded_at_field, loaded_at_query, filter, external_location) -%}
   {%- if it_is_override_probe(relation) -%}
     {{ return(it_override_sentinel()) }}
   {%- endif -%}
-  {{ return(orchestra_dbt.duckdb__source_freshness(relation, loaded_at_field, loaded_at_query, filter, external_location)) }}
-{%- endmacro %}
-
-
-{% macro postgres__source_freshness(relation, loaded_at_field, loaded_at_query, filter, external_location) -%}
-  {%- if it_is_override_probe(relation) -%}
-    {{ return(it_override_sentinel()) }}
-  {%- endif -%}
-  {{ return(orchestra_dbt.postgres__source_freshness(relation, loaded_at_field, loaded_at_query, filter, external_location)) }}
+  {{ return(orchestra_dbt.default__source_freshness(relation, loaded_at_field, loaded_at_query, filter, external_location)) }}
 {%- endmacro %}
 
 

@@ -1,4 +1,4 @@
--- The project's own <adapter>__source_freshness (macros/source_freshness_overrides.sql)
+-- The project's own default__source_freshness (macros/source_freshness_overrides.sql)
 -- is found before the package's: the probe table does not exist, so only the
 -- override can produce this value.
 {%- if execute %}

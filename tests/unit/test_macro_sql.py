@@ -64,8 +64,12 @@ def test_public_macro_only_dispatches() -> None:
 
 def test_every_variant_is_dispatchable() -> None:
     names = {macro.name for macro in package_macros()}
-    for prefix in ("default", "postgres", "duckdb", "databricks", "snowflake", "bigquery"):
-        assert f"{prefix}__source_freshness" in names
+    assert "default__source_freshness" in names
+    assert not {n for n in names if n.endswith("__source_freshness")} - {
+        "default__source_freshness"
+    }, "adapter differences belong in metadata_freshness, not in copies of source_freshness"
+    for prefix in ("default", "duckdb", "databricks", "snowflake", "bigquery"):
+        assert f"{prefix}__metadata_freshness" in names
 
 
 # --- Databricks: DESCRIBE HISTORY ----------------------------------------------
