@@ -31,7 +31,6 @@ from orchestra_dbt_py.state.document import NodeRecord
 class PlannedRun:
     session: DbtSession
     nodes: dict[str, Node]
-    selected: list[str]
     plan: Plan
     state: dict[str, NodeRecord]
     freshness: dict[str, datetime | None]
@@ -85,7 +84,7 @@ def make_plan(
         replacing_drops_dependent_views=session.replacing_drops_dependent_views,
     )
     decided = plan(nodes, selected, state, freshness, existing, datetime.now(UTC), options)
-    return PlannedRun(session, nodes, selected, decided, state, freshness)
+    return PlannedRun(session, nodes, decided, state, freshness)
 
 
 def rebuild_reason(command: DbtCommand) -> str | None:
