@@ -26,7 +26,7 @@ from orchestra_dbt_py.state.local import LocalFileBackend
 COMPLETED = re.compile(r"OK created sql \w+ model main\.(m_\d+)")
 # Seconds: each result is journalled as dbt reports it; allow for the report reaching us
 # before the journal line is written.
-CHECKPOINT_SLACK = 1.0
+CHECKPOINT_SLACK = 2.0
 SHAPE = Shape(models=80, sources=4, depth=8, fan_in=2, test_share=0.2)
 
 
