@@ -216,10 +216,8 @@ def _decide_relation(
 ) -> tuple[Action, str]:
     if node.materialized == "ephemeral":
         return "reuse", "ephemeral: compiled into the models that use it"
-    if options.rebuild_reason:
-        return "build", options.rebuild_reason
     record = ctx.state.get(node.unique_id)
-    problem = _record_problem(node, record)
+    problem = options.rebuild_reason or _record_problem(node, record)
     if problem or record is None:
         return "build", problem or "no build recorded"
     if node.relation is None or node.relation.lower() not in existing:
@@ -256,10 +254,8 @@ def _decide_test(node: Node, ctx: _Context, options: PlanOptions) -> tuple[Actio
     for parent in node.parents:
         if parent in ctx.building:
             return "build", f"runs because {ctx.nodes[parent].label} is built in this run"
-    if options.rebuild_reason:
-        return "build", options.rebuild_reason
     record = ctx.state.get(node.unique_id)
-    problem = _record_problem(node, record)
+    problem = options.rebuild_reason or _record_problem(node, record)
     if problem or record is None:
         return "build", problem or "no run recorded"
     changes, _ = _data_changes(node, record, ctx)
@@ -274,9 +270,7 @@ def _decide_unit_test(node: Node, ctx: _Context, options: PlanOptions) -> tuple[
     for parent in node.parents:
         if parent in ctx.building:
             return "build", f"runs with {ctx.nodes[parent].label}, which is built in this run"
-    if options.rebuild_reason:
-        return "build", options.rebuild_reason
-    problem = _record_problem(node, ctx.state.get(node.unique_id))
+    problem = options.rebuild_reason or _record_problem(node, ctx.state.get(node.unique_id))
     if problem:
         return "build", problem
     return "reuse", "unit test and the model it tests are unchanged, and it passed"
