@@ -185,8 +185,9 @@ def forget(settings: Settings, args: list[str]) -> int:
     from orchestra_dbt_py.state import open_backend
 
     backend = open_backend(settings)
+    stored = backend.load()
     if args == ["--all"]:
-        keys: list[str] = list(backend.load())
+        keys: list[str] = list(stored)
     elif not args:
         raise OrcError(
             "`orc state forget` needs a dbt selection (e.g. `--select stg_orders+`) or --all"
@@ -195,7 +196,6 @@ def forget(settings: Settings, args: list[str]) -> int:
         session = DbtSession(parse_command(["build", *args]))
         nodes = session.graph({})
         keys = [state_key(nodes[uid], settings) for uid in session.selected_ids()]
-    stored = backend.load()
     gone = [key for key in keys if key in stored]
     if gone:
         backend.update({}, removals=gone)

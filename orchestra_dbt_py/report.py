@@ -15,11 +15,11 @@ import click
 from orchestra_dbt_py import __version__
 from orchestra_dbt_py.artifacts import replace_file
 from orchestra_dbt_py.dbt_session import DbtCommand
+from orchestra_dbt_py.html_report import FAILED_STATUSES
 from orchestra_dbt_py.planner import Node, Plan, data_inputs
 from orchestra_dbt_py.state.document import NodeRecord
 
 PLAN_ARTIFACT = "orc_plan.json"
-FAILED_STATUSES = frozenset({"error", "fail", "runtime error"})
 
 
 _log_format = {"value": "text"}
