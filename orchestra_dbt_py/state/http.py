@@ -43,7 +43,6 @@ import json
 import logging
 import os
 import random
-import secrets
 import threading
 import time
 from collections.abc import Callable, Collection, Mapping
@@ -56,6 +55,7 @@ from urllib.parse import urlsplit
 import requests
 
 from orchestra_dbt_py import __version__
+from orchestra_dbt_py.artifacts import replace_file
 from orchestra_dbt_py.config import Settings
 from orchestra_dbt_py.errors import OrcError
 from orchestra_dbt_py.state.document import NodeRecord, dump_state, merge_states, parse_state
@@ -366,14 +366,9 @@ class HttpBackend:
             self.unsaved_file = self.unsaved_dir / f"unsaved-state-{moment}-{os.getpid()}.json"
         path = self.unsaved_file
         text = unsaved_document(self._unsaved, sorted(self._unsaved_removals))
-        temp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            temp.write_text(text, encoding="utf-8")
-            os.replace(temp, path)
+            replace_file(path, text)
         except OSError as error:
-            with suppress(OSError):
-                temp.unlink()
             reason = error.strerror or type(error).__name__
             raise OrcError(
                 f"could not save the state to {self.description} ({why}), and could not keep "
