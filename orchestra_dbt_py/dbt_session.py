@@ -23,6 +23,7 @@ from dbt.contracts.graph.manifest import Manifest
 
 from orchestra_dbt_py.errors import OrcError
 from orchestra_dbt_py.planner import BuildAfter, Node
+from orchestra_dbt_py.state.document import parse_timestamp
 
 PERIOD_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
 # Selection parameters of the user's command: orc computes the selection with them once,
@@ -348,10 +349,11 @@ def _build_after(node: Any) -> BuildAfter | None:
 
 
 def _as_utc(value: Any) -> datetime | None:
+    """The macro's answer as an aware UTC time (naive times are UTC, as dbt reads them)."""
     if value is None or value == "":
         return None
     if isinstance(value, str):
-        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return parse_timestamp(value)
     if not isinstance(value, datetime):
         raise OrcError(f"the source_freshness macro returned {type(value).__name__}, not a time")
     if value.tzinfo is None:
