@@ -51,6 +51,10 @@ ADAPTERS_DROPPING_DEPENDENT_VIEWS = frozenset({"postgres", "redshift"})
 
 EventCallback = Callable[[Any], None]
 FRESHNESS_MACRO = "macro.orchestra_dbt.source_freshness"
+PACKAGE_MISSING = (
+    "the orchestra_dbt dbt package is not installed in this project: add it to "
+    "packages.yml and run `orc dbt deps`"
+)
 
 
 @dataclass(frozen=True)
@@ -219,10 +223,7 @@ class DbtSession:
         if not ids:
             return {}, {}
         if FRESHNESS_MACRO not in self.manifest.macros:
-            raise OrcError(
-                "the orchestra_dbt dbt package is not installed in this project: add it to "
-                "packages.yml and run `orc dbt deps`"
-            )
+            raise OrcError(PACKAGE_MISSING)
         adapter = self.adapter
         errors: dict[str, str] = {}
 
@@ -252,6 +253,29 @@ class DbtSession:
                 return dict(zip(ids, pool.map(measure, ids), strict=True)), errors
         finally:
             adapter.cleanup_connections()
+
+    def call_package_macro(self, name: str, kwargs: Mapping[str, Any]) -> Any:
+        """Run a macro of the orchestra_dbt package on its own connection of this thread
+        (the state table's reads and writes, which commit themselves)."""
+        if f"macro.orchestra_dbt.{name}" not in self.manifest.macros:
+            if FRESHNESS_MACRO in self.manifest.macros:
+                raise OrcError(
+                    f"the installed orchestra_dbt dbt package has no {name} macro: update it "
+                    "to this orc's version and run `orc dbt deps`"
+                )
+            raise OrcError(PACKAGE_MISSING)
+        adapter = self.adapter
+        with adapter.connection_named("orc_state"):
+            return adapter.execute_macro(name, project="orchestra_dbt", kwargs=dict(kwargs))
+
+    def hook_fingerprints(self, node_ids: Collection[str]) -> dict[str, str | None]:
+        """The fingerprint the package's on-run-end hook would record for each node now."""
+        if not node_ids:
+            return {}
+        if not self.manifest.flat_graph:
+            self.manifest.build_flat_graph()
+        found = self.call_package_macro("hook_fingerprints", {"unique_ids": sorted(node_ids)})
+        return {uid: (str(found[uid]) if found.get(uid) else None) for uid in node_ids}
 
     def existing_relations(self, nodes: Iterable[Node]) -> set[str]:
         """The lower-cased relation names, among those of `nodes`, that exist in the warehouse."""

@@ -43,7 +43,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FINGERPRINT_VERSION",
+    "Definitions",
     "definition_fingerprints",
+    "fingerprint_definitions",
     "normalize_sql",
     "project_settings",
     "vars_provider",
@@ -767,6 +769,9 @@ class _Fingerprinter:
         self.macros = _MacroIndex(manifest)
         self.project_name = manifest.metadata.project_name or ""
         self.done: dict[str, str] = {}
+        # Nodes that read a var, env var or target field by a computed name (themselves or
+        # through an ephemeral parent): their fingerprint holds every value they might read.
+        self.computed_reads: set[str] = set()
         self._materializations: dict[str, frozenset[str]] = {}
         self._vars: dict[str, Mapping[str, Any]] = {}
         self._all_env: dict[str, str | None] | None = None
@@ -873,6 +878,8 @@ class _Fingerprinter:
                     and parent.config.materialized == "ephemeral"
                 ):
                     result.append({"id": parent_id, "ephemeral": self.fingerprint(parent_id)})
+                    if parent_id in self.computed_reads:
+                        self.computed_reads.add(node.unique_id)
                 else:
                     result.append(
                         {"id": parent_id, "relation": getattr(parent, "relation_name", None)}
@@ -926,6 +933,8 @@ class _Fingerprinter:
             # Tagged, so that no value can look like a missing var.
             var_values[name] = {"value": package_vars[name]} if name in package_vars else None
         result: dict[str, Any] = {"macros": closure.digest, "vars": var_values}
+        if all_refs.any_var or all_refs.any_env or all_refs.any_target:
+            self.computed_reads.add(node.unique_id)
         if all_refs.any_var:
             result["all_vars"] = dict(package_vars)
         result["env_vars"] = {
@@ -1017,6 +1026,13 @@ def _default_node_ids(manifest: Manifest) -> Iterable[str]:
             yield unique_id
 
 
+@dataclass(frozen=True)
+class Definitions:
+    fingerprints: dict[str, str]
+    # The nodes among them that read a var, env var or target field by a computed name.
+    computed_reads: frozenset[str]
+
+
 def definition_fingerprints(
     manifest: Manifest,
     *,
@@ -1027,6 +1043,28 @@ def definition_fingerprints(
     target: Mapping[str, Any] | None = None,
     settings: Mapping[str, Any] | None = None,
 ) -> dict[str, str]:
+    """The fingerprints of `fingerprint_definitions`."""
+    return fingerprint_definitions(
+        manifest,
+        vars_for_package=vars_for_package,
+        env=env,
+        adapter_type=adapter_type,
+        node_ids=node_ids,
+        target=target,
+        settings=settings,
+    ).fingerprints
+
+
+def fingerprint_definitions(
+    manifest: Manifest,
+    *,
+    vars_for_package: Callable[[str], Mapping[str, Any]],
+    env: Mapping[str, str],
+    adapter_type: str,
+    node_ids: Collection[str] | None = None,
+    target: Mapping[str, Any] | None = None,
+    settings: Mapping[str, Any] | None = None,
+) -> Definitions:
     """sha256 hex digest of each node's definition (see the module docstring for the inputs).
 
     `manifest` comes straight from `parse`. `vars_for_package` gives the effective vars of a
@@ -1046,4 +1084,7 @@ def definition_fingerprints(
     for unique_id in wanted:
         if unique_id not in manifest.nodes:
             raise KeyError(f"{unique_id} is not a node of this manifest")
-    return {unique_id: fingerprinter.fingerprint(unique_id) for unique_id in wanted}
+    fingerprints = {unique_id: fingerprinter.fingerprint(unique_id) for unique_id in wanted}
+    return Definitions(
+        fingerprints, frozenset(fingerprinter.computed_reads.intersection(fingerprints))
+    )

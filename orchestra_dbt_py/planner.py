@@ -24,6 +24,8 @@ PASS_THROUGH = frozenset({"view", "ephemeral"})
 # Materializations that replace the relation (and so, on some warehouses, drop what depends on it).
 REPLACING = frozenset({"table", "view"})
 PASSING_STATUSES = frozenset({"success", "pass"})
+# Fingerprints written by the dbt package's on-run-end hook start with this (`hook1:...`).
+HOOK_FINGERPRINT_PREFIX = "hook"
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,9 @@ class Node:
     fingerprint: str | None = None
     build_after: BuildAfter | None = None
     name: str = ""
+    # The hook's fingerprint of this node now, when a hook-written record must be checked
+    # and orc can trust the hook's fingerprint for it (see macros/state_table.sql).
+    hook_fingerprint: str | None = None
 
     @property
     def label(self) -> str:
@@ -311,6 +316,16 @@ def _record_problem(node: Node, record: NodeRecord | None) -> str | None:
         return "recorded without a definition fingerprint (by another tool or an older orc)"
     if node.resource_type in RELATION_TYPES and record.relation != node.relation:
         return f"state was recorded for relation {record.relation}; this run builds {node.relation}"
+    if record.fingerprint.startswith(HOOK_FINGERPRINT_PREFIX):
+        if node.hook_fingerprint is None:
+            return (
+                "recorded by the orchestra_dbt hook, whose fingerprint cannot vouch for it "
+                "(a package node, a large seed, or one reading vars, env vars or target "
+                "fields by computed names)"
+            )
+        if record.fingerprint != node.hook_fingerprint:
+            return "definition changed since the hooked run (code, config, macros or vars)"
+        return None
     if record.fingerprint != node.fingerprint:
         return "definition changed (code, config, macros, vars or env vars it reads)"
     return None

@@ -6,7 +6,7 @@ import json
 import signal
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
@@ -16,14 +16,21 @@ from orchestra_dbt_py.config import Settings
 from orchestra_dbt_py.dbt_session import DbtCommand, DbtSession, exit_code
 from orchestra_dbt_py.errors import OrcError
 from orchestra_dbt_py.fingerprint import (
-    definition_fingerprints,
+    fingerprint_definitions,
     project_settings,
     vars_provider,
 )
 from orchestra_dbt_py.html_report import HTML_ARTIFACT, write_plan_html
-from orchestra_dbt_py.planner import Node, Plan, PlanOptions, plan, sources_to_measure
+from orchestra_dbt_py.planner import (
+    HOOK_FINGERPRINT_PREFIX,
+    Node,
+    Plan,
+    PlanOptions,
+    plan,
+    sources_to_measure,
+)
 from orchestra_dbt_py.recorder import RunRecorder
-from orchestra_dbt_py.state import LocalFileBackend, open_backend
+from orchestra_dbt_py.state import LocalFileBackend, StateBackend, open_backend
 from orchestra_dbt_py.state.document import NodeRecord
 
 
@@ -44,20 +51,31 @@ def state_key(node: Node, settings: Settings) -> str:
     return node.unique_id
 
 
+def open_for_command(
+    command: DbtCommand, settings: Settings, on_wait: Callable[[str], None] | None = None
+) -> tuple[DbtSession, StateBackend]:
+    """Parse the project and open the state backend (a warehouse table through the same
+    session, so it is read and written with the command's target)."""
+    opened: list[DbtSession] = []
+    backend = open_backend(settings, on_wait=on_wait, dbt=lambda: opened[0])
+    opened.append(DbtSession(command))
+    return opened[0], backend
+
+
 def make_plan(
+    session: DbtSession,
     command: DbtCommand,
     settings: Settings,
     env: Mapping[str, str],
     load_state: Callable[[], Mapping[str, NodeRecord]],
 ) -> PlannedRun:
     """Everything up to the decision; reads the warehouse, writes nothing."""
-    session = DbtSession(command)
     selected = session.selected_ids()
     # Unit tests are fingerprinted with the model they test (in dbt_session.graph).
     manifest_nodes = session.manifest.nodes
     unit_tests = session.manifest.unit_tests
     tested = {p for uid in selected if uid in unit_tests for p in unit_tests[uid].depends_on.nodes}
-    fingerprints = definition_fingerprints(
+    definitions = fingerprint_definitions(
         session.manifest,
         vars_for_package=vars_provider(session.config),
         env=env,
@@ -66,13 +84,21 @@ def make_plan(
         target=session.config.to_target_dict(),
         settings=project_settings(session.config),
     )
-    nodes = session.graph(fingerprints)
+    nodes = session.graph(definitions.fingerprints)
     stored = load_state()
     state = {
         uid: stored[state_key(node, settings)]
         for uid, node in nodes.items()
         if state_key(node, settings) in stored
     }
+    hooked = [
+        uid
+        for uid, record in state.items()
+        if (record.fingerprint or "").startswith(HOOK_FINGERPRINT_PREFIX)
+        and uid not in definitions.computed_reads
+    ]
+    for uid, found in session.hook_fingerprints(hooked).items():
+        nodes[uid] = replace(nodes[uid], hook_fingerprint=found)
     freshness, errors = session.measure_freshness(sources_to_measure(nodes, selected))
     for uid, error in errors.items():
         report.say(f"could not measure the freshness of {nodes[uid].label}: {error}")
@@ -105,8 +131,8 @@ def show_plan(
 ) -> int:
     """`orc plan`: the decisions `orc dbt build` would make; nothing is built or saved."""
     report.use_log_format(command.params.get("log_format"))
-    backend = open_backend(settings)
-    planned = make_plan(command, settings, env, backend.load)
+    session, backend = open_for_command(command, settings)
+    planned = make_plan(session, command, settings, env, backend.load)
     saved = report.estimated_savings(planned.plan, planned.state)
     document = report.plan_document(command, planned.plan, planned.nodes, {}, saved)
     if html_path is not None:
@@ -121,9 +147,9 @@ def show_plan(
 
 def run_stateful(command: DbtCommand, settings: Settings, env: Mapping[str, str]) -> int:
     report.use_log_format(command.params.get("log_format"))
-    backend = open_backend(settings, on_wait=report.say)
-    planned = make_plan(command, settings, env, backend.load)
-    session, nodes, decided = planned.session, planned.nodes, planned.plan
+    session, backend = open_for_command(command, settings, on_wait=report.say)
+    planned = make_plan(session, command, settings, env, backend.load)
+    nodes, decided = planned.nodes, planned.plan
     verbose = bool(settings.debug or command.params.get("debug"))
     report.announce_plan(decided, nodes, verbose=verbose)
     to_run = decided.ids("build")

@@ -4,23 +4,30 @@
 * `LocalFileBackend` (`local`): a JSON file; exclusive lock, atomic replacement.
 * `S3Backend` (`s3`): `s3://bucket/key`; conditional writes (needs the `s3` extra, boto3).
 * `HttpBackend` (`http`): the Orchestra API, selected by ORCHESTRA_API_KEY.
+* `WarehouseBackend` (`warehouse`): `warehouse:<schema>.<table>`, a table in the target
+  warehouse written through the dbt adapter (also written by the package's dbt hooks).
 
 `open_backend` opens the backend the settings select; `backend_for_uri` opens one named by a
-URI (for `orc state migrate`): a local path, `s3://bucket/key`, or `orchestra://` for the
-Orchestra API (key from ORCHESTRA_API_KEY, server from ORCHESTRA_ENV or
-ORCHESTRA_API_BASE_URL). The S3 and HTTP modules are imported only when used.
+URI (for `orc state migrate`): a local path, `s3://bucket/key`, `warehouse:<schema>.<table>`,
+or `orchestra://` for the Orchestra API (key from ORCHESTRA_API_KEY, server from ORCHESTRA_ENV
+or ORCHESTRA_API_BASE_URL). The S3, HTTP and warehouse modules are imported only when used.
+The warehouse backend runs the dbt project of the current directory (its default target, or
+DBT_TARGET / DBT_PROFILES_DIR) unless `dbt` gives the session of the running command.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from orchestra_dbt_py.config import Settings, has_uri_scheme
 from orchestra_dbt_py.errors import OrcError
 from orchestra_dbt_py.state.document import NodeRecord, dump_state, merge_states, parse_state
 from orchestra_dbt_py.state.local import LocalFileBackend
+
+if TYPE_CHECKING:
+    from orchestra_dbt_py.state.warehouse import MacroCaller
 
 # `backend_for_uri`'s name for the Orchestra API (the HTTP backend).
 ORCHESTRA_URI = "orchestra://"
@@ -83,6 +90,7 @@ def open_backend(
     settings: Settings,
     on_wait: Callable[[str], None] | None = None,
     workdir: Path | None = None,
+    dbt: Callable[[], MacroCaller] | None = None,
 ) -> StateBackend:
     """The backend the settings select. `on_wait` receives a message when a write has to wait
     for another writer or a request is retried (shown to the user so a pause is not mistaken
@@ -101,10 +109,7 @@ def open_backend(
     if backend == "s3":
         return _s3_backend(state_file, settings, on_wait)
     if backend == "warehouse":
-        raise OrcError(
-            f"the warehouse state backend ({state_file}) is not available in this version of "
-            "orc yet: use a local state_file path or s3://bucket/key for now"
-        )
+        return _warehouse_backend(state_file, settings, dbt)
     if has_uri_scheme(state_file):
         raise OrcError(
             f"state_file {state_file} uses a scheme orc does not support: use a local path, "
@@ -135,7 +140,8 @@ def backend_for_uri(
     base = Path.cwd() if workdir is None else workdir
     if not text:
         raise OrcError(
-            "an empty state URI: give a local path, s3://bucket/key or orchestra:// (the API)"
+            "an empty state URI: give a local path, s3://bucket/key, "
+            "warehouse:<schema>.<table> or orchestra:// (the API)"
         )
     lowered = text.lower()
     if lowered.startswith("orchestra:"):
@@ -152,11 +158,13 @@ def backend_for_uri(
         return _http_backend(settings, on_wait, base)
     if lowered.startswith("s3://"):
         return _s3_backend(text, settings, on_wait)
+    if lowered.startswith("warehouse:"):
+        return _warehouse_backend(text, settings, None)
     if has_uri_scheme(text):
         raise OrcError(
             f"state URI {text} uses a scheme orc cannot migrate: use a local path, "
-            "s3://bucket/key or orchestra:// (set ORCHESTRA_API_BASE_URL to reach another "
-            "Orchestra-compatible server)"
+            "s3://bucket/key, warehouse:<schema>.<table> or orchestra:// (set "
+            "ORCHESTRA_API_BASE_URL to reach another Orchestra-compatible server)"
         )
     path = Path(text).expanduser()
     if not path.is_absolute():
@@ -184,3 +192,27 @@ def _s3_backend(
     from orchestra_dbt_py.state.s3 import S3Backend
 
     return S3Backend.from_uri(uri, key_prefix=account_prefix(settings), on_wait=on_wait)
+
+
+def _warehouse_backend(
+    uri: str, settings: Settings, dbt: Callable[[], MacroCaller] | None
+) -> StateBackend:
+    from orchestra_dbt_py.state.warehouse import WarehouseBackend, table_name
+
+    return WarehouseBackend(
+        table_name(uri), dbt or _project_session(), key_prefix=account_prefix(settings)
+    )
+
+
+def _project_session() -> Callable[[], MacroCaller]:
+    """The dbt project of the current directory, parsed on first use."""
+    opened: list[MacroCaller] = []
+
+    def session() -> MacroCaller:
+        if not opened:
+            from orchestra_dbt_py.dbt_session import DbtSession, parse_command
+
+            opened.append(DbtSession(parse_command(["parse"])))
+        return opened[0]
+
+    return session

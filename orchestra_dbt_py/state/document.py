@@ -31,9 +31,11 @@ from orchestra_dbt_py.errors import OrcError
 
 __all__ = [
     "NodeRecord",
+    "dump_item_json",
     "dump_state",
     "format_timestamp",
     "merge_states",
+    "parse_item_json",
     "parse_state",
     "parse_timestamp",
 ]
@@ -199,6 +201,30 @@ def dump_state(
         for stale in cache.keys() - items.keys():
             del cache[stale]
     return '{\n  "state": {\n' + ",\n".join(parts) + "\n  }\n}\n"
+
+
+def dump_item_json(record: NodeRecord) -> str:
+    """One record as compact JSON, in the document's item shape (for one row of a table)."""
+    return json.dumps(_dump_item(record), sort_keys=True, ensure_ascii=False, allow_nan=False)
+
+
+def parse_item_json(key: str, text: str, origin: str) -> NodeRecord:
+    """Parse and strictly validate one item kept on its own (a row of a state table);
+    errors are OrcError naming `origin` and the key."""
+    try:
+        item = json.loads(
+            text,
+            object_pairs_hook=_unique_keys,
+            parse_constant=_reject_constant,
+            parse_float=_finite_float,
+        )
+        return _parse_item(item)
+    except (json.JSONDecodeError, _DocumentError) as error:
+        problem = error.msg if isinstance(error, json.JSONDecodeError) else str(error)
+        raise OrcError(
+            f"state {origin} has an invalid item {key!r}: {problem}: fix or delete it; "
+            "orc never overwrites it"
+        ) from None
 
 
 def dump_journal_line(items: Mapping[str, NodeRecord], removals: Collection[str] = ()) -> str:

@@ -364,18 +364,31 @@ def test_open_backend_without_state_file() -> None:
 
 
 @pytest.mark.parametrize(
-    ("settings", "fragment"),
-    [(Settings(state_file="warehouse:analytics.orc_state"), "warehouse")],
-    ids=["warehouse"],
+    ("state_file", "table"),
+    [
+        ("warehouse:analytics.orc_state", "analytics.orc_state"),
+        ("WAREHOUSE:prod.analytics.orc_state", "prod.analytics.orc_state"),
+    ],
 )
-def test_open_backend_later_backends(settings: Settings, fragment: str) -> None:
+def test_open_backend_warehouse_names_the_table(state_file: str, table: str) -> None:
+    from orchestra_dbt_py.state.warehouse import WarehouseBackend
+
+    backend = open_backend(Settings(state_file=state_file))  # nothing is parsed until used
+    assert isinstance(backend, WarehouseBackend)
+    assert backend.table == table
+    assert backend.description == f"warehouse:{table}"
+
+
+@pytest.mark.parametrize(
+    "state_file",
+    ["warehouse:", "warehouse:orc_state", "warehouse:a.b.c.d", "warehouse:a..b", "warehouse:a b.c"],
+)
+def test_open_backend_warehouse_rejects_a_malformed_table(state_file: str) -> None:
     with pytest.raises(OrcError) as caught:
-        open_backend(settings)
+        open_backend(Settings(state_file=state_file))
     message = str(caught.value)
-    assert fragment in message
-    assert "not available" in message
+    assert "warehouse:<schema>.<table>" in message
     assert "\n" not in message
-    assert "sk-SECRET-42" not in message
 
 
 def test_open_backend_rejects_an_unknown_scheme() -> None:
