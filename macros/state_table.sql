@@ -194,9 +194,20 @@ where kind = 'node'
 
 {#- --- Reading and writing, used by the hooks and by `orc` (through execute_macro) --- -#}
 
+{#- One statement inside the connection's transaction (run_query would run it outside, and
+    the commit below would find no transaction to commit). -#}
+{% macro _state_run(sql, fetch=false) -%}
+  {%- call statement('orchestra_dbt_state', fetch_result=fetch, auto_begin=true) -%}
+    {{ sql }}
+  {%- endcall -%}
+  {%- if fetch -%}
+    {{ return(load_result('orchestra_dbt_state').table) }}
+  {%- endif -%}
+{%- endmacro %}
+
 {% macro ensure_state_table(relation) -%}
   {%- do adapter.create_schema(api.Relation.create(database=relation.database, schema=relation.schema)) -%}
-  {%- do run_query(orchestra_dbt.state_table_create_sql(relation)) -%}
+  {%- do orchestra_dbt._state_run(orchestra_dbt.state_table_create_sql(relation)) -%}
 {%- endmacro %}
 
 
@@ -213,7 +224,7 @@ where kind = 'node'
   {%- if keys is not none and keys | length == 0 -%}
     {{ return([]) }}
   {%- endif -%}
-  {%- set table = run_query(orchestra_dbt.state_table_select_sql(relation, kind, keys)) -%}
+  {%- set table = orchestra_dbt._state_run(orchestra_dbt.state_table_select_sql(relation, kind, keys), fetch=true) -%}
   {%- set rows = [] -%}
   {%- for row in table.rows -%}
     {%- do rows.append([row[0], row[1], row[2]]) -%}
@@ -232,12 +243,12 @@ where kind = 'node'
   {%- endif -%}
   {%- do orchestra_dbt.ensure_state_table(relation) -%}
   {%- for chunk in rows | batch(200) -%}
-    {%- do run_query(orchestra_dbt.state_table_insert_sql(relation, chunk)) -%}
+    {%- do orchestra_dbt._state_run(orchestra_dbt.state_table_insert_sql(relation, chunk)) -%}
   {%- endfor -%}
   {%- for chunk in removals | batch(200) -%}
-    {%- do run_query(orchestra_dbt.state_table_delete_sql(relation, 'node', chunk, removed_before)) -%}
+    {%- do orchestra_dbt._state_run(orchestra_dbt.state_table_delete_sql(relation, 'node', chunk, removed_before)) -%}
   {%- endfor -%}
-  {%- do run_query(orchestra_dbt.state_table_compact_sql(relation)) -%}
+  {%- do orchestra_dbt._state_run(orchestra_dbt.state_table_compact_sql(relation)) -%}
   {%- do adapter.commit() -%}
 {%- endmacro %}
 
@@ -421,7 +432,11 @@ where kind = 'node'
   {%- endfor -%}
 
   {%- do orchestra_dbt.write_state_rows(state_table, rows, removed, now) -%}
-  {%- do run_query(orchestra_dbt.state_table_delete_sql(relation, 'observation', [invocation_id], now)) -%}
+  {#- This run's observation is used; those of runs that died before their end are dropped
+      after a day. -#}
+  {%- set day_ago = modules.datetime.datetime.utcnow() - modules.datetime.timedelta(days=1) -%}
+  {%- do orchestra_dbt._state_run(orchestra_dbt.state_table_delete_sql(relation, 'observation', [invocation_id], now)) -%}
+  {%- do orchestra_dbt._state_run(orchestra_dbt.state_table_delete_sql(relation, 'observation', none, orchestra_dbt._state_time(day_ago))) -%}
   {%- do adapter.commit() -%}
   {{ return('') }}
 {%- endmacro %}
