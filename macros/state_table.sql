@@ -163,20 +163,24 @@ where kind = {{ orchestra_dbt.state_literal(kind) }}
 {%- endmacro %}
 
 
-{#- Delete every node row that a newer row of the same key supersedes. `last_updated`
-    has a fixed width, so `last_updated || state_key` names one row version. -#}
-{% macro state_table_compact_sql(relation) -%}
-  {{ return(adapter.dispatch('state_table_compact_sql', 'orchestra_dbt')(relation)) }}
+{#- Delete every node row (of `keys`, when given) that a newer row of the same key
+    supersedes. `last_updated` has a fixed width, so `last_updated || state_key` names one
+    row version. -#}
+{% macro state_table_compact_sql(relation, keys=none) -%}
+  {{ return(adapter.dispatch('state_table_compact_sql', 'orchestra_dbt')(relation, keys)) }}
 {%- endmacro %}
 
-{% macro default__state_table_compact_sql(relation) -%}
+{% macro default__state_table_compact_sql(relation, keys) -%}
+  {%- set only_keys -%}
+    {%- if keys is not none %} and state_key in ({{ orchestra_dbt._state_literals(keys) }}){% endif -%}
+  {%- endset -%}
   {%- set sql -%}
 delete from {{ relation }}
-where kind = 'node'
+where kind = 'node'{{ only_keys }}
   and last_updated || state_key not in (
     select max(last_updated) || state_key
     from {{ relation }}
-    where kind = 'node'
+    where kind = 'node'{{ only_keys }}
     group by state_key
   )
   {%- endset -%}
@@ -234,8 +238,10 @@ where kind = 'node'
 
 
 {#- Append `rows` ([state_key, kind, last_updated, item]), delete the node rows of
-    `removals` written at or before `removed_before`, drop superseded rows, and commit:
-    one transaction where the warehouse has them. Creates the table on first use. -#}
+    `removals` written at or before `removed_before`, drop the rows the new ones supersede,
+    and commit: one transaction where the warehouse has them. Only the keys written are
+    touched, so writers of different nodes never wait for each other. Creates the table on
+    first use. -#}
 {% macro write_state_rows(state_table=none, rows=[], removals=[], removed_before=none) -%}
   {%- set relation = orchestra_dbt.state_table_relation(state_table) -%}
   {%- if not execute -%}
@@ -248,7 +254,13 @@ where kind = 'node'
   {%- for chunk in removals | batch(200) -%}
     {%- do orchestra_dbt._state_run(orchestra_dbt.state_table_delete_sql(relation, 'node', chunk, removed_before)) -%}
   {%- endfor -%}
-  {%- do orchestra_dbt._state_run(orchestra_dbt.state_table_compact_sql(relation)) -%}
+  {%- set written = [] -%}
+  {%- for row in rows if row[1] == 'node' -%}
+    {%- do written.append(row[0]) -%}
+  {%- endfor -%}
+  {%- for chunk in written | unique | list | batch(200) -%}
+    {%- do orchestra_dbt._state_run(orchestra_dbt.state_table_compact_sql(relation, chunk)) -%}
+  {%- endfor -%}
   {%- do adapter.commit() -%}
 {%- endmacro %}
 
@@ -302,7 +314,7 @@ where kind = 'node'
     read it, and keep it for record_run. Freshness taken after the build could include
     data the build never saw, so record_run records none without this hook. -#}
 {% macro observe_sources(state_table=none) -%}
-  {%- if not execute -%}
+  {%- if not execute or orchestra_dbt._orc_records_this_run() -%}
     {{ return('') }}
   {%- endif -%}
   {%- set relation = orchestra_dbt.state_table_relation(state_table) -%}
@@ -349,11 +361,14 @@ where kind = 'node'
 {#- on-run-end: record every node the run built (and every test it ran) into the state
     table, in the shape `orc` writes; forget the ones that failed, so they are rebuilt. -#}
 {% macro record_run(results, state_table=none) -%}
-  {%- if not execute -%}
+  {%- if not execute or orchestra_dbt._orc_records_this_run() -%}
     {{ return('') }}
   {%- endif -%}
   {%- set relation = orchestra_dbt.state_table_relation(state_table) -%}
   {%- set now = orchestra_dbt._state_now() -%}
+  {#- --empty, --sample and --event-time-* build partial data: never reusable. -#}
+  {%- set args = invocation_args_dict or {} -%}
+  {%- set partial = args.get('empty') or args.get('sample') or args.get('event_time_start') or args.get('event_time_end') -%}
   {%- set account = var('orchestra_integration_account_id', none) -%}
   {%- set observations = orchestra_dbt.read_state_rows(state_table, 'observation', [invocation_id]) or [] -%}
   {%- set observed = fromjson(observations[-1][2]) if observations else {} -%}
@@ -366,7 +381,9 @@ where kind = 'node'
       {%- set status = result.status | string -%}
       {%- set built = node.resource_type in ('model', 'seed', 'snapshot') and status == 'success' -%}
       {%- set tested = node.resource_type == 'test' and status in ('pass', 'warn', 'fail') -%}
-      {%- if built or tested -%}
+      {%- if (built or tested) and partial -%}
+        {%- do removed.append(orchestra_dbt._state_key(node, account)) -%}
+      {%- elif built or tested -%}
         {%- set completed = result.timing[-1].completed_at if result.timing else none -%}
         {%- do finished.update({node.unique_id: {
               'status': status,
@@ -439,6 +456,12 @@ where kind = 'node'
   {%- do orchestra_dbt._state_run(orchestra_dbt.state_table_delete_sql(relation, 'observation', none, orchestra_dbt._state_time(day_ago))) -%}
   {%- do adapter.commit() -%}
   {{ return('') }}
+{%- endmacro %}
+
+{#- `orc` records the runs it drives itself (with its own, finer fingerprint) and tells the
+    hooks so through this environment variable, set only inside its process. -#}
+{% macro _orc_records_this_run() -%}
+  {{ return(env_var('ORCHESTRA_DBT_RECORDER', '') == 'orc') }}
 {%- endmacro %}
 
 {#- dbt-orchestra's key rule, as orc applies it (orchestra_dbt_py.runner.state_key). -#}
@@ -581,7 +604,7 @@ where kind = 'node'
     {%- do vars.update({name: var(name, missing)}) -%}
   {%- endfor -%}
   {%- set envs = {} -%}
-  {%- for name in re.findall("\\benv_var\\(\\s*['\"]([^'\"]+)['\"]", text) | unique | sort -%}
+  {%- for name in re.findall("\\benv_var\\(\\s*['\"]([^'\"]+)['\"]", text) | unique | sort if name != 'ORCHESTRA_DBT_RECORDER' -%}
     {%- do envs.update({name: local_md5(env_var(name, missing) | string)}) -%}
   {%- endfor -%}
   {%- set targets = {} -%}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -51,6 +52,8 @@ ADAPTERS_DROPPING_DEPENDENT_VIEWS = frozenset({"postgres", "redshift"})
 
 EventCallback = Callable[[Any], None]
 FRESHNESS_MACRO = "macro.orchestra_dbt.source_freshness"
+# Tells the package's state hooks that orc records this run itself (macros/state_table.sql).
+RECORDER_ENV = "ORCHESTRA_DBT_RECORDER"
 PACKAGE_MISSING = (
     "the orchestra_dbt dbt package is not installed in this project: add it to "
     "packages.yml and run `orc dbt deps`"
@@ -324,9 +327,15 @@ class DbtSession:
         if self.command.subcommand == "build":
             selection["resource_types"] = ()
             selection["exclude_resource_types"] = ()
+        previous = os.environ.get(RECORDER_ENV)
+        os.environ[RECORDER_ENV] = "orc"
         try:
             return self._invoke(list(self.command.args), callbacks, **selection)
         finally:
+            if previous is None:
+                os.environ.pop(RECORDER_ENV, None)
+            else:
+                os.environ[RECORDER_ENV] = previous
             for node in tagged:
                 if tag in node.tags:
                     node.tags.remove(tag)

@@ -109,7 +109,7 @@ def open_backend(
     if backend == "s3":
         return _s3_backend(state_file, settings, on_wait)
     if backend == "warehouse":
-        return _warehouse_backend(state_file, settings, dbt)
+        return _warehouse_backend(state_file, settings, dbt, on_wait)
     if has_uri_scheme(state_file):
         raise OrcError(
             f"state_file {state_file} uses a scheme orc does not support: use a local path, "
@@ -159,7 +159,7 @@ def backend_for_uri(
     if lowered.startswith("s3://"):
         return _s3_backend(text, settings, on_wait)
     if lowered.startswith("warehouse:"):
-        return _warehouse_backend(text, settings, None)
+        return _warehouse_backend(text, settings, None, on_wait)
     if has_uri_scheme(text):
         raise OrcError(
             f"state URI {text} uses a scheme orc cannot migrate: use a local path, "
@@ -195,12 +195,18 @@ def _s3_backend(
 
 
 def _warehouse_backend(
-    uri: str, settings: Settings, dbt: Callable[[], MacroCaller] | None
+    uri: str,
+    settings: Settings,
+    dbt: Callable[[], MacroCaller] | None,
+    on_wait: Callable[[str], None] | None,
 ) -> StateBackend:
     from orchestra_dbt_py.state.warehouse import WarehouseBackend, table_name
 
     return WarehouseBackend(
-        table_name(uri), dbt or _project_session(), key_prefix=account_prefix(settings)
+        table_name(uri),
+        dbt or _project_session(),
+        key_prefix=account_prefix(settings),
+        on_wait=on_wait,
     )
 
 

@@ -14,7 +14,9 @@ The table is created on the first write; a missing table reads as an empty state
 
 from __future__ import annotations
 
+import random
 import re
+import time
 from collections.abc import Callable, Collection, Mapping
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -30,6 +32,8 @@ from orchestra_dbt_py.state.document import (
 __all__ = ["WAREHOUSE_SCHEME", "MacroCaller", "WarehouseBackend", "table_name"]
 
 WAREHOUSE_SCHEME = "warehouse:"
+# A write that fails (e.g. PostgreSQL ends one of two deadlocked writers) is tried again.
+WRITE_ATTEMPTS = 3
 # `<schema>.<table>` or `<database>.<schema>.<table>`, unquoted names.
 _TABLE = re.compile(r"[^.\s\"'`]+(\.[^.\s\"'`]+){1,2}")
 
@@ -67,12 +71,14 @@ class WarehouseBackend:
         table: str,
         dbt: Callable[[], MacroCaller],
         key_prefix: str | None = None,
+        on_wait: Callable[[str], None] | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.table = table
         self.description = f"{WAREHOUSE_SCHEME}{table}"
         self.key_prefix = key_prefix
         self._dbt = dbt
+        self._on_wait = on_wait
         self._clock = clock
 
     def __repr__(self) -> str:
@@ -110,12 +116,21 @@ class WarehouseBackend:
             [key, "node", fixed_time(record.last_updated), dump_item_json(record)]
             for key, record in sorted(items.items())
         ]
-        self._call(
-            "write_state_rows",
-            rows=rows,
-            removals=sorted(removals),
-            removed_before=fixed_time(self._clock()),
-        )
+        for attempt in range(1, WRITE_ATTEMPTS + 1):
+            try:
+                self._call(
+                    "write_state_rows",
+                    rows=rows,
+                    removals=sorted(removals),
+                    removed_before=fixed_time(self._clock()),
+                )
+                break
+            except _QueryFailed as error:
+                if attempt == WRITE_ATTEMPTS:
+                    raise
+                if self._on_wait is not None:
+                    self._on_wait(f"{error}; trying again")
+                time.sleep(random.uniform(0.2, 1.0) * attempt)
         return merge_states(current, items, removals)
 
     def init(self) -> bool:
@@ -143,10 +158,14 @@ class WarehouseBackend:
         except OrcError:
             raise
         except Exception as error:
-            raise OrcError(
+            raise _QueryFailed(
                 f"the state table {self.description} could not be "
                 f"{'read' if macro.startswith('read') else 'written'}: {_one_line(error)}"
             ) from error
+
+
+class _QueryFailed(OrcError):
+    """The warehouse refused a read or write of the state table."""
 
 
 def _one_line(error: BaseException) -> str:
