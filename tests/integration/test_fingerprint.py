@@ -495,3 +495,26 @@ def test_vars_provider_follows_dbt_precedence(project: Project) -> None:
     package = provider("fp_pkg")
     assert package["fp_region"] == "us"  # global vars and --vars reach packages too
     assert "fp_scoped" not in package  # ... but not another package's scoped vars
+
+
+def test_computed_reads_name_the_nodes_reading_by_computed_names(project: Project) -> None:
+    from orchestra_dbt_py.fingerprint import fingerprint_definitions
+
+    def computed_reads() -> frozenset[str]:
+        parsed = project.parse()
+        return fingerprint_definitions(
+            parsed.manifest,
+            vars_for_package=parsed.vars_for_package,
+            env={},
+            adapter_type="duckdb",
+        ).computed_reads
+
+    assert computed_reads() == frozenset()
+    project.edit("models/marts/var_direct.sql", 'var("fp_region")', 'var("fp_" ~ "region")')
+    project.edit(
+        "models/staging/eph_big_orders.sql",
+        "amount > 5",
+        "amount > {{ env_var('FP_' ~ 'X', '5') }}",
+    )
+    # The ephemeral model's SQL is inlined into its reader, which inherits its reads.
+    assert computed_reads() == {VAR_DIRECT, EPH, BIG_ORDERS}

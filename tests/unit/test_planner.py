@@ -291,6 +291,55 @@ CASES = [
 ]
 
 
+HOOKED = "hook1:abc"  # a fingerprint the package's on-run-end hook recorded
+
+
+def hooked_graph(hook_fingerprint: str | None) -> dict[str, Node]:
+    return graph(**{FCT: replace(graph()[FCT], hook_fingerprint=hook_fingerprint)})
+
+
+CASES += [
+    Case(
+        "hook record whose fingerprint orc recomputes equal: reused",
+        set(),
+        nodes=hooked_graph(HOOKED),
+        state_changes=with_record(FCT, fingerprint=HOOKED),
+    ),
+    Case(
+        "hook record, definition changed since the hooked run: rebuilt",
+        {FCT, TEST_FCT, TEST_REL},
+        nodes=hooked_graph("hook1:other"),
+        state_changes=with_record(FCT, fingerprint=HOOKED),
+        reason_contains={FCT: "definition changed since the hooked run"},
+    ),
+    Case(
+        "hook record orc cannot vouch for (no hook fingerprint now): rebuilt",
+        {FCT, TEST_FCT, TEST_REL},
+        nodes=hooked_graph(None),
+        state_changes=with_record(FCT, fingerprint=HOOKED),
+        reason_contains={FCT: "whose fingerprint cannot vouch for it"},
+    ),
+    Case(
+        "orc's own fingerprint never matches a hook record, nor the reverse",
+        {FCT, TEST_FCT, TEST_REL},
+        nodes=hooked_graph(f"fp-{FCT}"),
+        state_changes=with_record(FCT, fingerprint=HOOKED),
+    ),
+    Case(
+        "an orc record is checked against orc's fingerprint, not the hook's",
+        set(),
+        nodes=hooked_graph("hook1:anything"),
+    ),
+    Case(
+        "hook record for another relation: rebuilt",
+        {FCT, TEST_FCT, TEST_REL},
+        nodes=hooked_graph(HOOKED),
+        state_changes=with_record(FCT, fingerprint=HOOKED, relation='"db"."other"."fct"'),
+        reason_contains={FCT: "state was recorded for relation"},
+    ),
+]
+
+
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_planner_rule(case: Case) -> None:
     state = good_state(graph())
