@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
@@ -30,6 +31,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OrcError as error:
         print(f"orc: error: {error}", file=sys.stderr)
         return error.exit_code
+    except BrokenPipeError:
+        # The reader went away (`orc state show | head`): stop quietly, as a SIGPIPE would.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
 
 
 def dispatch(args: list[str]) -> int:

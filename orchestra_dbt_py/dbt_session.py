@@ -158,7 +158,8 @@ class DbtSession:
         result = dbtRunner().invoke(["parse"], **{**self._shared, "quiet": True})
         if not result.success or not isinstance(result.result, Manifest):
             raise OrcError(
-                f"dbt could not parse the project: {result.exception or 'see the errors above'}",
+                "dbt could not parse the project: "
+                f"{_one_line(result.exception) if result.exception else 'see the errors above'}",
                 exit_code=2,
             )
         return result.result
