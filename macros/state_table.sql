@@ -88,6 +88,10 @@
   {{ return(orchestra_dbt.orchestra_dbt_backslash_literal(text)) }}
 {%- endmacro %}
 
+{% macro redshift__state_literal(text) -%}
+  {{ return(orchestra_dbt.orchestra_dbt_backslash_literal(text)) }}
+{%- endmacro %}
+
 
 {% macro state_table_create_sql(relation) -%}
   {{ return(adapter.dispatch('state_table_create_sql', 'orchestra_dbt')(relation)) }}
@@ -104,6 +108,12 @@ create table if not exists {{ relation }} (
 )
   {%- endset -%}
   {{ return(sql) }}
+{%- endmacro %}
+
+
+{#- Spark needs a Delta table to delete rows (Databricks makes Delta tables by default). -#}
+{% macro spark__state_table_create_sql(relation) -%}
+  {{ return(orchestra_dbt.default__state_table_create_sql(relation) ~ '\nusing delta') }}
 {%- endmacro %}
 
 
@@ -247,6 +257,7 @@ where kind = 'node'{{ only_keys }}
   {%- if not execute -%}
     {{ return(none) }}
   {%- endif -%}
+  {%- set removed_before = removed_before or orchestra_dbt._state_now() -%}
   {%- do orchestra_dbt.ensure_state_table(relation) -%}
   {%- for chunk in rows | batch(200) -%}
     {%- do orchestra_dbt._state_run(orchestra_dbt.state_table_insert_sql(relation, chunk)) -%}

@@ -1,24 +1,34 @@
 """Render the package's real macro files outside dbt, against a small fake context.
 
 Used by tests/unit/test_macro_sql.py for the adapters that cannot run here
-(Snowflake, BigQuery, Databricks) and for DuckDB's location parsing.
+(Snowflake, BigQuery, Databricks) and for DuckDB's location parsing, and by
+tests/unit/test_state_table_sql.py for the warehouse state table's SQL and hooks.
 
 What is real:
   * the Jinja environment: dbt-common's `get_environment()` (dbt's sandboxed
     environment, macro name mangling, `do` and friends);
-  * the macro sources: `macros/source_freshness.sql` from this repository, and
+  * the macro sources: `macros/source_freshness.sql` and `macros/state_table.sql`
+    from this repository, and
     dbt's own `collect_freshness*`, `run_query` and `escape_single_quotes` from
     the installed dbt global project, split into one template per macro the
     way dbt's macro parser does;
   * the relations: dbt-adapters' `BaseRelation`, configured with each
     warehouse's quoting, so they render as the warehouse would;
-  * `modules`: the restricted module dicts dbt puts in the context.
+  * `modules`: the restricted module dicts dbt puts in the context;
+  * `tojson`, `fromjson` and `local_md5`: dbt's own context functions;
+  * `exceptions.raise_compiler_error`: raises dbt's `CompilationError`.
 
 What is fake:
   * `adapter`: `dispatch` resolves `<adapter>__<name>`, then the adapter's
     parents, then `default__<name>`, within the requested namespace;
   * `statement` / `load_result` / (through the real `run_query`) queries:
-    SQL is captured and each statement is answered with the next canned table;
+    SQL is captured and each statement that fetches its result is answered
+    with the next canned table;
+  * `adapter.create_schema`, `adapter.commit` (logged with the statements, in
+    order) and `adapter.get_relation` (answers from a set of existing tables);
+  * `api.Relation.create`: the real `BaseRelation` with the warehouse's quoting;
+  * `var`, `env_var`, `target`, `invocation_id`, `invocation_args_dict`, `graph`,
+    `selected_resources`, `project_name`, `source` and `context` (the context itself);
   * `return`: raises `MacroReturn` carrying the value, and every macro call
     catches it, as dbt's macro generator does.
 """
@@ -33,14 +43,19 @@ from typing import Any
 
 import jinja2
 from dbt.adapters.base.relation import BaseRelation
-from dbt.context.base import get_context_modules
+from dbt.adapters.contracts.relation import RelationType
+from dbt.context.base import BaseContext, get_context_modules
 from dbt.include.global_project import PACKAGE_PATH as DBT_GLOBAL_PROJECT_PATH
 from dbt_common.clients.jinja import BlockTag, extract_toplevel_blocks, get_environment
+from dbt_common.exceptions import CompilationError
 from dbt_common.utils.jinja import get_dbt_macro_name
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PACKAGE_NAME = "orchestra_dbt"
-PACKAGE_MACRO_FILES = (REPO_ROOT / "macros" / "source_freshness.sql",)
+PACKAGE_MACRO_FILES = (
+    REPO_ROOT / "macros" / "source_freshness.sql",
+    REPO_ROOT / "macros" / "state_table.sql",
+)
 
 # dbt global-project files and the macros taken from each (None: all of them).
 # `statement` itself is faked, so only `run_query` is taken from statement.sql.
@@ -53,6 +68,7 @@ GLOBAL_MACRO_FILES: Mapping[str, frozenset[str] | None] = {
 # Adapter type -> its parent adapter types, searched before `default`.
 ADAPTER_PARENTS: Mapping[str, tuple[str, ...]] = {
     "databricks": ("spark",),
+    "redshift": ("postgres",),
 }
 
 
@@ -110,12 +126,21 @@ def _compile(sql: str) -> jinja2.Template:
     return get_environment().from_string(sql)
 
 
+@dataclass(frozen=True)
+class MacroInfo:
+    """The parts of dbt's parsed macro that `MacroGenerator.macro` exposes and macros read."""
+
+    unique_id: str
+    macro_sql: str
+
+
 class RenderedMacro:
     """A macro callable from Python or Jinja, like dbt's MacroGenerator."""
 
     def __init__(self, source: MacroSource, context: dict[str, Any]) -> None:
         self.source = source
         self.name = source.name
+        self.macro = MacroInfo(f"macro.{source.package}.{source.name}", source.sql)
         self._context = context
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
@@ -160,12 +185,36 @@ class FakeResult:
         return self.table.rows
 
 
+@dataclass(frozen=True)
+class Statement:
+    """One `{% call statement(...) %}` as the macros issued it."""
+
+    name: str | None
+    sql: str
+    fetch_result: bool
+    auto_begin: bool
+
+
+# (database, schema, identifier) of a table, as `adapter.get_relation` is asked for it.
+TableKey = tuple[str | None, str | None, str | None]
+
+
 @dataclass
 class FakeWarehouse:
-    """Captures every statement's SQL and answers with canned tables, in order."""
+    """Captures every statement's SQL and answers the ones that fetch their result with
+    canned tables, in order.
+
+    `events` logs what reached the warehouse, in order: `("statement", sql)`,
+    `("create_schema", relation)` and `("commit", "")`. `tables` are the tables that exist,
+    for `adapter.get_relation`; `lookups` are the tables it was asked for.
+    """
 
     answers: list[FakeTable] = field(default_factory=list)
     queries: list[str] = field(default_factory=list)
+    statements: list[Statement] = field(default_factory=list)
+    events: list[tuple[str, str]] = field(default_factory=list)
+    tables: set[TableKey] = field(default_factory=set)
+    lookups: list[TableKey] = field(default_factory=list)
     _results: dict[str, FakeResult] = field(default_factory=dict)
 
     def statement(
@@ -179,25 +228,63 @@ class FakeWarehouse:
         assert caller is not None, "statement() must be used as {% call statement(...) %}"
         sql = str(caller())
         self.queries.append(sql)
-        if not self.answers:
-            raise AssertionError(f"unexpected statement, no canned answer left:\n{sql}")
-        answer = self.answers.pop(0)
-        if name is not None and fetch_result:
+        self.statements.append(Statement(name, sql, fetch_result, auto_begin))
+        self.events.append(("statement", sql))
+        if fetch_result:
+            if not self.answers:
+                raise AssertionError(f"unexpected statement, no canned answer left:\n{sql}")
+            answer = self.answers.pop(0)
+        else:
+            answer = FakeTable((), [])
+        if name is not None:
             self._results[name] = FakeResult(answer)
         return ""
 
     def load_result(self, name: str) -> FakeResult | None:
         return self._results.get(name)
 
+    def commit(self) -> None:
+        self.events.append(("commit", ""))
+
+    def create_schema(self, relation: BaseRelation) -> None:
+        self.events.append(("create_schema", str(relation)))
+
+
+class FakeRelationApi:
+    """`api.Relation`: creates the adapter's relations, quoted as its warehouse quotes."""
+
+    def __init__(self, adapter_type: str) -> None:
+        self._type = adapter_type
+
+    def create(
+        self,
+        database: str | None = None,
+        schema: str | None = None,
+        identifier: str | None = None,
+        type: str | None = None,
+        **kwargs: Any,
+    ) -> BaseRelation:
+        return warehouse_relation(self._type, database, schema, identifier, type=type, **kwargs)
+
+
+@dataclass(frozen=True)
+class FakeApi:
+    Relation: FakeRelationApi
+
 
 class FakeAdapter:
-    """`adapter` as the macros use it: dispatch and quote."""
+    """`adapter` as the macros use it: dispatch, quote, get_relation, create_schema and
+    commit (the last three through the fake warehouse)."""
 
     def __init__(
-        self, adapter_type: str, namespaces: Mapping[str, Mapping[str, Callable[..., Any]]]
+        self,
+        adapter_type: str,
+        namespaces: Mapping[str, Mapping[str, Callable[..., Any]]],
+        warehouse: FakeWarehouse | None = None,
     ) -> None:
         self._type = adapter_type
         self._namespaces = namespaces
+        self._warehouse = warehouse if warehouse is not None else FakeWarehouse()
         self.quote_character = "`" if adapter_type in {"bigquery", "databricks", "spark"} else '"'
 
     def type(self) -> str:
@@ -219,9 +306,48 @@ class FakeAdapter:
     def quote(self, identifier: str) -> str:
         return f"{self.quote_character}{identifier}{self.quote_character}"
 
+    def get_relation(
+        self, database: str | None, schema: str | None, identifier: str | None
+    ) -> BaseRelation | None:
+        key = (database, schema, identifier)
+        self._warehouse.lookups.append(key)
+        if key not in self._warehouse.tables:
+            return None
+        return warehouse_relation(self._type, database, schema, identifier, type="table")
+
+    def create_schema(self, relation: BaseRelation) -> None:
+        self._warehouse.create_schema(relation)
+
+    def commit(self) -> None:
+        self._warehouse.commit()
+
 
 def _fake_current_timestamp() -> str:
     return "current_timestamp()"
+
+
+def _raise_compiler_error(msg: str, node: Any = None) -> None:
+    raise CompilationError(msg, node)
+
+
+@dataclass(frozen=True)
+class FakeExceptions:
+    """`exceptions` as the macros use it."""
+
+    raise_compiler_error: Callable[..., None] = _raise_compiler_error
+
+
+_NOT_GIVEN: Any = object()
+
+# The target's database when a test gives none: what each warehouse calls it.
+DEFAULT_DATABASES: Mapping[str, str | None] = {
+    "postgres": "analytics",
+    "duckdb": "memory",
+    "snowflake": "analytics",
+    "bigquery": "my-project",
+    "databricks": "main",
+    "spark": None,  # dbt-spark has no database: schema is all there is
+}
 
 
 class MacroRenderer:
@@ -237,8 +363,28 @@ class MacroRenderer:
         answers: Iterable[FakeTable] = (),
         *,
         execute: bool = True,
+        variables: Mapping[str, Any] | None = None,
+        env_vars: Mapping[str, str] | None = None,
+        target: Mapping[str, Any] | None = None,
+        tables: Iterable[TableKey] = (),
+        graph: Mapping[str, Any] | None = None,
+        selected_resources: Sequence[str] = (),
+        invocation_id: str = "11111111-2222-3333-4444-555555555555",
+        invocation_args: Mapping[str, Any] | None = None,
+        project_name: str = "my_project",
     ) -> None:
-        self.warehouse = FakeWarehouse(answers=list(answers))
+        self.adapter_type = adapter_type
+        self.warehouse = FakeWarehouse(answers=list(answers), tables=set(tables))
+        self.variables: dict[str, Any] = dict(variables or {})
+        self.env_vars: dict[str, str] = dict(env_vars or {})
+        self.graph: Mapping[str, Any] = graph if graph is not None else {"nodes": {}, "sources": {}}
+        self.target: dict[str, Any] = {
+            "name": "dev",
+            "type": adapter_type,
+            "database": DEFAULT_DATABASES.get(adapter_type, "analytics"),
+            "schema": "dbt_dev",
+            **(target or {}),
+        }
         self.context: dict[str, Any] = {
             "execute": execute,
             "return": _macro_return,
@@ -246,13 +392,28 @@ class MacroRenderer:
             "statement": self.warehouse.statement,
             "load_result": self.warehouse.load_result,
             "current_timestamp": _fake_current_timestamp,
+            "api": FakeApi(FakeRelationApi(adapter_type)),
+            "exceptions": FakeExceptions(),
+            "var": self._var,
+            "env_var": self._env_var,
+            "source": self._source,
+            "target": self.target,
+            "invocation_id": invocation_id,
+            "invocation_args_dict": dict(invocation_args or {}),
+            "graph": self.graph,
+            "selected_resources": list(selected_resources),
+            "project_name": project_name,
+            "tojson": BaseContext.tojson,
+            "fromjson": BaseContext.fromjson,
+            "local_md5": BaseContext.local_md5,
         }
+        self.context["context"] = self.context
         namespaces: dict[str, dict[str, Callable[..., Any]]] = {PACKAGE_NAME: {}, "dbt": {}}
         for source in (*package_macros(), *global_macros()):
             namespaces[source.package][source.name] = RenderedMacro(source, self.context)
         namespaces["dbt"]["current_timestamp"] = _fake_current_timestamp
         self.namespaces = namespaces
-        self.adapter = FakeAdapter(adapter_type, namespaces)
+        self.adapter = FakeAdapter(adapter_type, namespaces, self.warehouse)
         self.context["adapter"] = self.adapter
         self.context[PACKAGE_NAME] = namespaces[PACKAGE_NAME]
         self.context["dbt"] = namespaces["dbt"]
@@ -269,6 +430,32 @@ class MacroRenderer:
 
     def source_freshness(self, relation: Any, **kwargs: Any) -> Any:
         return self.call("source_freshness", relation, **kwargs)
+
+    def _var(self, name: str, default: Any = _NOT_GIVEN) -> Any:
+        if name in self.variables:
+            return self.variables[name]
+        if default is _NOT_GIVEN:
+            raise CompilationError(f"Required var '{name}' not found in config")
+        return default
+
+    def _env_var(self, name: str, default: Any = _NOT_GIVEN) -> Any:
+        if name in self.env_vars:
+            return self.env_vars[name]
+        if default is _NOT_GIVEN:
+            raise CompilationError(f"Env var required but not provided: '{name}'")
+        return default
+
+    def _source(self, source_name: str, table_name: str) -> BaseRelation:
+        for node in self.graph.get("sources", {}).values():
+            if node["source_name"] == source_name and node["name"] == table_name:
+                return warehouse_relation(
+                    self.adapter_type,
+                    node.get("database"),
+                    node.get("schema"),
+                    node.get("identifier") or node["name"],
+                    type="table",
+                )
+        raise CompilationError(f"source '{source_name}.{table_name}' was not found")
 
 
 def squash(sql: str) -> str:
@@ -324,4 +511,59 @@ def duckdb_relation(identifier: str, external: str | None = None) -> BaseRelatio
         identifier=identifier,
         quote_policy=_ALL_QUOTED,
         external=external,
+    )
+
+
+@dataclass(frozen=True)
+class RelationStyle:
+    """How one warehouse's dbt adapter builds its relations."""
+
+    relation_class: type[BaseRelation]
+    quote_character: str
+    quote_policy: Mapping[str, bool]
+    include_policy: Mapping[str, bool]
+
+
+_ALL_INCLUDED = _ALL_QUOTED
+
+# The quoting of each adapter's own relation class (dbt-postgres, dbt-duckdb, dbt-snowflake,
+# dbt-bigquery, dbt-databricks, dbt-spark); any other adapter gets PostgreSQL's.
+RELATION_STYLES: Mapping[str, RelationStyle] = {
+    "postgres": RelationStyle(BaseRelation, '"', _ALL_QUOTED, _ALL_INCLUDED),
+    "duckdb": RelationStyle(DuckDBLikeRelation, '"', _ALL_QUOTED, _ALL_INCLUDED),
+    "snowflake": RelationStyle(BaseRelation, '"', _NONE_QUOTED, _ALL_INCLUDED),
+    "bigquery": RelationStyle(BaseRelation, "`", _ALL_QUOTED, _ALL_INCLUDED),
+    "databricks": RelationStyle(BaseRelation, "`", _ALL_QUOTED, _ALL_INCLUDED),
+    "spark": RelationStyle(
+        BaseRelation,
+        "`",
+        _NONE_QUOTED,
+        {"database": False, "schema": True, "identifier": True},
+    ),
+}
+
+
+def warehouse_relation(
+    adapter_type: str,
+    database: str | None,
+    schema: str | None,
+    identifier: str | None = None,
+    *,
+    type: str | None = None,
+    **kwargs: Any,
+) -> BaseRelation:
+    """A relation as `api.Relation.create` makes it on `adapter_type`'s warehouse."""
+    style = RELATION_STYLES.get(adapter_type, RELATION_STYLES["postgres"])
+    options: dict[str, Any] = {
+        "quote_character": style.quote_character,
+        "quote_policy": dict(style.quote_policy),
+        "include_policy": dict(style.include_policy),
+        **kwargs,
+    }
+    return style.relation_class.create(
+        database=database,
+        schema=schema,
+        identifier=identifier,
+        type=None if type is None else RelationType(type),
+        **options,
     )

@@ -1,0 +1,1105 @@
+"""The SQL of the warehouse state table (macros/state_table.sql), per adapter.
+
+The real macro file is rendered with dbt's Jinja environment against a fake context (see
+tests/macro_render.py), for PostgreSQL, DuckDB, Snowflake, BigQuery, Databricks and its
+parent Spark. Every statement is parsed with sqlglot in the warehouse's dialect: it must
+parse as one statement of the expected kind, name the table quoted as the warehouse's
+relation quotes it, and carry every string value unchanged, as that dialect reads its
+literals. The hooks' reading and writing (statement order, chunks, commit) are checked on
+the captured statements.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlglot
+from dbt_common.exceptions import CompilationError
+from sqlglot import exp
+
+TESTS_DIR = Path(__file__).resolve().parents[1]
+if str(TESTS_DIR) not in sys.path:
+    sys.path.insert(0, str(TESTS_DIR))
+
+from macro_render import MacroRenderer, RenderedMacro, Statement, table  # noqa: E402
+
+STATE_VAR = "orchestra_state_table"
+STATE_TABLE = "orc.state_rows"
+COLUMNS = ["state_key", "kind", "last_updated", "item"]
+FIXED_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z")
+
+
+@dataclass(frozen=True)
+class Warehouse:
+    adapter_type: str
+    dialect: str  # sqlglot's
+    database: str | None  # target.database
+    relation: str  # how the relation of 'orc.state_rows' renders
+    schema_relation: str  # how the schema the macros create renders
+    quoted: bool
+    text_type: str
+
+    def __str__(self) -> str:
+        return self.adapter_type
+
+
+WAREHOUSES = [
+    Warehouse(
+        "postgres",
+        "postgres",
+        "analytics",
+        '"analytics"."orc"."state_rows"',
+        '"analytics"."orc"',
+        True,
+        "text",
+    ),
+    Warehouse(
+        "duckdb", "duckdb", "memory", '"memory"."orc"."state_rows"', '"memory"."orc"', True, "text"
+    ),
+    Warehouse(
+        "snowflake",
+        "snowflake",
+        "analytics",
+        "analytics.orc.state_rows",
+        "analytics.orc",
+        False,
+        "varchar",
+    ),
+    Warehouse(
+        "bigquery",
+        "bigquery",
+        "my-project",
+        "`my-project`.`orc`.`state_rows`",
+        "`my-project`.`orc`",
+        True,
+        "string",
+    ),
+    Warehouse(
+        "databricks",
+        "databricks",
+        "main",
+        "`main`.`orc`.`state_rows`",
+        "`main`.`orc`",
+        True,
+        "string",
+    ),
+    # dbt-spark has no database; its relations are unquoted `schema.identifier`.
+    Warehouse("spark", "spark", None, "orc.state_rows", "orc", False, "string"),
+]
+BY_TYPE = {warehouse.adapter_type: warehouse for warehouse in WAREHOUSES}
+
+every_warehouse = pytest.mark.parametrize("warehouse", WAREHOUSES, ids=str)
+
+# Values whose escaping differs between the standard rule ('' for ') and the backslash one.
+TRICKY_VALUES = [
+    "plain",
+    "it's",
+    "''",
+    "back\\slash",
+    "ends with a backslash\\",
+    "\\'",
+    "\\\\",
+    "\\n is not a newline",
+    '"double" quotes',
+    "unicode: é ✓ 日本語 🎉",
+    "",
+    "50% {x} {{ y }} {% z %}",
+    '{"a": "it\'s \\\\ \\"x\\""}',
+    json.dumps({"a": 'it\'s \\ "x"'}),
+    json.dumps({"line": "one\ntwo\tthree", "é": "ü"}),
+    json.dumps({"é": "ü ✓"}, ensure_ascii=False),
+]
+
+
+def renderer_for(warehouse: Warehouse, answers: Any = (), **kwargs: Any) -> MacroRenderer:
+    options: dict[str, Any] = {
+        "variables": {STATE_VAR: STATE_TABLE},
+        "target": {"database": warehouse.database},
+        **kwargs,
+    }
+    return MacroRenderer(warehouse.adapter_type, answers, **options)
+
+
+def state_relation(renderer: MacroRenderer) -> Any:
+    return renderer.call("state_table_relation")
+
+
+def table_key(warehouse: Warehouse) -> tuple[str | None, str, str]:
+    return (warehouse.database, "orc", "state_rows")
+
+
+def parse_one(sql: str, warehouse: Warehouse, kind: type[exp.Expression]) -> Any:
+    """The one statement of `sql`, parsed in the warehouse's dialect, of the given kind."""
+    statements = sqlglot.parse(sql, read=warehouse.dialect)
+    assert len(statements) == 1, sql
+    statement = statements[0]
+    # sqlglot falls back to an opaque Command for syntax it does not know.
+    assert isinstance(statement, kind), f"{type(statement).__name__} from:\n{sql}"
+    return statement
+
+
+def string_literals(node: exp.Expression) -> list[str]:
+    """The values of the string literals under `node`, in the order they are written."""
+    return [literal.this for literal in node.find_all(exp.Literal, bfs=False) if literal.is_string]
+
+
+def inserted_rows(insert: exp.Insert) -> list[list[str]]:
+    values = insert.expression
+    assert isinstance(values, exp.Values)
+    rows = []
+    for row in values.expressions:
+        assert isinstance(row, exp.Tuple)
+        cells = []
+        for cell in row.expressions:
+            assert isinstance(cell, exp.Literal) and cell.is_string, cell.sql()
+            cells.append(cell.this)
+        rows.append(cells)
+    return rows
+
+
+def assert_state_table(node: exp.Expression, warehouse: Warehouse) -> None:
+    """Every table `node` names is the state table, quoted as the warehouse quotes it."""
+    tables = list(node.find_all(exp.Table))
+    assert tables
+    for found in tables:
+        parts = [part for part in (found.catalog, found.db, found.name) if part]
+        expected = [part for part in (warehouse.database, "orc", "state_rows") if part]
+        assert parts == expected
+        identifiers = [found.args.get("catalog"), found.args.get("db"), found.this]
+        for identifier in identifiers:
+            if identifier is not None:
+                assert identifier.quoted is warehouse.quoted, found.sql()
+
+
+# --- state_table_relation ---------------------------------------------------------------
+
+
+@every_warehouse
+def test_relation_is_quoted_as_the_warehouse_quotes(warehouse: Warehouse) -> None:
+    relation = state_relation(renderer_for(warehouse))
+    assert str(relation) == warehouse.relation
+
+
+@every_warehouse
+def test_schema_dot_table_uses_the_target_database(warehouse: Warehouse) -> None:
+    relation = renderer_for(warehouse).call("state_table_relation", "audit.orc_state")
+    assert (relation.database, relation.schema, relation.identifier) == (
+        warehouse.database,
+        "audit",
+        "orc_state",
+    )
+    assert relation.type == "table"
+
+
+@pytest.mark.parametrize("adapter_type", ["postgres", "snowflake", "bigquery", "databricks"])
+def test_database_schema_table_uses_all_three(adapter_type: str) -> None:
+    relation = renderer_for(BY_TYPE[adapter_type]).call("state_table_relation", "ops.audit.orc")
+    assert (relation.database, relation.schema, relation.identifier) == ("ops", "audit", "orc")
+
+
+def test_the_var_names_the_table_when_no_argument_does() -> None:
+    renderer = renderer_for(BY_TYPE["postgres"], variables={STATE_VAR: "ops.audit.orc"})
+    assert str(renderer.call("state_table_relation")) == '"ops"."audit"."orc"'
+    assert str(renderer.call("state_table_relation", "s.t")) == '"analytics"."s"."t"'
+
+
+@pytest.mark.parametrize("variables", [{}, {STATE_VAR: None}, {STATE_VAR: ""}])
+def test_no_table_configured_is_an_error_naming_the_var(variables: dict[str, Any]) -> None:
+    renderer = renderer_for(BY_TYPE["postgres"], variables=variables)
+    with pytest.raises(CompilationError, match=STATE_VAR):
+        renderer.call("state_table_relation")
+
+
+@pytest.mark.parametrize("name", ["a.b.c.d", "state", "a..b", ".b", "a.", "a.b."])
+def test_a_name_of_the_wrong_shape_is_an_error(name: str) -> None:
+    renderer = renderer_for(BY_TYPE["postgres"])
+    with pytest.raises(CompilationError) as raised:
+        renderer.call("state_table_relation", name)
+    assert f"'{name}' is not '<schema>.<table>'" in str(raised.value)
+
+
+# --- the statements, per dialect ----------------------------------------------------------
+
+
+@every_warehouse
+def test_create_sql(warehouse: Warehouse) -> None:
+    renderer = renderer_for(warehouse)
+    sql = renderer.call("state_table_create_sql", state_relation(renderer))
+
+    assert sql.startswith(f"create table if not exists {warehouse.relation} (")
+    assert re.findall(r"(\w+) (\w+) not null", sql) == [
+        (column, warehouse.text_type) for column in COLUMNS
+    ]
+    create = parse_one(sql, warehouse, exp.Create)
+    assert create.kind == "TABLE"
+    assert create.args.get("exists") is True
+    assert_state_table(create, warehouse)
+    columns = list(create.find_all(exp.ColumnDef))
+    assert [column.name for column in columns] == COLUMNS
+    for column in columns:
+        assert column.find(exp.NotNullColumnConstraint) is not None, column.sql()
+        kind = column.args["kind"]
+        assert isinstance(kind, exp.DataType)
+        assert kind.sql(dialect=warehouse.dialect).lower() == warehouse.text_type
+
+
+@every_warehouse
+def test_insert_sql_keeps_every_value(warehouse: Warehouse) -> None:
+    rows = [
+        [f"model.p.m{index}", "node", value, value] for index, value in enumerate(TRICKY_VALUES)
+    ]
+    rows.append(["model.p.last", "observation", "2024-05-06T07:08:09.000000Z", "{}"])
+    renderer = renderer_for(warehouse)
+
+    sql = renderer.call("state_table_insert_sql", state_relation(renderer), rows)
+
+    assert sql.startswith(
+        f"insert into {warehouse.relation} (state_key, kind, last_updated, item) values\n"
+    )
+    insert = parse_one(sql, warehouse, exp.Insert)
+    assert_state_table(insert, warehouse)
+    schema = insert.this
+    assert isinstance(schema, exp.Schema)
+    assert [column.name for column in schema.expressions] == COLUMNS
+    assert inserted_rows(insert) == rows
+
+
+@every_warehouse
+@pytest.mark.parametrize("value", TRICKY_VALUES)
+def test_each_value_survives_alone(warehouse: Warehouse, value: str) -> None:
+    """One value per statement: a broken literal cannot be masked by its neighbours."""
+    renderer = renderer_for(warehouse)
+    sql = renderer.call("state_table_insert_sql", state_relation(renderer), [[value] * 4])
+    assert inserted_rows(parse_one(sql, warehouse, exp.Insert)) == [[value] * 4]
+
+
+@every_warehouse
+def test_select_sql_without_keys(warehouse: Warehouse) -> None:
+    renderer = renderer_for(warehouse)
+    sql = renderer.call("state_table_select_sql", state_relation(renderer), "node")
+
+    select = parse_one(sql, warehouse, exp.Select)
+    assert_state_table(select, warehouse)
+    assert [column.name for column in select.expressions] == ["state_key", "last_updated", "item"]
+    assert select.find(exp.In) is None
+    assert string_literals(select) == ["node"]
+    order = select.args["order"]
+    assert [ordered.this.name for ordered in order.expressions] == [
+        "state_key",
+        "last_updated",
+        "item",
+    ]
+
+
+@every_warehouse
+def test_select_sql_with_keys(warehouse: Warehouse) -> None:
+    keys = ["model.p.a", *TRICKY_VALUES]
+    renderer = renderer_for(warehouse)
+    sql = renderer.call("state_table_select_sql", state_relation(renderer), "observation", keys)
+
+    select = parse_one(sql, warehouse, exp.Select)
+    assert_state_table(select, warehouse)
+    in_list = select.find(exp.In)
+    assert in_list is not None
+    assert in_list.this.name == "state_key"
+    assert string_literals(in_list) == keys
+    assert string_literals(select) == ["observation", *keys]
+
+
+@every_warehouse
+def test_delete_sql_with_keys(warehouse: Warehouse) -> None:
+    keys = ["model.p.a", "it's", "back\\slash"]
+    before = "2024-05-06T07:08:09.123456Z"
+    renderer = renderer_for(warehouse)
+    sql = renderer.call("state_table_delete_sql", state_relation(renderer), "node", keys, before)
+
+    delete = parse_one(sql, warehouse, exp.Delete)
+    assert_state_table(delete, warehouse)
+    assert string_literals(delete) == ["node", *keys, before]
+    in_list = delete.find(exp.In)
+    assert in_list is not None and in_list.this.name == "state_key"
+    bound = delete.find(exp.LTE)
+    assert bound is not None
+    assert bound.this.name == "last_updated"
+    assert string_literals(bound) == [before]
+
+
+@every_warehouse
+def test_delete_sql_without_keys_deletes_the_whole_kind(warehouse: Warehouse) -> None:
+    before = "2024-05-05T07:08:09.000000Z"
+    renderer = renderer_for(warehouse)
+    sql = renderer.call(
+        "state_table_delete_sql", state_relation(renderer), "observation", None, before
+    )
+
+    delete = parse_one(sql, warehouse, exp.Delete)
+    assert_state_table(delete, warehouse)
+    assert delete.find(exp.In) is None
+    assert string_literals(delete) == ["observation", before]
+    assert delete.find(exp.LTE) is not None
+
+
+def version_not_in(delete: exp.Delete) -> tuple[exp.Expression, exp.Select]:
+    """The `<version> not in (<select>)` of a compaction: its version and its select.
+
+    sqlglot reads `x not in (subquery)` as not(in) in most dialects and as `x <> all(...)`
+    in Snowflake's."""
+    for node in delete.find_all(exp.In, exp.NEQ):
+        if isinstance(node, exp.In) and node.args.get("query") and isinstance(node.parent, exp.Not):
+            select = node.args["query"].find(exp.Select)
+        elif isinstance(node, exp.NEQ) and isinstance(node.expression, exp.All):
+            select = node.expression.find(exp.Select)
+        else:
+            continue
+        assert isinstance(select, exp.Select)
+        return node.this, select
+    raise AssertionError(f"no `not in (select ...)` in {delete.sql()}")
+
+
+def version_columns(node: exp.Expression) -> list[str]:
+    """`a || b` as [a, b] (`max(a) || b` too); anything else fails."""
+    assert isinstance(node, exp.DPipe), node.sql()
+    return [column.name for column in node.find_all(exp.Column, bfs=False)]
+
+
+def key_filter(node: exp.Expression) -> list[str] | None:
+    """The keys of the `state_key in (...)` directly in `node`'s where clause, if any."""
+    where = node.args.get("where")
+    assert where is not None
+    for found in where.find_all(exp.In):
+        own = found.find_ancestor(exp.Select, exp.Delete) is node
+        if own and found.this.name == "state_key" and not found.args.get("query"):
+            return string_literals(found)
+    return None
+
+
+@every_warehouse
+@pytest.mark.parametrize("keys", [None, ["model.p.a", "it's", "back\\slash"]], ids=["all", "keys"])
+def test_compact_sql(warehouse: Warehouse, keys: list[str] | None) -> None:
+    renderer = renderer_for(warehouse)
+    sql = renderer.call("state_table_compact_sql", state_relation(renderer), keys)
+
+    delete = parse_one(sql, warehouse, exp.Delete)
+    assert_state_table(delete, warehouse)
+    assert len(list(delete.find_all(exp.Table))) == 2  # the table and its subquery
+    version, select = version_not_in(delete)
+    # `not in` applies to the version (time || key), not to the key alone.
+    assert version_columns(version) == ["last_updated", "state_key"]
+    (newest,) = select.expressions
+    assert version_columns(newest) == ["last_updated", "state_key"]
+    assert isinstance(newest.this, exp.Max)
+    group = select.args["group"]
+    assert [column.name for column in group.expressions] == ["state_key"]
+    # Both the rows deleted and the newest versions are limited to the same keys.
+    assert key_filter(delete) == keys
+    assert key_filter(select) == keys
+    assert string_literals(delete) == ["node", *(keys or []), "node", *(keys or [])]
+
+
+def test_the_round_trip_check_tells_the_two_escaping_rules_apart() -> None:
+    """The literal check above can fail: each rule, read in the other's dialects, breaks."""
+    value = "back\\slash and it's"
+    for wrong, dialects in [
+        ("postgres", ["snowflake", "bigquery", "databricks", "spark"]),
+        ("snowflake", ["postgres", "duckdb"]),
+    ]:
+        renderer = renderer_for(BY_TYPE[wrong])
+        sql = renderer.call("state_table_insert_sql", state_relation(renderer), [[value] * 4])
+        for dialect in dialects:
+            try:
+                parsed = sqlglot.parse(sql, read=dialect)
+            except sqlglot.errors.SqlglotError:
+                continue
+            assert isinstance(parsed[0], exp.Expression)
+            assert string_literals(parsed[0]) != [value] * 4, (wrong, dialect)
+
+
+@pytest.mark.parametrize(
+    ("adapter_type", "dispatched"),
+    [
+        ("postgres", "default__state_literal"),
+        ("duckdb", "default__state_literal"),
+        ("snowflake", "snowflake__state_literal"),
+        ("bigquery", "bigquery__state_literal"),
+        ("databricks", "databricks__state_literal"),
+        ("spark", "spark__state_literal"),
+        ("redshift", "redshift__state_literal"),
+    ],
+)
+def test_each_warehouse_gets_its_own_literal_rule(adapter_type: str, dispatched: str) -> None:
+    macro = MacroRenderer(adapter_type).adapter.dispatch("state_literal", "orchestra_dbt")
+    assert isinstance(macro, RenderedMacro)
+    assert macro.name == dispatched
+
+
+# --- the statements, run on DuckDB --------------------------------------------------------
+
+
+def test_the_statements_run_on_duckdb() -> None:
+    duckdb = pytest.importorskip("duckdb")
+    warehouse = BY_TYPE["duckdb"]
+    renderer = renderer_for(warehouse)
+    relation = state_relation(renderer)
+    rows = [
+        [f"model.p.m{index}", "node", f"2024-05-06T07:08:{index:02d}.000000Z", value]
+        for index, value in enumerate(TRICKY_VALUES)
+    ]
+    # Two older versions of m0 and one of m1, which compaction drops.
+    rows += [
+        ["model.p.m0", "node", "2024-05-01T00:00:00.000000Z", "old"],
+        ["model.p.m0", "node", "2024-05-02T00:00:00.000000Z", "older is newer"],
+        ["model.p.m1", "node", "2024-05-01T00:00:00.000000Z", "old"],
+        ["inv-1", "observation", "2024-05-06T00:00:00.000000Z", "{}"],
+    ]
+    connection = duckdb.connect()
+    try:
+        connection.execute("create schema orc")
+        connection.execute(renderer.call("state_table_create_sql", relation))
+        connection.execute(renderer.call("state_table_create_sql", relation))  # if not exists
+        connection.execute(renderer.call("state_table_insert_sql", relation, rows))
+
+        selected = connection.execute(
+            renderer.call("state_table_select_sql", relation, "node", ["model.p.m0", "it's"])
+        ).fetchall()
+        assert selected == [
+            ("model.p.m0", "2024-05-01T00:00:00.000000Z", "old"),
+            ("model.p.m0", "2024-05-02T00:00:00.000000Z", "older is newer"),
+            ("model.p.m0", "2024-05-06T07:08:00.000000Z", "plain"),
+        ]
+
+        # Compacting other keys leaves m0's and m1's versions alone.
+        connection.execute(renderer.call("state_table_compact_sql", relation, ["model.p.m5"]))
+        assert len(connection.execute(f"select * from {relation}").fetchall()) == len(rows)
+        connection.execute(renderer.call("state_table_compact_sql", relation, ["model.p.m0"]))
+        assert len(connection.execute(f"select * from {relation}").fetchall()) == len(rows) - 2
+        connection.execute(renderer.call("state_table_compact_sql", relation))
+        every_node = connection.execute(
+            renderer.call("state_table_select_sql", relation, "node")
+        ).fetchall()
+        assert sorted(every_node) == sorted(
+            (key, moment, item) for key, _, moment, item in rows[: len(TRICKY_VALUES)]
+        )
+
+        connection.execute(
+            renderer.call(
+                "state_table_delete_sql",
+                relation,
+                "node",
+                ["model.p.m2", "model.p.m3"],
+                "2024-05-06T07:08:02.000000Z",
+            )
+        )
+        left = {row[0] for row in every_node} - {
+            row[0]
+            for row in connection.execute(
+                renderer.call("state_table_select_sql", relation, "node")
+            ).fetchall()
+        }
+        assert left == {"model.p.m2"}  # m3 was written after the bound: kept
+
+        observations = connection.execute(
+            renderer.call("state_table_select_sql", relation, "observation")
+        ).fetchall()
+        assert observations == [("inv-1", "2024-05-06T00:00:00.000000Z", "{}")]
+    finally:
+        connection.close()
+
+
+# --- write_state_rows ------------------------------------------------------------------------
+
+
+def state_row(index: int) -> list[str]:
+    return [
+        f"model.p.m{index:03d}",
+        "node",
+        f"2024-05-06T07:08:09.{index:06d}Z",
+        json.dumps({"last_updated": index, "note": 'it\'s \\ "x"'}),
+    ]
+
+
+def statement_kinds(renderer: MacroRenderer) -> list[str]:
+    kinds = []
+    for event, sql in renderer.warehouse.events:
+        kinds.append(event if event != "statement" else sql.split()[0])
+    return kinds
+
+
+def assert_state_statements(statements: list[Statement]) -> None:
+    for statement in statements:
+        assert statement.name == "orchestra_dbt_state"
+        assert statement.auto_begin is True  # inside the transaction the commit ends
+
+
+@every_warehouse
+def test_write_state_rows_in_one_transaction(warehouse: Warehouse) -> None:
+    rows = [state_row(index) for index in range(450)]
+    removals = ["model.p.gone", "model.p.it's gone"]
+    before = "2024-05-06T08:00:00.000000Z"
+    renderer = renderer_for(warehouse)
+
+    result = renderer.call("write_state_rows", rows=rows, removals=removals, removed_before=before)
+
+    assert not result
+    assert statement_kinds(renderer) == [
+        "create_schema",
+        "create",
+        *["insert"] * 3,
+        "delete",  # the removals
+        *["delete"] * 3,  # the superseded versions of the keys written
+        "commit",
+    ]
+    assert renderer.warehouse.events[0] == ("create_schema", warehouse.schema_relation)
+    statements = renderer.warehouse.statements
+    assert_state_statements(statements)
+    assert not any(statement.fetch_result for statement in statements)
+
+    create, *writes = statements
+    inserts, (delete,), compacts = writes[:3], writes[3:4], writes[4:]
+    relation = state_relation(renderer)
+    assert create.sql == renderer.call("state_table_create_sql", relation)
+    chunks = [inserted_rows(parse_one(s.sql, warehouse, exp.Insert)) for s in inserts]
+    assert [len(chunk) for chunk in chunks] == [200, 200, 50]
+    assert [row for chunk in chunks for row in chunk] == rows
+    removal = parse_one(delete.sql, warehouse, exp.Delete)
+    assert string_literals(removal) == ["node", *removals, before]
+    keys = [row[0] for row in rows]
+    assert [compact.sql for compact in compacts] == [
+        renderer.call("state_table_compact_sql", relation, keys[start : start + 200])
+        for start in (0, 200, 400)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("adapter_type", "delta"), [("spark", True), ("databricks", True), ("postgres", False)]
+)
+def test_spark_state_table_is_delta(adapter_type: str, delta: bool) -> None:
+    renderer = renderer_for(BY_TYPE[adapter_type])
+    sql = renderer.call("state_table_create_sql", state_relation(renderer))
+    assert sql.rstrip().endswith("using delta") is delta
+
+
+def test_removals_without_a_time_keep_rows_written_later() -> None:
+    warehouse = BY_TYPE["postgres"]
+    renderer = renderer_for(warehouse)
+
+    renderer.call("write_state_rows", rows=[], removals=["model.p.a"], removed_before=None)
+
+    delete = parse_one(renderer.warehouse.statements[1].sql, warehouse, exp.Delete)
+    before = string_literals(delete)[-1]
+    assert FIXED_TIME.fullmatch(before), before
+
+
+def test_write_state_rows_deletes_removals_in_chunks() -> None:
+    warehouse = BY_TYPE["postgres"]
+    removals = [f"model.p.r{index:03d}" for index in range(201)]
+    renderer = renderer_for(warehouse)
+
+    renderer.call("write_state_rows", rows=[], removals=removals, removed_before="T")
+
+    assert statement_kinds(renderer) == ["create_schema", "create", "delete", "delete", "commit"]
+    first, second = renderer.warehouse.statements[1:]
+    assert string_literals(parse_one(first.sql, warehouse, exp.Delete)) == [
+        "node",
+        *removals[:200],
+        "T",
+    ]
+    assert string_literals(parse_one(second.sql, warehouse, exp.Delete)) == [
+        "node",
+        removals[200],
+        "T",
+    ]
+
+
+def test_write_state_rows_compacts_each_node_key_written_once() -> None:
+    warehouse = BY_TYPE["postgres"]
+    rows = [
+        ["model.p.b", "node", "2024-05-06T07:00:00.000000Z", "{}"],
+        ["model.p.a", "node", "2024-05-06T07:00:01.000000Z", "{}"],
+        ["model.p.b", "node", "2024-05-06T07:00:02.000000Z", "{}"],
+        ["inv-1", "observation", "2024-05-06T07:00:03.000000Z", "{}"],
+    ]
+    renderer = renderer_for(warehouse)
+
+    renderer.call("write_state_rows", rows=rows)
+
+    assert statement_kinds(renderer) == ["create_schema", "create", "insert", "delete", "commit"]
+    compact = parse_one(renderer.warehouse.statements[-1].sql, warehouse, exp.Delete)
+    assert key_filter(compact) == ["model.p.b", "model.p.a"]
+
+
+def test_write_state_rows_without_rows_creates_the_table() -> None:
+    renderer = renderer_for(BY_TYPE["snowflake"])
+    renderer.call("write_state_rows", rows=[], removals=[], removed_before=None)
+    assert statement_kinds(renderer) == ["create_schema", "create", "commit"]
+
+
+def test_write_state_rows_uses_the_named_table_over_the_var() -> None:
+    renderer = renderer_for(BY_TYPE["postgres"])
+    renderer.call("write_state_rows", state_table="ops.other.t", rows=[state_row(1)])
+    assert renderer.warehouse.events[0] == ("create_schema", '"ops"."other"')
+    assert all('"ops"."other"."t"' in sql for sql in renderer.queries)
+
+
+@every_warehouse
+def test_write_state_rows_runs_nothing_at_parse_time(warehouse: Warehouse) -> None:
+    renderer = renderer_for(warehouse, execute=False)
+    renderer.call("write_state_rows", rows=[state_row(1)], removals=["x"], removed_before="T")
+    assert renderer.warehouse.events == []
+
+
+# --- read_state_rows -----------------------------------------------------------------------
+
+
+@every_warehouse
+def test_read_without_the_table_is_none_and_creates_nothing(warehouse: Warehouse) -> None:
+    renderer = renderer_for(warehouse)
+    assert renderer.call("read_state_rows") is None
+    assert renderer.call("read_state_rows", kind="observation", keys=["x"]) is None
+    assert renderer.warehouse.events == []
+    assert renderer.warehouse.lookups == [table_key(warehouse)] * 2
+
+
+@every_warehouse
+def test_read_of_no_keys_is_empty_without_a_query(warehouse: Warehouse) -> None:
+    renderer = renderer_for(warehouse, tables=[table_key(warehouse)])
+    assert renderer.call("read_state_rows", keys=[]) == []
+    assert renderer.warehouse.events == []
+
+
+@every_warehouse
+def test_read_returns_the_rows_as_lists(warehouse: Warehouse) -> None:
+    answer = table(
+        ["state_key", "last_updated", "item"],
+        ["model.p.a", "2024-05-06T07:08:09.000000Z", '{"a": 1}'],
+        ["model.p.b", "2024-05-06T07:08:10.000000Z", '{"b": "it\'s"}'],
+    )
+    renderer = renderer_for(warehouse, [answer], tables=[table_key(warehouse)])
+
+    rows = renderer.call("read_state_rows")
+
+    assert rows == [
+        ["model.p.a", "2024-05-06T07:08:09.000000Z", '{"a": 1}'],
+        ["model.p.b", "2024-05-06T07:08:10.000000Z", '{"b": "it\'s"}'],
+    ]
+    assert all(type(row) is list for row in rows)
+    (statement,) = renderer.warehouse.statements
+    assert_state_statements([statement])
+    assert statement.fetch_result is True
+    assert statement.sql == renderer.call(
+        "state_table_select_sql", state_relation(renderer), "node"
+    )
+    assert renderer.warehouse.events == [("statement", statement.sql)]  # no commit
+
+
+def test_read_of_keys_selects_those_keys_of_the_kind() -> None:
+    warehouse = BY_TYPE["bigquery"]
+    answer = table(["state_key", "last_updated", "item"])
+    renderer = renderer_for(warehouse, [answer], tables=[table_key(warehouse)])
+
+    assert renderer.call("read_state_rows", kind="observation", keys=["inv'1", "inv\\2"]) == []
+
+    (statement,) = renderer.warehouse.statements
+    select = parse_one(statement.sql, warehouse, exp.Select)
+    assert string_literals(select) == ["observation", "inv'1", "inv\\2"]
+
+
+def test_read_at_parse_time_is_empty_without_a_lookup() -> None:
+    renderer = renderer_for(BY_TYPE["postgres"], execute=False)
+    assert renderer.call("read_state_rows") == []
+    assert renderer.warehouse.lookups == []
+    assert renderer.warehouse.events == []
+
+
+# --- record_run --------------------------------------------------------------------------------
+
+PROJECT = "proj"
+INVOCATION = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"
+ORDERS = "source.proj.raw.orders"
+CUSTOMERS = "source.proj.raw.customers"
+PAYMENTS = "source.proj.raw.payments"
+BASE = "model.proj.base"
+BASE_VIEW = "model.proj.base_view"
+FINAL = "model.proj.final"
+DIM = "model.proj.dim"
+BROKEN = "model.proj.broken"
+NOT_NULL = "test.proj.not_null_final_id"
+ORDERS_SEEN = "2024-05-06T06:00:00.000000Z"
+DIM_BUILT = "2024-05-01T00:00:00.000000Z"
+
+
+def graph_node(
+    unique_id: str,
+    materialized: str,
+    parents: list[str],
+    resource_type: str = "model",
+) -> dict[str, Any]:
+    name = unique_id.rsplit(".", 1)[-1]
+    return {
+        "unique_id": unique_id,
+        "resource_type": resource_type,
+        "package_name": PROJECT,
+        "name": name,
+        "alias": name,
+        "database": "analytics",
+        "schema": "marts",
+        "relation_name": None if resource_type == "test" else f'"analytics"."marts"."{name}"',
+        "raw_code": f"select * from {{{{ ref('x') }}}} -- {name}",
+        "language": "sql",
+        "checksum": {"name": "sha256", "checksum": f"sum-{name}"},
+        "config": {"materialized": materialized, "enabled": True},
+        "depends_on": {"nodes": parents, "macros": []},
+        "description": "",
+        "columns": {},
+    }
+
+
+def source_node(unique_id: str) -> dict[str, Any]:
+    name = unique_id.rsplit(".", 1)[-1]
+    return {
+        "unique_id": unique_id,
+        "resource_type": "source",
+        "package_name": PROJECT,
+        "source_name": "raw",
+        "name": name,
+        "identifier": name,
+        "database": "analytics",
+        "schema": "raw",
+        "relation_name": f'"analytics"."raw"."{name}"',
+        "loaded_at_field": None,
+        "freshness": None,
+        "meta": {},
+        "external": None,
+    }
+
+
+GRAPH: dict[str, Any] = {
+    "nodes": {
+        BASE: graph_node(BASE, "table", [ORDERS]),
+        BASE_VIEW: graph_node(BASE_VIEW, "view", [BASE]),
+        DIM: graph_node(DIM, "table", [PAYMENTS]),
+        FINAL: graph_node(FINAL, "table", [BASE_VIEW, CUSTOMERS, DIM, PAYMENTS]),
+        BROKEN: graph_node(BROKEN, "table", [BASE]),
+        NOT_NULL: graph_node(NOT_NULL, "test", [FINAL], resource_type="test"),
+    },
+    "sources": {unique_id: source_node(unique_id) for unique_id in (ORDERS, CUSTOMERS, PAYMENTS)},
+}
+
+
+@dataclass(frozen=True)
+class FakeNodeRef:
+    unique_id: str
+
+
+@dataclass(frozen=True)
+class FakeTiming:
+    name: str
+    started_at: dt.datetime
+    completed_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class FakeRunResult:
+    """The parts of dbt's RunResult that record_run reads."""
+
+    node: FakeNodeRef
+    status: str
+    timing: list[FakeTiming] = field(default_factory=list)
+    execution_time: float = 1.5
+
+
+def run_result(unique_id: str, status: str, completed_at: dt.datetime | None) -> FakeRunResult:
+    timing = []
+    if completed_at is not None:
+        started = completed_at - dt.timedelta(seconds=3)
+        timing = [
+            FakeTiming("compile", started, started),
+            FakeTiming("execute", started, completed_at),
+        ]
+    return FakeRunResult(FakeNodeRef(unique_id), status, timing)
+
+
+PLUS_TWO = dt.timezone(dt.timedelta(hours=2))
+RESULTS = [
+    # Naive datetimes from dbt are UTC; aware ones are converted.
+    run_result(BASE, "success", dt.datetime(2024, 5, 6, 9, 0, 0, tzinfo=PLUS_TWO)),
+    run_result(BASE_VIEW, "success", dt.datetime(2024, 5, 6, 7, 1, 0, 250000)),
+    run_result(FINAL, "success", dt.datetime(2024, 5, 6, 7, 2, 0, tzinfo=dt.UTC)),
+    run_result(BROKEN, "error", None),
+    run_result(NOT_NULL, "fail", dt.datetime(2024, 5, 6, 7, 3, 0, tzinfo=dt.UTC)),
+]
+COMPLETED = {
+    BASE: "2024-05-06T07:00:00.000000Z",
+    BASE_VIEW: "2024-05-06T07:01:00.250000Z",
+    FINAL: "2024-05-06T07:02:00.000000Z",
+    NOT_NULL: "2024-05-06T07:03:00.000000Z",
+}
+
+
+def observation_answer(observed: dict[str, str | None]) -> Any:
+    return table(
+        ["state_key", "last_updated", "item"],
+        [INVOCATION, "2024-05-06T05:00:00.000000Z", json.dumps({ORDERS: "stale"})],
+        [INVOCATION, "2024-05-06T05:59:00.000000Z", json.dumps(observed)],
+    )
+
+
+def dim_answer() -> Any:
+    return table(
+        ["state_key", "last_updated", "item"],
+        [DIM, DIM_BUILT, json.dumps({"last_updated": DIM_BUILT})],
+    )
+
+
+def record_renderer(answers: list[Any], **kwargs: Any) -> MacroRenderer:
+    warehouse = BY_TYPE["postgres"]
+    options: dict[str, Any] = {
+        "tables": [table_key(warehouse)],
+        "graph": GRAPH,
+        "invocation_id": INVOCATION,
+        "project_name": PROJECT,
+        **kwargs,
+    }
+    return renderer_for(warehouse, answers, **options)
+
+
+def written_items(renderer: MacroRenderer) -> dict[str, tuple[str, str, dict[str, Any]]]:
+    (insert,) = [s for s in renderer.warehouse.statements if s.sql.startswith("insert")]
+    rows = inserted_rows(parse_one(insert.sql, BY_TYPE["postgres"], exp.Insert))
+    return {key: (kind, moment, json.loads(item)) for key, kind, moment, item in rows}
+
+
+def test_record_run_writes_what_the_run_built() -> None:
+    renderer = record_renderer(
+        [observation_answer({ORDERS: ORDERS_SEEN, PAYMENTS: None}), dim_answer()]
+    )
+
+    assert renderer.call("record_run", RESULTS) == ""
+
+    items = written_items(renderer)
+    assert list(items) == [BASE, BASE_VIEW, FINAL, NOT_NULL]
+    for key, (kind, moment, item) in items.items():
+        assert kind == "node"
+        assert moment == COMPLETED[key] == item["last_updated"]
+        assert item["recorded_by"] == "orchestra_dbt.record_run"
+        assert re.fullmatch(r"hook1:[0-9a-f]{32}", item["fingerprint"]), item["fingerprint"]
+        assert item["checksum"] == f"sum-{key.rsplit('.', 1)[-1]}"
+        assert item["execution_time"] == 1.5
+        assert item["relation"] == GRAPH["nodes"][key]["relation_name"]
+
+    base = items[BASE][2]
+    assert base["status"] == "success"
+    assert base["sources"] == {ORDERS: ORDERS_SEEN}  # the newest observation row
+    assert base["upstream"] == {}
+    assert "unmeasured_sources" not in base
+
+    assert items[BASE_VIEW][2]["upstream"] == {BASE: items[BASE][1]}
+
+    final = items[FINAL][2]
+    # Through the view to the table it reads; dim was not built: its time is the table's.
+    assert final["upstream"] == {
+        BASE_VIEW: items[BASE_VIEW][1],
+        BASE: items[BASE][1],
+        DIM: DIM_BUILT,
+    }
+    assert final["sources"] == {}
+    assert final["unmeasured_sources"] == [CUSTOMERS, PAYMENTS]
+
+    test_item = items[NOT_NULL][2]
+    assert test_item["status"] == "fail"
+    assert test_item["upstream"] == {FINAL: items[FINAL][1]}
+    assert test_item["relation"] is None
+
+
+def test_record_run_statements() -> None:
+    renderer = record_renderer([observation_answer({ORDERS: ORDERS_SEEN}), dim_answer()])
+
+    renderer.call("record_run", RESULTS)
+
+    assert statement_kinds(renderer) == [
+        "select",  # this run's observation
+        "select",  # the nodes read but not built: dim
+        "create_schema",
+        "create",
+        "insert",
+        "delete",  # the failed node
+        "delete",  # superseded rows
+        "commit",
+        "delete",  # this run's observation
+        "delete",  # observations over a day old
+        "commit",
+    ]
+    statements = renderer.warehouse.statements
+    assert_state_statements(statements)
+    warehouse = BY_TYPE["postgres"]
+    observation = parse_one(statements[0].sql, warehouse, exp.Select)
+    assert string_literals(observation) == ["observation", INVOCATION]
+    known = parse_one(statements[1].sql, warehouse, exp.Select)
+    assert string_literals(known) == ["node", DIM]
+
+    removal = string_literals(parse_one(statements[4].sql, warehouse, exp.Delete))
+    assert removal[:2] == ["node", BROKEN]
+    now = removal[2]
+    assert FIXED_TIME.fullmatch(now)
+    used = string_literals(parse_one(statements[6].sql, warehouse, exp.Delete))
+    assert used == ["observation", INVOCATION, now]
+    stale = string_literals(parse_one(statements[7].sql, warehouse, exp.Delete))
+    assert stale[0] == "observation" and len(stale) == 2
+    day_ago = stale[1]
+    assert FIXED_TIME.fullmatch(day_ago)
+    moment = dt.datetime.strptime(now, "%Y-%m-%dT%H:%M:%S.%fZ")
+    assert moment - dt.datetime.strptime(day_ago, "%Y-%m-%dT%H:%M:%S.%fZ") == pytest.approx(
+        dt.timedelta(days=1), abs=dt.timedelta(seconds=5)
+    )
+
+
+def test_record_run_on_the_first_run_creates_the_table() -> None:
+    """No table yet: nothing observed (every source unmeasured), no upstream from it."""
+    renderer = record_renderer([], tables=[])
+
+    renderer.call("record_run", RESULTS)
+
+    items = written_items(renderer)
+    assert items[BASE][2]["sources"] == {}
+    assert items[BASE][2]["unmeasured_sources"] == [ORDERS]
+    assert DIM not in items[FINAL][2]["upstream"]
+    assert statement_kinds(renderer)[:2] == ["create_schema", "create"]
+
+
+def test_record_run_keys_carry_the_account() -> None:
+    renderer = record_renderer(
+        [observation_answer({}), table(["state_key", "last_updated", "item"])],
+        variables={STATE_VAR: STATE_TABLE, "orchestra_integration_account_id": "acct-1"},
+    )
+
+    renderer.call("record_run", RESULTS)
+
+    known = parse_one(renderer.warehouse.statements[1].sql, BY_TYPE["postgres"], exp.Select)
+    assert string_literals(known) == ["node", 'acct-1."analytics"."marts"."dim"']
+    assert list(written_items(renderer)) == [
+        'acct-1."analytics"."marts"."base"',
+        'acct-1."analytics"."marts"."base_view"',
+        'acct-1."analytics"."marts"."final"',
+        f"acct-1.{NOT_NULL}",  # a test has no relation: its unique id
+    ]
+    removal = parse_one(renderer.warehouse.statements[4].sql, BY_TYPE["postgres"], exp.Delete)
+    assert string_literals(removal)[1] == 'acct-1."analytics"."marts"."broken"'
+
+
+@every_warehouse
+def test_record_run_sql_parses_on_every_warehouse(warehouse: Warehouse) -> None:
+    answers = [observation_answer({ORDERS: ORDERS_SEEN}), dim_answer()]
+    renderer = renderer_for(
+        warehouse,
+        answers,
+        tables=[table_key(warehouse)],
+        graph=GRAPH,
+        invocation_id=INVOCATION,
+        project_name=PROJECT,
+    )
+
+    renderer.call("record_run", RESULTS)
+
+    kinds = {"select": exp.Select, "create": exp.Create, "insert": exp.Insert, "delete": exp.Delete}
+    for statement in renderer.warehouse.statements:
+        parsed = parse_one(statement.sql, warehouse, kinds[statement.sql.split()[0]])
+        assert_state_table(parsed, warehouse)
+
+
+def test_record_run_does_nothing_at_parse_time() -> None:
+    renderer = record_renderer([], execute=False, variables={})
+    assert renderer.call("record_run", RESULTS) == ""
+    assert renderer.warehouse.events == []
+    assert renderer.warehouse.lookups == []
+
+
+def test_record_run_does_nothing_inside_a_run_orc_drives() -> None:
+    renderer = record_renderer([], env_vars={"ORCHESTRA_DBT_RECORDER": "orc"})
+    assert renderer.call("record_run", RESULTS) == ""
+    assert renderer.warehouse.events == []
+    assert renderer.warehouse.lookups == []
+
+
+@pytest.mark.parametrize(
+    "invocation_args",
+    [{"empty": True}, {"sample": "3 days"}, {"event_time_start": "2024-05-01"}],
+)
+def test_record_run_of_partial_data_forgets_everything_built(
+    invocation_args: dict[str, Any],
+) -> None:
+    renderer = record_renderer(
+        [observation_answer({ORDERS: ORDERS_SEEN})], invocation_args=invocation_args
+    )
+
+    renderer.call("record_run", RESULTS)
+
+    assert statement_kinds(renderer) == [
+        "select",  # this run's observation
+        "create_schema",
+        "create",
+        "delete",  # every node the run built or tested, and the failed one
+        "commit",
+        "delete",
+        "delete",
+        "commit",
+    ]
+    removal = parse_one(renderer.warehouse.statements[2].sql, BY_TYPE["postgres"], exp.Delete)
+    assert key_filter(removal) == [BASE, BASE_VIEW, FINAL, BROKEN, NOT_NULL]
+
+
+# --- observe_sources ---------------------------------------------------------------------------
+
+
+def observe_graph() -> dict[str, Any]:
+    sources = dict(GRAPH["sources"])
+    sources[CUSTOMERS] = {**sources[CUSTOMERS], "loaded_at_field": "_loaded_at"}
+    return {"nodes": GRAPH["nodes"], "sources": sources}
+
+
+def test_observe_sources_records_what_the_selected_nodes_read() -> None:
+    warehouse = BY_TYPE["postgres"]
+    loaded = dt.datetime(2024, 5, 6, 8, 30, tzinfo=dt.timezone(dt.timedelta(hours=1)))
+    renderer = renderer_for(
+        warehouse,
+        [table(["max_loaded_at", "snapshotted_at"], [loaded, None])],
+        # customers exists and has a loaded_at_field; payments does not exist.
+        tables=[table_key(warehouse), ("analytics", "raw", "customers")],
+        graph=observe_graph(),
+        selected_resources=[FINAL],
+        invocation_id=INVOCATION,
+        project_name=PROJECT,
+    )
+
+    assert renderer.call("observe_sources") == ""
+
+    # final reads customers and payments itself; orders only through the table base.
+    assert renderer.warehouse.lookups == [
+        ("analytics", "raw", "customers"),
+        ("analytics", "raw", "payments"),
+    ]
+    assert statement_kinds(renderer) == ["select", "create_schema", "create", "insert", "commit"]
+    assert '"analytics"."raw"."customers"' in renderer.queries[0]
+    (row,) = inserted_rows(parse_one(renderer.queries[2], warehouse, exp.Insert))
+    assert row[:2] == [INVOCATION, "observation"]
+    assert FIXED_TIME.fullmatch(row[2])
+    assert json.loads(row[3]) == {CUSTOMERS: "2024-05-06T07:30:00.000000Z", PAYMENTS: None}
+
+
+@pytest.mark.parametrize(
+    ("execute", "env_vars"), [(False, {}), (True, {"ORCHESTRA_DBT_RECORDER": "orc"})]
+)
+def test_observe_sources_does_nothing_at_parse_time_or_inside_orc(
+    execute: bool, env_vars: dict[str, str]
+) -> None:
+    renderer = renderer_for(
+        BY_TYPE["postgres"], execute=execute, env_vars=env_vars, graph=observe_graph()
+    )
+    assert renderer.call("observe_sources") == ""
+    assert renderer.warehouse.events == []
+    assert renderer.warehouse.lookups == []
