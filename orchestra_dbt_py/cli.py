@@ -189,16 +189,19 @@ def forget(settings: Settings, args: list[str]) -> int:
     from orchestra_dbt_py.runner import state_key
     from orchestra_dbt_py.state import open_backend
 
-    backend = open_backend(settings)
-    stored = backend.load()
-    if args == ["--all"]:
-        keys: list[str] = list(stored)
-    elif not args:
+    if not args:
         raise OrcError(
             "`orc state forget` needs a dbt selection (e.g. `--select stg_orders+`) or --all"
         )
+    if args == ["--all"]:
+        backend = open_backend(settings)
+        stored = backend.load()
+        keys: list[str] = list(stored)
     else:
         session = DbtSession(parse_command(["build", *args]))
+        # A warehouse state is read with the project and target of the selection.
+        backend = open_backend(settings, dbt=lambda: session)
+        stored = backend.load()
         nodes = session.graph({})
         keys = [state_key(nodes[uid], settings) for uid in session.selected_ids()]
     gone = [key for key in keys if key in stored]
