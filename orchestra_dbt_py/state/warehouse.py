@@ -97,7 +97,10 @@ class WarehouseBackend:
             if not self._owns(key):
                 continue
             record = parse_item_json(key, text, f"table {self.description}")
-            records = merge_states(records, {key: record})
+            known = records.get(key)
+            # merge_states' rule, row by row: the newer build wins, a tie goes to the later row.
+            if known is None or record.last_updated >= known.last_updated:
+                records[key] = record
         return records
 
     def update(
