@@ -222,17 +222,22 @@ where kind = 'node'{{ only_keys }}
 {% macro ensure_state_table(relation) -%}
   {%- do adapter.create_schema(api.Relation.create(database=relation.database, schema=relation.schema)) -%}
   {%- do orchestra_dbt._state_run(orchestra_dbt.state_table_create_sql(relation)) -%}
+  {#- dbt's relation cache may list the schema without the table just made. -#}
+  {%- if adapter.get_relation(relation.database, relation.schema, relation.identifier) is none -%}
+    {%- do adapter.cache_added(relation) -%}
+  {%- endif -%}
 {%- endmacro %}
 
 
 {#- The rows of a kind as [state_key, last_updated, item] lists; none when the table does
-    not exist (reading never creates it). -#}
-{% macro read_state_rows(state_table=none, kind='node', keys=none) -%}
+    not exist (reading never creates it). With check_exists false the caller has checked
+    that the table exists (orc does, bypassing dbt's relation cache). -#}
+{% macro read_state_rows(state_table=none, kind='node', keys=none, check_exists=true) -%}
   {%- set relation = orchestra_dbt.state_table_relation(state_table) -%}
   {%- if not execute -%}
     {{ return([]) }}
   {%- endif -%}
-  {%- if adapter.get_relation(relation.database, relation.schema, relation.identifier) is none -%}
+  {%- if check_exists and adapter.get_relation(relation.database, relation.schema, relation.identifier) is none -%}
     {{ return(none) }}
   {%- endif -%}
   {%- if keys is not none and keys | length == 0 -%}

@@ -272,6 +272,21 @@ class DbtSession:
         with adapter.connection_named("orc_state"):
             return adapter.execute_macro(name, project="orchestra_dbt", kwargs=dict(kwargs))
 
+    def table_exists(self, database: str | None, schema: str, identifier: str) -> bool:
+        """Whether the warehouse has this table now (asked directly, not dbt's cache).
+        Names compare without regard to case; `database` defaults to the target's."""
+        adapter = self.adapter
+        database = database or adapter.config.credentials.database
+        with adapter.connection_named("orc_state"):
+            listed = adapter.list_relations_without_caching(
+                adapter.Relation.create(database=database, schema=schema)
+            )
+        return any(
+            (relation.schema or "").lower() == schema.lower()
+            and (relation.identifier or "").lower() == identifier.lower()
+            for relation in listed
+        )
+
     def hook_fingerprints(self, node_ids: Collection[str]) -> dict[str, str | None]:
         """The fingerprint the package's on-run-end hook would record for each node now."""
         if not node_ids:

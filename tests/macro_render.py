@@ -273,8 +273,8 @@ class FakeApi:
 
 
 class FakeAdapter:
-    """`adapter` as the macros use it: dispatch, quote, get_relation, create_schema and
-    commit (the last three through the fake warehouse)."""
+    """`adapter` as the macros use it: dispatch, quote, get_relation, create_schema,
+    cache_added and commit (the last four through the fake warehouse)."""
 
     def __init__(
         self,
@@ -317,6 +317,11 @@ class FakeAdapter:
 
     def create_schema(self, relation: BaseRelation) -> None:
         self._warehouse.create_schema(relation)
+
+    def cache_added(self, relation: BaseRelation) -> str:
+        """dbt's relation cache learns of a relation: get_relation finds it from now on."""
+        self._warehouse.tables.add((relation.database, relation.schema, relation.identifier))
+        return ""
 
     def commit(self) -> None:
         self._warehouse.commit()

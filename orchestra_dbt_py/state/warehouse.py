@@ -39,9 +39,12 @@ _TABLE = re.compile(r"[^.\s\"'`]+(\.[^.\s\"'`]+){1,2}")
 
 
 class MacroCaller(Protocol):
-    """What the backend needs from dbt: call a macro of the orchestra_dbt package."""
+    """What the backend needs from dbt: call a macro of the orchestra_dbt package, and ask
+    the warehouse whether a table exists."""
 
     def call_package_macro(self, name: str, kwargs: Mapping[str, Any]) -> Any: ...
+
+    def table_exists(self, database: str | None, schema: str, identifier: str) -> bool: ...
 
 
 def table_name(uri: str) -> str:
@@ -148,11 +151,24 @@ class WarehouseBackend:
         return self.key_prefix is None or key.startswith(self.key_prefix)
 
     def _rows(self, keys: Collection[str] | None = None) -> list[tuple[str, str, str]] | None:
-        found = self._call(
-            "read_state_rows", kind="node", keys=None if keys is None else list(keys)
-        )
-        if found is None:
+        parts = self.table.split(".")
+        database = parts[0] if len(parts) == 3 else None
+        try:
+            exists = self._dbt().table_exists(database, parts[-2], parts[-1])
+        except OrcError:
+            raise
+        except Exception as error:
+            raise _QueryFailed(
+                f"the state table {self.description} could not be looked up: {_one_line(error)}"
+            ) from error
+        if not exists:
             return None
+        found = self._call(
+            "read_state_rows",
+            kind="node",
+            keys=None if keys is None else list(keys),
+            check_exists=False,
+        )
         return [(str(key), str(moment), str(item)) for key, moment, item in found]
 
     def _call(self, macro: str, **kwargs: Any) -> Any:

@@ -1082,7 +1082,9 @@ def test_observe_sources_records_what_the_selected_nodes_read() -> None:
     assert renderer.warehouse.lookups == [
         ("analytics", "raw", "customers"),
         ("analytics", "raw", "payments"),
+        ("analytics", "orc", "state_rows"),  # after creating it, dbt's cache is told of it
     ]
+    assert ("analytics", "orc", "state_rows") in renderer.warehouse.tables
     assert statement_kinds(renderer) == ["select", "create_schema", "create", "insert", "commit"]
     assert '"analytics"."raw"."customers"' in renderer.queries[0]
     (row,) = inserted_rows(parse_one(renderer.queries[2], warehouse, exp.Insert))

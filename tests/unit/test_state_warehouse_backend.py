@@ -27,12 +27,16 @@ class Table:
         self.calls: list[str] = []
         self.failures: list[Exception] = []
 
+    def table_exists(self, database: str | None, schema: str, identifier: str) -> bool:
+        assert (database, schema, identifier) == (None, "analytics", "orc_state")
+        return self.rows is not None
+
     def call_package_macro(self, name: str, kwargs: Mapping[str, Any]) -> Any:
         self.calls.append(name)
         assert kwargs["state_table"] == "analytics.orc_state"
         if name == "read_state_rows":
-            if self.rows is None:
-                return None
+            assert kwargs["check_exists"] is False
+            assert self.rows is not None
             keys = kwargs["keys"]
             found = [r for r in self.rows if r[1] == kwargs["kind"]]
             found = [r for r in found if keys is None or r[0] in keys]
