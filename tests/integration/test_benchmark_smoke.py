@@ -38,3 +38,24 @@ def test_benchmark_script_runs(tmp_path: Path) -> None:
     assert {"plain dbt build", "warm dbt parse", "orc dbt build, nothing changed"} <= names
     assert all(f["median_s"] > 0 for f in figures["figures"])
     assert "unchanged orc build / warm parse" in done.stdout
+
+
+def test_state_backend_benchmark_runs() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ORCHESTRA_")}
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "benchmarks" / "state_backends.py"),
+            "--records",
+            "50",
+            "--repeat",
+            "1",
+        ],
+        env={**env, "PYTHONPATH": str(REPO / "benchmarks")},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "local file" in done.stdout
+    assert "warehouse (DuckDB)" in done.stdout
