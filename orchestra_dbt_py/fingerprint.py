@@ -44,7 +44,6 @@ if TYPE_CHECKING:
 __all__ = [
     "FINGERPRINT_VERSION",
     "Definitions",
-    "definition_fingerprints",
     "fingerprint_definitions",
     "normalize_sql",
     "project_settings",
@@ -631,7 +630,7 @@ def vars_provider(config: RuntimeConfig) -> Callable[[str], Mapping[str, Any]]:
 def project_settings(config: RuntimeConfig) -> dict[str, Any]:
     """Project-wide settings that can change any node's output without showing in any node:
     the `dispatch:` search order (which implementation `adapter.dispatch` picks) and the
-    project's behaviour `flags:`. Pass the result as `settings` to `definition_fingerprints`.
+    project's behaviour `flags:`. Pass the result as `settings` to `fingerprint_definitions`.
     """
     return {"dispatch": _plain(config.dispatch), "flags": _plain(config.flags)}
 
@@ -1031,28 +1030,6 @@ class Definitions:
     fingerprints: dict[str, str]
     # The nodes among them that read a var, env var or target field by a computed name.
     computed_reads: frozenset[str]
-
-
-def definition_fingerprints(
-    manifest: Manifest,
-    *,
-    vars_for_package: Callable[[str], Mapping[str, Any]],
-    env: Mapping[str, str],
-    adapter_type: str,
-    node_ids: Collection[str] | None = None,
-    target: Mapping[str, Any] | None = None,
-    settings: Mapping[str, Any] | None = None,
-) -> dict[str, str]:
-    """The fingerprints of `fingerprint_definitions`."""
-    return fingerprint_definitions(
-        manifest,
-        vars_for_package=vars_for_package,
-        env=env,
-        adapter_type=adapter_type,
-        node_ids=node_ids,
-        target=target,
-        settings=settings,
-    ).fingerprints
 
 
 def fingerprint_definitions(

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from orchestra_dbt_py.fingerprint import definition_fingerprints, project_settings, vars_provider
+from orchestra_dbt_py.fingerprint import fingerprint_definitions, project_settings, vars_provider
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "projects" / "fingerprint"
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -135,12 +135,12 @@ class Project:
             config = get_adapter_by_type("duckdb").config
             provider = vars_provider(config)
             settings = project_settings(config)
-            fingerprints = definition_fingerprints(
+            fingerprints = fingerprint_definitions(
                 manifest,
                 vars_for_package=provider,
                 env=dict(os.environ),
                 adapter_type="duckdb",
-            )
+            ).fingerprints
         return Parsed(manifest, fingerprints, provider, settings)
 
 
@@ -185,7 +185,7 @@ import json, os, sys
 sys.path.insert(0, {str(REPO_ROOT)!r})
 from dbt.adapters.factory import get_adapter_by_type
 from dbt.cli.main import dbtRunner
-from orchestra_dbt_py.fingerprint import definition_fingerprints, vars_provider
+from orchestra_dbt_py.fingerprint import fingerprint_definitions, vars_provider
 root = {str(project.root)!r}
 result = dbtRunner().invoke([
     "parse", "--project-dir", root + "/project", "--profiles-dir", root,
@@ -193,12 +193,12 @@ result = dbtRunner().invoke([
     "--no-partial-parse", "--no-write-json", "--quiet",
 ])
 assert result.success, result.exception
-fingerprints = definition_fingerprints(
+fingerprints = fingerprint_definitions(
     result.result,
     vars_for_package=vars_provider(get_adapter_by_type("duckdb").config),
     env=dict(os.environ),
     adapter_type="duckdb",
-)
+).fingerprints
 print(json.dumps(fingerprints))
 """
     env = {k: v for k, v in os.environ.items() if k not in FIXTURE_ENV}
@@ -218,16 +218,16 @@ print(json.dumps(fingerprints))
 def test_node_ids_limits_the_work(project: Project, baseline: dict[str, str]) -> None:
     parsed = project.parse()
     provider = parsed.vars_for_package
-    subset = definition_fingerprints(
+    subset = fingerprint_definitions(
         parsed.manifest,
         vars_for_package=provider,
         env={},
         adapter_type="duckdb",
         node_ids=[BIG_ORDERS, RAW_CUSTOMERS],
-    )
+    ).fingerprints
     assert subset == {BIG_ORDERS: baseline[BIG_ORDERS], RAW_CUSTOMERS: baseline[RAW_CUSTOMERS]}
     with pytest.raises(KeyError):
-        definition_fingerprints(
+        fingerprint_definitions(
             parsed.manifest,
             vars_for_package=provider,
             env={},
@@ -406,13 +406,13 @@ def test_target_attributes_count_for_their_readers_when_given(project: Project) 
     parsed = project.parse()
 
     def fingerprints(target: dict[str, Any] | None) -> dict[str, str]:
-        return definition_fingerprints(
+        return fingerprint_definitions(
             parsed.manifest,
             vars_for_package=parsed.vars_for_package,
             env={},
             adapter_type="duckdb",
             target=target,
-        )
+        ).fingerprints
 
     dev = fingerprints({"name": "dev", "threads": 1})
     assert changed(dev, fingerprints({"name": "prod", "threads": 1})) == {TARGET_READER}
@@ -464,13 +464,13 @@ def test_dispatch_search_order_counts_everywhere_when_settings_are_given(
     project: Project,
 ) -> None:
     def with_settings(parsed: Parsed) -> dict[str, str]:
-        return definition_fingerprints(
+        return fingerprint_definitions(
             parsed.manifest,
             vars_for_package=parsed.vars_for_package,
             env={},
             adapter_type="duckdb",
             settings=parsed.settings,
-        )
+        ).fingerprints
 
     before = project.parse()
     project.append(
@@ -498,8 +498,6 @@ def test_vars_provider_follows_dbt_precedence(project: Project) -> None:
 
 
 def test_computed_reads_name_the_nodes_reading_by_computed_names(project: Project) -> None:
-    from orchestra_dbt_py.fingerprint import fingerprint_definitions
-
     def computed_reads() -> frozenset[str]:
         parsed = project.parse()
         return fingerprint_definitions(
