@@ -52,7 +52,20 @@ DUCKDB_ONLY_TESTS = frozenset(
         "assert_duckdb_file_sources_readable",
     }
 )
-BUILT_NODES = frozenset({"it_events", "it_empty_events"})
+# The relations of the project; the sh_* ones (models/state_hooks/, seeds/state_hooks/) are
+# the state-table hooks' (tests/integration/test_state_warehouse.py), which run in every build.
+BUILT_NODES = frozenset(
+    {
+        "it_events",
+        "it_empty_events",
+        "sh_regions",
+        "sh_stg_orders",
+        "sh_stg_customers",
+        "sh_order_totals",
+        "sh_customer_regions",
+        "sh_fragile",
+    }
+)
 
 _IGNORED = shutil.ignore_patterns(
     "target", "dbt_packages", "logs", "package-lock.yml", "*.duckdb", "*.duckdb.wal", "*.pyc"
@@ -230,7 +243,9 @@ def postgres_schema(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     try:
         connection.autocommit = True
         with connection.cursor() as cursor:
-            cursor.execute(f'drop schema if exists "{schema}" cascade')
+            # ..._raw holds the raw tables the on-run-start hook of the project creates.
+            for name in (schema, f"{schema}_raw"):
+                cursor.execute(f'drop schema if exists "{name}" cascade')
     finally:
         connection.close()
 

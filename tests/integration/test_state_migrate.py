@@ -1,9 +1,11 @@
 """`migrate` between every pair of backends (local file, S3 on the moto server, the HTTP API
-on a real local server), opened by URI as `orc state migrate --from URI --to URI` does: the
-items arrive unchanged and come back unchanged."""
+on a real local server, the warehouse table on DuckDB and PostgreSQL), opened by URI as
+`orc state migrate --from URI --to URI` does: the items arrive unchanged and come back
+unchanged."""
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -16,9 +18,12 @@ if str(TESTS_DIR) not in sys.path:
     sys.path.insert(0, str(TESTS_DIR))
 
 from state_servers import StateApiServer, new_bucket, requires_s3, state_api_server  # noqa: E402
+from test_state_warehouse import TARGETS, HookedProject, stage  # noqa: E402
 
+import orchestra_dbt_py.state as state_module  # noqa: E402
 from orchestra_dbt_py.config import Settings  # noqa: E402
 from orchestra_dbt_py.state import NodeRecord, StateBackend, backend_for_uri  # noqa: E402
+from orchestra_dbt_py.state.document import dump_state, parse_state  # noqa: E402
 from orchestra_dbt_py.state.transfer import migrate  # noqa: E402
 
 KEY = "sk-migrate-test-0001"
@@ -89,3 +94,104 @@ def test_migrate_round_trips_the_items(
     back = opener(source_kind, tmp_path, api)
     migrate(target, back)
     assert back.load() == ITEMS
+
+
+# --- the warehouse table ---------------------------------------------------------------------
+
+
+@pytest.fixture(params=TARGETS)
+def warehouse(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[HookedProject]:
+    """The package's integration_tests project (see test_state_warehouse.py), as the current
+    directory and environment: `warehouse:` URIs are opened with its dbt project and target.
+    Every warehouse backend of a test shares one parse of the project."""
+    from dbt.adapters.factory import reset_adapters
+
+    project = stage(tmp_path, str(request.param))
+    for key, value in project.env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.chdir(project.dir)
+    shared = state_module._project_session()
+    monkeypatch.setattr(state_module, "_project_session", lambda: shared)
+    try:
+        yield project
+    finally:
+        reset_adapters()  # closes dbt's connections (DuckDB: the file) before the checks
+        project.drop()
+
+
+def keys_in(project: HookedProject, table: str) -> list[str]:
+    """The keys of a state table's rows, read from the table."""
+    from dbt.adapters.factory import reset_adapters
+
+    reset_adapters()  # DuckDB: dbt's connection in this process would hold the file
+    return sorted(str(row[0]) for row in project.query(f"select state_key from {table}"))
+
+
+OTHERS = [
+    pytest.param("local", id="local"),
+    pytest.param("s3", marks=requires_s3, id="s3"),
+    pytest.param("http", id="http"),
+]
+
+
+@pytest.mark.parametrize("other", OTHERS)
+def test_migrate_between_the_warehouse_and_another_backend(
+    other: str, warehouse: HookedProject, tmp_path: Path, api: StateApiServer
+) -> None:
+    settings = Settings(api_key=KEY, api_base_url=api.base_url)
+
+    def table(n: int) -> StateBackend:
+        uri = f"warehouse:{warehouse.schema}.orc_migrate_{n}"
+        return backend_for_uri(uri, settings, workdir=tmp_path)
+
+    # warehouse -> other -> warehouse
+    first = table(1)
+    first.update(ITEMS)
+    assert first.load() == ITEMS
+    there = opener(other, tmp_path, api)
+    result = migrate(first, there)
+    assert (result.sent, result.total) == (len(ITEMS), len(ITEMS))
+    assert there.load() == ITEMS
+    back = table(2)
+    migrate(there, back)
+    assert back.load() == ITEMS
+
+    # other -> warehouse -> other
+    source = opener(other, tmp_path, api)
+    source.init()
+    source.update(ITEMS)
+    into = table(3)
+    result = migrate(source, into)
+    assert (result.sent, result.total) == (len(ITEMS), len(ITEMS))
+    assert into.load() == ITEMS
+    out = opener(other, tmp_path, api)
+    migrate(into, out)
+    assert out.load() == ITEMS
+
+    for n in (1, 2, 3):
+        assert keys_in(warehouse, f"{warehouse.schema}.orc_migrate_{n}") == sorted(ITEMS)
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_orc_state_migrate_command_with_the_warehouse(tmp_path: Path, target: str) -> None:
+    """`orc state migrate` opens the warehouse with the dbt project of the current
+    directory: a state file into a table and back."""
+    project = stage(tmp_path, target)
+    try:
+        (tmp_path / "state.json").write_text(dump_state(ITEMS))
+        uri = f"warehouse:{project.schema}.orc_migrated"
+        done = project.orc("state", "migrate", "--from", str(tmp_path / "state.json"), "--to", uri)
+        assert done.stdout.splitlines()[-1] == f"Copied 3 records to {uri} (3 there now)"
+        rows = project.query(f"select state_key, item from {project.schema}.orc_migrated")
+        assert sorted(str(key) for key, _ in rows) == sorted(ITEMS)
+        items = {str(key): json.loads(str(item)) for key, item in rows}
+        # Fields orc does not model travel in the row's item as they were.
+        assert items["model.p.orders"]["written_by"] == "dbt-orchestra"
+        assert items["model.p.orders"]["nested"] == {"list": [1, "two", None]}
+
+        project.orc("state", "migrate", "--from", uri, "--to", str(tmp_path / "back.json"))
+        assert parse_state((tmp_path / "back.json").read_text(), "back.json") == ITEMS
+    finally:
+        project.drop()

@@ -1,0 +1,7 @@
+{{ config(materialized='table') }}
+
+select
+    id as customer_id,
+    name,
+    region_code
+from {{ source('sh_raw', 'customers') }}

@@ -1,0 +1,700 @@
+"""The warehouse state table (`state_file = "warehouse:<schema>.<table>"`) with real dbt on
+real DuckDB files and a real PostgreSQL server.
+
+Every test stages the `orchestra_dbt` package and its `integration_tests/` project in a
+temporary directory, as tests/integration/test_package_macros.py does. That project runs the
+package's hooks in every plain dbt build (on-run-start `observe_sources`, on-run-end
+`record_run`; see integration_tests/dbt_project.yml) into `<schema>.orc_state`, next to
+the models, and `orc` is pointed at the same table. Plain dbt and `orc` run as subprocesses.
+Every check of what was stored reads the table itself (the duckdb module, psycopg2).
+
+The models under test are in integration_tests/models/state_hooks/: two raw tables read as
+sources with a loaded_at_field (an on-run-start hook creates them with fixed times), a view
+and tables on them, a seed, a model reading a var, one using a macro, one that fails on
+demand, data tests and a unit test, which the hook does not record, so orc runs it (and
+builds its model) once after a hooked run. The package's own test nodes of the project
+(it_events, it_empty_events and the assert_* tests) are built and recorded too.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import uuid
+from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import pytest
+from conftest import ORC, REPO, postgres_available, run_orc
+from test_package_macros import COMMON_TESTS, DUCKDB_ONLY_TESTS
+
+PROJECT = "orchestra_dbt_integration_tests"
+DBT = Path(sys.executable).with_name("dbt")
+GENERATED = ("target", "target_*", "dbt_packages", "logs", "package-lock.yml", "*.duckdb*")
+
+SH_MODELS = frozenset(
+    {"sh_stg_orders", "sh_stg_customers", "sh_order_totals", "sh_customer_regions", "sh_fragile"}
+)
+SH_SEEDS = frozenset({"sh_regions"})
+SH_TESTS = frozenset(
+    {
+        "not_null_sh_stg_orders_order_id",
+        "unique_sh_stg_customers_customer_id",
+        "not_null_sh_order_totals_customer_id",
+    }
+)
+UNIT_TEST = "sh_customer_regions_labels_regions"
+IT_RELATIONS = frozenset({"it_events", "it_empty_events"})
+# The relations of models/state_hooks/, whose data the tests compare.
+SH_RELATIONS = SH_MODELS | SH_SEEDS
+
+ORDERS = f"source.{PROJECT}.sh_raw.orders"
+CUSTOMERS = f"source.{PROJECT}.sh_raw.customers"
+# The newest loaded_at of each raw table as integration_tests/macros/state_hooks.sql makes it.
+ORDERS_AT = "2024-05-03T12:00:00.000000Z"
+CUSTOMERS_AT = "2024-04-02T09:30:00.000000Z"
+HOOK_CHANGED = "definition changed since the hooked run (code, config, macros or vars)"
+UNIT_TEST_FORCES = f"its unit test {UNIT_TEST} must run (no run recorded)"
+
+TARGETS = [
+    "duckdb",
+    pytest.param(
+        "postgres",
+        marks=[
+            pytest.mark.postgres,
+            pytest.mark.skipif(
+                not postgres_available(), reason="needs PGHOST/PGPORT (make test starts a server)"
+            ),
+        ],
+    ),
+]
+
+
+def recorded_nodes(target: str) -> set[str]:
+    """What a hooked `dbt build` of the whole project records: every model, seed and data
+    test (unit tests are not recorded)."""
+    tests = COMMON_TESTS | (DUCKDB_ONLY_TESTS if target == "duckdb" else frozenset())
+    return set(SH_MODELS | SH_SEEDS | SH_TESTS | IT_RELATIONS | tests)
+
+
+def all_nodes(target: str) -> set[str]:
+    """What `orc dbt build` selects in the whole project."""
+    return recorded_nodes(target) | {UNIT_TEST}
+
+
+def name(unique_id: str) -> str:
+    """`model.p.sh_stg_orders` -> `sh_stg_orders`; `test.p.not_null_x_id.abc123` ->
+    `not_null_x_id`; a unit test -> its own name."""
+    if unique_id.startswith("test."):
+        return unique_id.split(".")[2]
+    return unique_id.rsplit(".", 1)[-1]
+
+
+def uid(node: str) -> str:
+    kind = "seed" if node in SH_SEEDS or node == "it_events" else "model"
+    return f"{kind}.{PROJECT}.{node}"
+
+
+def moment(text: str) -> datetime:
+    """A stored time (the hook writes `...00.000000Z`, orc `...00Z`) as a datetime."""
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def moments(times: Mapping[str, str]) -> dict[str, datetime]:
+    return {key: moment(value) for key, value in times.items()}
+
+
+class Row(NamedTuple):
+    key: str
+    kind: str
+    last_updated: str
+    item: str
+
+
+@dataclass
+class HookedProject:
+    """A staged copy of integration_tests/ and its warehouse: a DuckDB file of its own, or
+    schemas of its own on PostgreSQL."""
+
+    root: Path
+    target: str
+    schema: str
+    env: dict[str, str]
+
+    @property
+    def dir(self) -> Path:
+        return self.root / "orchestra_dbt" / "integration_tests"
+
+    @property
+    def table(self) -> str:
+        """The state table the hooks write (the var in dbt_project.yml) and orc reads."""
+        return f"{self.schema}.orc_state"
+
+    @property
+    def raw_schema(self) -> str:
+        return f"{self.schema}_raw"
+
+    @property
+    def duckdb_path(self) -> Path:
+        return self.root / "it.duckdb"
+
+    # --- running dbt and orc ----------------------------------------------------------------
+
+    def dbt(self, *args: str, expect: int = 0, **env: str) -> subprocess.CompletedProcess[str]:
+        """A plain dbt command: its builds run the hooks."""
+        completed = subprocess.run(
+            [str(DBT), *args],
+            cwd=self.dir,
+            env={**self.env, **env},
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        if completed.returncode != expect:
+            raise AssertionError(
+                f"dbt {' '.join(args)} exited {completed.returncode}, expected {expect}\n"
+                f"--- stdout\n{completed.stdout}\n--- stderr\n{completed.stderr}"
+            )
+        return completed
+
+    def orc(
+        self, *args: str, expect: int | None = 0, env: Mapping[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """An `orc` command, with `env` added to the project's environment."""
+        return run_orc(args, self.dir, {**self.env, **(env or {})}, expect)
+
+    def build(self, *args: str, env: Mapping[str, str] | None = None) -> dict[str, tuple[str, str]]:
+        """`orc dbt build` on the warehouse state: each node's (decision, reason), after
+        checking that dbt ran exactly the nodes orc decided to build, and that they passed."""
+        self.orc("dbt", "build", *args, env=env)
+        nodes = json.loads((self.dir / "target" / "orc_plan.json").read_text())["nodes"]
+        decisions = {name(n["unique_id"]): (n["decision"], n["reason"]) for n in nodes}
+        statuses = {name(n["unique_id"]): n["status"] for n in nodes if n["status"] is not None}
+        assert set(statuses) == {n for n, (d, _) in decisions.items() if d == "build"}
+        assert {n: s for n, s in statuses.items() if s not in ("success", "pass")} == {}
+        return decisions
+
+    # --- the warehouse ----------------------------------------------------------------------
+
+    def query(self, sql: str) -> list[tuple[Any, ...]]:
+        if self.target == "duckdb":
+            import duckdb
+
+            with duckdb.connect(str(self.duckdb_path)) as con:
+                return [tuple(r) for r in con.execute(sql).fetchall()]
+        import psycopg2
+
+        with psycopg2.connect("") as con, con.cursor() as cur:
+            cur.execute(sql)
+            return [tuple(r) for r in cur.fetchall()] if cur.description else []
+
+    def execute(self, sql: str) -> None:
+        if self.target == "duckdb":
+            import duckdb
+
+            with duckdb.connect(str(self.duckdb_path)) as con:
+                con.execute(sql)
+            return
+        import psycopg2
+
+        with psycopg2.connect("") as con, con.cursor() as cur:
+            cur.execute(sql)
+
+    def exists(self, relation: str) -> bool:
+        schema, table = relation.split(".")
+        return bool(
+            self.query(
+                "select 1 from information_schema.tables "
+                f"where table_schema = '{schema}' and table_name = '{table}'"
+            )
+        )
+
+    def rows(self, table: str | None = None) -> list[Row]:
+        """Every row of the state table, as stored."""
+        found = self.query(
+            f"select state_key, kind, last_updated, item from {table or self.table} "
+            "order by state_key, last_updated"
+        )
+        return [Row(*(str(cell) for cell in row)) for row in found]
+
+    def items(self, table: str | None = None) -> dict[str, dict[str, Any]]:
+        """The rows by node name, each parsed, after checking there is exactly one row per
+        key and no other kind of row (a run deletes the observation it made)."""
+        rows = self.rows(table)
+        assert [r for r in rows if r.kind != "node"] == []
+        keys = [r.key for r in rows]
+        assert len(keys) == len(set(keys)), f"more than one row for a key: {sorted(keys)}"
+        items = {}
+        for row in rows:
+            item = json.loads(row.item)
+            assert moment(item["last_updated"]) == moment(row.last_updated), row
+            items[name(row.key)] = item
+        return items
+
+    def data(self, schema: str | None = None) -> dict[str, list[tuple[Any, ...]]]:
+        """The rows of every relation of models/state_hooks/, sorted."""
+        schema = schema or self.schema
+        return {
+            relation: sorted(self.query(f"select * from {schema}.{relation}"), key=repr)
+            for relation in sorted(SH_RELATIONS)
+        }
+
+    def drop(self) -> None:
+        if self.target == "postgres":
+            for suffix in ("", "_raw", "_ref"):
+                self.execute(f'drop schema if exists "{self.schema}{suffix}" cascade')
+
+
+def stage(root: Path, target: str, install: bool = True) -> HookedProject:
+    """Copy the package and integration_tests/ under `root`. With `install`, the package is
+    installed as `dbt deps` installs a local package (a link in dbt_packages/), which saves
+    starting dbt once per test; the first test runs the real `dbt deps`."""
+    package = root / "orchestra_dbt"
+    package.mkdir()
+    shutil.copy2(REPO / "dbt_project.yml", package / "dbt_project.yml")
+    ignore = shutil.ignore_patterns(*GENERATED)
+    shutil.copytree(REPO / "macros", package / "macros", ignore=ignore)
+    shutil.copytree(REPO / "integration_tests", package / "integration_tests", ignore=ignore)
+    if install:
+        (package / "integration_tests" / "dbt_packages").mkdir()
+        (package / "integration_tests" / "dbt_packages" / "orchestra_dbt").symlink_to(package)
+    schema = f"orc_sw_{uuid.uuid4().hex[:10]}" if target == "postgres" else "orc_it"
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("ORCHESTRA_", "DBT_", "ORC_IT_"))
+    }
+    env.update(
+        {
+            "DO_NOT_TRACK": "1",
+            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+            "DBT_PROFILES_DIR": str(package / "integration_tests"),
+            "DBT_TARGET": target,
+            "ORC_IT_SCHEMA": schema,
+            "ORC_IT_DUCKDB_PATH": str(root / "it.duckdb"),
+            "ORCHESTRA_USE_STATEFUL": "true",
+            "ORCHESTRA_STATE_FILE": f"warehouse:{schema}.orc_state",
+        }
+    )
+    return HookedProject(root, target, schema, env)
+
+
+@pytest.fixture(params=TARGETS)
+def wh(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[HookedProject]:
+    project = stage(tmp_path, str(request.param))
+    yield project
+    project.drop()
+
+
+def built(decisions: Mapping[str, tuple[str, str]]) -> set[str]:
+    return {node for node, (decision, _) in decisions.items() if decision == "build"}
+
+
+def reused(decisions: Mapping[str, tuple[str, str]]) -> set[str]:
+    return {node for node, (decision, _) in decisions.items() if decision == "reuse"}
+
+
+# --- a plain hooked build, then orc --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_plain_build_records_every_node_and_orc_reuses_them(tmp_path: Path, target: str) -> None:
+    wh = stage(tmp_path, target, install=False)
+    try:
+        wh.dbt("deps")
+        # No table yet: observe_sources creates it, in the models' schema, at the start of
+        # the run; record_run must still find the run's observation at its end (the table
+        # is not in the relation cache dbt filled before the hooks).
+        assert not wh.exists(wh.table)
+        wh.dbt("build")
+
+        items = wh.items()
+        assert set(items) == recorded_nodes(target)
+        for node, item in items.items():
+            assert item["fingerprint"].startswith("hook1:"), node
+            assert item["recorded_by"] == "orchestra_dbt.record_run", node
+            assert item["status"] == ("success" if node in SH_RELATIONS | IT_RELATIONS else "pass")
+            assert "unmeasured_sources" not in item, node
+        at = {node: item["last_updated"] for node, item in items.items()}
+        inputs = {
+            "sh_stg_orders": ({ORDERS: ORDERS_AT}, {}),
+            "sh_stg_customers": ({CUSTOMERS: CUSTOMERS_AT}, {}),
+            "sh_regions": ({}, {}),
+            # Through the view sh_stg_orders, whose data is the source's.
+            "sh_order_totals": ({ORDERS: ORDERS_AT}, {uid("sh_stg_orders"): at["sh_stg_orders"]}),
+            "sh_customer_regions": (
+                {},
+                {
+                    uid("sh_stg_customers"): at["sh_stg_customers"],
+                    uid("sh_regions"): at["sh_regions"],
+                },
+            ),
+            "sh_fragile": ({}, {uid("sh_regions"): at["sh_regions"]}),
+            "not_null_sh_stg_orders_order_id": (
+                {ORDERS: ORDERS_AT},
+                {uid("sh_stg_orders"): at["sh_stg_orders"]},
+            ),
+            "unique_sh_stg_customers_customer_id": (
+                {},
+                {uid("sh_stg_customers"): at["sh_stg_customers"]},
+            ),
+        }
+        for node, (sources, upstream) in inputs.items():
+            assert (items[node]["sources"], items[node]["upstream"]) == (sources, upstream), node
+        relation = items["sh_stg_customers"]["relation"].replace('"', "")
+        assert relation.endswith(f"{wh.schema}.sh_stg_customers")
+        plain_data, plain_rows = wh.data(), wh.rows()
+
+        decisions = wh.build()
+        assert set(decisions) == all_nodes(target)
+        assert built(decisions) == {"sh_customer_regions", UNIT_TEST}
+        assert decisions["sh_customer_regions"][1].startswith(UNIT_TEST_FORCES)
+        assert wh.data() == plain_data
+        # orc wrote what it built; every row the hook wrote for the rest is untouched.
+        after = {row.key: row for row in wh.rows()}
+        assert {name(key) for key in after} == all_nodes(target)
+        assert [row for row in plain_rows if after[row.key] != row] == [
+            row for row in plain_rows if name(row.key) == "sh_customer_regions"
+        ]
+        fingerprint = json.loads(after[uid("sh_customer_regions")].item)["fingerprint"]
+        assert not fingerprint.startswith("hook")
+
+        assert reused(wh.build()) == all_nodes(target)
+    finally:
+        wh.drop()
+
+
+# --- orc first, then a hooked build (in which a model fails), then orc ----------------------------
+
+
+def test_hooked_build_after_orc_keeps_the_table_readable_and_drops_a_failed_model(
+    wh: HookedProject,
+) -> None:
+    assert built(wh.build()) == all_nodes(wh.target)
+    by_orc = wh.items()
+    assert set(by_orc) == all_nodes(wh.target)
+    assert [n for n, item in by_orc.items() if item["fingerprint"].startswith("hook")] == []
+
+    # sh_fragile fails in this run: its row (orc's) goes, so that it is rebuilt.
+    wh.dbt("build", "--vars", "{sh_fail: true}", expect=1)
+    items = wh.items()
+    assert set(items) == all_nodes(wh.target) - {"sh_fragile"}
+    # The hook rewrote every other node it built, and left orc's unit test record alone.
+    assert items[UNIT_TEST] == by_orc[UNIT_TEST]
+    for node in recorded_nodes(wh.target) - {"sh_fragile"}:
+        assert items[node]["fingerprint"].startswith("hook1:"), node
+        assert moment(items[node]["last_updated"]) > moment(by_orc[node]["last_updated"]), node
+
+    # orc reads every row; it rebuilds the failed model, and nothing else changed (orc's
+    # unit test record still vouches for the unchanged model it tests).
+    decisions = wh.build()
+    assert built(decisions) == {"sh_fragile"}
+    assert decisions["sh_fragile"][1] == "no build recorded"
+    after = wh.items()
+    assert set(after) == all_nodes(wh.target)
+    assert after["sh_fragile"]["status"] == "success"
+    assert {node: item for node, item in after.items() if node != "sh_fragile"} == items
+
+
+# --- changes after a hooked run ------------------------------------------------------------------
+
+
+def test_changes_after_a_hooked_run_are_rebuilt(wh: HookedProject) -> None:
+    wh.dbt("build")
+
+    # New data in one source, an edited model, and a new value of a var a model reads.
+    wh.execute(
+        f"insert into {wh.raw_schema}.sh_raw_customers "
+        "values (3, 'Linus', 'ap', cast('2024-06-01 08:00:00' as timestamp))"
+    )
+    model = wh.dir / "models" / "state_hooks" / "sh_fragile.sql"
+    model.write_text(model.read_text().replace("count(*) as", "count(*) + 100 as"))
+    factor = ("--vars", "{sh_amount_factor: 3}")
+
+    decisions = wh.build(*factor)
+    by_orc = built(decisions)  # recorded by orc from now on
+    assert by_orc == {
+        "sh_stg_customers",
+        "unique_sh_stg_customers_customer_id",
+        "sh_fragile",
+        "sh_order_totals",
+        "not_null_sh_order_totals_customer_id",
+        # built once after every hooked run, with its unit test
+        "sh_customer_regions",
+        UNIT_TEST,
+    }
+    assert decisions["sh_stg_customers"][1].startswith(
+        "source sh_raw.customers has data from 2024-06-01 08:00:00"
+    )
+    assert decisions["sh_fragile"][1] == HOOK_CHANGED
+    assert decisions["sh_order_totals"][1] == HOOK_CHANGED
+    # What orc left in the warehouse is what a plain build makes of the same data and vars.
+    ref = f"{wh.schema}_ref"
+    wh.dbt(
+        "build",
+        "--target-path",
+        "target_ref",
+        *factor,
+        ORC_IT_SCHEMA=ref,
+        ORC_IT_RAW_SCHEMA=wh.raw_schema,
+    )
+    assert wh.data() == wh.data(ref)
+    totals = wh.query(f"select customer_id, total_amount from {wh.schema}.sh_order_totals")
+    assert sorted(totals) == [(1, 1050), (2, 120)]
+
+    # An edited macro (the same labels, so the unit test still passes). The hook's
+    # fingerprint covers every macro of the project: each node still recorded by the hook is
+    # rebuilt, and with it whatever reads it. orc's own records of the nodes it just built
+    # name only the macros they use: sh_stg_customers and its test are reused.
+    macros = wh.dir / "macros" / "state_hooks.sql"
+    macros.write_text(macros.read_text().replace("|| ' (' ||", "|| ' ' || '(' ||"))
+    decisions = wh.build(*factor)
+    assert reused(decisions) == {"sh_stg_customers", "unique_sh_stg_customers_customer_id"}
+    for node in (SH_RELATIONS | IT_RELATIONS) - by_orc:
+        assert decisions[node][1] == HOOK_CHANGED, node
+    assert wh.data() == wh.data(ref)
+
+
+# --- a hooked run without observe_sources --------------------------------------------------------
+
+
+def test_hooked_run_without_observe_sources_rebuilds_source_readers(wh: HookedProject) -> None:
+    project_file = wh.dir / "dbt_project.yml"
+    hook = '  - "{{ orchestra_dbt.observe_sources() }}"\n'
+    assert hook in project_file.read_text()
+    project_file.write_text(project_file.read_text().replace(hook, ""))
+    wh.dbt("build")
+
+    readers = {
+        "sh_stg_orders": [ORDERS],
+        "sh_stg_customers": [CUSTOMERS],
+        "sh_order_totals": [ORDERS],
+        "not_null_sh_stg_orders_order_id": [ORDERS],
+    }
+    if wh.target == "duckdb":
+        files = ("orders", "orders_path", "orders_read_csv")
+        readers["assert_duckdb_file_sources_readable"] = [
+            f"source.{PROJECT}.orc_it_files.{table}" for table in files
+        ]
+    for node, item in wh.items().items():
+        assert item["sources"] == {}, node
+        assert item.get("unmeasured_sources") == readers.get(node), node
+
+    decisions = wh.build()
+    assert built(decisions) == {
+        *readers,
+        "sh_stg_customers",
+        "unique_sh_stg_customers_customer_id",
+        "sh_order_totals",
+        "not_null_sh_order_totals_customer_id",
+        "sh_customer_regions",
+        UNIT_TEST,
+    } - {"sh_stg_orders"}
+    # A view is reused whatever its sources: its data is always current.
+    assert decisions["sh_stg_orders"][0] == "reuse"
+    unknown = "source sh_raw.{} has no freshness recorded for the last build"
+    assert decisions["sh_stg_customers"][1] == unknown.format("customers")
+    assert decisions["sh_order_totals"][1] == unknown.format("orders")
+    # orc measured the sources itself and recorded them.
+    assert moments(wh.items()["sh_order_totals"]["sources"]) == moments({ORDERS: ORDERS_AT})
+
+
+# --- concurrent writers --------------------------------------------------------------------------
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(
+    not postgres_available(), reason="needs PGHOST/PGPORT (make test starts a server)"
+)
+def test_concurrent_orc_and_hooked_runs_keep_every_row(tmp_path: Path) -> None:
+    """Six orc processes and two hooked dbt builds, each on models of its own, write to one
+    table at the same time."""
+    wh = stage(tmp_path, "postgres")
+    try:
+        models = wh.dir / "models" / "state_hooks"
+        count = 8
+        properties = ["version: 2\nmodels:\n"]
+        for i in range(1, count + 1):
+            (models / f"sh_conc_{i}.sql").write_text(f"select {i} as id\n")
+            properties.append(
+                f"  - name: sh_conc_{i}\n"
+                "    columns:\n"
+                "      - name: id\n"
+                "        data_tests: [not_null]\n"
+            )
+        (models / "_sh_conc.yml").write_text("".join(properties))
+        wh.dbt("seed", "--select", "sh_regions")  # the schemas and the state table exist
+        wh.dbt("parse")
+        before = wh.rows()
+
+        running = []
+        for i in range(1, count + 1):
+            # Each run has target and log folders of its own, starting from the parse above.
+            (wh.dir / f"target_{i}").mkdir()
+            shutil.copy(wh.dir / "target" / "partial_parse.msgpack", wh.dir / f"target_{i}")
+            folders = ["--target-path", f"target_{i}", "--log-path", f"logs_{i}"]
+            command = [str(ORC), "dbt", "build"] if i <= 6 else [str(DBT), "build"]
+            running.append(
+                subprocess.Popen(
+                    [*command, "--select", f"sh_conc_{i}", *folders],
+                    cwd=wh.dir,
+                    env=wh.env,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT,
+                    text=True,
+                )
+            )
+        outputs = [proc.communicate(timeout=600)[0] for proc in running]
+        for proc, output in zip(running, outputs, strict=True):
+            assert proc.returncode == 0, output
+
+        items = wh.items()
+        written = {f"sh_conc_{i}" for i in range(1, count + 1)}
+        written |= {f"not_null_sh_conc_{i}_id" for i in range(1, count + 1)}
+        assert set(items) == written | {name(row.key) for row in before}
+        by_hook = {n for n, item in items.items() if item["fingerprint"].startswith("hook1:")}
+        assert by_hook & written == {
+            "sh_conc_7",
+            "sh_conc_8",
+            "not_null_sh_conc_7_id",
+            "not_null_sh_conc_8_id",
+        }
+    finally:
+        wh.drop()
+
+
+def test_concurrent_updates_on_one_session_keep_every_key(
+    wh: HookedProject, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Eight threads write through one dbt session of one process (a DuckDB file has one
+    writing process): each appends its keys, then supersedes them with newer records."""
+    from dbt.adapters.factory import reset_adapters
+
+    from orchestra_dbt_py.dbt_session import DbtSession, parse_command
+    from orchestra_dbt_py.state.document import NodeRecord
+    from orchestra_dbt_py.state.warehouse import WarehouseBackend
+
+    for key, value in wh.env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.chdir(wh.dir)
+    start = datetime(2026, 1, 2, 3, 4, 5, 678000, tzinfo=UTC)
+    writers = 8
+    barrier = threading.Barrier(writers)
+
+    def record(i: int, j: int, version: int) -> NodeRecord:
+        return NodeRecord(
+            last_updated=start + timedelta(minutes=version, seconds=i),
+            fingerprint=f"fp-{i}-{j}-{version}",
+            status="success",
+        )
+
+    session = DbtSession(parse_command(["parse"]))
+    try:
+        backend = WarehouseBackend(wh.table, lambda: session)
+        assert backend.init()
+
+        def write(i: int) -> None:
+            barrier.wait()
+            for version in (1, 2):
+                backend.update({f"model.conc.m{i}_{j}": record(i, j, version) for j in range(3)})
+
+        with ThreadPoolExecutor(writers) as pool:
+            list(pool.map(write, range(writers)))
+    finally:
+        session.adapter.cleanup_connections()
+        reset_adapters()
+
+    rows = wh.rows()
+    expected = {f"model.conc.m{i}_{j}": record(i, j, 2) for i in range(writers) for j in range(3)}
+    assert sorted(row.key for row in rows) == sorted(expected)
+    for row in rows:
+        item = json.loads(row.item)
+        assert item["fingerprint"] == expected[row.key].fingerprint
+        assert moment(row.last_updated) == expected[row.key].last_updated
+
+
+# --- the backend: orc state commands, a corrupt row, the account scope ---------------------------
+
+ITEM = (
+    '{"checksum": "", "fingerprint": "fp", "last_updated": "%s", "sources": {}, '
+    '"status": "success", "upstream": {}}'
+)
+
+
+def insert(wh: HookedProject, key: str, at: str, item: str | None = None) -> None:
+    text = (ITEM % at if item is None else item).replace("'", "''")
+    wh.execute(f"insert into {wh.table} values ('{key}', 'node', '{at}', '{text}')")
+
+
+def test_state_commands_and_a_corrupt_row(wh: HookedProject) -> None:
+    where = f"warehouse:{wh.table}"
+    # A missing table is an empty state, and reading it does not create it.
+    assert wh.orc("state", "show").stdout.splitlines() == [f"0 records in {where}"]
+    assert not wh.exists(wh.table)
+
+    assert wh.orc("state", "init").stdout.splitlines() == [f"Created state at {where}"]
+    assert wh.rows() == []
+    insert(wh, uid("sh_stg_customers"), "2024-01-01T00:00:00.000000Z")
+    insert(wh, uid("sh_stg_customers"), "2024-01-02T00:00:00.000000Z")
+    insert(wh, uid("sh_fragile"), "2024-01-03T00:00:00.000000Z")
+    stored = wh.rows()
+    assert wh.orc("state", "init").stdout.splitlines() == [f"Kept the existing state at {where}"]
+    assert wh.rows() == stored
+
+    shown = wh.orc("state", "show").stdout.splitlines()
+    assert shown[0] == f"2 records in {where}"
+    assert [line.split()[:3] for line in shown[1:]] == [
+        [uid("sh_fragile"), "built", "2024-01-03"],
+        [uid("sh_stg_customers"), "built", "2024-01-02"],  # the newest row of the key
+    ]
+
+    # The model and its test are selected; only the model has rows, and all of them go.
+    forgot = wh.orc("state", "forget", "--select", "sh_stg_customers")
+    assert forgot.stdout.splitlines()[-1] == f"Forgot 1 of 2 selected nodes in {where}"
+    assert wh.rows() == [row for row in stored if row.key == uid("sh_fragile")]
+
+    # A corrupt row stops every reader with one line naming the table and the key.
+    insert(wh, uid("sh_stg_orders"), "2024-01-04T00:00:00.000000Z", '{"last_updated": "2024-')
+    stored = wh.rows()
+    for command in (("state", "show"), ("dbt", "build")):
+        failed = wh.orc(*command, expect=2)
+        errors = [line for line in failed.stderr.splitlines() if "error" in line.lower()]
+        assert len(errors) == 1, failed.stderr
+        assert errors[0].startswith(f"orc: error: state table {where} has an invalid item ")
+        assert repr(uid("sh_stg_orders")) in errors[0]
+        if command[0] == "state":
+            assert failed.stderr.count("\n") == 1, failed.stderr
+    # ... and nothing is written over it, nor built.
+    assert wh.rows() == stored
+    assert not wh.exists(f"{wh.schema}.sh_fragile")
+
+
+def test_integration_account_scopes_the_keys(wh: HookedProject) -> None:
+    account = ("--vars", "{orchestra_integration_account_id: acct1}")
+    wh.dbt("build", *account)
+    manifest = json.loads((wh.dir / "target" / "manifest.json").read_text())
+    nodes = {**manifest["nodes"], **manifest["unit_tests"]}
+
+    def key(node: str) -> str:
+        unique_id = next(u for u in nodes if name(u) == node)
+        return f"acct1.{nodes[unique_id].get('relation_name') or unique_id}"
+
+    hooked = {key(node) for node in recorded_nodes(wh.target)}
+    assert {row.key for row in wh.rows()} == hooked
+    assert key("sh_fragile").replace('"', "").endswith(f".{wh.schema}.sh_fragile")
+
+    scoped = {"ORCHESTRA_INTEGRATION_ACCOUNT_ID": "acct1", "ORCHESTRA_LOCAL_RUN": "false"}
+    assert built(wh.build(*account, env=scoped)) == {"sh_customer_regions", UNIT_TEST}
+    assert {row.key for row in wh.rows()} == hooked | {key(UNIT_TEST)}
+
+    where = f"warehouse:{wh.table}"
+    other = {**scoped, "ORCHESTRA_INTEGRATION_ACCOUNT_ID": "acct2"}
+    assert wh.orc("state", "show", env=other).stdout.splitlines() == [f"0 records in {where}"]
