@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import warnings
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -87,7 +88,12 @@ def parse_command(args: Sequence[str]) -> DbtCommand:
     """
     try:
         root = cli.make_context(cli.name or "dbt", list(args))
-        name, command, rest = cli.resolve_command(root, [*root.protected_args, *root.args])
+        with warnings.catch_warnings():
+            # Click 8.2+ deprecates `protected_args` (the subcommand's name); Click 9 will
+            # leave everything in `args`.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            protected = list(getattr(root, "protected_args", ()))
+        name, command, rest = cli.resolve_command(root, [*protected, *root.args])
         if command is None or name is None:
             return DbtCommand(tuple(args), None, {})
         sub = command.make_context(name, list(rest), parent=root)
