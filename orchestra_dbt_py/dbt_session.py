@@ -22,6 +22,7 @@ from click.core import ParameterSource
 from dbt.adapters.factory import get_adapter_by_type
 from dbt.cli.main import cli, dbtRunner, dbtRunnerResult
 from dbt.contracts.graph.manifest import Manifest
+from dbt.node_types import NodeType
 
 from orchestra_dbt_py.errors import OrcError
 from orchestra_dbt_py.planner import BuildAfter, Node
@@ -43,10 +44,15 @@ PARTIAL_DATA_PARAMS = ("empty", "sample", "event_time_start", "event_time_end")
 # The subcommands orc plans; every other one passes through to dbt unchanged.
 STATEFUL_SUBCOMMANDS = frozenset({"build", "run", "test"})
 # What `dbt build|run|test` would execute, as `dbt ls --resource-type` names.
+# ("function" nodes exist from dbt-core 1.11 on; older releases reject the name.)
+_NODE_TYPES = frozenset(str(node_type.value) for node_type in NodeType)
 RESOURCE_TYPES_BY_COMMAND = {
-    "build": ("model", "seed", "snapshot", "test", "unit_test", "function"),
-    "run": ("model",),
-    "test": ("test", "unit_test"),
+    command: tuple(name for name in names if name in _NODE_TYPES)
+    for command, names in {
+        "build": ("model", "seed", "snapshot", "test", "unit_test", "function"),
+        "run": ("model",),
+        "test": ("test", "unit_test"),
+    }.items()
 }
 # Adapters whose table and view materializations drop dependent views (drop ... cascade).
 ADAPTERS_DROPPING_DEPENDENT_VIEWS = frozenset({"postgres", "redshift"})
