@@ -171,10 +171,13 @@ def test_update_replaces_the_file_atomically_and_leaves_no_temp_files(
     backend: LocalFileBackend, state_path: Path
 ) -> None:
     before = os.stat(state_path).st_ino
-    for index in range(5):
-        backend.update({f"m{index}": record(index)})
-    # os.replace gives the path a new inode; rewriting in place would keep the old one.
+    backend.update({"m0": record(0)})
+    # os.replace gives the path the temporary file's inode, which differed from the old
+    # file's while both existed; rewriting in place would keep the old one. (Checked after
+    # one update: later replacements may reuse the freed inode number.)
     assert os.stat(state_path).st_ino != before
+    for index in range(1, 5):
+        backend.update({f"m{index}": record(index)})
     assert listing(state_path.parent) == {state_path.name, lock_path(state_path).name}
     assert set(backend.load()) == {f"m{index}" for index in range(5)}
 
