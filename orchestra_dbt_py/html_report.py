@@ -6,9 +6,12 @@ children, and a few barycentre sweeps order each layer to keep edges short. The 
 draws everything into a single SVG in one pass (one `innerHTML` for the nodes, one `<path>`
 for all edges), so a 3,000-node plan renders without per-node layout work.
 
-The page fetches nothing: CSS, script and data are inline. The data travels as JSON in a
-`<script type="application/json">` block with `<`, `>` and `&` written as `\\u003c`-style
-escapes, so no text in a reason can close the block or open a comment.
+The page fetches nothing: CSS, script and data are inline. The page skeleton, its CSS and
+its script live in `assets/` (package data, read with `importlib.resources`); the skeleton is
+a `string.Template`, filled in one pass, so text put into one placeholder is never searched
+for another. The data travels as JSON in a `<script type="application/json">` block with
+`<`, `>` and `&` written as `\\u003c`-style escapes, so no text in a reason can close the
+block or open a comment.
 """
 
 from __future__ import annotations
@@ -20,7 +23,10 @@ import shlex
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cache
+from importlib.resources import files
 from pathlib import Path
+from string import Template
 from typing import Any
 
 from orchestra_dbt_py.artifacts import replace_file
@@ -38,6 +44,12 @@ STATE_COLOURS: dict[str, tuple[str, str]] = {
 }
 STATE_LABELS = {"build": "build", "reuse": "reuse", "failed": "error / fail"}
 STATE_GLYPHS = {"build": "\u25b8", "reuse": "\u2713", "failed": "\u2715"}
+
+# The page's skeleton, style sheet and script, shipped as package data.
+ASSETS_PACKAGE = "orchestra_dbt_py"
+PAGE_ASSET = "plan.html"
+CSS_ASSET = "plan.css"
+SCRIPT_ASSET = "plan.js"
 
 
 @dataclass(frozen=True)
@@ -226,6 +238,23 @@ def embed_json(value: Any) -> str:
     )
 
 
+def read_asset(name: str) -> str:
+    """The text of one file in `orchestra_dbt_py/assets/`."""
+    return (files(ASSETS_PACKAGE) / "assets" / name).read_text(encoding="utf-8")
+
+
+@cache
+def page_assets() -> tuple[Template, str, str]:
+    """The page template, CSS and script, read once and checked to be safe to inline."""
+    css = read_asset(CSS_ASSET)
+    script = read_asset(SCRIPT_ASSET)
+    if "</style" in css.lower():
+        raise ValueError(f"{CSS_ASSET} must not contain '</style'")
+    if "</script" in script.lower() or "<!--" in script:
+        raise ValueError(f"{SCRIPT_ASSET} must not contain '</script' or '<!--'")
+    return Template(read_asset(PAGE_ASSET)), css, script
+
+
 def describe_seconds(seconds: float) -> str:
     if seconds >= 90:
         return f"about {seconds / 60:.0f} min"
@@ -279,16 +308,17 @@ def render_plan_html(document: Mapping[str, Any], edges: Sequence[tuple[str, str
         for state, (stroke, fill) in STATE_COLOURS.items()
     )
     title = f"orc plan: {selected} selected, {build} to build, {reuse} to reuse"
-    return _PAGE.format(
+    page, css, script = page_assets()
+    return page.substitute(
         title=esc(title),
         colours=colours,
-        css=_CSS,
+        css=css,
         meta=" \u00b7 ".join(meta),
         totals=esc(totals),
         extra="".join(extra_lines),
         legend=legend,
         data=embed_json(data),
-        script=_SCRIPT,
+        script=script,
     )
 
 
@@ -297,453 +327,3 @@ def write_plan_html(
 ) -> Path:
     """Write the page atomically (see artifacts.replace_file)."""
     return replace_file(path, render_plan_html(document, edges))
-
-
-_PAGE = """<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title}</title>
-<style>
-:root{{{colours}}}
-{css}
-</style>
-</head>
-<body>
-<header>
-<h1>orc plan</h1>
-<p class="meta">{meta}</p>
-<p id="totals">{totals}</p>
-{extra}
-<div class="toolbar">
-<label for="q">Search nodes</label>
-<input id="q" type="search" placeholder="name or unique id" autocomplete="off"
- aria-describedby="match-count">
-<span id="match-count" role="status" aria-live="polite"></span>
-<span class="zoom" role="group" aria-label="Zoom">
-<button type="button" data-zoom="out" aria-label="Zoom out">\u2212</button>
-<button type="button" data-zoom="reset" aria-label="Actual size">100%</button>
-<button type="button" data-zoom="in" aria-label="Zoom in">+</button>
-<button type="button" data-zoom="fit" aria-label="Fit the whole graph">Fit</button>
-</span>
-<ul class="legend" aria-label="Legend">{legend}</ul>
-</div>
-</header>
-<main>
-<div id="viewport" tabindex="0" aria-label="Plan graph: scroll or drag to pan">
-<noscript><p class="empty">This page draws the plan with JavaScript.</p></noscript>
-<svg id="graph" role="img" aria-label="The plan's DAG, left to right">
-<g id="layers" aria-hidden="true"></g>
-<path id="edges"></path>
-<path id="focus-edges"></path>
-<g id="nodes"></g>
-</svg>
-</div>
-<aside id="details" aria-live="polite">
-<h2>Details</h2>
-<p class="hint">Click a node to see why orc builds or reuses it.</p>
-</aside>
-</main>
-<script type="application/json" id="orc-plan-data">{data}</script>
-<script>
-{script}
-</script>
-</body>
-</html>
-"""
-
-_CSS = """
-*{box-sizing:border-box}
-html,body{height:100%;margin:0}
-body{display:flex;flex-direction:column;font:14px/1.4 system-ui,-apple-system,"Segoe UI",
- Roboto,sans-serif;color:#111827;background:#f8fafc}
-header{padding:10px 16px 8px;border-bottom:1px solid #e2e8f0;background:#fff}
-h1{font-size:18px;margin:0 0 2px}
-h2{font-size:16px;margin:0 0 8px;word-break:break-all}
-.meta{margin:0;color:#475569;font-size:12px}
-.meta code{background:#f1f5f9;padding:0 4px;border-radius:3px}
-#totals{margin:4px 0 0;font-weight:600}
-.note{margin:2px 0 0;color:#92400e;font-size:13px}
-.toolbar{display:flex;flex-wrap:wrap;align-items:center;gap:8px 12px;margin-top:8px}
-.toolbar label{font-weight:600}
-#q{width:22em;max-width:60vw;padding:4px 8px;border:1px solid #94a3b8;border-radius:4px;
- font:inherit}
-#q:focus{outline:2px solid #7c3aed;outline-offset:1px}
-#match-count{color:#475569;min-width:6em}
-.zoom button{font:inherit;min-width:2.2em;padding:2px 6px;border:1px solid #94a3b8;
- background:#fff;border-radius:4px;cursor:pointer}
-.legend{display:flex;gap:12px;list-style:none;margin:0 0 0 auto;padding:0}
-.legend li{display:flex;align-items:center;gap:4px}
-.swatch{display:inline-block;width:18px;height:14px;border-radius:3px;border:2px solid;
- font-size:10px;line-height:10px;text-align:center}
-.swatch.build{border-color:var(--build);background:var(--build-bg);color:var(--build)}
-.swatch.reuse{border-color:var(--reuse);background:var(--reuse-bg);color:var(--reuse)}
-.swatch.failed{border-color:var(--failed);background:var(--failed-bg);color:var(--failed)}
-main{flex:1;display:flex;min-height:0}
-#viewport{flex:1;overflow:auto;position:relative;cursor:grab;background:#fff}
-#viewport.dragging{cursor:grabbing}
-#viewport:focus{outline:2px solid #7c3aed;outline-offset:-2px}
-#graph{display:block}
-.band{fill:#f1f5f9}
-.layer-label{font-size:11px;fill:#64748b}
-#edges{fill:none;stroke:#94a3b8;stroke-opacity:.6;stroke-width:1}
-#focus-edges{fill:none;stroke:#111827;stroke-width:2}
-.n{cursor:pointer}
-.n rect{stroke-width:1.5}
-.n text{font:12px ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;pointer-events:none}
-.n.build rect{fill:var(--build-bg);stroke:var(--build)}
-.n.build text{fill:#172554}
-.n.reuse rect{fill:var(--reuse-bg);stroke:var(--reuse)}
-.n.reuse text{fill:#052e16}
-.n.failed rect{fill:var(--failed-bg);stroke:var(--failed)}
-.n.failed text{fill:#450a0a}
-.n[data-status="skipped"] rect{stroke-dasharray:4 3}
-.n:hover rect{stroke-width:2.5}
-.searching .n{opacity:.3}
-.searching #edges{stroke-opacity:.2}
-.searching .n.match{opacity:1}
-.n.match rect{stroke:#7c3aed;stroke-width:3}
-.n.related rect{stroke-width:2.5}
-.n.selected rect{stroke:#111827;stroke-width:3}
-.searching .n.selected,.searching .n.related{opacity:1}
-.empty{padding:24px;color:#475569}
-#details{width:340px;flex:none;overflow:auto;padding:12px 16px;border-left:1px solid #e2e8f0;
- background:#fff}
-#details dl{margin:0 0 12px}
-#details dt{font-size:12px;color:#475569;margin-top:6px}
-#details dd{margin:0;word-break:break-word;white-space:pre-wrap}
-#details ul{list-style:none;padding:0;margin:0 0 8px}
-#details li button{font:12px ui-monospace,Menlo,Consolas,monospace;background:none;border:0;
- padding:1px 0;color:#1d4ed8;cursor:pointer;text-align:left;word-break:break-all}
-#details li button:hover{text-decoration:underline}
-#details h3{font-size:13px;margin:10px 0 4px}
-.hint{color:#475569}
-@media (max-width:800px){main{flex-direction:column}#details{width:auto;height:40%;
- border-left:0;border-top:1px solid #e2e8f0}}
-"""
-
-_SCRIPT = r"""
-(() => {
-  "use strict";
-  const started = performance.now();
-  const NODE_W = 190, NODE_H = 22, ROW_H = 30, SUB_GAP = 14, LAYER_GAP = 64, LABEL_MAX = 25;
-  const LEFT = 24, TOP = 40, BOTTOM = 24;
-  const GLYPH = {build: "\u25b8", reuse: "\u2713", failed: "\u2715"};
-  const data = JSON.parse(document.getElementById("orc-plan-data").textContent);
-  const nodes = data.nodes, edges = data.edges, count = nodes.length;
-  const viewport = document.getElementById("viewport");
-  const svg = document.getElementById("graph");
-  const edgeLayer = document.getElementById("edges");
-  const focusLayer = document.getElementById("focus-edges");
-  const nodeLayer = document.getElementById("nodes");
-  const details = document.getElementById("details");
-  const input = document.getElementById("q");
-  const matchCount = document.getElementById("match-count");
-
-  const esc = (text) => String(text).replace(/[&<>"']/g, (c) => "&#" + c.charCodeAt(0) + ";");
-  // A layer may span several sub-columns (the layout wraps tall layers): they sit close
-  // together, and layers further apart, each on its own band.
-  const firstCol = [], lastCol = [], layerSize = [];
-  for (const d of nodes) {
-    const l = d.layer;
-    firstCol[l] = Math.min(firstCol[l] ?? d.col, d.col);
-    lastCol[l] = Math.max(lastCol[l] ?? d.col, d.col);
-    layerSize[l] = (layerSize[l] || 0) + 1;
-  }
-  const layerX = [], layerW = [];
-  let width = LEFT, height = 0;
-  for (let l = 0; l < firstCol.length; l++) {
-    const subs = firstCol[l] === undefined ? 0 : lastCol[l] - firstCol[l] + 1;
-    layerX[l] = width;
-    layerW[l] = subs ? subs * NODE_W + (subs - 1) * SUB_GAP : 0;
-    width += layerW[l] + (subs ? LAYER_GAP : 0);
-  }
-  width = Math.max(width - LAYER_GAP + LEFT, 2 * LEFT);
-  const xs = new Float64Array(count), ys = new Float64Array(count);
-  for (let i = 0; i < count; i++) {
-    const d = nodes[i];
-    xs[i] = layerX[d.layer] + (d.col - firstCol[d.layer]) * (NODE_W + SUB_GAP);
-    ys[i] = TOP + d.row * ROW_H;
-    height = Math.max(height, ys[i] + NODE_H + BOTTOM);
-  }
-  const xOf = (i) => xs[i];
-  const yOf = (i) => ys[i];
-  const curve = (p, c) => {
-    const x1 = xOf(p) + NODE_W, y1 = yOf(p) + NODE_H / 2;
-    const x2 = xOf(c), y2 = yOf(c) + NODE_H / 2, mid = (x1 + x2) / 2;
-    return "M" + x1 + " " + y1 + "C" + mid + " " + y1 + " " + mid + " " + y2 + " " + x2 + " " + y2;
-  };
-  const tooltip = (d) => d.name + "\n" + d.type + ": " + d.decision +
-    (d.status ? " (status: " + d.status + ")" : "") + "\n" + d.reason + "\n" + d.id;
-
-  const parents = [], children = [], hay = new Array(count), markup = new Array(count);
-  for (let i = 0; i < count; i++) {
-    parents.push([]);
-    children.push([]);
-    const d = nodes[i], x = xOf(i), y = yOf(i);
-    const label = d.name.length > LABEL_MAX ? d.name.slice(0, LABEL_MAX - 1) + "\u2026" : d.name;
-    hay[i] = (d.name + "\n" + d.id).toLowerCase();
-    markup[i] = '<g class="n ' + d.state + '" data-index="' + i + '" data-id="' + esc(d.id) +
-      '" data-decision="' + esc(d.decision) + '"' +
-      (d.status ? ' data-status="' + esc(d.status) + '"' : "") +
-      ' transform="translate(' + x + " " + y + ')"><title>' + esc(tooltip(d)) +
-      '</title><rect width="' + NODE_W + '" height="' + NODE_H + '" rx="4"></rect>' +
-      '<text x="7" y="15">' + esc(GLYPH[d.state] + " " + label) + "</text></g>";
-  }
-  const paths = new Array(edges.length);
-  for (let e = 0; e < edges.length; e++) {
-    const p = edges[e][0], c = edges[e][1];
-    children[p].push(c);
-    parents[c].push(p);
-    paths[e] = curve(p, c);
-  }
-  const bands = [];
-  for (let l = 0; l < layerX.length; l++) {
-    if (!layerW[l]) continue;
-    if (l % 2) {
-      bands.push('<rect class="band" x="' + (layerX[l] - LAYER_GAP / 2) + '" y="0" width="' +
-        (layerW[l] + LAYER_GAP) + '" height="' + height + '"></rect>');
-    }
-    bands.push('<text class="layer-label" x="' + layerX[l] + '" y="' + (TOP - 14) + '">layer ' +
-      l + " \u00b7 " + layerSize[l] + (layerSize[l] === 1 ? " node" : " nodes") + "</text>");
-  }
-  document.getElementById("layers").innerHTML = bands.join("");
-  edgeLayer.setAttribute("d", paths.join(""));
-  nodeLayer.innerHTML = markup.join("");
-  const els = Array.from(nodeLayer.children);
-  if (!count) {
-    const empty = document.createElement("p");
-    empty.className = "empty";
-    empty.textContent = "No nodes selected.";
-    viewport.replaceChildren(empty);
-  }
-  svg.setAttribute("viewBox", "0 0 " + width + " " + height);
-
-  let scale = 1;
-  function applyScale(next, anchorX, anchorY) {
-    next = Math.min(2, Math.max(0.05, next));
-    const ax = anchorX ?? viewport.clientWidth / 2, ay = anchorY ?? viewport.clientHeight / 2;
-    const gx = (viewport.scrollLeft + ax) / scale, gy = (viewport.scrollTop + ay) / scale;
-    scale = next;
-    svg.setAttribute("width", String(width * scale));
-    svg.setAttribute("height", String(height * scale));
-    viewport.scrollLeft = gx * scale - ax;
-    viewport.scrollTop = gy * scale - ay;
-  }
-  svg.setAttribute("width", String(width));
-  svg.setAttribute("height", String(height));
-
-  function centre(i) {
-    const x = (xOf(i) + NODE_W / 2) * scale, y = (yOf(i) + NODE_H / 2) * scale;
-    viewport.scrollLeft = x - viewport.clientWidth / 2;
-    viewport.scrollTop = y - viewport.clientHeight / 2;
-  }
-
-  function field(list, term, value) {
-    const dt = document.createElement("dt"), dd = document.createElement("dd");
-    dt.textContent = term;
-    dd.textContent = value;
-    list.append(dt, dd);
-  }
-  function neighbourList(title, members) {
-    const frag = document.createDocumentFragment();
-    const h = document.createElement("h3");
-    h.textContent = title + " (" + members.length + ")";
-    const ul = document.createElement("ul");
-    for (const j of members.slice(0, 200)) {
-      const li = document.createElement("li"), b = document.createElement("button");
-      b.type = "button";
-      b.dataset.index = String(j);
-      b.textContent = GLYPH[nodes[j].state] + " " + nodes[j].name;
-      b.title = nodes[j].id;
-      li.append(b);
-      ul.append(li);
-    }
-    if (members.length > 200) {
-      const li = document.createElement("li");
-      li.textContent = "\u2026 and " + (members.length - 200) + " more";
-      ul.append(li);
-    }
-    frag.append(h, ul);
-    return frag;
-  }
-  function showDetails(i) {
-    const h = document.createElement("h2");
-    if (i < 0) {
-      h.textContent = "Details";
-      const p = document.createElement("p");
-      p.className = "hint";
-      p.textContent = "Click a node to see why orc builds or reuses it.";
-      details.replaceChildren(h, p);
-      return;
-    }
-    const d = nodes[i];
-    h.textContent = d.name;
-    const dl = document.createElement("dl");
-    field(dl, "Decision", d.decision);
-    field(dl, "Reason", d.reason || "-");
-    field(dl, "Type", d.type);
-    field(dl, "Status", d.status || "-");
-    field(dl, "Unique id", d.id);
-    details.replaceChildren(h, dl, neighbourList("Parents", parents[i]),
-      neighbourList("Children", children[i]));
-  }
-
-  let selected = -1, related = [];
-  function select(i, bringIntoView) {
-    if (selected >= 0) els[selected].classList.remove("selected");
-    for (const r of related) els[r].classList.remove("related");
-    selected = i;
-    related = i < 0 ? [] : parents[i].concat(children[i]);
-    const parts = [];
-    if (i >= 0) {
-      els[i].classList.add("selected");
-      for (const r of related) els[r].classList.add("related");
-      for (const p of parents[i]) parts.push(curve(p, i));
-      for (const c of children[i]) parts.push(curve(i, c));
-      if (bringIntoView) centre(i);
-    }
-    focusLayer.setAttribute("d", parts.join(""));
-    showDetails(i);
-  }
-
-  const isMatch = new Uint8Array(count);
-  let matches = [], cursor = -1;
-  function search(raw, bringIntoView) {
-    const q = raw.trim().toLowerCase();
-    matches = [];
-    for (let i = 0; i < count; i++) {
-      const hit = q !== "" && hay[i].includes(q) ? 1 : 0;
-      if (hit !== isMatch[i]) {
-        isMatch[i] = hit;
-        els[i].classList.toggle("match", hit === 1);
-      }
-      if (hit) matches.push(i);
-    }
-    const rank = (i) => (nodes[i].name.toLowerCase() === q || nodes[i].id.toLowerCase() === q
-      ? 0 : nodes[i].name.toLowerCase().startsWith(q) ? 1 : 2);
-    matches.sort((a, b) => rank(a) - rank(b) || nodes[a].col - nodes[b].col ||
-      nodes[a].row - nodes[b].row || a - b);
-    svg.classList.toggle("searching", q !== "");
-    matchCount.textContent = q === "" ? "" : matches.length === 0 ? "no match"
-      : matches.length + (matches.length === 1 ? " match" : " matches") +
-        (matches.length > 1 ? " (Enter for next)" : "");
-    cursor = matches.length ? 0 : -1;
-    if (cursor === 0 && bringIntoView) centre(matches[0]);
-  }
-  function step(backwards) {
-    if (!matches.length) return;
-    if (selected === matches[cursor]) {
-      cursor = (cursor + (backwards ? matches.length - 1 : 1)) % matches.length;
-    }
-    select(matches[cursor], true);
-  }
-
-  function remember(q) {
-    try {
-      const url = q ? "#q=" + encodeURIComponent(q) : location.pathname + location.search;
-      history.replaceState(null, "", url);
-    } catch (err) {
-      /* some browsers refuse history changes on file: pages; the search still works */
-    }
-  }
-  function fromLocation() {
-    const hash = location.hash.replace(/^#/, "");
-    const fragment = new URLSearchParams(hash.includes("=") ? hash : "q=" + hash);
-    const query = new URLSearchParams(location.search);
-    const q = fragment.get("q") ?? query.get("q") ?? "";
-    const node = fragment.get("node") ?? query.get("node");
-    input.value = q;
-    search(q, true);
-    if (node) {
-      const i = nodes.findIndex((d) => d.id === node);
-      if (i >= 0) select(i, true);
-    }
-  }
-
-  let pending = false;
-  input.addEventListener("input", () => {
-    if (pending) return;
-    pending = true;
-    requestAnimationFrame(() => {
-      pending = false;
-      search(input.value, true);
-      remember(input.value.trim());
-    });
-  });
-  input.addEventListener("keydown", (event) => {
-    if (event.key === "Enter") {
-      event.preventDefault();
-      search(input.value, false);
-      step(event.shiftKey);
-    } else if (event.key === "Escape") {
-      input.value = "";
-      search("", false);
-      remember("");
-    }
-  });
-  window.addEventListener("hashchange", fromLocation);
-  document.addEventListener("keydown", (event) => {
-    if (event.key === "Escape" && event.target !== input) select(-1, false);
-    if (event.key === "/" && event.target !== input) {
-      event.preventDefault();
-      input.focus();
-    }
-  });
-
-  nodeLayer.addEventListener("click", (event) => {
-    const g = event.target.closest("g.n");
-    if (g) select(Number(g.dataset.index), false);
-  });
-  details.addEventListener("click", (event) => {
-    const b = event.target.closest("button[data-index]");
-    if (b) select(Number(b.dataset.index), true);
-  });
-  for (const b of document.querySelectorAll("button[data-zoom]")) {
-    b.addEventListener("click", () => {
-      const how = b.dataset.zoom;
-      if (how === "in") applyScale(scale * 1.25);
-      else if (how === "out") applyScale(scale / 1.25);
-      else if (how === "reset") applyScale(1);
-      else applyScale(Math.min(1, viewport.clientWidth / width, viewport.clientHeight / height));
-    });
-  }
-  viewport.addEventListener("wheel", (event) => {
-    if (!event.ctrlKey) return;
-    event.preventDefault();
-    const box = viewport.getBoundingClientRect();
-    applyScale(scale * (event.deltaY < 0 ? 1.15 : 1 / 1.15),
-      event.clientX - box.left, event.clientY - box.top);
-  }, {passive: false});
-
-  let drag = null;
-  viewport.addEventListener("pointerdown", (event) => {
-    if (event.button !== 0 || !svg.contains(event.target) || event.target.closest("g.n")) return;
-    drag = {x: event.clientX, y: event.clientY, left: viewport.scrollLeft,
-      top: viewport.scrollTop, id: event.pointerId};
-    viewport.setPointerCapture(event.pointerId);
-    viewport.classList.add("dragging");
-  });
-  viewport.addEventListener("pointermove", (event) => {
-    if (!drag || event.pointerId !== drag.id) return;
-    viewport.scrollLeft = drag.left - (event.clientX - drag.x);
-    viewport.scrollTop = drag.top - (event.clientY - drag.y);
-  });
-  const endDrag = () => {
-    drag = null;
-    viewport.classList.remove("dragging");
-  };
-  viewport.addEventListener("pointerup", endDrag);
-  viewport.addEventListener("pointercancel", endDrag);
-
-  fromLocation();
-  const root = document.documentElement;
-  root.dataset.renderMs = (performance.now() - started).toFixed(1);
-  root.dataset.readyMs = performance.now().toFixed(1);
-  root.dataset.rendered = String(count);
-  requestAnimationFrame(() => requestAnimationFrame(() => {
-    root.dataset.paintedMs = performance.now().toFixed(1);
-  }));
-})();
-"""
