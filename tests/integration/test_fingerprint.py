@@ -391,13 +391,14 @@ def test_env_var_read_inside_a_var_value_counts(project: Project, baseline: dict
 
 
 def test_env_var_values_are_not_in_the_payload(project: Project) -> None:
-    from orchestra_dbt_py import fingerprint
+    from orchestra_dbt_py.fingerprint.canonical import canonical_json
+    from orchestra_dbt_py.fingerprint.definitions import _Fingerprinter
 
     parsed = project.parse(env={"FP_COLOR": "s3cr3t-value"})
-    builder = fingerprint._Fingerprinter(
+    builder = _Fingerprinter(
         parsed.manifest, parsed.vars_for_package, {"FP_COLOR": "s3cr3t-value"}, "duckdb", None
     )
-    payload = fingerprint._canonical(builder.payload(parsed.manifest.nodes[ENV_READER]))
+    payload = canonical_json(builder.payload(parsed.manifest.nodes[ENV_READER]))
     assert "FP_COLOR" in payload
     assert "s3cr3t-value" not in payload
 

@@ -1,0 +1,53 @@
+"""Definition fingerprints: one sha256 per node over everything that can change its output.
+
+A node may be reused only if its definition is unchanged since its last build (DESIGN §4,
+rule 3). The fingerprint computed here is that definition. It is built from a freshly parsed
+manifest (no warehouse connection, `compiled_code` still empty) and covers:
+
+- the node's code: SQL normalized by `normalize_sql` (comments and whitespace do not count,
+  string literals and Jinja do), Python models as written, seeds by the bytes of their file;
+- its config from wherever it was set (`node.config`, minus the `freshness` scheduling
+  policy), its descriptions when `persist_docs` writes them, its columns when a contract is
+  enforced;
+- the relation it builds into and the adapter type;
+- for data tests, the test's name, namespace, arguments and the column it is attached to;
+- every macro it can call, transitively, package macros included: parse-time dependencies,
+  the materialization, incremental and snapshot strategy macros, every known macro name that
+  appears in its Jinja, and every `*__name` implementation of an `adapter.dispatch('name')`;
+- the effective value of every var and a digest of every env var it or its macros read;
+- the relations of its parents, the loading configuration of its sources (not their
+  freshness settings), and the full fingerprint of ephemeral parents (their SQL is inlined).
+
+Anything that cannot be read precisely is over-approximated: a `var(...)` call with a
+non-literal name brings in every effective var, an `env_var(...)` call with a non-literal name
+brings in every env var dbt recorded during parse plus every `DBT_*` variable, an
+`adapter.dispatch(...)` with a non-literal name brings in every dispatched implementation.
+A false change costs a rebuild; a missed change would serve stale data.
+
+Env var values are never stored: only a sha256 of each enters the (hashed) payload.
+
+Modules: `sql` (the lexer behind `normalize_sql`), `references` (what code reads), `canonical`
+(canonical JSON and digests), `variables` (effective vars, project settings), `macros` (macro
+index and closures), `definitions` (the fingerprinter), `unit_tests` (unit test fingerprints).
+"""
+
+from orchestra_dbt_py.fingerprint.definitions import (
+    DEFAULT_RESOURCE_TYPES,
+    FINGERPRINT_VERSION,
+    Definitions,
+    fingerprint_definitions,
+)
+from orchestra_dbt_py.fingerprint.sql import normalize_sql
+from orchestra_dbt_py.fingerprint.unit_tests import unit_test_fingerprint
+from orchestra_dbt_py.fingerprint.variables import project_settings, vars_provider
+
+__all__ = [
+    "DEFAULT_RESOURCE_TYPES",
+    "FINGERPRINT_VERSION",
+    "Definitions",
+    "fingerprint_definitions",
+    "normalize_sql",
+    "project_settings",
+    "unit_test_fingerprint",
+    "vars_provider",
+]
