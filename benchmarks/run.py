@@ -28,8 +28,9 @@ from pathlib import Path
 
 from generate import Shape, generate
 
-from orchestra_dbt_py.planner import Node, plan
-from orchestra_dbt_py.state.document import NodeRecord
+from orchestra_dbt_py.core.graph import Node
+from orchestra_dbt_py.core.planner import plan
+from orchestra_dbt_py.core.records import NodeRecord
 
 ORC = Path(sys.executable).with_name("orc")
 

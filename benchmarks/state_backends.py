@@ -20,8 +20,8 @@ from pathlib import Path
 
 from generate import Shape, generate
 
-from orchestra_dbt_py.state import StateBackend
-from orchestra_dbt_py.state.document import NodeRecord
+from orchestra_dbt_py.core.records import NodeRecord
+from orchestra_dbt_py.state.backend import StateBackend
 from orchestra_dbt_py.state.local import LocalFileBackend
 
 
@@ -85,7 +85,9 @@ def main() -> None:
 
         measure("local file", local, args.records, args.repeat)
 
-        from orchestra_dbt_py.dbt_session import DbtSession, parse_command, run_dbt
+        from orchestra_dbt_py.dbt.command import parse_command, run_dbt
+        from orchestra_dbt_py.dbt.session import DbtSession
+        from orchestra_dbt_py.dbt.warehouse import Warehouse
         from orchestra_dbt_py.state.warehouse import WarehouseBackend
 
         project = generate(root / "project", Shape(models=5, sources=1, test_share=0.0))
@@ -97,7 +99,7 @@ def main() -> None:
         session = DbtSession(parse_command(["parse"]))
 
         def warehouse(attempt: int) -> StateBackend:
-            return WarehouseBackend(f"orc_bench.state_{attempt}", lambda: session)
+            return WarehouseBackend(f"orc_bench.state_{attempt}", lambda: Warehouse(session))
 
         measure("warehouse (DuckDB)", warehouse, args.records, args.repeat)
 

@@ -31,18 +31,17 @@ Rules (see DESIGN.md §2):
 
 from __future__ import annotations
 
-import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from orchestra_dbt_py.errors import OrcError
+from orchestra_dbt_py.location import StateLocation, has_uri_scheme, parse_location
 
-__all__ = ["ORCHESTRA_ENVS", "Backend", "Settings", "load_settings"]
-
-Backend = Literal["http", "s3", "warehouse", "local"]
+__all__ = ["ORCHESTRA_ENVS", "Settings", "load_settings"]
 
 ORCHESTRA_ENVS: tuple[str, ...] = ("app", "stage", "dev")
 
@@ -69,9 +68,6 @@ _ENV_ONLY_KEYS: dict[str, str] = {
     "orchestra_api_base_url": "ORCHESTRA_API_BASE_URL",
 }
 
-# A URI scheme of two or more characters (one letter would be a Windows drive).
-_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]+:")
-
 
 @dataclass(frozen=True)
 class Settings:
@@ -87,29 +83,19 @@ class Settings:
     api_base_url: str | None = None
     pyproject: Path | None = None
 
-    @property
-    def backend(self) -> Backend | None:
-        """Which state backend the settings select, or None when no state is configured.
+    @cached_property
+    def location(self) -> StateLocation | None:
+        """Where the state lives, or None when no state is configured (parsed on first use,
+        so that a command that needs no state never fails on it).
 
-        An API key selects the HTTP backend whatever the state file says. Otherwise the state
-        file decides: `s3://` is S3, `warehouse:` is the warehouse table, anything else is a
-        local file (a local backend still rejects a value that carries another URI scheme).
+        An API key selects the Orchestra API whatever the state file says; otherwise the
+        state file decides (see `location.parse_location`).
         """
         if self.api_key:
-            return "http"
+            return StateLocation("http")
         if self.state_file is None:
             return None
-        lowered = self.state_file.lower()
-        if lowered.startswith("s3://"):
-            return "s3"
-        if lowered.startswith("warehouse:"):
-            return "warehouse"
-        return "local"
-
-
-def has_uri_scheme(value: str) -> bool:
-    """True when `value` starts with a URI scheme such as `s3:`, `warehouse:` or `https:`."""
-    return _SCHEME.match(value) is not None
+        return parse_location(self.state_file, Path.cwd())
 
 
 def load_settings(cwd: Path, environ: Mapping[str, str]) -> Settings:

@@ -7,3 +7,8 @@ class OrcError(Exception):
     def __init__(self, message: str, exit_code: int = 2) -> None:
         super().__init__(message)
         self.exit_code = exit_code
+
+
+def one_line(error: BaseException) -> str:
+    """An exception's message on one line (dbt's messages span several)."""
+    return " ".join(str(error).split())

@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from orchestra_dbt_py.planner import RELATION_TYPES, TEST_TYPES, Node, data_inputs
-from orchestra_dbt_py.state import StateBackend
-from orchestra_dbt_py.state.document import NodeRecord
+from orchestra_dbt_py.core.graph import Node
+from orchestra_dbt_py.core.recording import finished_record
+from orchestra_dbt_py.core.records import NodeRecord
+from orchestra_dbt_py.state.backend import StateBackend
 
-TEST_RESULT_STATUSES = frozenset({"pass", "warn", "fail"})
 # Wait this many times the average save's duration between checkpoints (about 3% overhead).
 SAVE_TIME_FACTOR = 30
 
@@ -35,12 +35,6 @@ class RunRecorder:
     key_of: Callable[[str], str]
     # For runs that build partial data (--empty, --sample): every node run is forgotten.
     forget_everything: bool = False
-    # Where the backend has one, each result is also appended to a journal right away.
-    journal: Callable[[Mapping[str, NodeRecord], Collection[str]], None] | None = None
-    # At most one checkpoint save per this many seconds, and never more than ~3% of the time
-    # spent saving (a slow backend is saved to less often). A save starts as soon as a node
-    # finishes after that, so what a killed run loses is the last second or so.
-    checkpoint_seconds: float = 0.25
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     statuses: dict[str, str] = field(default_factory=dict)
     _pending: dict[str, NodeRecord | None] = field(default_factory=dict)
@@ -71,49 +65,33 @@ class RunRecorder:
             self.statuses[uid] = status
             if status == "skipped":
                 return  # not run: its record, if any, still describes the relation
-            record = self._record_for(node, status, execution_time)
+            record = None
+            if not self.forget_everything:
+                record = finished_record(
+                    self.nodes,
+                    uid,
+                    status,
+                    execution_time,
+                    known=self.known,
+                    freshness=self.freshness,
+                    checksum=self.checksums.get(uid),
+                    now=self.clock(),
+                )
             if record is not None:
                 self.known[uid] = record
             else:
                 self.known.pop(uid, None)
             self._pending[uid] = record
-            if self.journal is not None:
-                key = self.key_of(uid)
-                try:
-                    if record is None:
-                        self.journal({}, (key,))
-                    else:
-                        self.journal({key: record}, ())
-                except Exception as error:  # the checkpoint and final saves still carry it
-                    self.save_error = error
+            # Where the backend keeps a journal, the outcome is kept at once.
+            key = self.key_of(uid)
+            try:
+                if record is None:
+                    self.backend.journal({}, (key,))
+                else:
+                    self.backend.journal({key: record}, ())
+            except Exception as error:  # the checkpoint and final saves still carry it
+                self.save_error = error
         self._finished.set()
-
-    def _record_for(self, node: Node, status: str, execution_time: float) -> NodeRecord | None:
-        """The record for a finished node; None to forget it, so the next run builds it."""
-        succeeded = (node.resource_type in RELATION_TYPES and status == "success") or (
-            node.resource_type in TEST_TYPES and status in TEST_RESULT_STATUSES
-        )
-        if not succeeded or self.forget_everything:
-            return None
-        inputs = data_inputs(self.nodes, node.unique_id)
-        sources = {
-            i: self.freshness.get(i) for i in inputs if self.nodes[i].resource_type == "source"
-        }
-        upstream = {
-            i: self.known[i].last_updated
-            for i in inputs
-            if self.nodes[i].resource_type != "source" and i in self.known
-        }
-        return NodeRecord(
-            last_updated=self.clock(),
-            checksum=self.checksums.get(node.unique_id),
-            sources=sources,
-            fingerprint=node.fingerprint,
-            relation=node.relation,
-            upstream=upstream,
-            status=status,
-            execution_time=execution_time,
-        )
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._checkpoint_loop, daemon=True)
@@ -124,7 +102,11 @@ class RunRecorder:
             self._finished.wait()
             self._finished.clear()
             last_save = self.save_seconds / self.saves if self.saves else 0.0
-            if self._stop.wait(max(self.checkpoint_seconds, SAVE_TIME_FACTOR * last_save)):
+            # At most one checkpoint per the backend's interval, and never more than ~3% of
+            # the time spent saving (a slow backend is saved to less often). A save starts as
+            # soon as a node finishes after that, so a killed run loses the last second or so.
+            pause = max(self.backend.checkpoint_seconds, SAVE_TIME_FACTOR * last_save)
+            if self._stop.wait(pause):
                 return
             try:
                 self.flush()

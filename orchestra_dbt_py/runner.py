@@ -1,4 +1,5 @@
-"""A stateful `orc dbt build|run|test`: load state, measure, plan, run, record."""
+"""A stateful `orc dbt build|run|test` and `orc plan`: parse, load state, measure, plan,
+run dbt once, record. The decisions are the core's; this module only wires the edges."""
 
 from __future__ import annotations
 
@@ -11,115 +12,79 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 
-from orchestra_dbt_py import report
 from orchestra_dbt_py.config import Settings
-from orchestra_dbt_py.dbt_session import DbtCommand, DbtSession, exit_code
+from orchestra_dbt_py.core.graph import Node, sources_to_measure
+from orchestra_dbt_py.core.keys import KeyScope
+from orchestra_dbt_py.core.planner import Plan, PlanOptions, plan, rebuild_reason
+from orchestra_dbt_py.core.records import NodeRecord
+from orchestra_dbt_py.dbt.command import DbtCommand, exit_code
+from orchestra_dbt_py.dbt.graph import ProjectGraph, read_graph
+from orchestra_dbt_py.dbt.session import DbtSession
+from orchestra_dbt_py.dbt.warehouse import Warehouse
 from orchestra_dbt_py.errors import OrcError
-from orchestra_dbt_py.fingerprint import (
-    fingerprint_definitions,
-    project_settings,
-    vars_provider,
-)
-from orchestra_dbt_py.html_report import HTML_ARTIFACT, write_plan_html
-from orchestra_dbt_py.planner import (
-    HOOK_FINGERPRINT_PREFIX,
-    Node,
-    Plan,
-    PlanOptions,
-    plan,
-    sources_to_measure,
-)
 from orchestra_dbt_py.recorder import RunRecorder
-from orchestra_dbt_py.state import LocalFileBackend, StateBackend, open_backend
-from orchestra_dbt_py.state.document import NodeRecord
+from orchestra_dbt_py.report import console
+from orchestra_dbt_py.report.html import HTML_ARTIFACT, write_plan_html
+from orchestra_dbt_py.report.plan import (
+    estimated_savings,
+    plan_document,
+    plan_edges,
+    write_plan_artifact,
+)
+from orchestra_dbt_py.state import StateBackend, configured_location, open_backend
 
 
 @dataclass(frozen=True)
 class PlannedRun:
     session: DbtSession
-    nodes: dict[str, Node]
+    backend: StateBackend
+    graph: ProjectGraph
     plan: Plan
+    # The state of the project's nodes, keyed by unique id.
     state: dict[str, NodeRecord]
     freshness: dict[str, datetime | None]
 
-
-def state_key(node: Node, settings: Settings) -> str:
-    """dbt-orchestra's key rule: the unique id, or `<account>.<relation>` for shared accounts
-    (`<account>.<unique id>` for nodes without a relation, such as tests)."""
-    if settings.integration_account_id and not settings.local_run:
-        return f"{settings.integration_account_id}.{node.relation or node.unique_id}"
-    return node.unique_id
-
-
-def open_for_command(
-    command: DbtCommand, settings: Settings, on_wait: Callable[[str], None] | None = None
-) -> tuple[DbtSession, StateBackend]:
-    """Parse the project and open the state backend (a warehouse table through the same
-    session, so it is read and written with the command's target)."""
-    opened: list[DbtSession] = []
-    backend = open_backend(settings, on_wait=on_wait, dbt=lambda: opened[0])
-    opened.append(DbtSession(command))
-    return opened[0], backend
+    @property
+    def nodes(self) -> dict[str, Node]:
+        return self.graph.nodes
 
 
 def make_plan(
-    session: DbtSession,
     command: DbtCommand,
     settings: Settings,
     env: Mapping[str, str],
-    load_state: Callable[[], Mapping[str, NodeRecord]],
+    on_wait: Callable[[str], None] | None = None,
 ) -> PlannedRun:
     """Everything up to the decision; reads the warehouse, writes nothing."""
+    location = configured_location(settings)  # before the parse: a typo fails fast
+    session = DbtSession(command)
+    warehouse = Warehouse(session)
+    # A warehouse state is read and written with the command's own project and target.
+    backend = open_backend(settings, location=location, on_wait=on_wait, dbt=lambda: warehouse)
     selected = session.selected_ids()
-    # Unit tests are fingerprinted with the model they test (in dbt_session.graph).
-    manifest_nodes = session.manifest.nodes
-    unit_tests = session.manifest.unit_tests
-    tested = {p for uid in selected if uid in unit_tests for p in unit_tests[uid].depends_on.nodes}
-    definitions = fingerprint_definitions(
-        session.manifest,
-        vars_for_package=vars_provider(session.config),
-        env=env,
-        adapter_type=session.adapter_type,
-        node_ids=sorted({uid for uid in [*selected, *tested] if uid in manifest_nodes}),
-        target=session.config.to_target_dict(),
-        settings=project_settings(session.config),
-    )
-    nodes = session.graph(definitions.fingerprints)
-    stored = load_state()
-    state = {
-        uid: stored[state_key(node, settings)]
-        for uid, node in nodes.items()
-        if state_key(node, settings) in stored
-    }
+    graph = read_graph(session, selected, env)
+    nodes = graph.nodes
+    scope = KeyScope.of(settings.integration_account_id, settings.local_run)
+    state = scope.records_of(nodes, backend.load())
     hooked = [
         uid
         for uid, record in state.items()
-        if (record.fingerprint or "").startswith(HOOK_FINGERPRINT_PREFIX)
-        and uid not in definitions.computed_reads
+        if record.hook_fingerprint is not None and uid not in graph.computed_reads
     ]
-    for uid, found in session.hook_fingerprints(hooked).items():
+    for uid, found in warehouse.hook_fingerprints(hooked).items():
         nodes[uid] = replace(nodes[uid], hook_fingerprint=found)
-    freshness, errors = session.measure_freshness(sources_to_measure(nodes, selected))
+    freshness, errors = warehouse.measure_freshness(sources_to_measure(nodes, selected))
     for uid, error in errors.items():
-        report.say(f"could not measure the freshness of {nodes[uid].label}: {error}")
-    existing = session.existing_relations(nodes[uid] for uid in selected)
+        console.say(f"could not measure the freshness of {nodes[uid].label}: {error}")
+    existing = warehouse.existing_relations(nodes[uid] for uid in selected)
     options = PlanOptions(
         full_refresh=command.full_refresh,
-        rebuild_reason=rebuild_reason(command),
+        rebuild_reason=rebuild_reason(command.partial_data_flags, command.full_refresh),
         unit_tests_run_with_their_model=command.subcommand == "build",
-        replacing_drops_dependent_views=session.replacing_drops_dependent_views,
+        replacing_drops_dependent_views=warehouse.replacing_drops_dependent_views,
     )
     decided = plan(nodes, selected, state, freshness, existing, datetime.now(UTC), options)
-    return PlannedRun(session, nodes, decided, state, freshness)
-
-
-def rebuild_reason(command: DbtCommand) -> str | None:
-    if command.partial_data_flags:
-        flags = " ".join(command.partial_data_flags)
-        return f"{flags} builds partial data: nothing is reused, and what is built is forgotten"
-    if command.full_refresh:
-        return "--full-refresh requested"
-    return None
+    return PlannedRun(session, backend, graph, decided, state, freshness)
 
 
 def show_plan(
@@ -130,50 +95,42 @@ def show_plan(
     html_path: Path | None = None,
 ) -> int:
     """`orc plan`: the decisions `orc dbt build` would make; nothing is built or saved."""
-    report.use_log_format(command.params.get("log_format"))
-    session, backend = open_for_command(command, settings)
-    planned = make_plan(session, command, settings, env, backend.load)
-    saved = report.estimated_savings(planned.plan, planned.state)
-    document = report.plan_document(command, planned.plan, planned.nodes, {}, saved)
+    console.use_log_format(command.params.get("log_format"))
+    planned = make_plan(command, settings, env)
+    saved = estimated_savings(planned.plan, planned.state)
+    document = plan_document(command.args, planned.plan, planned.nodes, {}, saved)
     if html_path is not None:
-        edges = report.plan_edges(planned.plan, planned.nodes)
-        write_plan_html(html_path, document, edges)
+        write_plan_html(html_path, document, plan_edges(planned.plan, planned.nodes))
     if as_json:
         print(json.dumps(document, indent=2))
     else:
-        report.print_plan_table(planned.plan, planned.nodes, planned.state, planned.freshness)
+        console.print_plan_table(planned.plan, planned.nodes, planned.state, planned.freshness)
     return 0
 
 
 def run_stateful(command: DbtCommand, settings: Settings, env: Mapping[str, str]) -> int:
-    report.use_log_format(command.params.get("log_format"))
-    session, backend = open_for_command(command, settings, on_wait=report.say)
-    planned = make_plan(session, command, settings, env, backend.load)
-    nodes, decided = planned.nodes, planned.plan
+    console.use_log_format(command.params.get("log_format"))
+    planned = make_plan(command, settings, env, on_wait=console.say)
+    nodes, decided, backend = planned.nodes, planned.plan, planned.backend
     verbose = bool(settings.debug or command.params.get("debug"))
-    report.announce_plan(decided, nodes, verbose=verbose)
+    console.announce_plan(decided, nodes, verbose=verbose)
     to_run = decided.ids("build")
+    scope = KeyScope.of(settings.integration_account_id, settings.local_run)
     recorder = RunRecorder(
         nodes=nodes,
         known=dict(planned.state),
         freshness=planned.freshness,
-        checksums={
-            uid: getattr(getattr(n, "checksum", None), "checksum", None)
-            for uid, n in session.manifest.nodes.items()
-        },
+        checksums=planned.graph.checksums,
         backend=backend,
-        key_of=lambda uid: state_key(nodes[uid], settings),
+        key_of=lambda uid: scope.key(nodes[uid]),
         forget_everything=bool(command.partial_data_flags),
-        journal=backend.journal if isinstance(backend, LocalFileBackend) else None,
-        # A local save is cheap; a remote one is a request: checkpoint less often there.
-        checkpoint_seconds=0.25 if settings.backend == "local" else 2.0,
     )
     code = 0
     if to_run:
         recorder.start()
         try:
             with interrupts_as_keyboard_interrupt() as received:
-                result = session.run(to_run, callbacks=[recorder.on_event])
+                result = planned.session.run(to_run, callbacks=[recorder.on_event])
         finally:
             try:
                 recorder.finish()
@@ -183,18 +140,19 @@ def run_stateful(command: DbtCommand, settings: Settings, env: Mapping[str, str]
                     exit_code=2,
                 ) from error
         code = 128 + received[0] if received else exit_code(result)
-    saved = report.estimated_savings(decided, planned.state)
-    document = report.plan_document(command, decided, nodes, recorder.statuses, saved)
-    report.write_plan_artifact(session.target_dir, document)
-    write_plan_html(session.target_dir / HTML_ARTIFACT, document, report.plan_edges(decided, nodes))
-    report.summarize(decided, recorder.statuses, saved)
+    saved = estimated_savings(decided, planned.state)
+    document = plan_document(command.args, decided, nodes, recorder.statuses, saved)
+    target_dir = planned.session.target_dir
+    write_plan_artifact(target_dir, document)
+    write_plan_html(target_dir / HTML_ARTIFACT, document, plan_edges(decided, nodes))
+    console.summarize(decided, recorder.statuses, saved)
     if recorder.save_error is not None:
-        report.say(
+        console.say(
             f"a checkpoint save failed during the run, the final save succeeded: "
             f"{recorder.save_error}"
         )
     if verbose and to_run:
-        report.say(
+        console.say(
             f"state saved {recorder.saves} times during the run "
             f"({recorder.save_seconds:.2f} s in all) to {backend.description}"
         )

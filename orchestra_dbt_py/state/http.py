@@ -10,7 +10,7 @@ names the URL to configure instead).
 Wire format (JSON, UTF-8):
 
 * `GET` answers 200 with the whole document, `{"state": {"<key>": {item}, ...}}`, exactly as
-  in DESIGN §3 (see `document`).
+  in docs/design.md (see `orchestra_dbt_py.core.document`).
 * `PATCH` sends only the items to upsert, with the removals in a separate list that is left
   out when empty::
 
@@ -31,9 +31,6 @@ A save (`update`) that still fails is not lost: the items it tried to send (with
 as above) are written to `<unsaved_dir>/unsaved-state-<UTC time>-<pid>.json` -- one file per
 backend instance, rewritten with everything still unsaved on each failure -- and the OrcError
 tells the user to run `orc state push <file>`.
-
-With `key_prefix` set (`<account>.` for a shared integration account, DESIGN §3) the backend
-only shows items whose key starts with the prefix and only sends such items.
 """
 
 from __future__ import annotations
@@ -42,7 +39,6 @@ import email.utils
 import json
 import logging
 import os
-import random
 import threading
 import time
 from collections.abc import Callable, Collection, Mapping
@@ -57,16 +53,12 @@ import requests
 from orchestra_dbt_py import __version__
 from orchestra_dbt_py.artifacts import replace_file
 from orchestra_dbt_py.config import Settings
+from orchestra_dbt_py.core.document import decode_document, parse_state, unsaved_document
+from orchestra_dbt_py.core.records import NodeRecord, merge_states
 from orchestra_dbt_py.errors import OrcError
-from orchestra_dbt_py.state.document import NodeRecord, dump_state, merge_states, parse_state
+from orchestra_dbt_py.state.backend import StateBackend, backoff_seconds
 
-__all__ = [
-    "STATE_PATH",
-    "HttpBackend",
-    "api_base_url",
-    "parse_unsaved",
-    "unsaved_document",
-]
+__all__ = ["STATE_PATH", "HttpBackend", "api_base_url"]
 
 STATE_PATH = "/api/engine/public/state/DBT_CORE"
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
@@ -131,7 +123,7 @@ class _Retryable(Exception):
         self.retry_after = retry_after
 
 
-class HttpBackend:
+class HttpBackend(StateBackend):
     """State kept by the Orchestra API (or a compatible server)."""
 
     def __init__(
@@ -140,7 +132,6 @@ class HttpBackend:
         api_key: str,
         *,
         unsaved_dir: Path,
-        key_prefix: str | None = None,
         on_wait: Callable[[str], None] | None = None,
         connect_timeout: float = 10.0,
         read_timeout: float = 30.0,
@@ -150,8 +141,8 @@ class HttpBackend:
         max_retry_after_seconds: float = 60.0,
     ) -> None:
         """`base_url` is checked with `api_base_url` rules (https unless loopback);
-        `unsaved_dir` receives the unsaved-state file when a save fails; `key_prefix` limits
-        the backend to keys with that prefix; `on_wait` gets a message before each retry."""
+        `unsaved_dir` receives the unsaved-state file when a save fails; `on_wait` gets a
+        message before each retry."""
         if not api_key:
             raise OrcError("the HTTP state backend needs ORCHESTRA_API_KEY: set it")
         if not all("!" <= char <= "~" for char in api_key):
@@ -164,7 +155,6 @@ class HttpBackend:
         self.base_url = api_base_url("app", base_url)
         self.url = self.base_url + STATE_PATH
         self.description = f"the Orchestra API at {self.url}"
-        self.key_prefix = key_prefix
         self.unsaved_dir = Path(unsaved_dir)
         self.unsaved_file: Path | None = None
         self._auth = _Bearer(api_key)
@@ -186,19 +176,16 @@ class HttpBackend:
         settings: Settings,
         *,
         unsaved_dir: Path,
-        key_prefix: str | None = None,
         on_wait: Callable[[str], None] | None = None,
     ) -> HttpBackend:
         """The backend for `Settings` (api_key, api_base_url, orchestra_env)."""
         if not settings.api_key:
             raise OrcError("the Orchestra API state backend needs ORCHESTRA_API_KEY: set it")
         base = api_base_url(settings.orchestra_env, settings.api_base_url)
-        return cls(
-            base, settings.api_key, unsaved_dir=unsaved_dir, key_prefix=key_prefix, on_wait=on_wait
-        )
+        return cls(base, settings.api_key, unsaved_dir=unsaved_dir, on_wait=on_wait)
 
     def __repr__(self) -> str:
-        return f"HttpBackend({self.url!r}, key_prefix={self.key_prefix!r})"
+        return f"HttpBackend({self.url!r})"
 
     # --- the StateBackend interface ----------------------------------------------------------
 
@@ -213,7 +200,7 @@ class HttpBackend:
         return False
 
     def load(self) -> dict[str, NodeRecord]:
-        """GET the document (only this backend's prefix)."""
+        """GET the document."""
         try:
             response = self._request("GET", None)
         except _Unreachable as error:
@@ -221,7 +208,7 @@ class HttpBackend:
                 f"could not read the state from {self.description} ({error.reason}): check the "
                 "network and ORCHESTRA_ENV / ORCHESTRA_API_BASE_URL, then run again"
             ) from None
-        return self._scoped(self._parse(response, "orc did not use it and changed nothing"))
+        return self._parse(response, "orc did not use it and changed nothing")
 
     def update(
         self, items: Mapping[str, NodeRecord], removals: Collection[str] = ()
@@ -230,9 +217,8 @@ class HttpBackend:
 
         When the API cannot be reached after the retries, writes what was not saved to the
         unsaved-state file and raises OrcError naming it."""
-        items = self._scoped(items)
-        removed = sorted({key for key in removals if self._in_scope(key)})
-        body = _payload(items, removed)
+        removed = sorted(set(removals))
+        body = unsaved_document(items, removed).encode("utf-8")
         try:
             response = self._request("PATCH", body)
         except _Unreachable as error:
@@ -243,15 +229,9 @@ class HttpBackend:
             ) from None
         if response.status_code == 204 or not response.content.strip():
             return self.load()
-        return self._scoped(self._parse(response, "the records were probably saved"))
+        return self._parse(response, "the records were probably saved")
 
     # --- internals ---------------------------------------------------------------------------
-
-    def _in_scope(self, key: str) -> bool:
-        return self.key_prefix is None or key.startswith(self.key_prefix)
-
-    def _scoped(self, items: Mapping[str, NodeRecord]) -> dict[str, NodeRecord]:
-        return {key: record for key, record in items.items() if self._in_scope(key)}
 
     def _request(self, method: str, body: bytes | None) -> requests.Response:
         """One request with retries; returns a 2xx response, raises _Unreachable after the
@@ -328,9 +308,9 @@ class HttpBackend:
 
     def _parse(self, response: requests.Response, note: str) -> dict[str, NodeRecord]:
         try:
-            text = response.content.decode("utf-8-sig")
+            text = decode_document(response.content, self.url)
             json.loads(text)
-        except (UnicodeDecodeError, ValueError) as error:
+        except (OrcError, ValueError) as error:
             detail = self._redact(" ".join(str(error).split())[:120])
             raise OrcError(
                 f"{self.description} answered with invalid JSON ({detail}); {note}: try again "
@@ -344,8 +324,7 @@ class HttpBackend:
     def _delay(self, attempt: int, retry_after: float | None) -> float:
         if retry_after is not None:
             return min(max(retry_after, 0.0), self._max_retry_after)
-        ceiling = min(self._max_backoff, self._backoff * 2 ** (attempt - 1))
-        return random.uniform(ceiling / 2, ceiling)
+        return backoff_seconds(attempt - 1, self._backoff, self._max_backoff)
 
     def _redact(self, text: str) -> str:
         """`text` with the API key blanked out, should a server or library ever echo it."""
@@ -384,39 +363,6 @@ class _Unreachable(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
-
-
-def unsaved_document(items: Mapping[str, NodeRecord], removed: Collection[str] = ()) -> str:
-    """The text of an unsaved-state file: a state document, plus `"removed": [keys]` when
-    some removals were not saved either (same shape as a PATCH body)."""
-    document = json.loads(dump_state(items))
-    if removed:
-        document["removed"] = sorted(removed)
-    return json.dumps(document, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
-
-
-def parse_unsaved(text: str, origin: str) -> tuple[dict[str, NodeRecord], list[str]]:
-    """Read a state document that may carry a `"removed"` list (an unsaved-state file, or a
-    plain state file): returns the items and the removals. OrcError naming `origin` when it is
-    not valid."""
-    try:
-        document = json.loads(text)
-    except ValueError:
-        document = None
-    removed: list[str] = []
-    if isinstance(document, dict) and "removed" in document:
-        value = document.pop("removed")
-        if not isinstance(value, list) or not all(isinstance(key, str) for key in value):
-            raise OrcError(
-                f'state file {origin} has a "removed" that is not a list of keys: fix or move it'
-            )
-        removed = value
-        text = json.dumps(document)
-    return parse_state(text, origin), removed
-
-
-def _payload(items: Mapping[str, NodeRecord], removed: list[str]) -> bytes:
-    return unsaved_document(items, removed).encode("utf-8")
 
 
 def _retry_after(value: str | None) -> float | None:

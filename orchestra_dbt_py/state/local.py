@@ -20,21 +20,25 @@ from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
-from orchestra_dbt_py.errors import OrcError
-from orchestra_dbt_py.state.document import (
-    NodeRecord,
+from orchestra_dbt_py.core.document import (
+    decode_document,
     dump_journal_line,
     dump_state,
-    merge_states,
     parse_state,
     replay_journal,
 )
+from orchestra_dbt_py.core.records import NodeRecord, merge_states
+from orchestra_dbt_py.errors import OrcError
+from orchestra_dbt_py.state.backend import StateBackend
 
 __all__ = ["LocalFileBackend"]
 
 
-class LocalFileBackend:
+class LocalFileBackend(StateBackend):
     """State kept in one JSON file on a local (or locally mounted) file system."""
+
+    # A save is a local rename: checkpoint often.
+    checkpoint_seconds = 0.25
 
     def __init__(self, path: Path, on_wait: Callable[[str], None] | None = None) -> None:
         self.path = Path(path)
@@ -171,13 +175,7 @@ class LocalFileBackend:
                 f"cannot read state file {self.path} ({_reason(error)}): "
                 "fix its permissions or the path"
             ) from None
-        try:
-            text = data.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            raise OrcError(
-                f"state file {self.path} is not UTF-8 text: fix or move it; orc never overwrites it"
-            ) from None
-        return parse_state(text, str(self.path))
+        return parse_state(decode_document(data, str(self.path)), str(self.path))
 
     @contextmanager
     def _locked(self, target: Path, announce: bool = True) -> Iterator[None]:

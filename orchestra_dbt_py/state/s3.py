@@ -16,22 +16,20 @@ jittered backoff, so no writer ever loses another's items.
 A missing object reads as an empty document (`init` or the first `update` creates it). A
 corrupt object is an error naming it and is never overwritten.
 
-With `key_prefix` set (`<account>.` for a shared integration account, see DESIGN §3) the
-backend shows and changes only the items whose key starts with that prefix; the other items
-in the object are kept as they are.
 """
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
+from orchestra_dbt_py.core.document import decode_document, dump_state, parse_state
+from orchestra_dbt_py.core.records import NodeRecord, merge_states
 from orchestra_dbt_py.errors import OrcError
-from orchestra_dbt_py.state.document import NodeRecord, dump_state, merge_states, parse_state
+from orchestra_dbt_py.state.backend import StateBackend, backoff_seconds
 
-__all__ = ["S3Backend", "parse_s3_uri"]
+__all__ = ["S3Backend"]
 
 # Error codes that mean "someone else changed the object since we read it".
 _CONFLICT_CODES = frozenset({"PreconditionFailed", "ConditionalRequestConflict", "412", "409"})
@@ -39,19 +37,7 @@ _MISSING_KEY_CODES = frozenset({"NoSuchKey", "404", "NotFound"})
 _DENIED_CODES = frozenset({"AccessDenied", "403", "AllAccessDisabled", "InvalidAccessKeyId"})
 
 
-def parse_s3_uri(uri: str) -> tuple[str, str]:
-    """Split `s3://bucket/key` into bucket and key; OrcError when it does not name an object."""
-    if not uri.lower().startswith("s3://"):
-        raise OrcError(f"{uri} is not an S3 URI: write it as s3://bucket/path/state.json")
-    bucket, _, key = uri[len("s3://") :].partition("/")
-    if not bucket or not key or key.endswith("/") or "?" in uri or "#" in uri:
-        raise OrcError(
-            f"state_file {uri} does not name an S3 object: write it as s3://bucket/path/state.json"
-        )
-    return bucket, key
-
-
-class S3Backend:
+class S3Backend(StateBackend):
     """State kept in one S3 object, written with conditional requests."""
 
     def __init__(
@@ -60,40 +46,26 @@ class S3Backend:
         key: str,
         *,
         client: Any = None,
-        key_prefix: str | None = None,
         on_wait: Callable[[str], None] | None = None,
         max_attempts: int = 12,
         backoff_seconds: float = 0.05,
         max_backoff_seconds: float = 1.0,
     ) -> None:
         """`client` is a boto3 S3 client (one is made from the AWS chain when omitted);
-        `key_prefix` limits the backend to the items whose key starts with it; `on_wait`
+        `on_wait`
         gets one message when a write has to be redone because another writer came first;
         `max_attempts` bounds the read-merge-write rounds of one `update`."""
         self.bucket = bucket
         self.key = key
         self.description = f"s3://{bucket}/{key}"
-        self.key_prefix = key_prefix
         self._client = client if client is not None else _make_client()
         self._on_wait = on_wait
         self._max_attempts = max(1, max_attempts)
         self._backoff = backoff_seconds
         self._max_backoff = max_backoff_seconds
 
-    @classmethod
-    def from_uri(
-        cls,
-        uri: str,
-        *,
-        key_prefix: str | None = None,
-        on_wait: Callable[[str], None] | None = None,
-    ) -> S3Backend:
-        """The backend for `s3://bucket/key`, with a client from the usual AWS chain."""
-        bucket, key = parse_s3_uri(uri)
-        return cls(bucket, key, key_prefix=key_prefix, on_wait=on_wait)
-
     def __repr__(self) -> str:
-        return f"S3Backend({self.description!r}, key_prefix={self.key_prefix!r})"
+        return f"S3Backend({self.description!r})"
 
     # --- the StateBackend interface ----------------------------------------------------------
 
@@ -111,26 +83,24 @@ class S3Backend:
         return True
 
     def load(self) -> dict[str, NodeRecord]:
-        """The document (only this backend's prefix); a missing object is an empty one."""
+        """The document; a missing object is an empty one."""
         current, _ = self._read()
-        return self._scoped(current or {})
+        return current or {}
 
     def update(
         self, items: Mapping[str, NodeRecord], removals: Collection[str] = ()
     ) -> dict[str, NodeRecord]:
         """Merge `items` into the object and drop `removals` with a conditional write, redone
         from a fresh read whenever another writer changed the object in between. Creates the
-        object when there is none. Returns the merged document (only this backend's prefix)."""
-        items = self._scoped(items)
-        removals = [key for key in removals if self._in_scope(key)]
+        object when there is none. Returns the merged document."""
         told = False
         for attempt in range(self._max_attempts):
             current, etag = self._read()
             merged = merge_states(current or {}, items, removals)
             if current is not None and merged == current:
-                return self._scoped(merged)
+                return merged
             if self._put(dump_state(merged), etag):
-                return self._scoped(merged)
+                return merged
             if not told and self._on_wait is not None:
                 self._on_wait(
                     f"another writer changed {self.description} while orc was saving; "
@@ -155,12 +125,6 @@ class S3Backend:
 
     # --- internals ---------------------------------------------------------------------------
 
-    def _in_scope(self, key: str) -> bool:
-        return self.key_prefix is None or key.startswith(self.key_prefix)
-
-    def _scoped(self, items: Mapping[str, NodeRecord]) -> dict[str, NodeRecord]:
-        return {key: record for key, record in items.items() if self._in_scope(key)}
-
     def _read(self) -> tuple[dict[str, NodeRecord] | None, str | None]:
         """The whole parsed object and its ETag, or (None, None) when there is no object."""
         try:
@@ -170,13 +134,7 @@ class S3Backend:
             if _error_code(error) in _MISSING_KEY_CODES:
                 return None, None
             raise self._failure("read", error) from None
-        try:
-            text = data.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            raise OrcError(
-                f"state file {self.description} is not UTF-8 text: fix or move it; "
-                "orc never overwrites it"
-            ) from None
+        text = decode_document(data, self.description)
         return parse_state(text, self.description), response.get("ETag")
 
     def _put(self, text: str, etag: str | None) -> bool:
@@ -213,8 +171,7 @@ class S3Backend:
         )
 
     def _sleep(self, attempt: int) -> None:
-        ceiling = min(self._max_backoff, self._backoff * 2**attempt)
-        time.sleep(random.uniform(ceiling / 2, ceiling))
+        time.sleep(backoff_seconds(attempt, self._backoff, self._max_backoff))
 
     def _failure(self, action: str, error: Exception) -> OrcError:
         """A one-line OrcError for an S3 or connection problem (never a secret)."""

@@ -12,10 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from orchestra_dbt_py.core.document import decode_document, parse_unsaved
+from orchestra_dbt_py.core.records import NodeRecord
 from orchestra_dbt_py.errors import OrcError
-from orchestra_dbt_py.state import StateBackend
-from orchestra_dbt_py.state.document import NodeRecord
-from orchestra_dbt_py.state.http import parse_unsaved
+from orchestra_dbt_py.state.backend import StateBackend
 
 __all__ = ["TransferResult", "migrate", "push", "read_state_file"]
 
@@ -35,18 +35,14 @@ class TransferResult:
 
 
 def read_state_file(path: Path) -> tuple[dict[str, NodeRecord], list[str]]:
-    """Parse a state file for `push`: a state document (DESIGN §3), optionally with the
+    """Parse a state file for `push`: a state document (docs/design.md), optionally with the
     `"removed": [keys]` list that unsaved-state files carry. Returns (items, removals)."""
     try:
         data = Path(path).read_bytes()
     except OSError as error:
         reason = error.strerror or type(error).__name__
         raise OrcError(f"cannot read state file {path} ({reason}): check the path") from None
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise OrcError(f"state file {path} is not UTF-8 text: fix or move it") from None
-    return parse_unsaved(text, str(path))
+    return parse_unsaved(decode_document(data, str(path)), str(path))
 
 
 def push(backend: StateBackend, path: Path) -> TransferResult:

@@ -20,7 +20,8 @@ import pytest
 from conftest import ORC, run_orc
 from generate import Shape, generate
 
-from orchestra_dbt_py.state.document import NodeRecord, dump_state, parse_state
+from orchestra_dbt_py.core.document import dump_state, parse_state
+from orchestra_dbt_py.core.records import NodeRecord
 from orchestra_dbt_py.state.local import LocalFileBackend
 
 COMPLETED = re.compile(r"OK created sql \w+ model main\.(m_\d+)")

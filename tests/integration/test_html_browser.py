@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from orchestra_dbt_py.html_report import STATE_COLOURS, write_plan_html
+from orchestra_dbt_py.report.html import STATE_COLOURS, write_plan_html
 
 pytestmark = pytest.mark.browser
 

@@ -23,8 +23,9 @@ if str(TESTS_DIR) not in sys.path:
 from state_servers import Misbehaviour, StateApiServer, state_api_server  # noqa: E402
 
 from orchestra_dbt_py.config import Settings  # noqa: E402
+from orchestra_dbt_py.core.records import NodeRecord  # noqa: E402
 from orchestra_dbt_py.errors import OrcError  # noqa: E402
-from orchestra_dbt_py.state import NodeRecord, open_backend  # noqa: E402
+from orchestra_dbt_py.state import open_backend  # noqa: E402
 from orchestra_dbt_py.state.http import HttpBackend  # noqa: E402
 from orchestra_dbt_py.state.transfer import push  # noqa: E402
 

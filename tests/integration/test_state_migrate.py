@@ -22,8 +22,10 @@ from test_state_warehouse import TARGETS, HookedProject, stage  # noqa: E402
 
 import orchestra_dbt_py.state as state_module  # noqa: E402
 from orchestra_dbt_py.config import Settings  # noqa: E402
-from orchestra_dbt_py.state import NodeRecord, StateBackend, backend_for_uri  # noqa: E402
-from orchestra_dbt_py.state.document import dump_state, parse_state  # noqa: E402
+from orchestra_dbt_py.core.document import dump_state, parse_state  # noqa: E402
+from orchestra_dbt_py.core.records import NodeRecord  # noqa: E402
+from orchestra_dbt_py.state import backend_for_uri  # noqa: E402
+from orchestra_dbt_py.state.backend import StateBackend  # noqa: E402
 from orchestra_dbt_py.state.transfer import migrate  # noqa: E402
 
 KEY = "sk-migrate-test-0001"

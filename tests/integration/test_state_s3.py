@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import multiprocessing
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from multiprocessing.synchronize import Barrier
 from pathlib import Path
@@ -19,12 +20,19 @@ if str(TESTS_DIR) not in sys.path:
 from state_servers import new_bucket, requires_s3, s3_client  # noqa: E402
 
 from orchestra_dbt_py.config import Settings  # noqa: E402
+from orchestra_dbt_py.core.document import dump_state, parse_state  # noqa: E402
+from orchestra_dbt_py.core.records import NodeRecord  # noqa: E402
 from orchestra_dbt_py.errors import OrcError  # noqa: E402
-from orchestra_dbt_py.state import NodeRecord, open_backend  # noqa: E402
-from orchestra_dbt_py.state.document import dump_state, parse_state  # noqa: E402
+from orchestra_dbt_py.location import parse_s3_uri  # noqa: E402
+from orchestra_dbt_py.state import open_backend  # noqa: E402
 from orchestra_dbt_py.state.s3 import S3Backend  # noqa: E402
 
 pytestmark = requires_s3
+
+
+def s3_at(uri: str, on_wait: Callable[[str], None] | None = None) -> S3Backend:
+    return S3Backend(*parse_s3_uri(uri), on_wait=on_wait)
+
 
 T0 = datetime(2026, 11, 22, 7, 31, 17, tzinfo=UTC)
 KEY = "orc/state.json"
@@ -53,7 +61,7 @@ def bucket() -> str:
 
 @pytest.fixture
 def s3(bucket: str) -> S3Backend:
-    return S3Backend.from_uri(f"s3://{bucket}/{KEY}")
+    return s3_at(f"s3://{bucket}/{KEY}")
 
 
 def test_the_endpoint_comes_from_aws_endpoint_url(s3: S3Backend) -> None:
@@ -108,7 +116,7 @@ def test_an_unchanged_document_is_not_rewritten(bucket: str, s3: S3Backend) -> N
 
 
 def test_a_missing_bucket_is_an_error(s3: S3Backend) -> None:
-    missing = S3Backend.from_uri("s3://orc-no-such-bucket-4711/state.json")
+    missing = s3_at("s3://orc-no-such-bucket-4711/state.json")
     for action in (missing.load, missing.exists, missing.init, lambda: missing.update({})):
         with pytest.raises(OrcError) as caught:
             action()
@@ -132,7 +140,7 @@ def test_a_conflicting_write_is_merged_not_lost(bucket: str) -> None:
     """Another writer changes the object between our read and our write: the conditional
     write fails, and the retry merges both."""
     waits: list[str] = []
-    s3 = S3Backend.from_uri(f"s3://{bucket}/{KEY}", on_wait=waits.append)
+    s3 = s3_at(f"s3://{bucket}/{KEY}", on_wait=waits.append)
     s3.update({"first": record(0)})
     client = s3._client
     original_put = client.put_object
@@ -141,7 +149,7 @@ def test_a_conflicting_write_is_merged_not_lost(bucket: str) -> None:
     def put_after_someone_else(**kwargs: Any) -> Any:
         if not interfered:
             interfered.append(True)
-            other = S3Backend.from_uri(f"s3://{bucket}/{KEY}")
+            other = s3_at(f"s3://{bucket}/{KEY}")
             other.update({"theirs": record(1)})
         return original_put(**kwargs)
 
@@ -155,7 +163,7 @@ def test_a_conflicting_write_is_merged_not_lost(bucket: str) -> None:
 
 
 def _writer(bucket: str, index: int, barrier: Barrier) -> None:
-    s3 = S3Backend.from_uri(f"s3://{bucket}/{KEY}")
+    s3 = s3_at(f"s3://{bucket}/{KEY}")
     barrier.wait(timeout=60)
     for round_ in range(ROUNDS):
         s3.update(
@@ -167,7 +175,7 @@ def _writer(bucket: str, index: int, barrier: Barrier) -> None:
 
 
 def test_concurrent_writers_in_processes_lose_nothing(bucket: str) -> None:
-    S3Backend.from_uri(f"s3://{bucket}/{KEY}").init()
+    s3_at(f"s3://{bucket}/{KEY}").init()
     ctx = multiprocessing.get_context("spawn")
     barrier = ctx.Barrier(WRITERS)
     processes = [ctx.Process(target=_writer, args=(bucket, i, barrier)) for i in range(WRITERS)]
@@ -176,7 +184,7 @@ def test_concurrent_writers_in_processes_lose_nothing(bucket: str) -> None:
     for process in processes:
         process.join(timeout=120)
     assert [p.exitcode for p in processes] == [0] * WRITERS
-    items = S3Backend.from_uri(f"s3://{bucket}/{KEY}").load()
+    items = s3_at(f"s3://{bucket}/{KEY}").load()
     expected = {f"model.p.w{i}_r{r}" for i in range(WRITERS) for r in range(ROUNDS)}
     assert set(items) == expected | {"model.p.shared"}
     newest = 100 * (ROUNDS - 1) + WRITERS - 1
@@ -186,7 +194,7 @@ def test_concurrent_writers_in_processes_lose_nothing(bucket: str) -> None:
 
 def test_account_prefix_filters_what_is_read_and_written(bucket: str) -> None:
     uri = f"s3://{bucket}/{KEY}"
-    S3Backend.from_uri(uri).update({"acct2.db.x": record(), "model.p.y": record()})
+    s3_at(uri).update({"acct2.db.x": record(), "model.p.y": record()})
     settings = Settings(state_file=uri, integration_account_id="acct1", local_run=False)
     scoped = open_backend(settings)
     assert scoped.load() == {}
@@ -194,4 +202,4 @@ def test_account_prefix_filters_what_is_read_and_written(bucket: str) -> None:
         {"acct1.db.x": record(), "acct2.db.z": record()}, removals=["acct2.db.x"]
     )
     assert set(merged) == {"acct1.db.x"}
-    assert set(S3Backend.from_uri(uri).load()) == {"acct1.db.x", "acct2.db.x", "model.p.y"}
+    assert set(s3_at(uri).load()) == {"acct1.db.x", "acct2.db.x", "model.p.y"}

@@ -578,8 +578,10 @@ def test_concurrent_updates_on_one_session_keep_every_key(
     writing process): each appends its keys, then supersedes them with newer records."""
     from dbt.adapters.factory import reset_adapters
 
-    from orchestra_dbt_py.dbt_session import DbtSession, parse_command
-    from orchestra_dbt_py.state.document import NodeRecord
+    from orchestra_dbt_py.core.records import NodeRecord
+    from orchestra_dbt_py.dbt.command import parse_command
+    from orchestra_dbt_py.dbt.session import DbtSession
+    from orchestra_dbt_py.dbt.warehouse import Warehouse
     from orchestra_dbt_py.state.warehouse import WarehouseBackend
 
     for key, value in wh.env.items():
@@ -598,7 +600,7 @@ def test_concurrent_updates_on_one_session_keep_every_key(
 
     session = DbtSession(parse_command(["parse"]))
     try:
-        backend = WarehouseBackend(wh.table, lambda: session)
+        backend = WarehouseBackend(wh.table, lambda: Warehouse(session))
         assert backend.init()
 
         def write(i: int) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from orchestra_dbt_py import artifacts
-from orchestra_dbt_py.html_report import (
+from orchestra_dbt_py.report.html import (
     STATE_COLOURS,
     layout,
     node_name,
@@ -240,7 +240,7 @@ def test_the_output_is_stable() -> None:
 def test_the_output_does_not_depend_on_the_hash_seed(tmp_path: Path) -> None:
     script = (
         "import json, sys\n"
-        "from orchestra_dbt_py.html_report import render_plan_html\n"
+        "from orchestra_dbt_py.report.html import render_plan_html\n"
         "doc, edges = json.load(open(sys.argv[1]))\n"
         "sys.stdout.write(render_plan_html(doc, [tuple(e) for e in edges]))\n"
     )

@@ -7,16 +7,15 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from orchestra_dbt_py.planner import (
+from orchestra_dbt_py.core.graph import (
     BuildAfter,
     Node,
-    PlanOptions,
     effective_build_after,
-    plan,
     sources_to_measure,
     topological_order,
 )
-from orchestra_dbt_py.state.document import NodeRecord
+from orchestra_dbt_py.core.planner import PlanOptions, plan
+from orchestra_dbt_py.core.records import NodeRecord
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 BUILT = NOW - timedelta(hours=2)
@@ -72,7 +71,7 @@ def good_state(nodes: dict[str, Node]) -> dict[str, NodeRecord]:
         node = nodes[uid]
         if node.resource_type == "source" or node.materialized == "ephemeral":
             continue
-        from orchestra_dbt_py.planner import data_inputs
+        from orchestra_dbt_py.core.graph import data_inputs
 
         inputs = data_inputs(nodes, uid)
         state[uid] = NodeRecord(
@@ -303,27 +302,27 @@ CASES += [
         "hook record whose fingerprint orc recomputes equal: reused",
         set(),
         nodes=hooked_graph(HOOKED),
-        state_changes=with_record(FCT, fingerprint=HOOKED),
+        state_changes=with_record(FCT, fingerprint=None, hook_fingerprint=HOOKED),
     ),
     Case(
         "hook record, definition changed since the hooked run: rebuilt",
         {FCT, TEST_FCT, TEST_REL},
         nodes=hooked_graph("hook1:other"),
-        state_changes=with_record(FCT, fingerprint=HOOKED),
+        state_changes=with_record(FCT, fingerprint=None, hook_fingerprint=HOOKED),
         reason_contains={FCT: "definition changed since the hooked run"},
     ),
     Case(
         "hook record orc cannot vouch for (no hook fingerprint now): rebuilt",
         {FCT, TEST_FCT, TEST_REL},
         nodes=hooked_graph(None),
-        state_changes=with_record(FCT, fingerprint=HOOKED),
+        state_changes=with_record(FCT, fingerprint=None, hook_fingerprint=HOOKED),
         reason_contains={FCT: "whose fingerprint cannot vouch for it"},
     ),
     Case(
         "orc's own fingerprint never matches a hook record, nor the reverse",
         {FCT, TEST_FCT, TEST_REL},
         nodes=hooked_graph(f"fp-{FCT}"),
-        state_changes=with_record(FCT, fingerprint=HOOKED),
+        state_changes=with_record(FCT, fingerprint=None, hook_fingerprint=HOOKED),
     ),
     Case(
         "an orc record is checked against orc's fingerprint, not the hook's",
@@ -334,7 +333,9 @@ CASES += [
         "hook record for another relation: rebuilt",
         {FCT, TEST_FCT, TEST_REL},
         nodes=hooked_graph(HOOKED),
-        state_changes=with_record(FCT, fingerprint=HOOKED, relation='"db"."other"."fct"'),
+        state_changes=with_record(
+            FCT, fingerprint=None, hook_fingerprint=HOOKED, relation='"db"."other"."fct"'
+        ),
         reason_contains={FCT: "state was recorded for relation"},
     ),
 ]

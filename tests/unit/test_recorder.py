@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from orchestra_dbt_py.planner import Node
+from orchestra_dbt_py.core.graph import Node
+from orchestra_dbt_py.core.records import NodeRecord
 from orchestra_dbt_py.recorder import RunRecorder
-from orchestra_dbt_py.state.document import NodeRecord
 from orchestra_dbt_py.state.local import LocalFileBackend
 
 T0 = datetime(2026, 11, 22, 7, 0, tzinfo=UTC)

@@ -8,15 +8,14 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from orchestra_dbt_py.errors import OrcError
-from orchestra_dbt_py.state.document import (
+from orchestra_dbt_py.core.document import dump_state, parse_state
+from orchestra_dbt_py.core.records import (
     NodeRecord,
-    dump_state,
     format_timestamp,
     merge_states,
-    parse_state,
     parse_timestamp,
 )
+from orchestra_dbt_py.errors import OrcError
 
 ORIGIN = "/projects/shop/orc_state.json"
 T0 = datetime(2026, 11, 22, 7, 31, 17, tzinfo=UTC)

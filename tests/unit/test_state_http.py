@@ -15,22 +15,19 @@ from typing import Any
 import pytest
 
 from orchestra_dbt_py.config import Settings
+from orchestra_dbt_py.core.document import parse_unsaved, unsaved_document
+from orchestra_dbt_py.core.keys import KeyScope
+from orchestra_dbt_py.core.records import NodeRecord
 from orchestra_dbt_py.errors import OrcError
-from orchestra_dbt_py.state import (
-    LocalFileBackend,
-    NodeRecord,
-    account_prefix,
-    backend_for_uri,
-    open_backend,
-)
+from orchestra_dbt_py.location import parse_s3_uri
+from orchestra_dbt_py.state import backend_for_uri, open_backend
+from orchestra_dbt_py.state.backend import ScopedBackend
 from orchestra_dbt_py.state.http import (
     HttpBackend,
     _retry_after,
     api_base_url,
-    parse_unsaved,
-    unsaved_document,
 )
-from orchestra_dbt_py.state.s3 import parse_s3_uri
+from orchestra_dbt_py.state.local import LocalFileBackend
 from orchestra_dbt_py.state.transfer import migrate, push, read_state_file
 
 KEY = "sk-unit-secret-31337"
@@ -238,10 +235,10 @@ def test_a_missing_boto3_says_which_extra_to_install(monkeypatch: pytest.MonkeyP
 
 
 def test_account_prefix() -> None:
-    assert account_prefix(Settings()) is None
-    assert account_prefix(Settings(integration_account_id="acct")) is None  # local_run on
-    assert account_prefix(Settings(integration_account_id="acct", local_run=False)) == "acct."
-    assert account_prefix(Settings(local_run=False)) is None
+    assert KeyScope.of(None, True).prefix is None
+    assert KeyScope.of("acct", True).prefix is None  # local_run on
+    assert KeyScope.of("acct", False).prefix == "acct."
+    assert KeyScope.of(None, False).prefix is None
 
 
 def test_open_backend_http_uses_the_settings(tmp_path: Path) -> None:
@@ -249,17 +246,17 @@ def test_open_backend_http_uses_the_settings(tmp_path: Path) -> None:
     assert isinstance(opened, HttpBackend)
     assert opened.url == "https://stage.getorchestra.io/api/engine/public/state/DBT_CORE"
     assert opened.unsaved_dir == tmp_path / ".orchestra"
-    assert opened.key_prefix is None
     override = Settings(
         api_key=KEY,
         api_base_url="https://self.example/x/",
         local_run=False,
         integration_account_id="acct",
     )
-    opened = open_backend(override, workdir=tmp_path)
+    scoped = open_backend(override, workdir=tmp_path)
+    assert isinstance(scoped, ScopedBackend) and scoped.scope.prefix == "acct."
+    opened = scoped.inner
     assert isinstance(opened, HttpBackend)
     assert opened.url == "https://self.example/x/api/engine/public/state/DBT_CORE"
-    assert opened.key_prefix == "acct."
 
 
 def test_backend_for_uri_local(tmp_path: Path) -> None:

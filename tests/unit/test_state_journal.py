@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from orchestra_dbt_py.core.document import dump_journal_line, replay_journal
+from orchestra_dbt_py.core.records import NodeRecord
 from orchestra_dbt_py.errors import OrcError
-from orchestra_dbt_py.state.document import NodeRecord, dump_journal_line, replay_journal
 from orchestra_dbt_py.state.local import LocalFileBackend
 
 T0 = datetime(2026, 11, 22, 7, 0, tzinfo=UTC)

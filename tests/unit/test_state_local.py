@@ -17,9 +17,11 @@ from pathlib import Path
 import pytest
 
 from orchestra_dbt_py.config import Settings
+from orchestra_dbt_py.core.document import dump_state, parse_state
+from orchestra_dbt_py.core.records import NodeRecord
 from orchestra_dbt_py.errors import OrcError
-from orchestra_dbt_py.state import LocalFileBackend, NodeRecord, open_backend
-from orchestra_dbt_py.state.document import dump_state, parse_state
+from orchestra_dbt_py.state import open_backend
+from orchestra_dbt_py.state.local import LocalFileBackend
 
 T0 = datetime(2026, 11, 22, 7, 31, 17, tzinfo=UTC)
 # A safety net only: steps are ordered with events, never with sleeps.

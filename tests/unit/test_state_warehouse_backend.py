@@ -8,13 +8,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from orchestra_dbt_py.core.document import dump_item_json
+from orchestra_dbt_py.core.keys import KeyScope
+from orchestra_dbt_py.core.records import NodeRecord
 from orchestra_dbt_py.errors import OrcError
-from orchestra_dbt_py.state.document import NodeRecord, dump_item_json
-from orchestra_dbt_py.state.warehouse import WarehouseBackend, fixed_time, table_name
+from orchestra_dbt_py.location import StateLocation, parse_location
+from orchestra_dbt_py.state.backend import ScopedBackend
+from orchestra_dbt_py.state.warehouse import WarehouseBackend, fixed_time
 
 T0 = datetime(2026, 11, 22, 7, 0, tzinfo=UTC)
 
@@ -61,10 +66,8 @@ def record(minutes: int, fingerprint: str = "fp") -> NodeRecord:
     )
 
 
-def backend(table: Table, prefix: str | None = None) -> WarehouseBackend:
-    return WarehouseBackend(
-        "analytics.orc_state", lambda: table, key_prefix=prefix, clock=lambda: T0 + timedelta(1)
-    )
+def backend(table: Table) -> WarehouseBackend:
+    return WarehouseBackend("analytics.orc_state", lambda: table, clock=lambda: T0 + timedelta(1))
 
 
 def test_a_missing_table_is_an_empty_state_and_init_creates_it() -> None:
@@ -123,11 +126,11 @@ def test_a_corrupt_row_is_an_error_and_nothing_is_written() -> None:
 def test_the_account_prefix_limits_reads_and_writes() -> None:
     table = Table()
     backend(table).update({"model.p.a": record(1)})
-    scoped = backend(table, prefix="acct.")
+    scoped = ScopedBackend(backend(table), KeyScope("acct"))
     scoped.update({"acct.analytics.a": record(2)})
     assert set(scoped.load()) == {"acct.analytics.a"}
-    with pytest.raises(OrcError, match=r"must start with 'acct\.'"):
-        scoped.update({"model.p.b": record(3)})
+    assert set(scoped.update({"model.p.b": record(3)})) == {"acct.analytics.a"}
+    assert set(backend(table).load()) == {"model.p.a", "acct.analytics.a"}
 
 
 def test_a_failed_write_is_tried_again_then_reported(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -151,4 +154,4 @@ def test_a_failed_write_is_tried_again_then_reported(monkeypatch: pytest.MonkeyP
     [("warehouse:a.b", "a.b"), (" warehouse:db.a.b ", "db.a.b"), ("Warehouse:a.b", "a.b")],
 )
 def test_table_name(uri: str, table: str) -> None:
-    assert table_name(uri) == table
+    assert parse_location(uri, Path("/")) == StateLocation("warehouse", table)

@@ -2,65 +2,32 @@
 
 A pure function over plain data (graph, state, observed freshness, the clock): no dbt
 import and no I/O here. Anything that cannot be proven safe to reuse is built.
+The rules are written out in docs/design.md ("When a node may be reused").
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Literal
 
-from orchestra_dbt_py.state.document import NodeRecord
+from orchestra_dbt_py.core.graph import (
+    PASS_THROUGH,
+    PASSING_STATUSES,
+    RELATION_TYPES,
+    REPLACING,
+    TEST_TYPES,
+    BuildAfter,
+    Node,
+    data_inputs,
+    describe_duration,
+    effective_build_after,
+    topological_order,
+)
+from orchestra_dbt_py.core.records import NodeRecord
 
 Action = Literal["build", "reuse"]
-
-# Resource types whose output is a relation with data that orc can reuse.
-RELATION_TYPES = frozenset({"model", "seed", "snapshot"})
-# Resource types that check data instead of producing it.
-TEST_TYPES = frozenset({"test", "unit_test"})
-# Materializations whose data is computed when queried, never stored.
-PASS_THROUGH = frozenset({"view", "ephemeral"})
-# Materializations that replace the relation (and so, on some warehouses, drop what depends on it).
-REPLACING = frozenset({"table", "view"})
-PASSING_STATUSES = frozenset({"success", "pass"})
-# Fingerprints written by the dbt package's on-run-end hook start with this (`hook1:...`).
-HOOK_FINGERPRINT_PREFIX = "hook"
-
-
-@dataclass(frozen=True)
-class BuildAfter:
-    """A model's `freshness.build_after`: tolerate upstream changes for this long."""
-
-    window: timedelta
-    updates_on: Literal["any", "all"] = "any"
-
-    def describe(self) -> str:
-        return f"{_describe_duration(self.window)} (updates_on: {self.updates_on})"
-
-
-@dataclass(frozen=True)
-class Node:
-    """One node of the dbt graph, reduced to what the decision needs."""
-
-    unique_id: str
-    resource_type: str
-    materialized: str | None = None
-    parents: tuple[str, ...] = ()
-    relation: str | None = None
-    fingerprint: str | None = None
-    build_after: BuildAfter | None = None
-    name: str = ""
-    # The hook's fingerprint of this node now, when a hook-written record must be checked
-    # and orc can trust the hook's fingerprint for it (see macros/state_table.sql).
-    hook_fingerprint: str | None = None
-
-    @property
-    def label(self) -> str:
-        """A short name for messages, like `raw.orders` or `fct_orders`."""
-        if self.resource_type == "source":
-            return ".".join(self.unique_id.split(".")[-2:])
-        return self.name or self.unique_id.rsplit(".", 1)[-1]
 
 
 @dataclass(frozen=True)
@@ -91,70 +58,6 @@ class Plan:
 
     def ids(self, action: Action) -> list[str]:
         return [d.unique_id for d in self.decisions.values() if d.action == action]
-
-
-def effective_build_after(nodes: Mapping[str, Node]) -> dict[str, BuildAfter]:
-    """Each model's own policy, or the strictest of its children's when all of them have one."""
-    children: dict[str, list[str]] = {uid: [] for uid in nodes}
-    for node in nodes.values():
-        if node.resource_type == "model":
-            for parent in node.parents:
-                if parent in children:
-                    children[parent].append(node.unique_id)
-    policies: dict[str, BuildAfter | None] = {}
-
-    for uid in reversed(topological_order(nodes)):
-        node = nodes[uid]
-        if node.resource_type != "model":
-            continue
-        if node.build_after is not None:
-            policies[uid] = node.build_after
-            continue
-        inherited = [policies.get(child) for child in children[uid]]
-        if inherited and all(p is not None for p in inherited):
-            policies[uid] = min(
-                (p for p in inherited if p is not None),
-                key=lambda p: (p.window, p.updates_on != "any"),
-            )
-        else:
-            policies[uid] = None
-    return {uid: p for uid, p in policies.items() if p is not None}
-
-
-def sources_to_measure(nodes: Mapping[str, Node], selected: Iterable[str]) -> set[str]:
-    """The sources whose freshness decides about the selected nodes (read directly or via views)."""
-    found: set[str] = set()
-    for uid in selected:
-        if uid in nodes:
-            for input_id in data_inputs(nodes, uid):
-                if nodes[input_id].resource_type == "source":
-                    found.add(input_id)
-    return found
-
-
-def topological_order(nodes: Mapping[str, Node]) -> list[str]:
-    """Node ids, parents before children (parents outside `nodes` are ignored)."""
-    order: list[str] = []
-    state: dict[str, int] = {}
-    for root in sorted(nodes):
-        if root in state:
-            continue
-        stack: list[tuple[str, Iterable[str]]] = [(root, iter(nodes[root].parents))]
-        state[root] = 1
-        while stack:
-            uid, parents = stack[-1]
-            advanced = False
-            for parent in parents:
-                if parent in nodes and parent not in state:
-                    state[parent] = 1
-                    stack.append((parent, iter(nodes[parent].parents)))
-                    advanced = True
-                    break
-            if not advanced:
-                stack.pop()
-                state[uid] = 2
-                order.append(uid)
-    return order
 
 
 def plan(
@@ -244,7 +147,7 @@ def _decide_relation(
         due = record.last_updated + policy.window
         if now < due:
             return "reuse", (
-                f"{changes[0]}, but build_after {_describe_duration(policy.window)} "
+                f"{changes[0]}, but build_after {describe_duration(policy.window)} "
                 f"has not passed since its build at {built_at} (due {_fmt(due)})"
             )
         if policy.updates_on == "all" and len(changes) < parent_count:
@@ -312,18 +215,18 @@ def _record_problem(node: Node, record: NodeRecord | None) -> str | None:
         return "no build recorded" if node.resource_type in RELATION_TYPES else "no run recorded"
     if record.status is not None and record.status not in PASSING_STATUSES:
         return f"its last run ended with status {record.status}"
-    if record.fingerprint is None:
+    if record.fingerprint is None and record.hook_fingerprint is None:
         return "recorded without a definition fingerprint (by another tool or an older orc)"
     if node.resource_type in RELATION_TYPES and record.relation != node.relation:
         return f"state was recorded for relation {record.relation}; this run builds {node.relation}"
-    if record.fingerprint.startswith(HOOK_FINGERPRINT_PREFIX):
+    if record.hook_fingerprint is not None:
         if node.hook_fingerprint is None:
             return (
                 "recorded by the orchestra_dbt hook, whose fingerprint cannot vouch for it "
                 "(a package node, a large seed, or one reading vars, env vars or target "
                 "fields by computed names)"
             )
-        if record.fingerprint != node.hook_fingerprint:
+        if record.hook_fingerprint != node.hook_fingerprint:
             return "definition changed since the hooked run (code, config, macros or vars)"
         return None
     if record.fingerprint != node.fingerprint:
@@ -331,26 +234,14 @@ def _record_problem(node: Node, record: NodeRecord | None) -> str | None:
     return None
 
 
-def data_inputs(nodes: Mapping[str, Node], uid: str) -> list[str]:
-    """The nodes (sources included) whose data versions this node's data depends on.
-
-    Views and ephemeral models are looked through (their data is as new as their
-    newest input), but views are listed too: rebuilding a view changes its data.
-    """
-    inputs: list[str] = []
-    seen: set[str] = set()
-    stack = list(reversed(nodes[uid].parents))
-    while stack:
-        parent_id = stack.pop()
-        if parent_id in seen or parent_id not in nodes:
-            continue
-        seen.add(parent_id)
-        parent = nodes[parent_id]
-        if parent.materialized != "ephemeral":
-            inputs.append(parent_id)
-        if parent.materialized in PASS_THROUGH and parent.resource_type == "model":
-            stack.extend(reversed(parent.parents))
-    return inputs
+def rebuild_reason(partial_data_flags: Sequence[str], full_refresh: bool) -> str | None:
+    """Why a run must build every selected node without consulting the state, if it must."""
+    if partial_data_flags:
+        flags = " ".join(partial_data_flags)
+        return f"{flags} builds partial data: nothing is reused, and what is built is forgotten"
+    if full_refresh:
+        return "--full-refresh requested"
+    return None
 
 
 def _data_changes(node: Node, record: NodeRecord, ctx: _Context) -> tuple[list[str], int]:
@@ -428,12 +319,3 @@ def _replaced_parent(node: Node, ctx: _Context, options: PlanOptions) -> str | N
 
 def _fmt(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S")
-
-
-def _describe_duration(window: timedelta) -> str:
-    seconds = int(window.total_seconds())
-    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
-        if seconds % size == 0 and seconds >= size:
-            count = seconds // size
-            return f"{count} {unit}{'s' if count != 1 else ''}"
-    return f"{seconds} seconds"

@@ -30,11 +30,10 @@ from string import Template
 from typing import Any
 
 from orchestra_dbt_py.artifacts import replace_file
+from orchestra_dbt_py.core.graph import FAILED_STATUSES
+from orchestra_dbt_py.report.plan import describe_seconds
 
 HTML_ARTIFACT = "orc_plan.html"
-
-# dbt statuses that mean the node failed; such nodes get their own colour.
-FAILED_STATUSES = frozenset({"error", "fail", "runtime error"})
 
 # How a node is drawn: its decision, unless it failed. Stroke and fill colours per state.
 STATE_COLOURS: dict[str, tuple[str, str]] = {
@@ -46,7 +45,7 @@ STATE_LABELS = {"build": "build", "reuse": "reuse", "failed": "error / fail"}
 STATE_GLYPHS = {"build": "\u25b8", "reuse": "\u2713", "failed": "\u2715"}
 
 # The page's skeleton, style sheet and script, shipped as package data.
-ASSETS_PACKAGE = "orchestra_dbt_py"
+ASSETS_PACKAGE = "orchestra_dbt_py.report"
 PAGE_ASSET = "plan.html"
 CSS_ASSET = "plan.css"
 SCRIPT_ASSET = "plan.js"
@@ -239,7 +238,7 @@ def embed_json(value: Any) -> str:
 
 
 def read_asset(name: str) -> str:
-    """The text of one file in `orchestra_dbt_py/assets/`."""
+    """The text of one file in `orchestra_dbt_py/report/assets/`."""
     return (files(ASSETS_PACKAGE) / "assets" / name).read_text(encoding="utf-8")
 
 
@@ -253,12 +252,6 @@ def page_assets() -> tuple[Template, str, str]:
     if "</script" in script.lower() or "<!--" in script:
         raise ValueError(f"{SCRIPT_ASSET} must not contain '</script' or '<!--'")
     return Template(read_asset(PAGE_ASSET)), css, script
-
-
-def describe_seconds(seconds: float) -> str:
-    if seconds >= 90:
-        return f"about {seconds / 60:.0f} min"
-    return f"about {seconds:.1f} s"
 
 
 def render_plan_html(document: Mapping[str, Any], edges: Sequence[tuple[str, str]]) -> str:

@@ -20,116 +20,44 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections.abc import Collection, Iterable, Mapping, MutableMapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from types import MappingProxyType
+from datetime import datetime
 from typing import Any
 
+from orchestra_dbt_py.core.records import (
+    RECORD_FIELDS,
+    NodeRecord,
+    format_timestamp,
+    merge_states,
+    parse_timestamp,
+)
 from orchestra_dbt_py.errors import OrcError
 
 __all__ = [
-    "NodeRecord",
+    "decode_document",
     "dump_item_json",
+    "dump_journal_line",
     "dump_state",
-    "format_timestamp",
-    "merge_states",
     "parse_item_json",
     "parse_state",
-    "parse_timestamp",
+    "parse_unsaved",
+    "replay_journal",
+    "unsaved_document",
 ]
 
-_EMPTY: Mapping[str, Any] = MappingProxyType({})
-
-# Field names of an item that NodeRecord models; everything else goes to `extra`.
-_KNOWN_FIELDS = frozenset(
-    {
-        "last_updated",
-        "checksum",
-        "sources",
-        "unmeasured_sources",
-        "fingerprint",
-        "relation",
-        "upstream",
-        "status",
-        "execution_time",
-    }
-)
-
-# ISO-8601 date and time, "T" or space separated, optional seconds, fraction and offset.
-_TIMESTAMP = re.compile(
-    r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?P<fraction>\.\d+)?)?"
-    r"(?:[Zz]|[+-]\d{2}:?\d{2})?"
-)
+# The dbt package's hooks write their fingerprints with this prefix (`hook1:<md5>`), in the
+# same `fingerprint` field as orc's sha256: this is the one place that tells them apart.
+_HOOK_FINGERPRINT_PREFIX = "hook"
 
 
-@dataclass(frozen=True)
-class NodeRecord:
-    """What the state knows about one node's last build (or a test's last run).
-
-    All timestamps are timezone-aware UTC (naive values given to the constructor are taken as
-    UTC, other offsets are converted). Mappings are read-only copies, and `extra` is frozen
-    deeply (objects become read-only mappings, arrays become tuples), so a record can be shared
-    freely between threads and callers.
-    """
-
-    last_updated: datetime
-    checksum: str | None = None
-    sources: Mapping[str, datetime | None] = field(default_factory=lambda: _EMPTY)
-    fingerprint: str | None = None
-    relation: str | None = None
-    upstream: Mapping[str, datetime] = field(default_factory=lambda: _EMPTY)
-    status: str | None = None
-    execution_time: float | None = None
-    extra: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.last_updated, datetime):
-            raise TypeError("NodeRecord.last_updated must be a datetime")
-        set_ = object.__setattr__
-        set_(self, "last_updated", _as_utc(self.last_updated))
-        if self.checksum == "":
-            set_(self, "checksum", None)
-        set_(
-            self,
-            "sources",
-            MappingProxyType(
-                {k: None if v is None else _as_utc(v) for k, v in self.sources.items()}
-            ),
-        )
-        set_(
-            self,
-            "upstream",
-            MappingProxyType({k: _as_utc(v) for k, v in self.upstream.items()}),
-        )
-        if self.execution_time is not None:
-            set_(self, "execution_time", float(self.execution_time))
-        clashes = sorted(_KNOWN_FIELDS.intersection(self.extra))
-        if clashes:
-            raise ValueError(f"NodeRecord.extra may not hold known fields: {clashes}")
-        set_(self, "extra", _freeze(self.extra))
-
-
-def parse_timestamp(value: str) -> datetime:
-    """Parse an ISO-8601 date-time; naive values are UTC. Raises ValueError when invalid."""
-    match = _TIMESTAMP.fullmatch(value)
-    if match is None:
-        raise ValueError(f"{value!r} is not an ISO-8601 date-time")
-    text = value
-    fraction = match.group("fraction")
-    if fraction is not None and len(fraction) > 7:
-        # Finer than microseconds (e.g. nanoseconds): keep the first six digits.
-        start = match.start("fraction")
-        text = value[: start + 7] + value[match.end("fraction") :]
-    if text.endswith(("Z", "z")):
-        text = text[:-1] + "+00:00"
-    return _as_utc(datetime.fromisoformat(text))
-
-
-def format_timestamp(moment: datetime) -> str:
-    """`2026-11-22T07:31:17Z`, with `.ffffff` only when the microseconds are not zero."""
-    return _as_utc(moment).replace(tzinfo=None).isoformat() + "Z"
+def decode_document(data: bytes, origin: str) -> str:
+    """The text of a state document read from anywhere (a UTF-8 byte order mark is allowed)."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise OrcError(
+            f"state file {origin} is not UTF-8 text: fix or move it; orc never overwrites it"
+        ) from None
 
 
 def parse_state(text: str, origin: str) -> dict[str, NodeRecord]:
@@ -258,46 +186,11 @@ def replay_journal(
     return merged
 
 
-def merge_states(
-    current: Mapping[str, NodeRecord],
-    updates: Mapping[str, NodeRecord],
-    removals: Collection[str] = (),
-) -> dict[str, NodeRecord]:
-    """Merge `updates` into `current` item by item; the rule every backend applies.
-
-    For a key present in both, the record with the newer `last_updated` wins and a tie goes to
-    the update. Keys only in `current` are kept. Keys in `removals` are dropped afterwards
-    (even when `updates` holds them). The inputs are not modified.
-    """
-    merged = dict(current)
-    for key, record in updates.items():
-        existing = merged.get(key)
-        if existing is None or record.last_updated >= existing.last_updated:
-            merged[key] = record
-    for key in removals:
-        merged.pop(key, None)
-    return merged
-
-
 # --- internals -----------------------------------------------------------------------------
 
 
 class _DocumentError(ValueError):
     """A validation problem inside the document; parse_state adds the origin."""
-
-
-def _as_utc(moment: datetime) -> datetime:
-    if moment.tzinfo is None or moment.utcoffset() is None:
-        return moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
-
-
-def _freeze(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return MappingProxyType({key: _freeze(item) for key, item in value.items()})
-    if isinstance(value, list | tuple):
-        return tuple(_freeze(item) for item in value)
-    return value
 
 
 def _thaw(value: Any) -> Any:
@@ -402,16 +295,19 @@ def _parse_item(item: Any) -> NodeRecord:
     ):
         raise _DocumentError('"execution_time" must be a non-negative number or null')
 
+    fingerprint = _optional_str(item, "fingerprint")
+    by_hook = fingerprint is not None and fingerprint.startswith(_HOOK_FINGERPRINT_PREFIX)
     return NodeRecord(
         last_updated=last_updated,
         checksum=_optional_str(item, "checksum"),
         sources=sources,
-        fingerprint=_optional_str(item, "fingerprint"),
+        fingerprint=None if by_hook else fingerprint,
+        hook_fingerprint=fingerprint if by_hook else None,
         relation=_optional_str(item, "relation"),
         upstream=upstream,
         status=_optional_str(item, "status"),
         execution_time=None if execution_time is None else float(execution_time),
-        extra={key: value for key, value in item.items() if key not in _KNOWN_FIELDS},
+        extra={key: value for key, value in item.items() if key not in RECORD_FIELDS},
     )
 
 
@@ -431,8 +327,40 @@ def _dump_item(record: NodeRecord) -> dict[str, Any]:
         item["upstream"] = {
             node: format_timestamp(moment) for node, moment in record.upstream.items()
         }
-    for name in ("fingerprint", "relation", "status", "execution_time"):
+    fingerprint = record.hook_fingerprint or record.fingerprint
+    if fingerprint is not None:
+        item["fingerprint"] = fingerprint
+    for name in ("relation", "status", "execution_time"):
         value = getattr(record, name)
         if value is not None:
             item[name] = value
     return item
+
+
+def unsaved_document(items: Mapping[str, NodeRecord], removed: Collection[str] = ()) -> str:
+    """A state document plus `"removed": [keys]` when there are removals: the shape of an
+    unsaved-state file and of the HTTP backend's PATCH body."""
+    document = json.loads(dump_state(items))
+    if removed:
+        document["removed"] = sorted(removed)
+    return json.dumps(document, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+
+
+def parse_unsaved(text: str, origin: str) -> tuple[dict[str, NodeRecord], list[str]]:
+    """Read a state document that may carry a `"removed"` list (an unsaved-state file, or a
+    plain state file): returns the items and the removals. OrcError naming `origin` when it is
+    not valid."""
+    try:
+        document = json.loads(text)
+    except ValueError:
+        document = None
+    removed: list[str] = []
+    if isinstance(document, dict) and "removed" in document:
+        value = document.pop("removed")
+        if not isinstance(value, list) or not all(isinstance(key, str) for key in value):
+            raise OrcError(
+                f'state file {origin} has a "removed" that is not a list of keys: fix or move it'
+            )
+        removed = value
+        text = json.dumps(document)
+    return parse_state(text, origin), removed

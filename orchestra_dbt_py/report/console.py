@@ -1,4 +1,4 @@
-"""What orc tells the user: dbt-style log lines, the summary, the plan artifact."""
+"""What orc tells the user on the console: dbt-style log lines, the plan, the summary."""
 
 from __future__ import annotations
 
@@ -7,20 +7,14 @@ import os
 import threading
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import click
 
-from orchestra_dbt_py import __version__
-from orchestra_dbt_py.artifacts import replace_file
-from orchestra_dbt_py.dbt_session import DbtCommand
-from orchestra_dbt_py.html_report import FAILED_STATUSES
-from orchestra_dbt_py.planner import Node, Plan, data_inputs
-from orchestra_dbt_py.state.document import NodeRecord
-
-PLAN_ARTIFACT = "orc_plan.json"
-
+from orchestra_dbt_py.core.graph import FAILED_STATUSES, Node, data_inputs
+from orchestra_dbt_py.core.planner import Plan
+from orchestra_dbt_py.core.records import NodeRecord
+from orchestra_dbt_py.report.plan import describe_seconds, estimated_savings
 
 _log_format = {"value": "text"}
 
@@ -52,21 +46,6 @@ def say(message: str, level: str = "info") -> None:
         click.echo(json.dumps(line))
         return
     click.echo(f"{datetime.now():%H:%M:%S}  orc: {message}")
-
-
-def estimated_savings(plan: Plan, state: Mapping[str, NodeRecord]) -> float:
-    """Seconds of warehouse execution the reused nodes took when they were last built."""
-    return sum(
-        state[uid].execution_time or 0.0
-        for uid in plan.ids("reuse")
-        if uid in state and state[uid].execution_time
-    )
-
-
-def describe_seconds(seconds: float) -> str:
-    if seconds >= 90:
-        return f"about {seconds / 60:.0f} min"
-    return f"about {seconds:.1f} s"
 
 
 def announce_plan(plan: Plan, nodes: Mapping[str, Node], verbose: Any = False) -> None:
@@ -133,49 +112,3 @@ def print_plan_table(
 
 def _time(moment: datetime) -> str:
     return f"{moment:%Y-%m-%d %H:%M}"
-
-
-def plan_document(
-    command: DbtCommand,
-    plan: Plan,
-    nodes: Mapping[str, Node],
-    statuses: Mapping[str, str],
-    saved_seconds: float,
-) -> dict[str, Any]:
-    return {
-        "orc_version": __version__,
-        "generated_at": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
-        "args": list(command.args),
-        "nodes": [
-            {
-                "unique_id": d.unique_id,
-                "resource_type": nodes[d.unique_id].resource_type,
-                "decision": d.action,
-                "reason": d.reason,
-                "status": statuses.get(d.unique_id),
-            }
-            for d in plan.decisions.values()
-        ],
-        "summary": {
-            "selected": len(plan.decisions),
-            "build": len(plan.ids("build")),
-            "reuse": len(plan.ids("reuse")),
-            "unmeasured_sources": list(plan.unmeasured_sources),
-            "estimated_seconds_saved": round(saved_seconds, 3),
-        },
-    }
-
-
-def plan_edges(plan: Plan, nodes: Mapping[str, Node]) -> list[tuple[str, str]]:
-    """Parent-to-child edges among the planned nodes, for the HTML report."""
-    return [
-        (parent, uid)
-        for uid in plan.decisions
-        for parent in nodes[uid].parents
-        if parent in plan.decisions
-    ]
-
-
-def write_plan_artifact(target_dir: Path, document: Mapping[str, Any]) -> Path:
-    """Write the plan and its outcome as `target/orc_plan.json`, beside dbt's artifacts."""
-    return replace_file(target_dir / PLAN_ARTIFACT, json.dumps(document, indent=2))

@@ -1,0 +1,159 @@
+"""The project graph as the decision sees it: plain nodes, their kinds, and the walks over
+them that the planner, the recorder and the reports share (docs/design.md, "The core")."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Literal
+
+# Resource types whose output is a relation with data that orc can reuse.
+RELATION_TYPES = frozenset({"model", "seed", "snapshot"})
+# Resource types that check data instead of producing it.
+TEST_TYPES = frozenset({"test", "unit_test"})
+# Materializations whose data is computed when queried, never stored.
+PASS_THROUGH = frozenset({"view", "ephemeral"})
+# Materializations that replace the relation (and so, on some warehouses, drop what depends on it).
+REPLACING = frozenset({"table", "view"})
+# A node's last run vouches for it only with one of these statuses.
+PASSING_STATUSES = frozenset({"success", "pass"})
+# dbt's statuses of a test that ran to the end (a warning or failure is still a result).
+TEST_RESULT_STATUSES = frozenset({"pass", "warn", "fail"})
+# dbt's statuses of a node that did not complete.
+FAILED_STATUSES = frozenset({"error", "fail", "runtime error"})
+
+
+@dataclass(frozen=True)
+class BuildAfter:
+    """A model's `freshness.build_after`: tolerate upstream changes for this long."""
+
+    window: timedelta
+    updates_on: Literal["any", "all"] = "any"
+
+    def describe(self) -> str:
+        return f"{describe_duration(self.window)} (updates_on: {self.updates_on})"
+
+
+@dataclass(frozen=True)
+class Node:
+    """One node of the dbt graph, reduced to what the decision needs.
+
+    A definition has two fingerprints, by who computed them: `fingerprint` is orc's own
+    (orchestra_dbt_py.fingerprint); `hook_fingerprint` is what the dbt package's hooks
+    compute, filled in only when a hook-written record must be checked and orc can trust
+    the hooks' fingerprint for this node.
+    """
+
+    unique_id: str
+    resource_type: str
+    materialized: str | None = None
+    parents: tuple[str, ...] = ()
+    relation: str | None = None
+    fingerprint: str | None = None
+    build_after: BuildAfter | None = None
+    name: str = ""
+    hook_fingerprint: str | None = None
+
+    @property
+    def label(self) -> str:
+        """A short name for messages, like `raw.orders` or `fct_orders`."""
+        if self.resource_type == "source":
+            return ".".join(self.unique_id.split(".")[-2:])
+        return self.name or self.unique_id.rsplit(".", 1)[-1]
+
+
+def topological_order(nodes: Mapping[str, Node]) -> list[str]:
+    """Node ids, parents before children (parents outside `nodes` are ignored)."""
+    order: list[str] = []
+    state: dict[str, int] = {}
+    for root in sorted(nodes):
+        if root in state:
+            continue
+        stack: list[tuple[str, Iterable[str]]] = [(root, iter(nodes[root].parents))]
+        state[root] = 1
+        while stack:
+            uid, parents = stack[-1]
+            advanced = False
+            for parent in parents:
+                if parent in nodes and parent not in state:
+                    state[parent] = 1
+                    stack.append((parent, iter(nodes[parent].parents)))
+                    advanced = True
+                    break
+            if not advanced:
+                stack.pop()
+                state[uid] = 2
+                order.append(uid)
+    return order
+
+
+def data_inputs(nodes: Mapping[str, Node], uid: str) -> list[str]:
+    """The nodes (sources included) whose data versions this node's data depends on.
+
+    Views and ephemeral models are looked through (their data is as new as their
+    newest input), but views are listed too: rebuilding a view changes its data.
+    """
+    inputs: list[str] = []
+    seen: set[str] = set()
+    stack = list(reversed(nodes[uid].parents))
+    while stack:
+        parent_id = stack.pop()
+        if parent_id in seen or parent_id not in nodes:
+            continue
+        seen.add(parent_id)
+        parent = nodes[parent_id]
+        if parent.materialized != "ephemeral":
+            inputs.append(parent_id)
+        if parent.materialized in PASS_THROUGH and parent.resource_type == "model":
+            stack.extend(reversed(parent.parents))
+    return inputs
+
+
+def sources_to_measure(nodes: Mapping[str, Node], selected: Iterable[str]) -> set[str]:
+    """The sources whose freshness decides about the selected nodes (read directly or via views)."""
+    found: set[str] = set()
+    for uid in selected:
+        if uid in nodes:
+            for input_id in data_inputs(nodes, uid):
+                if nodes[input_id].resource_type == "source":
+                    found.add(input_id)
+    return found
+
+
+def effective_build_after(nodes: Mapping[str, Node]) -> dict[str, BuildAfter]:
+    """Each model's own policy, or the strictest of its children's when all of them have one."""
+    children: dict[str, list[str]] = {uid: [] for uid in nodes}
+    for node in nodes.values():
+        if node.resource_type == "model":
+            for parent in node.parents:
+                if parent in children:
+                    children[parent].append(node.unique_id)
+    policies: dict[str, BuildAfter | None] = {}
+
+    for uid in reversed(topological_order(nodes)):
+        node = nodes[uid]
+        if node.resource_type != "model":
+            continue
+        if node.build_after is not None:
+            policies[uid] = node.build_after
+            continue
+        inherited = [policies.get(child) for child in children[uid]]
+        if inherited and all(p is not None for p in inherited):
+            policies[uid] = min(
+                (p for p in inherited if p is not None),
+                key=lambda p: (p.window, p.updates_on != "any"),
+            )
+        else:
+            policies[uid] = None
+    return {uid: p for uid, p in policies.items() if p is not None}
+
+
+def describe_duration(window: timedelta) -> str:
+    """`4 hours`, `1 day`, `90 seconds`: the largest whole unit."""
+    seconds = int(window.total_seconds())
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds % size == 0 and seconds >= size:
+            count = seconds // size
+            return f"{count} {unit}{'s' if count != 1 else ''}"
+    return f"{seconds} seconds"

@@ -1,0 +1,57 @@
+"""The record a finished node leaves in the state (the dbt package's `record_run` hook
+builds the same shape; tests/unit/test_hook_spec.py keeps the two in step)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+
+from orchestra_dbt_py.core.graph import (
+    RELATION_TYPES,
+    TEST_RESULT_STATUSES,
+    TEST_TYPES,
+    Node,
+    data_inputs,
+)
+from orchestra_dbt_py.core.records import NodeRecord
+
+
+def finished_record(
+    nodes: Mapping[str, Node],
+    uid: str,
+    status: str,
+    execution_time: float,
+    *,
+    known: Mapping[str, NodeRecord],
+    freshness: Mapping[str, datetime | None],
+    checksum: str | None,
+    now: datetime,
+) -> NodeRecord | None:
+    """The record for a node dbt finished with `status`; None to forget it, so that the next
+    run builds it (a failed build, or an error before a test could give its result).
+
+    `known` holds the records of the other nodes as they stand now (keyed by unique id), so
+    the record names the builds of its upstream models it read; `freshness` the source data
+    times observed before the run.
+    """
+    node = nodes[uid]
+    succeeded = (node.resource_type in RELATION_TYPES and status == "success") or (
+        node.resource_type in TEST_TYPES and status in TEST_RESULT_STATUSES
+    )
+    if not succeeded:
+        return None
+    inputs = data_inputs(nodes, uid)
+    return NodeRecord(
+        last_updated=now,
+        checksum=checksum,
+        sources={i: freshness.get(i) for i in inputs if nodes[i].resource_type == "source"},
+        fingerprint=node.fingerprint,
+        relation=node.relation,
+        upstream={
+            i: known[i].last_updated
+            for i in inputs
+            if nodes[i].resource_type != "source" and i in known
+        },
+        status=status,
+        execution_time=execution_time,
+    )

@@ -1,0 +1,144 @@
+"""The state model: what the state knows about one node's last build, and the merge rule
+every backend applies. Pure: no I/O here (the document format is in `document`)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from types import MappingProxyType
+from typing import Any
+
+__all__ = ["RECORD_FIELDS", "NodeRecord", "format_timestamp", "merge_states", "parse_timestamp"]
+
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+# Field names of an item that NodeRecord models; everything else goes to `extra`.
+RECORD_FIELDS = frozenset(
+    {
+        "last_updated",
+        "checksum",
+        "sources",
+        "unmeasured_sources",
+        "fingerprint",
+        "relation",
+        "upstream",
+        "status",
+        "execution_time",
+    }
+)
+
+# ISO-8601 date and time, "T" or space separated, optional seconds, fraction and offset.
+_TIMESTAMP = re.compile(
+    r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?P<fraction>\.\d+)?)?"
+    r"(?:[Zz]|[+-]\d{2}:?\d{2})?"
+)
+
+
+@dataclass(frozen=True)
+class NodeRecord:
+    """What the state knows about one node's last build (or a test's last run).
+
+    `fingerprint` is orc's fingerprint of the definition that was built; `hook_fingerprint`
+    is set instead when the dbt package's hooks recorded the build (one record has at most
+    one of them). All timestamps are timezone-aware UTC (naive values given to the
+    constructor are taken as UTC, other offsets are converted). Mappings are read-only
+    copies, and `extra` is frozen deeply (objects become read-only mappings, arrays become
+    tuples), so a record can be shared freely between threads and callers.
+    """
+
+    last_updated: datetime
+    checksum: str | None = None
+    sources: Mapping[str, datetime | None] = field(default_factory=lambda: _EMPTY)
+    fingerprint: str | None = None
+    relation: str | None = None
+    upstream: Mapping[str, datetime] = field(default_factory=lambda: _EMPTY)
+    status: str | None = None
+    execution_time: float | None = None
+    extra: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
+    hook_fingerprint: str | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.last_updated, datetime):
+            raise TypeError("NodeRecord.last_updated must be a datetime")
+        if self.fingerprint is not None and self.hook_fingerprint is not None:
+            raise ValueError("a NodeRecord has orc's fingerprint or the hooks', not both")
+        set_ = object.__setattr__
+        set_(self, "last_updated", _as_utc(self.last_updated))
+        if self.checksum == "":
+            set_(self, "checksum", None)
+        set_(
+            self,
+            "sources",
+            MappingProxyType(
+                {k: None if v is None else _as_utc(v) for k, v in self.sources.items()}
+            ),
+        )
+        set_(
+            self,
+            "upstream",
+            MappingProxyType({k: _as_utc(v) for k, v in self.upstream.items()}),
+        )
+        if self.execution_time is not None:
+            set_(self, "execution_time", float(self.execution_time))
+        clashes = sorted(RECORD_FIELDS.intersection(self.extra))
+        if clashes:
+            raise ValueError(f"NodeRecord.extra may not hold known fields: {clashes}")
+        set_(self, "extra", _freeze(self.extra))
+
+
+def parse_timestamp(value: str) -> datetime:
+    """Parse an ISO-8601 date-time; naive values are UTC. Raises ValueError when invalid."""
+    match = _TIMESTAMP.fullmatch(value)
+    if match is None:
+        raise ValueError(f"{value!r} is not an ISO-8601 date-time")
+    text = value
+    fraction = match.group("fraction")
+    if fraction is not None and len(fraction) > 7:
+        # Finer than microseconds (e.g. nanoseconds): keep the first six digits.
+        start = match.start("fraction")
+        text = value[: start + 7] + value[match.end("fraction") :]
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    return _as_utc(datetime.fromisoformat(text))
+
+
+def format_timestamp(moment: datetime) -> str:
+    """`2026-11-22T07:31:17Z`, with `.ffffff` only when the microseconds are not zero."""
+    return _as_utc(moment).replace(tzinfo=None).isoformat() + "Z"
+
+
+def merge_states(
+    current: Mapping[str, NodeRecord],
+    updates: Mapping[str, NodeRecord],
+    removals: Collection[str] = (),
+) -> dict[str, NodeRecord]:
+    """Merge `updates` into `current` item by item; the rule every backend applies.
+
+    For a key present in both, the record with the newer `last_updated` wins and a tie goes to
+    the update. Keys only in `current` are kept. Keys in `removals` are dropped afterwards
+    (even when `updates` holds them). The inputs are not modified.
+    """
+    merged = dict(current)
+    for key, record in updates.items():
+        existing = merged.get(key)
+        if existing is None or record.last_updated >= existing.last_updated:
+            merged[key] = record
+    for key in removals:
+        merged.pop(key, None)
+    return merged
+
+
+def _as_utc(moment: datetime) -> datetime:
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def _freeze(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return MappingProxyType({key: _freeze(item) for key, item in value.items()})
+    if isinstance(value, list | tuple):
+        return tuple(_freeze(item) for item in value)
+    return value

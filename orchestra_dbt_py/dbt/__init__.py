@@ -1,0 +1,10 @@
+"""The dbt edge: everything that talks to dbt-core.
+
+* `command` -- a dbt command line, read as dbt reads it; plain pass-through runs;
+* `session` -- one parsed project: invoking dbt in-process (parse, ls, build with callbacks);
+* `graph` -- the manifest translated into the core's plain nodes, with their fingerprints;
+* `warehouse` -- questions to the warehouse through the adapter (source freshness, existing
+  relations, the package's state-table and hook macros).
+
+Nothing here imports a state backend; nothing here writes a file of the user's project.
+"""

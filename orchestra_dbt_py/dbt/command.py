@@ -1,0 +1,118 @@
+"""A dbt command line, read the way dbt reads it, and dbt run as `dbt` would run it."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import click
+from click.core import ParameterSource
+from dbt.cli.main import cli, dbtRunner, dbtRunnerResult
+from dbt.node_types import NodeType
+
+__all__ = [
+    "RESOURCE_TYPES_BY_COMMAND",
+    "SELECTION_PARAMS",
+    "STATEFUL_SUBCOMMANDS",
+    "DbtCommand",
+    "accepted_params",
+    "exit_code",
+    "parse_command",
+    "run_dbt",
+]
+
+# Selection parameters of the user's command: orc computes the selection with them once,
+# then replaces them by a selection of exactly the nodes that must run.
+SELECTION_PARAMS = (
+    "select",
+    "exclude",
+    "selector",
+    "resource_types",
+    "exclude_resource_types",
+    "indirect_selection",
+)
+# Parameters that make dbt build relations with only part of their data.
+PARTIAL_DATA_PARAMS = ("empty", "sample", "event_time_start", "event_time_end")
+# The subcommands orc plans; every other one passes through to dbt unchanged.
+STATEFUL_SUBCOMMANDS = frozenset({"build", "run", "test"})
+# What `dbt build|run|test` would execute, as `dbt ls --resource-type` names.
+# ("function" nodes exist from dbt-core 1.11 on; older releases reject the name.)
+_NODE_TYPES = frozenset(str(node_type.value) for node_type in NodeType)
+RESOURCE_TYPES_BY_COMMAND = {
+    command: tuple(name for name in names if name in _NODE_TYPES)
+    for command, names in {
+        "build": ("model", "seed", "snapshot", "test", "unit_test", "function"),
+        "run": ("model",),
+        "test": ("test", "unit_test"),
+    }.items()
+}
+
+
+@dataclass(frozen=True)
+class DbtCommand:
+    """A parsed `dbt ...` command line."""
+
+    args: tuple[str, ...]
+    subcommand: str | None
+    # Parameters the user gave on the command line, as dbt's click parser read them.
+    params: Mapping[str, Any]
+
+    @property
+    def full_refresh(self) -> bool:
+        return bool(self.params.get("full_refresh"))
+
+    @property
+    def partial_data_flags(self) -> list[str]:
+        """Flags under which dbt builds relations with partial data (never to be reused)."""
+        return [f"--{p.replace('_', '-')}" for p in PARTIAL_DATA_PARAMS if self.params.get(p)]
+
+
+def parse_command(args: Sequence[str]) -> DbtCommand:
+    """Read a dbt command line the way dbt does, without running anything.
+
+    A command line dbt would reject (or `--help`) yields no subcommand, so that it
+    passes through to dbt, which reports it as usual.
+    """
+    try:
+        root = cli.make_context(cli.name or "dbt", list(args))
+        with warnings.catch_warnings():
+            # Click 8.2+ deprecates `protected_args` (the subcommand's name); Click 9 will
+            # leave everything in `args`.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            protected = list(getattr(root, "protected_args", ()))
+        name, command, rest = cli.resolve_command(root, [*protected, *root.args])
+        if command is None or name is None:
+            return DbtCommand(tuple(args), None, {})
+        sub = command.make_context(name, list(rest), parent=root)
+    except (click.exceptions.ClickException, click.exceptions.Exit):
+        return DbtCommand(tuple(args), None, {})
+    params = {
+        key: value
+        for ctx in (root, sub)
+        for key, value in ctx.params.items()
+        if ctx.get_parameter_source(key) == ParameterSource.COMMANDLINE
+    }
+    return DbtCommand(tuple(args), name, params)
+
+
+def accepted_params(subcommand: str) -> set[str]:
+    """The parameter names dbt accepts for `subcommand` (its own and the global ones)."""
+    command = cli.commands[subcommand]
+    return {p.name for p in [*cli.params, *command.params] if p.name}
+
+
+def exit_code(result: dbtRunnerResult) -> int:
+    """dbt's own exit codes: 0 success, 1 a node failed, 2 usage or runtime error."""
+    if result.success:
+        return 0
+    return 2 if result.exception is not None else 1
+
+
+def run_dbt(args: Sequence[str]) -> int:
+    """Run dbt exactly as `dbt <args>` would and return its exit code."""
+    result = dbtRunner().invoke(list(args))
+    if result.exception is not None and type(result.exception).__name__ == "DbtUsageException":
+        click.echo(f"Error: {result.exception}", err=True)
+    return exit_code(result)

@@ -1,0 +1,112 @@
+"""The manifest translated into the core's plain nodes: parents, relations, materializations,
+build_after policies, and each node's definition fingerprint."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from dbt.contracts.graph.manifest import Manifest
+
+from orchestra_dbt_py.core.graph import BuildAfter, Node
+from orchestra_dbt_py.dbt.session import DbtSession
+from orchestra_dbt_py.fingerprint import (
+    fingerprint_definitions,
+    project_settings,
+    unit_test_fingerprint,
+    vars_provider,
+)
+
+__all__ = ["ProjectGraph", "plain_nodes", "read_graph"]
+
+PERIOD_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
+
+
+@dataclass(frozen=True)
+class ProjectGraph:
+    """The project as the core sees it."""
+
+    nodes: dict[str, Node]
+    # Nodes that read a var, env var or target field by a computed name: only orc's own
+    # fingerprint covers every value they might read (the hooks' cannot vouch for them).
+    computed_reads: frozenset[str]
+    # dbt's checksum of each node's file, kept in the record for dbt-orchestra.
+    checksums: dict[str, str | None]
+
+
+def read_graph(
+    session: DbtSession, selected: Collection[str], env: Mapping[str, str]
+) -> ProjectGraph:
+    """Every node of the project, with definition fingerprints for the selected ones (and
+    the models their unit tests test, whose fingerprints the unit tests include)."""
+    manifest = session.manifest
+    unit_tests = manifest.unit_tests
+    tested = {p for uid in selected if uid in unit_tests for p in unit_tests[uid].depends_on.nodes}
+    definitions = fingerprint_definitions(
+        manifest,
+        vars_for_package=vars_provider(session.config),
+        env=env,
+        adapter_type=session.adapter_type,
+        node_ids=sorted({uid for uid in [*selected, *tested] if uid in manifest.nodes}),
+        target=session.config.to_target_dict(),
+        settings=project_settings(session.config),
+    )
+    checksums = {
+        uid: getattr(getattr(node, "checksum", None), "checksum", None)
+        for uid, node in manifest.nodes.items()
+    }
+    return ProjectGraph(
+        plain_nodes(manifest, definitions.fingerprints), definitions.computed_reads, checksums
+    )
+
+
+def plain_nodes(manifest: Manifest, fingerprints: Mapping[str, str]) -> dict[str, Node]:
+    """The manifest's sources, nodes and unit tests as the planner's plain nodes."""
+    nodes: dict[str, Node] = {}
+    for uid, source in manifest.sources.items():
+        nodes[uid] = Node(uid, "source", relation=source.relation_name, name=source.name)
+    for uid, node in manifest.nodes.items():
+        nodes[uid] = Node(
+            unique_id=uid,
+            resource_type=str(node.resource_type),
+            materialized=getattr(node.config, "materialized", None),
+            parents=tuple(getattr(node.depends_on, "nodes", ())),
+            relation=_relation_name(node),
+            fingerprint=fingerprints.get(uid),
+            build_after=_build_after(node),
+            name=node.name,
+        )
+    for uid, unit_test in manifest.unit_tests.items():
+        parents = tuple(unit_test.depends_on.nodes)
+        nodes[uid] = Node(
+            unique_id=uid,
+            resource_type="unit_test",
+            parents=parents,
+            fingerprint=unit_test_fingerprint(unit_test, [fingerprints.get(p) for p in parents]),
+            name=unit_test.name,
+        )
+    return nodes
+
+
+def _relation_name(node: Any) -> str | None:
+    name = getattr(node, "relation_name", None)
+    return str(name) if name else None
+
+
+def _build_after(node: Any) -> BuildAfter | None:
+    freshness = getattr(node.config, "freshness", None)
+    build_after = getattr(freshness, "build_after", None) if freshness else None
+    if build_after is None:
+        return None
+    count, period = getattr(build_after, "count", None), getattr(build_after, "period", None)
+    if not count or period is None:
+        return None
+    seconds = PERIOD_SECONDS.get(str(getattr(period, "value", period)))
+    if seconds is None:
+        return None
+    updates_on = str(getattr(getattr(build_after, "updates_on", None), "value", "any") or "any")
+    return BuildAfter(
+        timedelta(seconds=int(count) * seconds), "all" if updates_on == "all" else "any"
+    )

@@ -1,0 +1,129 @@
+"""One parsed dbt project, invoked in-process: parse once, then select and build on that
+manifest. Nothing here writes to the user's project files."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Collection, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from dbt.adapters.factory import get_adapter_by_type
+from dbt.cli.main import dbtRunner, dbtRunnerResult
+from dbt.contracts.graph.manifest import Manifest
+
+from orchestra_dbt_py.dbt.command import (
+    RESOURCE_TYPES_BY_COMMAND,
+    SELECTION_PARAMS,
+    DbtCommand,
+    accepted_params,
+)
+from orchestra_dbt_py.errors import OrcError, one_line
+
+__all__ = ["RECORDER_ENV", "DbtSession", "EventCallback"]
+
+EventCallback = Callable[[Any], None]
+# Tells the package's state hooks that orc records this run itself (macros/hooks/).
+RECORDER_ENV = "ORCHESTRA_DBT_RECORDER"
+
+
+class DbtSession:
+    """A parsed project and its adapter, for one `orc` invocation."""
+
+    def __init__(self, command: DbtCommand) -> None:
+        self.command = command
+        # Parameters every invocation shares with the user's command (project, profile,
+        # target, vars, threads, logging...), but not the user's selection.
+        self._shared = {
+            key: value for key, value in command.params.items() if key in accepted_params("parse")
+        }
+        self.manifest = self._parse()
+        adapter_type = self.manifest.metadata.adapter_type
+        if not adapter_type:
+            raise OrcError("dbt parsed the project but reported no adapter; check profiles.yml")
+        self.adapter_type: str = adapter_type
+
+    @property
+    def adapter(self) -> Any:
+        # Every dbt invocation registers a fresh adapter: always ask for the current one.
+        return get_adapter_by_type(self.adapter_type)
+
+    @property
+    def config(self) -> Any:
+        return self.adapter.config
+
+    @property
+    def target_dir(self) -> Path:
+        return Path(self.config.project_root) / self.config.target_path
+
+    @property
+    def threads(self) -> int:
+        return max(1, int(self.config.threads or 1))
+
+    @property
+    def runnable(self) -> dict[str, Any]:
+        """The nodes dbt can run, by unique id: manifest nodes and unit tests."""
+        return {**self.manifest.nodes, **self.manifest.unit_tests}
+
+    def _parse(self) -> Manifest:
+        result = dbtRunner().invoke(["parse"], **{**self._shared, "quiet": True})
+        if not result.success or not isinstance(result.result, Manifest):
+            raise OrcError(
+                "dbt could not parse the project: "
+                f"{one_line(result.exception) if result.exception else 'see the errors above'}",
+                exit_code=2,
+            )
+        return result.result
+
+    def _invoke(
+        self, args: list[str], callbacks: Sequence[EventCallback] = (), **params: Any
+    ) -> dbtRunnerResult:
+        runner = dbtRunner(manifest=self.manifest, callbacks=list(callbacks))
+        return runner.invoke(args, **params)
+
+    def selected_ids(self) -> list[str]:
+        """The nodes the user's command would run, as dbt itself selects them."""
+        subcommand = self.command.subcommand or "build"
+        selection = {k: v for k, v in self.command.params.items() if k in SELECTION_PARAMS}
+        if "resource_types" not in selection:
+            selection["resource_types"] = RESOURCE_TYPES_BY_COMMAND[subcommand]
+        args = ["ls", "--output", "json", "--output-keys", "unique_id"]
+        result = self._invoke(args, **{**self._shared, **selection, "log_level": "none"})
+        if not result.success or not isinstance(result.result, list):
+            raise OrcError(f"dbt could not resolve the selection: {result.exception}")
+        ids = [json.loads(line)["unique_id"] for line in result.result]
+        runnable = self.runnable
+        return [uid for uid in ids if uid in runnable]
+
+    def run(
+        self, node_ids: Collection[str], callbacks: Sequence[EventCallback] = ()
+    ) -> dbtRunnerResult:
+        """Run the user's command on exactly `node_ids`, leaving every project file untouched."""
+        tag = f"orc_run_{datetime.now(UTC):%Y%m%d%H%M%S%f}"
+        runnable = self.runnable
+        tagged = [runnable[uid] for uid in node_ids]
+        for node in tagged:
+            node.tags.append(tag)
+        selection: dict[str, Any] = {
+            "select": (f"tag:{tag}",),
+            "exclude": (),
+            "selector": None,
+            "indirect_selection": "empty",
+        }
+        if self.command.subcommand == "build":
+            selection["resource_types"] = ()
+            selection["exclude_resource_types"] = ()
+        previous = os.environ.get(RECORDER_ENV)
+        os.environ[RECORDER_ENV] = "orc"
+        try:
+            return self._invoke(list(self.command.args), callbacks, **selection)
+        finally:
+            if previous is None:
+                os.environ.pop(RECORDER_ENV, None)
+            else:
+                os.environ[RECORDER_ENV] = previous
+            for node in tagged:
+                if tag in node.tags:
+                    node.tags.remove(tag)

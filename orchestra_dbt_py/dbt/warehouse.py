@@ -1,0 +1,159 @@
+"""Questions to the warehouse through the adapter of a parsed session: source freshness, the
+relations that exist, and the dbt package's macros (the state table, the hooks' fingerprint).
+Read-only, except for the state-table macros, which commit their own writes."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from typing import Any
+
+from orchestra_dbt_py.core.graph import Node
+from orchestra_dbt_py.core.records import parse_timestamp
+from orchestra_dbt_py.dbt.session import DbtSession
+from orchestra_dbt_py.errors import OrcError, one_line
+
+__all__ = ["Warehouse"]
+
+FRESHNESS_MACRO = "macro.orchestra_dbt.source_freshness"
+PACKAGE_MISSING = (
+    "the orchestra_dbt dbt package is not installed in this project: add it to "
+    "packages.yml and run `orc dbt deps`"
+)
+# Adapters whose table and view materializations drop dependent views (drop ... cascade).
+ADAPTERS_DROPPING_DEPENDENT_VIEWS = frozenset({"postgres", "redshift"})
+
+
+class Warehouse:
+    """The warehouse a session's target points at."""
+
+    def __init__(self, session: DbtSession) -> None:
+        self.session = session
+
+    @property
+    def replacing_drops_dependent_views(self) -> bool:
+        return self.session.adapter_type in ADAPTERS_DROPPING_DEPENDENT_VIEWS
+
+    def measure_freshness(
+        self, source_ids: Iterable[str]
+    ) -> tuple[dict[str, datetime | None], dict[str, str]]:
+        """Each source's latest data time through the package macro (None when it cannot be
+        measured), and the error of each source whose measurement failed."""
+        ids = sorted(source_ids)
+        if not ids:
+            return {}, {}
+        manifest = self.session.manifest
+        if FRESHNESS_MACRO not in manifest.macros:
+            raise OrcError(PACKAGE_MISSING)
+        adapter = self.session.adapter
+        errors: dict[str, str] = {}
+
+        def measure(uid: str) -> datetime | None:
+            source = manifest.sources[uid]
+            relation = adapter.Relation.create_from(adapter.config, source)
+            freshness = getattr(source, "freshness", None)
+            kwargs = {
+                "relation": relation,
+                "loaded_at_field": getattr(source, "loaded_at_field", None),
+                "loaded_at_query": getattr(source, "loaded_at_query", None),
+                "filter": getattr(freshness, "filter", None) if freshness else None,
+                "external_location": getattr(relation, "external", None),
+            }
+            try:
+                with adapter.connection_named(f"orc_freshness_{uid}"):
+                    value = adapter.execute_macro(
+                        "source_freshness", project="orchestra_dbt", kwargs=kwargs
+                    )
+                return _as_utc(value)
+            except Exception as error:  # unmeasured: its readers are rebuilt, and orc says why
+                errors[uid] = one_line(error)
+                return None
+
+        try:
+            with ThreadPoolExecutor(max_workers=self.session.threads) as pool:
+                return dict(zip(ids, pool.map(measure, ids), strict=True)), errors
+        finally:
+            adapter.cleanup_connections()
+
+    def existing_relations(self, nodes: Iterable[Node]) -> set[str]:
+        """The lower-cased relation names, among those of `nodes`, that exist in the warehouse."""
+        manifest_nodes = self.session.manifest.nodes
+        schemas: dict[tuple[str | None, str], None] = {}
+        for node in nodes:
+            manifest_node = manifest_nodes.get(node.unique_id)
+            if manifest_node is not None and node.relation:
+                schemas[(manifest_node.database, manifest_node.schema)] = None
+        adapter = self.session.adapter
+
+        def list_schema(key: tuple[str | None, str]) -> list[str]:
+            database, schema = key
+            with adapter.connection_named(f"orc_relations_{database}_{schema}"):
+                schema_relation = adapter.Relation.create(database=database, schema=schema)
+                return [
+                    relation.render().lower()
+                    for relation in adapter.list_relations_without_caching(schema_relation)
+                ]
+
+        try:
+            with ThreadPoolExecutor(max_workers=self.session.threads) as pool:
+                return {name for names in pool.map(list_schema, schemas) for name in names}
+        except Exception as error:
+            raise OrcError(
+                f"listing relations in the warehouse failed: {one_line(error)}"
+            ) from error
+        finally:
+            adapter.cleanup_connections()
+
+    def call_package_macro(self, name: str, kwargs: Mapping[str, Any]) -> Any:
+        """Run a macro of the orchestra_dbt package on its own connection of this thread
+        (the state table's reads and writes, which commit themselves)."""
+        macros = self.session.manifest.macros
+        if f"macro.orchestra_dbt.{name}" not in macros:
+            if FRESHNESS_MACRO in macros:
+                raise OrcError(
+                    f"the installed orchestra_dbt dbt package has no {name} macro: update it "
+                    "to this orc's version and run `orc dbt deps`"
+                )
+            raise OrcError(PACKAGE_MISSING)
+        adapter = self.session.adapter
+        with adapter.connection_named("orc_state"):
+            return adapter.execute_macro(name, project="orchestra_dbt", kwargs=dict(kwargs))
+
+    def table_exists(self, database: str | None, schema: str, identifier: str) -> bool:
+        """Whether the warehouse has this table now (asked directly, not dbt's cache).
+        Names compare without regard to case; `database` defaults to the target's."""
+        adapter = self.session.adapter
+        database = database or adapter.config.credentials.database
+        with adapter.connection_named("orc_state"):
+            listed = adapter.list_relations_without_caching(
+                adapter.Relation.create(database=database, schema=schema)
+            )
+        return any(
+            (relation.schema or "").lower() == schema.lower()
+            and (relation.identifier or "").lower() == identifier.lower()
+            for relation in listed
+        )
+
+    def hook_fingerprints(self, node_ids: Collection[str]) -> dict[str, str | None]:
+        """The fingerprint the package's record_run hook would record for each node now."""
+        if not node_ids:
+            return {}
+        manifest = self.session.manifest
+        if not manifest.flat_graph:
+            manifest.build_flat_graph()
+        found = self.call_package_macro("hook_fingerprints", {"unique_ids": sorted(node_ids)})
+        return {uid: (str(found[uid]) if found.get(uid) else None) for uid in node_ids}
+
+
+def _as_utc(value: Any) -> datetime | None:
+    """The macro's answer as an aware UTC time (naive times are UTC, as dbt reads them)."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        return parse_timestamp(value)
+    if not isinstance(value, datetime):
+        raise OrcError(f"the source_freshness macro returned {type(value).__name__}, not a time")
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)

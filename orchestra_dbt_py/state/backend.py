@@ -1,0 +1,87 @@
+"""What every state backend offers, and what they share: the account scope wrapper and the
+pause between retries."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Collection, Mapping
+
+from orchestra_dbt_py.core.keys import KeyScope
+from orchestra_dbt_py.core.records import NodeRecord
+
+__all__ = ["ScopedBackend", "StateBackend", "backoff_seconds"]
+
+
+class StateBackend:
+    """Where the state document lives. Backends differ only in I/O and in how they keep
+    concurrent writers apart; every one applies `merge_states` when it writes."""
+
+    # Where the state lives, as shown to users (a path or URI; never a secret).
+    description: str = ""
+    # During a run, save finished nodes at most this often: a local save is cheap, a remote
+    # one is a request.
+    checkpoint_seconds: float = 2.0
+
+    def load(self) -> dict[str, NodeRecord]:
+        """The whole document; OrcError when it is unreadable or corrupt. A missing local file
+        is an error; a missing object or table is an empty document."""
+        raise NotImplementedError
+
+    def update(
+        self, items: Mapping[str, NodeRecord], removals: Collection[str] = ()
+    ) -> dict[str, NodeRecord]:
+        """Read, merge and write back as one step under the backend's concurrency control;
+        returns the merged document."""
+        raise NotImplementedError
+
+    def journal(self, items: Mapping[str, NodeRecord], removals: Collection[str] = ()) -> None:
+        """Keep one node's outcome at once, where that is cheap (an append to a local file).
+        Backends without a journal keep nothing here: the next checkpoint carries it."""
+
+    def init(self) -> bool:
+        """Create an empty document if there is none: True when created, False when one was
+        already there (which is never touched)."""
+        raise NotImplementedError
+
+    def exists(self) -> bool:
+        """True when a document is there."""
+        raise NotImplementedError
+
+
+class ScopedBackend(StateBackend):
+    """A backend seen through an account scope: only keys with the account's prefix are
+    shown, written or removed; the other keys in the document are kept as they are."""
+
+    def __init__(self, inner: StateBackend, scope: KeyScope) -> None:
+        self.inner = inner
+        self.scope = scope
+        self.description = inner.description
+        self.checkpoint_seconds = inner.checkpoint_seconds
+
+    def __repr__(self) -> str:
+        return f"ScopedBackend({self.inner!r}, prefix={self.scope.prefix!r})"
+
+    def load(self) -> dict[str, NodeRecord]:
+        return self.scope.within(self.inner.load())
+
+    def update(
+        self, items: Mapping[str, NodeRecord], removals: Collection[str] = ()
+    ) -> dict[str, NodeRecord]:
+        merged = self.inner.update(self.scope.within(items), self.scope.keys_within(removals))
+        return self.scope.within(merged)
+
+    def journal(self, items: Mapping[str, NodeRecord], removals: Collection[str] = ()) -> None:
+        self.inner.journal(self.scope.within(items), self.scope.keys_within(removals))
+
+    def init(self) -> bool:
+        return self.inner.init()
+
+    def exists(self) -> bool:
+        return self.inner.exists()
+
+
+def backoff_seconds(attempt: int, base: float, ceiling: float) -> float:
+    """How long to wait before try `attempt + 1` (0 after the first): exponential up to
+    `ceiling`, jittered so that competing writers do not retry in step."""
+    top = min(ceiling, base * 2**attempt)
+    return random.uniform(top / 2, top)
