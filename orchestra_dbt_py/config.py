@@ -2,7 +2,7 @@
 
 Everything else receives a `Settings` value; nothing here runs at import time.
 
-Rules (see DESIGN.md §2):
+Rules (see docs/design.md and the README):
 
 * The pyproject used is the nearest `pyproject.toml`, walking up from the working directory
   (the directory itself first), **that contains a `[tool.orchestra_dbt]` table**. A
