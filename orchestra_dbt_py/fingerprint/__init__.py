@@ -1,8 +1,9 @@
 """Definition fingerprints: one sha256 per node over everything that can change its output.
 
-A node may be reused only if its definition is unchanged since its last build (docs/design.md,
-"When a node may be reused", rule 3). The fingerprint computed here is that definition. It is built from a freshly parsed
-manifest (no warehouse connection, `compiled_code` still empty) and covers:
+A node may be reused only if its definition is unchanged since its last build
+(docs/design.md, "When a node may be reused", rule 3). The fingerprint computed here is that
+definition. It is built from a freshly parsed manifest (no warehouse connection,
+`compiled_code` still empty) and covers:
 
 - the node's code: SQL normalized by `normalize_sql` (comments and whitespace do not count,
   string literals and Jinja do), Python models as written, seeds by the bytes of their file;
