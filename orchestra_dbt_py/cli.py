@@ -1,21 +1,21 @@
-"""The `orc` command line."""
+"""The `orc` command line, on click: `orc dbt`, `orc plan` and the `orc state` commands.
+
+Only click and this package's errors are imported up front: dbt and the rest of the package
+are imported inside the commands, so that `orc --version` and `orc --help` stay fast.
+"""
 
 from __future__ import annotations
 
 import os
 import signal
 import sys
-from collections.abc import Mapping, Sequence
-from datetime import timedelta
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+
+import click
 
 from orchestra_dbt_py import __version__
 from orchestra_dbt_py.errors import OrcError
-
-if TYPE_CHECKING:
-    from orchestra_dbt_py.config import Settings
-    from orchestra_dbt_py.state.document import NodeRecord
 
 USAGE = (
     "usage: orc dbt <dbt arguments> | orc plan [--output json] [--html PATH] [dbt build "
@@ -25,36 +25,118 @@ USAGE = (
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run `orc` with these arguments (the process's by default); return the exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
     try:
-        return dispatch(args)
+        result = orc.main(args, prog_name="orc", standalone_mode=False)
+        sys.stdout.flush()
     except OrcError as error:
         print(f"orc: error: {error}", file=sys.stderr)
         return error.exit_code
     except BrokenPipeError:
-        # The reader went away (`orc state show | head`): stop quietly, as a SIGPIPE would.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 128 + signal.SIGPIPE
+        return _stdout_closed()
+    except click.ClickException as error:
+        error.show()
+        return error.exit_code
+    except click.Abort as abort:
+        if isinstance(abort.__cause__, KeyboardInterrupt):
+            raise abort.__cause__ from None
+        click.echo("Aborted!", err=True)
+        return 1
+    return result if isinstance(result, int) else 0
 
 
-def dispatch(args: list[str]) -> int:
-    if args in (["--version"], ["-V"]):
-        print(f"orc {__version__}")
-        return 0
-    if args in (["--help"], ["-h"]):
-        print(USAGE)
-        return 0
-    if not args:
+def _stdout_closed() -> int:
+    # The reader went away (`orc state show | head`): stop quietly, as a SIGPIPE would.
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return 128 + signal.SIGPIPE
+
+
+def _format_possibilities(names: Sequence[str]) -> str:
+    listed = ", ".join(repr(name) for name in sorted(names))
+    return f"Did you mean {listed}?" if len(names) == 1 else f"(Did you mean one of: {listed}?)"
+
+
+class OrcGroup(click.Group):
+    """A click group that suggests commands for typos and turns a closed stdout into the
+    exit status of a SIGPIPE (click would exit 1)."""
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        try:
+            return super().resolve_command(ctx, args)
+        except click.UsageError as error:
+            name = args[0] if args else ""
+            if getattr(error, "possibilities", None) or not name or name.startswith("-"):
+                raise
+            from difflib import get_close_matches
+
+            # Click before 8.4 suggests nothing for a misspelt command.
+            close = get_close_matches(name, self.list_commands(ctx))
+            if close:
+                message = f"No such command {name!r}. {_format_possibilities(close)}"
+            elif ctx.parent is None:
+                import shlex
+
+                message = f"No such command {name!r}; did you mean `orc dbt {shlex.join(args)}`?"
+            else:
+                raise
+            raise click.UsageError(message, ctx) from None
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:
+            return _stdout_closed()
+
+
+class PassThroughCommand(click.Command):
+    """A command whose arguments all go on unchanged: click's parser would drop a `--`."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        super().parse_args(ctx, list(args))
+        ctx.args = list(args)
+        return ctx.args
+
+
+@click.group(
+    cls=OrcGroup,
+    invoke_without_command=True,
+    subcommand_metavar="COMMAND [ARGS]...",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+@click.version_option(__version__, "--version", "-V", message="orc %(version)s")
+@click.pass_context
+def orc(ctx: click.Context) -> None:
+    """State-aware dbt: build only what changed since the last run.
+
+    `orc dbt build` (or run, test) with stateful orchestration on plans from the
+    recorded state, runs dbt on what must run and records each result; every other dbt
+    command runs unchanged.
+    """
+    if ctx.invoked_subcommand is None:
         raise OrcError(f"no command given; {USAGE}")
-    command, rest = args[0], args[1:]
-    if command == "dbt":
-        return dbt_command(rest)
-    if command == "state":
-        return state_command(rest)
-    if command == "plan":
-        return plan_command(rest)
-    hint = f" (did you mean `orc dbt {' '.join(args)}`?)" if not command.startswith("-") else ""
-    raise OrcError(f"unknown command {command!r}{hint}; {USAGE}")
+
+
+@orc.command(
+    "dbt",
+    cls=PassThroughCommand,
+    context_settings={
+        "ignore_unknown_options": True,
+        "allow_extra_args": True,
+        "help_option_names": [],
+    },
+    short_help="Run dbt with these arguments (stateful for build, run and test).",
+)
+@click.pass_context
+def dbt(ctx: click.Context) -> int:
+    """Run dbt with these arguments, exactly as `dbt` would, and exit with dbt's code.
+
+    With stateful orchestration on, `build`, `run` and `test` reuse the nodes the state
+    says are unchanged. `orc dbt --help` is dbt's help.
+    """
+    return dbt_command(list(ctx.args))
 
 
 def dbt_command(args: list[str]) -> int:
@@ -70,26 +152,40 @@ def dbt_command(args: list[str]) -> int:
     return run_stateful(command, settings, os.environ)
 
 
-def plan_command(args: list[str]) -> int:
-    """`orc plan [--output json] [--html PATH] [dbt selection and target arguments]`."""
+@orc.command(
+    "plan",
+    context_settings={"ignore_unknown_options": True},
+    short_help="Show what `orc dbt build` would build and reuse, and why.",
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="A table, or the JSON document of target/orc_plan.json.",
+)
+@click.option(
+    "--html",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write a self-contained HTML page of the plan's DAG to this file.",
+)
+@click.argument("dbt_args", nargs=-1, type=click.UNPROCESSED, metavar="[DBT BUILD ARGUMENTS]...")
+def plan(output: str, html: Path | None, dbt_args: tuple[str, ...]) -> int:
+    """Show what `orc dbt build` would build and reuse, and why, after read-only
+    warehouse queries; nothing is built or saved.
+
+    The remaining arguments are those of `dbt build` (--select, --exclude, --target,
+    --vars, --full-refresh...): they pass through to dbt unchanged.
+    """
+    return plan_command(list(dbt_args), output, html)
+
+
+def plan_command(args: list[str], output: str, html: Path | None) -> int:
     from orchestra_dbt_py.config import load_settings
     from orchestra_dbt_py.dbt_session import parse_command
     from orchestra_dbt_py.runner import show_plan
 
-    output, html = "text", None
-    for flag in ("--output", "-o", "--html"):
-        if flag in args:
-            at = args.index(flag)
-            if at + 1 >= len(args):
-                raise OrcError(f"`orc plan {flag}` needs a value")
-            value = args[at + 1]
-            args = args[:at] + args[at + 2 :]
-            if flag == "--html":
-                html = Path(value)
-            elif value in {"text", "json"}:
-                output = value
-            else:
-                raise OrcError("`orc plan --output` takes `text` or `json`")
     command = parse_command(["build", *args])
     if command.subcommand is None:
         raise OrcError(f"`orc plan` takes the arguments of `dbt build`; these are not: {args}")
@@ -97,126 +193,88 @@ def plan_command(args: list[str]) -> int:
     return show_plan(command, settings, os.environ, as_json=output == "json", html_path=html)
 
 
-def state_command(args: list[str]) -> int:
-    from orchestra_dbt_py.config import load_settings
-    from orchestra_dbt_py.state import open_backend
+@orc.group("state", cls=OrcGroup, short_help="Create, show, check, edit and copy the state.")
+def state() -> None:
+    """Create, inspect, check and edit the state: the record of what was built, when, and
+    from which code and data.
 
-    action, rest = (args[0], args[1:]) if args else ("", [])
-    if action not in STATE_ACTIONS:
-        raise OrcError(f"`orc state` needs one of {', '.join(STATE_ACTIONS)}; {USAGE}")
-    settings = load_settings(Path.cwd(), os.environ)
-    if action == "validate" and rest:
-        return validate_file(rest)
-    if action == "forget":
-        return forget(settings, rest)
-    if action in {"push", "migrate"}:
-        return transfer(settings, action, rest)
-    if rest and not (action == "show" and rest == ["--json"]):
-        raise OrcError(f"unexpected arguments for `orc state {action}`: {' '.join(rest)}")
-    backend = open_backend(settings)
-    if action == "init":
-        created = backend.init()
-        print(f"{'Created' if created else 'Kept the existing'} state at {backend.description}")
-        return 0
-    items = backend.load()
-    if action == "validate":
-        print(f"{backend.description}: valid state with {len(items)} records")
-    else:
-        show(items, backend.description, as_json=bool(rest))
-    return 0
+    The state is where the settings say ([tool.orchestra_dbt] state_file in
+    pyproject.toml, ORCHESTRA_STATE_FILE or ORCHESTRA_API_KEY).
+    """
 
 
-STATE_ACTIONS = ("init", "show", "validate", "forget", "push", "migrate")
+@state.command("init", short_help="Create the state unless it exists.")
+def state_init() -> int:
+    """Create the state (a file, an S3 object, the Orchestra API's or a warehouse table)
+    unless it exists."""
+    from orchestra_dbt_py.state.commands import init_command
+
+    return init_command()
 
 
-def transfer(settings: Settings, action: str, args: list[str]) -> int:
-    """`orc state push FILE` and `orc state migrate --from URI --to URI`."""
-    from orchestra_dbt_py.state import backend_for_uri, open_backend
-    from orchestra_dbt_py.state.transfer import migrate, push
+@state.command("show", short_help="List the records of the state.")
+@click.option("--json", "as_json", is_flag=True, help="Print the state document as JSON.")
+def state_show(as_json: bool) -> int:
+    """List the records of the state: each node, when it was built, its status and the
+    sources it read."""
+    from orchestra_dbt_py.state.commands import show_command
 
-    if action == "push":
-        if len(args) != 1:
-            raise OrcError("`orc state push` takes one file: the unsaved state a failed save wrote")
-        result = push(open_backend(settings), Path(args[0]))
-        print(f"Sent {result.sent} records to {result.target} ({result.total} there now)")
-        return 0
-    pairs = dict(zip(args[::2], args[1::2], strict=False))
-    if len(args) != 4 or set(pairs) != {"--from", "--to"}:
-        raise OrcError("`orc state migrate` takes --from URI --to URI")
-    source = backend_for_uri(pairs["--from"], settings)
-    target = backend_for_uri(pairs["--to"], settings)
-    result = migrate(source, target)
-    print(f"Copied {result.sent} records to {result.target} ({result.total} there now)")
-    return 0
+    return show_command(as_json)
 
 
-def show(items: Mapping[str, NodeRecord], where: str, as_json: bool) -> None:
-    from datetime import UTC, datetime
+@state.command("validate", short_help="Check the state, or state files, can be read.")
+@click.argument("files", nargs=-1, metavar="[FILE]...")
+def state_validate(files: tuple[str, ...]) -> int:
+    """Check that each FILE, or else the state, is a valid state document."""
+    from orchestra_dbt_py.state.commands import validate_command
 
-    from orchestra_dbt_py.state.document import dump_state
-
-    if as_json:
-        print(dump_state(items))
-        return
-    now = datetime.now(UTC)
-    print(f"{len(items)} records in {where}")
-    for key in sorted(items):
-        record = items[key]
-        age = _describe_age(now - record.last_updated)
-        sources = ", ".join(s.split(".", 2)[-1] for s in sorted(record.sources)) or "-"
-        print(
-            f"{key}  built {record.last_updated:%Y-%m-%d %H:%M:%S}Z ({age} ago)  "
-            f"status {record.status or '-'}  sources: {sources}"
-        )
+    return validate_command(files)
 
 
-def validate_file(paths: list[str]) -> int:
-    from orchestra_dbt_py.state.document import parse_state
+@state.command(
+    "forget",
+    context_settings={"ignore_unknown_options": True},
+    short_help="Drop the records of the selected nodes, so that they are rebuilt.",
+)
+@click.option("--all", "everything", is_flag=True, help="Forget every record.")
+@click.argument("selection", nargs=-1, type=click.UNPROCESSED, metavar="[DBT SELECTION]...")
+def state_forget(everything: bool, selection: tuple[str, ...]) -> int:
+    """Drop the records of the nodes a dbt selection names (the arguments of `dbt build`,
+    e.g. `--select stg_orders+`), or of every node with --all, so that the next run
+    rebuilds them."""
+    if everything and selection:
+        raise click.UsageError("--all takes no dbt selection")
+    from orchestra_dbt_py.state.commands import forget_command
 
-    for path in paths:
-        try:
-            text = Path(path).read_text()
-        except OSError as error:
-            raise OrcError(f"cannot read state file {path}: {error.strerror}") from error
-        items = parse_state(text, f"state file {path}")
-        print(f"{path}: valid state with {len(items)} records")
-    return 0
-
-
-def forget(settings: Settings, args: list[str]) -> int:
-    """Drop the records of the nodes a dbt selection names, so that they are rebuilt."""
-    from orchestra_dbt_py.dbt_session import DbtSession, parse_command
-    from orchestra_dbt_py.runner import state_key
-    from orchestra_dbt_py.state import open_backend
-
-    if not args:
-        raise OrcError(
-            "`orc state forget` needs a dbt selection (e.g. `--select stg_orders+`) or --all"
-        )
-    if args == ["--all"]:
-        backend = open_backend(settings)
-        stored = backend.load()
-        keys: list[str] = list(stored)
-    else:
-        session = DbtSession(parse_command(["build", *args]))
-        # A warehouse state is read with the project and target of the selection.
-        backend = open_backend(settings, dbt=lambda: session)
-        stored = backend.load()
-        nodes = session.graph({})
-        keys = [state_key(nodes[uid], settings) for uid in session.selected_ids()]
-    gone = [key for key in keys if key in stored]
-    if gone:
-        backend.update({}, removals=gone)
-    print(f"Forgot {len(gone)} of {len(keys)} selected nodes in {backend.description}")
-    return 0
+    return forget_command(["--all"] if everything else list(selection))
 
 
-def _describe_age(age: timedelta) -> str:
-    seconds = max(0, int(age.total_seconds()))
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{seconds // size}{unit}"
-    return f"{seconds}s"
+@state.command("push", short_help="Send the records a failed save left in FILE.")
+@click.argument("file")
+def state_push(file: str) -> int:
+    """Send the records in FILE to the state: the file a failed save wrote (named
+    like .orchestra/unsaved-state-*.json) and named in its error message."""
+    from orchestra_dbt_py.state.commands import push_command
+
+    return push_command(file)
+
+
+@state.command(
+    "migrate",
+    options_metavar="--from URI --to URI",
+    short_help="Copy every record of one state into another.",
+)
+@click.option("--from", "source", required=True, metavar="URI", help="The state to copy.")
+@click.option("--to", "target", required=True, metavar="URI", help="The state to copy to.")
+def state_migrate(source: str, target: str) -> int:
+    """Copy every record of one state into another.
+
+    A URI is a local path, s3://bucket/key, warehouse:<schema>.<table> (in the dbt project
+    of the working directory), or orchestra:// for the Orchestra API.
+    """
+    from orchestra_dbt_py.state.commands import migrate_command
+
+    return migrate_command(source, target)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,164 @@
+"""The `orc state` commands: init, show, validate, forget, push and migrate.
+
+`orchestra_dbt_py.cli` parses the command line and calls one `*_command` function here; each
+returns the exit code. Other modules are imported inside the functions, so that importing
+this one stays cheap.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from orchestra_dbt_py.errors import OrcError
+
+if TYPE_CHECKING:
+    from orchestra_dbt_py.config import Settings
+    from orchestra_dbt_py.state.document import NodeRecord
+
+
+def _settings() -> Settings:
+    from orchestra_dbt_py.config import load_settings
+
+    return load_settings(Path.cwd(), os.environ)
+
+
+def init_command() -> int:
+    """`orc state init`: create the state the settings select, unless it exists."""
+    from orchestra_dbt_py.state import open_backend
+
+    backend = open_backend(_settings())
+    created = backend.init()
+    print(f"{'Created' if created else 'Kept the existing'} state at {backend.description}")
+    return 0
+
+
+def show_command(as_json: bool) -> int:
+    """`orc state show [--json]`: list the records of the state."""
+    from orchestra_dbt_py.state import open_backend
+
+    backend = open_backend(_settings())
+    items = backend.load()
+    show(items, backend.description, as_json=as_json)
+    return 0
+
+
+def validate_command(paths: Sequence[str]) -> int:
+    """`orc state validate [FILE...]`: check the files, or else the state, can be read."""
+    from orchestra_dbt_py.state import open_backend
+
+    settings = _settings()
+    if paths:
+        return validate_file(list(paths))
+    backend = open_backend(settings)
+    items = backend.load()
+    print(f"{backend.description}: valid state with {len(items)} records")
+    return 0
+
+
+def forget_command(args: Sequence[str]) -> int:
+    """`orc state forget <dbt selection> | --all`."""
+    return forget(_settings(), list(args))
+
+
+def push_command(path: str) -> int:
+    """`orc state push FILE`."""
+    return transfer(_settings(), "push", [path])
+
+
+def migrate_command(source: str, target: str) -> int:
+    """`orc state migrate --from URI --to URI`."""
+    return transfer(_settings(), "migrate", ["--from", source, "--to", target])
+
+
+def transfer(settings: Settings, action: str, args: list[str]) -> int:
+    """`orc state push FILE` and `orc state migrate --from URI --to URI`."""
+    from orchestra_dbt_py.state import backend_for_uri, open_backend
+    from orchestra_dbt_py.state.transfer import migrate, push
+
+    if action == "push":
+        if len(args) != 1:
+            raise OrcError("`orc state push` takes one file: the unsaved state a failed save wrote")
+        result = push(open_backend(settings), Path(args[0]))
+        print(f"Sent {result.sent} records to {result.target} ({result.total} there now)")
+        return 0
+    pairs = dict(zip(args[::2], args[1::2], strict=False))
+    if len(args) != 4 or set(pairs) != {"--from", "--to"}:
+        raise OrcError("`orc state migrate` takes --from URI --to URI")
+    source = backend_for_uri(pairs["--from"], settings)
+    target = backend_for_uri(pairs["--to"], settings)
+    result = migrate(source, target)
+    print(f"Copied {result.sent} records to {result.target} ({result.total} there now)")
+    return 0
+
+
+def show(items: Mapping[str, NodeRecord], where: str, as_json: bool) -> None:
+    from datetime import UTC, datetime
+
+    from orchestra_dbt_py.state.document import dump_state
+
+    if as_json:
+        print(dump_state(items))
+        return
+    now = datetime.now(UTC)
+    print(f"{len(items)} records in {where}")
+    for key in sorted(items):
+        record = items[key]
+        age = _describe_age(now - record.last_updated)
+        sources = ", ".join(s.split(".", 2)[-1] for s in sorted(record.sources)) or "-"
+        print(
+            f"{key}  built {record.last_updated:%Y-%m-%d %H:%M:%S}Z ({age} ago)  "
+            f"status {record.status or '-'}  sources: {sources}"
+        )
+
+
+def validate_file(paths: list[str]) -> int:
+    from orchestra_dbt_py.state.document import parse_state
+
+    for path in paths:
+        try:
+            text = Path(path).read_text()
+        except OSError as error:
+            raise OrcError(f"cannot read state file {path}: {error.strerror}") from error
+        items = parse_state(text, f"state file {path}")
+        print(f"{path}: valid state with {len(items)} records")
+    return 0
+
+
+def forget(settings: Settings, args: list[str]) -> int:
+    """Drop the records of the nodes a dbt selection names, so that they are rebuilt."""
+    from orchestra_dbt_py.dbt_session import DbtSession, parse_command
+    from orchestra_dbt_py.runner import state_key
+    from orchestra_dbt_py.state import open_backend
+
+    if not args:
+        raise OrcError(
+            "`orc state forget` needs a dbt selection (e.g. `--select stg_orders+`) or --all"
+        )
+    if args == ["--all"]:
+        backend = open_backend(settings)
+        stored = backend.load()
+        keys: list[str] = list(stored)
+    else:
+        session = DbtSession(parse_command(["build", *args]))
+        # A warehouse state is read with the project and target of the selection.
+        backend = open_backend(settings, dbt=lambda: session)
+        stored = backend.load()
+        nodes = session.graph({})
+        keys = [state_key(nodes[uid], settings) for uid in session.selected_ids()]
+    gone = [key for key in keys if key in stored]
+    if gone:
+        backend.update({}, removals=gone)
+    print(f"Forgot {len(gone)} of {len(keys)} selected nodes in {backend.description}")
+    return 0
+
+
+def _describe_age(age: timedelta) -> str:
+    seconds = max(0, int(age.total_seconds()))
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
