@@ -141,7 +141,7 @@ def dbt(ctx: click.Context) -> int:
 
 def dbt_command(args: list[str]) -> int:
     from orchestra_dbt_py.config import load_settings
-    from orchestra_dbt_py.dbt_session import STATEFUL_SUBCOMMANDS, parse_command, run_dbt
+    from orchestra_dbt_py.dbt.command import STATEFUL_SUBCOMMANDS, parse_command, run_dbt
 
     settings = load_settings(Path.cwd(), os.environ)
     command = parse_command(args)
@@ -183,7 +183,7 @@ def plan(output: str, html: Path | None, dbt_args: tuple[str, ...]) -> int:
 
 def plan_command(args: list[str], output: str, html: Path | None) -> int:
     from orchestra_dbt_py.config import load_settings
-    from orchestra_dbt_py.dbt_session import parse_command
+    from orchestra_dbt_py.dbt.command import parse_command
     from orchestra_dbt_py.runner import show_plan
 
     command = parse_command(["build", *args])
@@ -207,7 +207,7 @@ def state() -> None:
 def state_init() -> int:
     """Create the state (a file, an S3 object, the Orchestra API's or a warehouse table)
     unless it exists."""
-    from orchestra_dbt_py.state.commands import init_command
+    from orchestra_dbt_py.state_commands import init_command
 
     return init_command()
 
@@ -217,7 +217,7 @@ def state_init() -> int:
 def state_show(as_json: bool) -> int:
     """List the records of the state: each node, when it was built, its status and the
     sources it read."""
-    from orchestra_dbt_py.state.commands import show_command
+    from orchestra_dbt_py.state_commands import show_command
 
     return show_command(as_json)
 
@@ -226,7 +226,7 @@ def state_show(as_json: bool) -> int:
 @click.argument("files", nargs=-1, metavar="[FILE]...")
 def state_validate(files: tuple[str, ...]) -> int:
     """Check that each FILE, or else the state, is a valid state document."""
-    from orchestra_dbt_py.state.commands import validate_command
+    from orchestra_dbt_py.state_commands import validate_command
 
     return validate_command(files)
 
@@ -244,7 +244,7 @@ def state_forget(everything: bool, selection: tuple[str, ...]) -> int:
     rebuilds them."""
     if everything and selection:
         raise click.UsageError("--all takes no dbt selection")
-    from orchestra_dbt_py.state.commands import forget_command
+    from orchestra_dbt_py.state_commands import forget_command
 
     return forget_command(["--all"] if everything else list(selection))
 
@@ -254,7 +254,7 @@ def state_forget(everything: bool, selection: tuple[str, ...]) -> int:
 def state_push(file: str) -> int:
     """Send the records in FILE to the state: the file a failed save wrote (named
     like .orchestra/unsaved-state-*.json) and named in its error message."""
-    from orchestra_dbt_py.state.commands import push_command
+    from orchestra_dbt_py.state_commands import push_command
 
     return push_command(file)
 
@@ -272,7 +272,7 @@ def state_migrate(source: str, target: str) -> int:
     A URI is a local path, s3://bucket/key, warehouse:<schema>.<table> (in the dbt project
     of the working directory), or orchestra:// for the Orchestra API.
     """
-    from orchestra_dbt_py.state.commands import migrate_command
+    from orchestra_dbt_py.state_commands import migrate_command
 
     return migrate_command(source, target)
 

@@ -76,7 +76,8 @@ def test_version() -> None:
 
 
 def test_state_commands_from_the_command_line(tmp_path: Path) -> None:
-    from orchestra_dbt_py.state.document import NodeRecord, dump_state, parse_state
+    from orchestra_dbt_py.core.document import dump_state, parse_state
+    from orchestra_dbt_py.core.records import NodeRecord
 
     record = NodeRecord(last_updated=datetime(2026, 11, 22, 7, 0, tzinfo=UTC), checksum="c")
     (tmp_path / "pyproject.toml").write_text('[tool.orchestra_dbt]\nstate_file = "state.json"\n')

@@ -17,7 +17,7 @@ from orchestra_dbt_py.errors import OrcError
 
 if TYPE_CHECKING:
     from orchestra_dbt_py.config import Settings
-    from orchestra_dbt_py.state.document import NodeRecord
+    from orchestra_dbt_py.core.records import NodeRecord
 
 
 def _settings() -> Settings:
@@ -98,7 +98,7 @@ def transfer(settings: Settings, action: str, args: list[str]) -> int:
 def show(items: Mapping[str, NodeRecord], where: str, as_json: bool) -> None:
     from datetime import UTC, datetime
 
-    from orchestra_dbt_py.state.document import dump_state
+    from orchestra_dbt_py.core.document import dump_state
 
     if as_json:
         print(dump_state(items))
@@ -116,22 +116,25 @@ def show(items: Mapping[str, NodeRecord], where: str, as_json: bool) -> None:
 
 
 def validate_file(paths: list[str]) -> int:
-    from orchestra_dbt_py.state.document import parse_state
+    from orchestra_dbt_py.core.document import decode_document, parse_state
 
     for path in paths:
         try:
-            text = Path(path).read_text()
+            data = Path(path).read_bytes()
         except OSError as error:
             raise OrcError(f"cannot read state file {path}: {error.strerror}") from error
-        items = parse_state(text, f"state file {path}")
+        items = parse_state(decode_document(data, path), path)
         print(f"{path}: valid state with {len(items)} records")
     return 0
 
 
 def forget(settings: Settings, args: list[str]) -> int:
     """Drop the records of the nodes a dbt selection names, so that they are rebuilt."""
-    from orchestra_dbt_py.dbt_session import DbtSession, parse_command
-    from orchestra_dbt_py.runner import state_key
+    from orchestra_dbt_py.core.keys import KeyScope
+    from orchestra_dbt_py.dbt.command import parse_command
+    from orchestra_dbt_py.dbt.graph import plain_nodes
+    from orchestra_dbt_py.dbt.session import DbtSession
+    from orchestra_dbt_py.dbt.warehouse import Warehouse
     from orchestra_dbt_py.state import open_backend
 
     if not args:
@@ -144,11 +147,13 @@ def forget(settings: Settings, args: list[str]) -> int:
         keys: list[str] = list(stored)
     else:
         session = DbtSession(parse_command(["build", *args]))
+        warehouse = Warehouse(session)
         # A warehouse state is read with the project and target of the selection.
-        backend = open_backend(settings, dbt=lambda: session)
+        backend = open_backend(settings, dbt=lambda: warehouse)
         stored = backend.load()
-        nodes = session.graph({})
-        keys = [state_key(nodes[uid], settings) for uid in session.selected_ids()]
+        nodes = plain_nodes(session.manifest, {})
+        scope = KeyScope.of(settings.integration_account_id, settings.local_run)
+        keys = [scope.key(nodes[uid]) for uid in session.selected_ids()]
     gone = [key for key in keys if key in stored]
     if gone:
         backend.update({}, removals=gone)
