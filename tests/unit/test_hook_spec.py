@@ -1,0 +1,170 @@
+"""The dbt package's hooks follow the core's rules.
+
+The hooks record runs that `orc` does not wrap, in Jinja; `orc` reads those records with the
+Python core. Three rules are written in both languages and must agree: which relations a
+node's data depends on (`data_inputs` / `_data_inputs`), the state key of a node
+(`KeyScope.key` / `_state_key`), and the record a finished node leaves
+(`finished_record` / `_node_item`). This test runs both on the same generated graphs, the
+Jinja through dbt's own template engine (tests/macro_render.py).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+TESTS_DIR = Path(__file__).resolve().parents[1]
+if str(TESTS_DIR) not in sys.path:
+    sys.path.insert(0, str(TESTS_DIR))
+
+from macro_render import MacroRenderer  # noqa: E402
+
+from orchestra_dbt_py.core.document import parse_item_json  # noqa: E402
+from orchestra_dbt_py.core.graph import Node, data_inputs  # noqa: E402
+from orchestra_dbt_py.core.keys import KeyScope  # noqa: E402
+from orchestra_dbt_py.core.recording import finished_record  # noqa: E402
+from orchestra_dbt_py.core.records import NodeRecord, format_timestamp  # noqa: E402
+
+PROJECT = "spec"
+MATERIALIZATIONS = ("table", "view", "ephemeral", "incremental")
+T0 = datetime(2026, 11, 22, 7, 0, tzinfo=UTC)
+
+
+def generated_graph(seed: int) -> tuple[dict[str, Node], dict[str, Any]]:
+    """A random project: sources, models of every materialization reading earlier nodes,
+    and data tests; as the core's nodes and as dbt's `graph` context variable."""
+    rng = random.Random(seed)
+    nodes: dict[str, Node] = {}
+    graph: dict[str, Any] = {"nodes": {}, "sources": {}}
+    for i in range(rng.randint(1, 4)):
+        uid = f"source.{PROJECT}.raw.s{i}"
+        relation = f'"db"."raw"."s{i}"'
+        nodes[uid] = Node(uid, "source", relation=relation, name=f"s{i}")
+        graph["sources"][uid] = {"unique_id": uid, "resource_type": "source", "name": f"s{i}"}
+    for i in range(rng.randint(3, 14)):
+        uid = f"model.{PROJECT}.m{i}"
+        materialized = rng.choice(MATERIALIZATIONS)
+        parents = tuple(rng.sample(sorted(nodes), rng.randint(1, min(3, len(nodes)))))
+        relation = None if materialized == "ephemeral" else f'"db"."marts"."m{i}"'
+        nodes[uid] = Node(uid, "model", materialized, parents, relation, f"fp-{i}", name=f"m{i}")
+        graph["nodes"][uid] = _graph_node(uid, "model", materialized, parents, relation)
+    models = [uid for uid in nodes if uid.startswith("model.")]
+    for i in range(rng.randint(0, 4)):
+        uid = f"test.{PROJECT}.t{i}"
+        parents = tuple(rng.sample(models, rng.randint(1, min(2, len(models)))))
+        nodes[uid] = Node(uid, "test", "test", parents, None, f"fp-t{i}", name=f"t{i}")
+        graph["nodes"][uid] = _graph_node(uid, "test", "test", parents, None)
+    return nodes, graph
+
+
+def _graph_node(
+    uid: str, resource_type: str, materialized: str, parents: tuple[str, ...], relation: str | None
+) -> dict[str, Any]:
+    return {
+        "unique_id": uid,
+        "resource_type": resource_type,
+        "package_name": PROJECT,
+        "name": uid.rsplit(".", 1)[-1],
+        "relation_name": relation,
+        "checksum": {"name": "sha256", "checksum": f"sum-{uid}"},
+        "config": {"materialized": materialized},
+        "depends_on": {"nodes": list(parents), "macros": []},
+    }
+
+
+SEEDS = range(25)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_data_inputs_agree(seed: int) -> None:
+    nodes, graph = generated_graph(seed)
+    renderer = MacroRenderer("postgres", graph=graph)
+    for uid in graph["nodes"]:
+        python = data_inputs(nodes, uid)
+        jinja = renderer.call("_data_inputs", uid)
+        assert sorted(jinja) == sorted(python), uid
+        assert len(jinja) == len(set(jinja)), uid
+
+
+@pytest.mark.parametrize("account", [None, "acct"])
+@pytest.mark.parametrize("seed", SEEDS[:5])
+def test_state_keys_agree(seed: int, account: str | None) -> None:
+    nodes, graph = generated_graph(seed)
+    renderer = MacroRenderer("postgres", graph=graph)
+    scope = KeyScope(account)
+    for uid, node in graph["nodes"].items():
+        assert renderer.call("_state_key", node, account) == scope.key(nodes[uid]), uid
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_the_record_of_a_finished_node_agrees(seed: int) -> None:
+    """Given the same run (what finished, what was observed, which builds it read), the
+    hooks' item parses into the record the core writes, but for who fingerprinted it."""
+    nodes, graph = generated_graph(seed)
+    rng = random.Random(seed)
+    renderer = MacroRenderer("postgres", graph=graph)
+    observed = {
+        uid: rng.choice([None, T0 - timedelta(hours=rng.randint(1, 9))]) for uid in graph["sources"]
+    }
+    known = {
+        uid: NodeRecord(last_updated=T0 + timedelta(minutes=rng.randint(1, 60)))
+        for uid in graph["nodes"]
+        if rng.random() < 0.7
+    }
+    for uid, node in graph["nodes"].items():
+        if nodes[uid].materialized == "ephemeral":
+            continue
+        status = "pass" if node["resource_type"] == "test" else "success"
+        now = T0 + timedelta(hours=2)
+        python = finished_record(
+            nodes,
+            uid,
+            status,
+            1.5,
+            known=known,
+            freshness=observed,
+            checksum=node["checksum"]["checksum"],
+            now=now,
+        )
+        assert python is not None
+        item = renderer.call(
+            "_node_item",
+            node,
+            {"status": status, "last_updated": format_timestamp(now), "execution_time": 1.5},
+            renderer.call("_data_inputs", uid),
+            {s: format_timestamp(t) for s, t in observed.items() if t is not None},
+            {k: format_timestamp(r.last_updated) for k, r in known.items()},
+            "hook1:abc",
+        )
+        jinja = parse_item_json(uid, json.dumps(item), "the hook's item")
+        assert (
+            jinja.hook_fingerprint == "hook1:abc" and python.fingerprint == nodes[uid].fingerprint
+        )
+        extra = dict(jinja.extra)
+        assert extra.pop("recorded_by") == "orchestra_dbt.record_run"
+        assert extra == {}
+        for field in ("last_updated", "checksum", "sources", "upstream", "relation", "status"):
+            assert getattr(jinja, field) == getattr(python, field), (uid, field)
+        assert jinja.execution_time == python.execution_time
+
+
+def test_the_spec_can_fail() -> None:
+    """A rule that drifts is caught: a view no longer looked through changes the inputs."""
+    nodes, graph = generated_graph(3)
+    views = [uid for uid, n in nodes.items() if n.materialized == "view" and n.parents]
+    readers = [uid for uid, n in nodes.items() if set(n.parents) & set(views)]
+    assert readers, "the seed must hold a model reading a view"
+    drifted = {uid: n for uid, n in nodes.items()}
+    for uid in views:
+        drifted[uid] = Node(uid, "model", "table", nodes[uid].parents, nodes[uid].relation)
+    renderer = MacroRenderer("postgres", graph=graph)
+    assert any(
+        sorted(renderer.call("_data_inputs", uid)) != sorted(data_inputs(drifted, uid))
+        for uid in readers
+    )
