@@ -7,8 +7,7 @@ tests/unit/test_state_table_sql.py for the warehouse state table's SQL and hooks
 What is real:
   * the Jinja environment: dbt-common's `get_environment()` (dbt's sandboxed
     environment, macro name mangling, `do` and friends);
-  * the macro sources: `macros/source_freshness.sql` and `macros/state_table.sql`
-    from this repository, and
+  * the macro sources: every `macros/**/*.sql` file of this repository, and
     dbt's own `collect_freshness*`, `run_query` and `escape_single_quotes` from
     the installed dbt global project, split into one template per macro the
     way dbt's macro parser does;
@@ -52,10 +51,7 @@ from dbt_common.utils.jinja import get_dbt_macro_name
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PACKAGE_NAME = "orchestra_dbt"
-PACKAGE_MACRO_FILES = (
-    REPO_ROOT / "macros" / "source_freshness.sql",
-    REPO_ROOT / "macros" / "state_table.sql",
-)
+PACKAGE_MACRO_DIR = REPO_ROOT / "macros"
 
 # dbt global-project files and the macros taken from each (None: all of them).
 # `statement` itself is faked, so only `run_query` is taken from statement.sql.
@@ -104,11 +100,23 @@ def _read_macros(path: Path, package: str, only: frozenset[str] | None = None) -
     return macros
 
 
+def package_macro_files() -> list[Path]:
+    """Every macro file of the package, in a stable order, as dbt finds them under
+    `macro-paths` (subfolders included)."""
+    return sorted(PACKAGE_MACRO_DIR.rglob("*.sql"))
+
+
 @functools.cache
 def package_macros() -> tuple[MacroSource, ...]:
-    return tuple(
-        macro for path in PACKAGE_MACRO_FILES for macro in _read_macros(path, PACKAGE_NAME)
+    macros = tuple(
+        macro for path in package_macro_files() for macro in _read_macros(path, PACKAGE_NAME)
     )
+    names = [macro.name for macro in macros]
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        # dbt refuses a package that defines a macro twice; so does this renderer.
+        raise ValueError(f"macros defined more than once in {PACKAGE_MACRO_DIR}: {duplicates}")
+    return macros
 
 
 @functools.cache

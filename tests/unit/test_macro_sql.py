@@ -1,6 +1,6 @@
 """The SQL that orchestra_dbt.source_freshness renders, per adapter.
 
-Snowflake, BigQuery and Databricks cannot run here, so the real macro file is
+Snowflake, BigQuery and Databricks cannot run here, so the real macro files are
 rendered with dbt's Jinja environment against a fake context (see
 tests/macro_render.py): the captured SQL is checked, and so is the value
 handed back to the caller. DuckDB's `external_location` parsing is tested the

@@ -1,6 +1,6 @@
-"""The SQL of the warehouse state table (macros/state_table.sql), per adapter.
+"""The SQL of the warehouse state table (macros/state_table/), per adapter.
 
-The real macro file is rendered with dbt's Jinja environment against a fake context (see
+The real macro files are rendered with dbt's Jinja environment against a fake context (see
 tests/macro_render.py), for PostgreSQL, DuckDB, Snowflake, BigQuery, Databricks and its
 parent Spark. Every statement is parsed with sqlglot in the warehouse's dialect: it must
 parse as one statement of the expected kind, name the table quoted as the warehouse's

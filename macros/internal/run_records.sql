@@ -1,0 +1,111 @@
+{#- Private: the state table rows record_run writes for a run. -#}
+
+{#- What the run did, from dbt's `results`:
+      finished: {unique_id: {status, last_updated, execution_time}} of every model, seed
+                and snapshot built and every data test run (pass, warn or fail);
+      removed:  the state keys to forget: nodes that failed, and everything built by a
+                run of partial data.
+    Unit tests and nodes that are not in the graph are left out. -#}
+{% macro _run_outcomes(results, now) -%}
+  {#- --empty, --sample and --event-time-* build partial data: never reusable. -#}
+  {%- set args = invocation_args_dict or {} -%}
+  {%- set partial = args.get('empty') or args.get('sample') or args.get('event_time_start') or args.get('event_time_end') -%}
+  {%- set account = orchestra_dbt._state_account() -%}
+  {%- set finished = {} -%}
+  {%- set removed = [] -%}
+  {%- for result in results -%}
+    {%- set node = graph.nodes.get(result.node.unique_id) -%}
+    {%- if node is not none -%}
+      {%- set status = result.status | string -%}
+      {%- set built = node.resource_type in ('model', 'seed', 'snapshot') and status == 'success' -%}
+      {%- set tested = node.resource_type == 'test' and status in ('pass', 'warn', 'fail') -%}
+      {%- if (built or tested) and partial -%}
+        {%- do removed.append(orchestra_dbt._state_key(node, account)) -%}
+      {%- elif built or tested -%}
+        {%- set completed = result.timing[-1].completed_at if result.timing else none -%}
+        {%- do finished.update({node.unique_id: {
+              'status': status,
+              'last_updated': orchestra_dbt._state_time(completed) if completed else now,
+              'execution_time': result.execution_time}}) -%}
+      {%- elif status in ('error', 'fail', 'runtime error') -%}
+        {%- do removed.append(orchestra_dbt._state_key(node, account)) -%}
+      {%- endif -%}
+    {%- endif -%}
+  {%- endfor -%}
+  {{ return({'finished': finished, 'removed': removed}) }}
+{%- endmacro %}
+
+
+{#- [state_key, 'node', last_updated, item JSON] of every finished node. -#}
+{% macro _node_records(finished, observed, state_table=none) -%}
+  {%- set inputs_of = {} -%}
+  {%- for unique_id in finished -%}
+    {%- do inputs_of.update({unique_id: orchestra_dbt._data_inputs(unique_id)}) -%}
+  {%- endfor -%}
+  {%- set versions = orchestra_dbt._input_versions(finished, inputs_of, state_table) -%}
+  {%- set fingerprints = orchestra_dbt.hook_fingerprints(finished.keys() | list) -%}
+  {%- set account = orchestra_dbt._state_account() -%}
+  {%- set rows = [] -%}
+  {%- for unique_id, done in finished.items() -%}
+    {%- set node = graph.nodes[unique_id] -%}
+    {%- set item = orchestra_dbt._node_item(node, done, inputs_of[unique_id], observed, versions, fingerprints.get(unique_id)) -%}
+    {%- do rows.append([orchestra_dbt._state_key(node, account), 'node', done.last_updated, tojson(item, sort_keys=true)]) -%}
+  {%- endfor -%}
+  {{ return(rows) }}
+{%- endmacro %}
+
+
+{#- {unique_id: last_updated} of the finished nodes' inputs: the time of each node the
+    run finished, and for the inputs it did not build, the newest time the table holds. -#}
+{% macro _input_versions(finished, inputs_of, state_table=none) -%}
+  {%- set account = orchestra_dbt._state_account() -%}
+  {%- set versions = {} -%}
+  {%- set outside = {} -%}
+  {%- for unique_id, done in finished.items() -%}
+    {%- do versions.update({unique_id: done.last_updated}) -%}
+    {%- for input_id in inputs_of[unique_id] -%}
+      {%- if input_id in graph.nodes and input_id not in finished -%}
+        {%- do outside.update({orchestra_dbt._state_key(graph.nodes[input_id], account): input_id}) -%}
+      {%- endif -%}
+    {%- endfor -%}
+  {%- endfor -%}
+  {%- for row in (orchestra_dbt.read_state_rows(state_table, 'node', outside.keys() | list) or []) -%}
+    {%- do versions.update({outside[row[0]]: fromjson(row[2]).get('last_updated')}) -%}
+  {%- endfor -%}
+  {{ return(versions) }}
+{%- endmacro %}
+
+
+{#- The state item of one finished node, in the shape `orc` writes. Sources not observed
+    at the start of the run go to `unmeasured_sources`; inputs without a known time are
+    left out of `upstream`. -#}
+{% macro _node_item(node, done, inputs, observed, versions, fingerprint) -%}
+  {%- set sources = {} -%}
+  {%- set unmeasured = [] -%}
+  {%- set upstream = {} -%}
+  {%- for input_id in inputs -%}
+    {%- if input_id in graph.sources -%}
+      {%- if observed.get(input_id) -%}
+        {%- do sources.update({input_id: observed[input_id]}) -%}
+      {%- else -%}
+        {%- do unmeasured.append(input_id) -%}
+      {%- endif -%}
+    {%- elif versions.get(input_id) -%}
+      {%- do upstream.update({input_id: versions[input_id]}) -%}
+    {%- endif -%}
+  {%- endfor -%}
+  {%- set item = {
+        'last_updated': done.last_updated,
+        'checksum': node.checksum.checksum if node.checksum else '',
+        'sources': sources,
+        'upstream': upstream,
+        'fingerprint': fingerprint,
+        'relation': node.relation_name,
+        'status': done.status,
+        'execution_time': done.execution_time,
+        'recorded_by': 'orchestra_dbt.record_run'} -%}
+  {%- if unmeasured -%}
+    {%- do item.update({'unmeasured_sources': unmeasured | sort}) -%}
+  {%- endif -%}
+  {{ return(item) }}
+{%- endmacro %}
