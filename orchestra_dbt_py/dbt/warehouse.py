@@ -76,6 +76,44 @@ class Warehouse:
         finally:
             adapter.cleanup_connections()
 
+    def data_versions(
+        self, node_ids: Iterable[str]
+    ) -> tuple[dict[str, dict[str, str]] | None, str | None]:
+        """The data version of each source and table among `node_ids`, from the package's
+        `data_versions` macro in one call (an empty version where the warehouse offers
+        none); or None and the error when the measurement failed. Sources that opt out with
+        `meta: {orchestra_dbt: {data_version: false}}` are not asked (their `loaded_at`
+        is all orc knows of them)."""
+        manifest = self.session.manifest
+        adapter = self.session.adapter
+        by_relation: dict[str, str] = {}
+        relations = []
+        for uid in sorted(node_ids):
+            node = manifest.sources.get(uid) or manifest.nodes.get(uid)
+            if node is None or _opted_out(node):
+                continue
+            relation = adapter.Relation.create_from(adapter.config, node)
+            by_relation[relation.render()] = uid
+            relations.append(relation)
+        if not relations:
+            return {}, None
+        try:
+            found = self.call_package_macro("data_versions", {"relations": relations})
+        except OrcError:
+            raise
+        except Exception as error:
+            return None, one_line(error)
+        finally:
+            adapter.cleanup_connections()
+        versions: dict[str, dict[str, str]] = {uid: {} for uid in by_relation.values()}
+        for rendered, version in dict(found or {}).items():
+            owner = by_relation.get(str(rendered))
+            if owner is not None and version:
+                versions[owner] = {
+                    str(k): str(v) for k, v in dict(version).items() if v is not None
+                }
+        return versions, None
+
     def existing_relations(self, nodes: Iterable[Node]) -> set[str]:
         """The lower-cased relation names, among those of `nodes`, that exist in the warehouse."""
         manifest_nodes = self.session.manifest.nodes
@@ -157,3 +195,8 @@ def _as_utc(value: Any) -> datetime | None:
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
     return value.astimezone(UTC)
+
+
+def _opted_out(node: Any) -> bool:
+    settings = (getattr(node, "meta", None) or {}).get("orchestra_dbt") or {}
+    return isinstance(settings, dict) and settings.get("data_version") is False
