@@ -30,6 +30,7 @@ from orchestra_dbt_py.core.graph import Node, data_inputs  # noqa: E402
 from orchestra_dbt_py.core.keys import KeyScope  # noqa: E402
 from orchestra_dbt_py.core.recording import finished_record  # noqa: E402
 from orchestra_dbt_py.core.records import NodeRecord, format_timestamp  # noqa: E402
+from orchestra_dbt_py.core.versions import source_version  # noqa: E402
 
 PROJECT = "spec"
 MATERIALIZATIONS = ("table", "view", "ephemeral", "incremental")
