@@ -122,7 +122,9 @@ def assert_matches_full_rebuild(project: Synthetic, tmp_path: Path) -> None:
         shutil.copytree(
             project.dir,
             tmp_path / "reference",
-            ignore=shutil.ignore_patterns("target*", "logs*", ".orchestra", "synthetic.duckdb*"),
+            ignore=shutil.ignore_patterns(
+                "target*", "logs*", ".orchestra", "synthetic.duckdb*", "dbt_packages"
+            ),
         )
     )
     reference.env = {**project.env, "DBT_PROFILES_DIR": str(reference.dir)}
