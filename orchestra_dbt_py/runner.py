@@ -169,6 +169,10 @@ def run_stateful(command: DbtCommand, settings: Settings, env: Mapping[str, str]
         code = 128 + received[0] if received else exit_code(result)
     saved = estimated_savings(decided, planned.state)
     document = plan_document(command.args, decided, nodes, recorder.statuses, saved)
+    document["measurements"] = [
+        {"step": step, "relations": count, "seconds": round(seconds, 3)}
+        for step, count, seconds in planned.warehouse.measurements
+    ]
     target_dir = planned.session.target_dir
     write_plan_artifact(target_dir, document)
     write_plan_html(target_dir / HTML_ARTIFACT, document, plan_edges(decided, nodes))

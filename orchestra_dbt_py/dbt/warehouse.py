@@ -4,6 +4,7 @@ Read-only, except for the state-table macros, which commit their own writes."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Collection, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -30,6 +31,8 @@ class Warehouse:
 
     def __init__(self, session: DbtSession) -> None:
         self.session = session
+        # What each measurement cost: (step, relations asked about, seconds), in order.
+        self.measurements: list[tuple[str, int, float]] = []
 
     @property
     def replacing_drops_dependent_views(self) -> bool:
@@ -70,11 +73,13 @@ class Warehouse:
                 errors[uid] = one_line(error)
                 return None
 
+        started = time.perf_counter()
         try:
             with ThreadPoolExecutor(max_workers=self.session.threads) as pool:
                 return dict(zip(ids, pool.map(measure, ids), strict=True)), errors
         finally:
             adapter.cleanup_connections()
+            self.measurements.append(("freshness", len(ids), time.perf_counter() - started))
 
     def data_versions(
         self, node_ids: Iterable[str]
@@ -97,6 +102,7 @@ class Warehouse:
             relations.append(relation)
         if not relations:
             return {}, None
+        started = time.perf_counter()
         try:
             found = self.call_package_macro("data_versions", {"relations": relations})
         except OrcError:
@@ -105,6 +111,8 @@ class Warehouse:
             return None, one_line(error)
         finally:
             adapter.cleanup_connections()
+            seconds = time.perf_counter() - started
+            self.measurements.append(("data_versions", len(relations), seconds))
         versions: dict[str, dict[str, str]] = {uid: {} for uid in by_relation.values()}
         for rendered, version in dict(found or {}).items():
             owner = by_relation.get(str(rendered))
