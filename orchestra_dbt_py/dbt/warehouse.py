@@ -91,14 +91,15 @@ class Warehouse:
         is all orc knows of them)."""
         manifest = self.session.manifest
         adapter = self.session.adapter
-        by_relation: dict[str, str] = {}
+        # Two sources may name one relation (on DuckDB, one file): both get its version.
+        by_relation: dict[str, list[str]] = {}
         relations = []
         for uid in sorted(node_ids):
             node = manifest.sources.get(uid) or manifest.nodes.get(uid)
             if node is None or _opted_out(node):
                 continue
             relation = adapter.Relation.create_from(adapter.config, node)
-            by_relation[relation.render()] = uid
+            by_relation.setdefault(relation.render(), []).append(uid)
             relations.append(relation)
         if not relations:
             return {}, None
@@ -113,12 +114,13 @@ class Warehouse:
             adapter.cleanup_connections()
             seconds = time.perf_counter() - started
             self.measurements.append(("data_versions", len(relations), seconds))
-        versions: dict[str, dict[str, str]] = {uid: {} for uid in by_relation.values()}
+        versions: dict[str, dict[str, str]] = {
+            uid: {} for uids in by_relation.values() for uid in uids
+        }
         for rendered, version in dict(found or {}).items():
-            owner = by_relation.get(str(rendered))
-            if owner is not None and version:
+            for owner in by_relation.get(str(rendered), ()):
                 versions[owner] = {
-                    str(k): str(v) for k, v in dict(version).items() if v is not None
+                    str(k): str(v) for k, v in dict(version or {}).items() if v is not None
                 }
         return versions, None
 
