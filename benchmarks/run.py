@@ -31,6 +31,7 @@ from generate import Shape, generate
 from orchestra_dbt_py.core.graph import Node
 from orchestra_dbt_py.core.planner import plan
 from orchestra_dbt_py.core.records import NodeRecord
+from orchestra_dbt_py.core.versions import source_version
 
 ORC = Path(sys.executable).with_name("orc")
 
@@ -103,27 +104,40 @@ def planner_figure(size: int, repeat: int) -> Figure:
                 upstream={p: now for p in node.parents if p.startswith("model.")},
                 status="success",
             )
-    freshness = {uid: now for uid in sources}
+    versions = {uid: source_version(now, {"rows": "1"}) for uid in sources}
     existing = {n.relation for n in nodes.values() if n.relation}
     selected = [uid for uid in nodes if uid.startswith("model.")]
     seconds = []
     for _ in range(repeat):
         started = time.perf_counter()
-        plan(nodes, selected, state, freshness, existing, now + timedelta(hours=1))
+        plan(nodes, selected, state, versions, existing, now + timedelta(hours=1))
         seconds.append(time.perf_counter() - started)
     return Figure(f"planner alone, {size:,} nodes", seconds, 0.0)
+
+
+def measurement_costs(project: Path, command: list[str], env: dict[str, str]) -> list[dict]:
+    """The measurement steps of one unchanged orc build, from its plan artifact: freshness
+    sends one query per source with a loaded_at; data_versions is one macro call, whose
+    queries per warehouse tests/unit/test_data_version_sql.py counts."""
+    timed(command, project, env)
+    plan_doc = json.loads((project / "target" / "orc_plan.json").read_text())
+    return list(plan_doc.get("measurements", []))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--models", type=int, default=300)
+    parser.add_argument(
+        "--sources", type=int, default=None, help="source tables (default: one per 12 models)"
+    )
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--json", type=Path, default=None, help="write the figures here")
     parser.add_argument("--keep", type=Path, default=None, help="build the project here")
     args = parser.parse_args()
 
     root = args.keep or Path(tempfile.mkdtemp(prefix="orc-bench-"))
-    shape = Shape(models=args.models, sources=max(1, min(10, args.models // 10)), depth=10)
+    sources = args.sources or max(1, args.models // 12)
+    shape = Shape(models=args.models, sources=sources, depth=10)
     project = generate(root / "project", shape)
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("ORCHESTRA_")},
@@ -162,6 +176,8 @@ def main() -> None:
             env,
         ),
     ]
+    # What measuring cost in the last unchanged build (the figures above time it in full).
+    measurements = measurement_costs(project, [*orc, "build", "--quiet"], env)
     plan_doc = json.loads((project / "target" / "orc_plan.json").read_text())
     needed = [n["unique_id"].split(".")[-1] for n in plan_doc["nodes"] if n["decision"] == "build"]
     needed_models = [n for n in needed if n.startswith("m_")]
@@ -192,7 +208,8 @@ def main() -> None:
         / by_name["plain dbt build"].peak_mib,
     }
     machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
-    print(f"\n{args.models} models, {len(needed_models)} rebuilt after new rows; {machine}")
+    print(f"\n{args.models} models and {sources} sources, {len(needed_models)} rebuilt after new")
+    print(f"rows; {machine}")
     print(f"{'measurement':<48} {'median s':>9} {'runs':>22} {'peak MiB':>9}")
     for f in figures:
         runs = ", ".join(f"{s:.2f}" for s in f.seconds[:4])
@@ -200,11 +217,16 @@ def main() -> None:
         print(f"{f.name:<48} {f.median:>9.3f} {runs:>22} {peak:>9}")
     for name, value in ratios.items():
         print(f"{name:<48} {value:>9.2f}x")
+    print("measuring in the unchanged orc build (step, relations, seconds)")
+    for m in measurements:
+        print(f"  {m['step']:<46} {m['relations']:>5} {m['seconds']:>9.3f}")
     if args.json:
         args.json.write_text(
             json.dumps(
                 {
                     "models": args.models,
+                    "sources": sources,
+                    "measurements": measurements,
                     "rebuilt_after_new_rows": len(needed_models),
                     "machine": machine,
                     "figures": [

@@ -11,13 +11,14 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from orchestra_dbt_py.core.graph import Node
+from orchestra_dbt_py.core.graph import Node, holds_data
 from orchestra_dbt_py.core.recording import finished_record
 from orchestra_dbt_py.core.records import NodeRecord
+from orchestra_dbt_py.core.versions import DataVersion
 from orchestra_dbt_py.state.backend import StateBackend
 
 # Wait this many times the average save's duration between checkpoints (about 3% overhead).
@@ -29,7 +30,8 @@ class RunRecorder:
     nodes: Mapping[str, Node]
     # State keyed by unique id, as loaded before the run; updated as nodes finish.
     known: dict[str, NodeRecord]
-    freshness: Mapping[str, datetime | None]
+    # Data versions of the sources, observed before the run.
+    versions: Mapping[str, DataVersion]
     checksums: Mapping[str, str | None]
     backend: StateBackend
     key_of: Callable[[str], str]
@@ -73,7 +75,7 @@ class RunRecorder:
                     status,
                     execution_time,
                     known=self.known,
-                    freshness=self.freshness,
+                    versions=self.versions,
                     checksum=self.checksums.get(uid),
                     now=self.clock(),
                 )
@@ -91,6 +93,24 @@ class RunRecorder:
                     self.backend.journal({key: record}, ())
             except Exception as error:  # the checkpoint and final saves still carry it
                 self.save_error = error
+        self._finished.set()
+
+    def built_tables(self) -> list[str]:
+        """The nodes this run built whose relations hold data (tables, not views)."""
+        with self._lock:
+            return sorted(
+                uid
+                for uid, status in self.statuses.items()
+                if status == "success" and uid in self.known and holds_data(self.nodes[uid])
+            )
+
+    def set_table_versions(self, versions: Mapping[str, DataVersion]) -> None:
+        """Keep the version each built table had right after the run in its record."""
+        with self._lock:
+            for uid, version in versions.items():
+                record = self.known.get(uid)
+                if record is not None and record.version is None:
+                    self.known[uid] = self._pending[uid] = replace(record, version=version)
         self._finished.set()
 
     def start(self) -> None:

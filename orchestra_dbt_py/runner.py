@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import signal
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -13,10 +13,11 @@ from pathlib import Path
 from types import FrameType
 
 from orchestra_dbt_py.config import Settings
-from orchestra_dbt_py.core.graph import Node, sources_to_measure
+from orchestra_dbt_py.core.graph import Node, sources_to_measure, versioned_relations
 from orchestra_dbt_py.core.keys import KeyScope
 from orchestra_dbt_py.core.planner import Plan, PlanOptions, plan, rebuild_reason
 from orchestra_dbt_py.core.records import NodeRecord
+from orchestra_dbt_py.core.versions import DataVersion, source_version
 from orchestra_dbt_py.dbt.command import DbtCommand, exit_code
 from orchestra_dbt_py.dbt.graph import ProjectGraph, read_graph
 from orchestra_dbt_py.dbt.session import DbtSession
@@ -43,6 +44,9 @@ class PlannedRun:
     # The state of the project's nodes, keyed by unique id.
     state: dict[str, NodeRecord]
     freshness: dict[str, datetime | None]
+    # The data versions observed before the run, of sources and tables (see `plan`).
+    versions: dict[str, DataVersion]
+    warehouse: Warehouse
 
     @property
     def nodes(self) -> dict[str, Node]:
@@ -77,14 +81,36 @@ def make_plan(
     for uid, error in errors.items():
         console.say(f"could not measure the freshness of {nodes[uid].label}: {error}")
     existing = warehouse.existing_relations(nodes[uid] for uid in selected)
+    versions = observe_versions(nodes, selected, freshness, warehouse)
     options = PlanOptions(
         full_refresh=command.full_refresh,
         rebuild_reason=rebuild_reason(command.partial_data_flags, command.full_refresh),
         unit_tests_run_with_their_model=command.subcommand == "build",
         replacing_drops_dependent_views=warehouse.replacing_drops_dependent_views,
     )
-    decided = plan(nodes, selected, state, freshness, existing, datetime.now(UTC), options)
-    return PlannedRun(session, backend, graph, decided, state, freshness)
+    decided = plan(nodes, selected, state, versions, existing, datetime.now(UTC), options)
+    return PlannedRun(session, backend, graph, decided, state, freshness, versions, warehouse)
+
+
+def observe_versions(
+    nodes: Mapping[str, Node],
+    selected: Collection[str],
+    freshness: Mapping[str, datetime | None],
+    warehouse: Warehouse,
+) -> dict[str, DataVersion]:
+    """The data version of every source and table the plan depends on, measured now; a
+    source's `loaded_at` maximum is one of its fields."""
+    wanted = versioned_relations(nodes, selected)
+    measured, error = warehouse.data_versions(wanted)
+    if error is not None:
+        console.say(f"could not measure data versions (they count as changed): {error}")
+    found = measured or {}
+    return {
+        uid: source_version(freshness.get(uid), found.get(uid, {}))
+        if nodes[uid].resource_type == "source"
+        else found.get(uid, {})
+        for uid in wanted
+    }
 
 
 def show_plan(
@@ -119,7 +145,7 @@ def run_stateful(command: DbtCommand, settings: Settings, env: Mapping[str, str]
     recorder = RunRecorder(
         nodes=nodes,
         known=dict(planned.state),
-        freshness=planned.freshness,
+        versions=planned.versions,
         checksums=planned.graph.checksums,
         backend=backend,
         key_of=lambda uid: scope.key(nodes[uid]),
@@ -132,6 +158,7 @@ def run_stateful(command: DbtCommand, settings: Settings, env: Mapping[str, str]
             with interrupts_as_keyboard_interrupt() as received:
                 result = planned.session.run(to_run, callbacks=[recorder.on_event])
         finally:
+            record_table_versions(recorder, planned.warehouse)
             try:
                 recorder.finish()
             except Exception as error:
@@ -142,6 +169,10 @@ def run_stateful(command: DbtCommand, settings: Settings, env: Mapping[str, str]
         code = 128 + received[0] if received else exit_code(result)
     saved = estimated_savings(decided, planned.state)
     document = plan_document(command.args, decided, nodes, recorder.statuses, saved)
+    document["measurements"] = [
+        {"step": step, "relations": count, "seconds": round(seconds, 3)}
+        for step, count, seconds in planned.warehouse.measurements
+    ]
     target_dir = planned.session.target_dir
     write_plan_artifact(target_dir, document)
     write_plan_html(target_dir / HTML_ARTIFACT, document, plan_edges(decided, nodes))
@@ -157,6 +188,20 @@ def run_stateful(command: DbtCommand, settings: Settings, env: Mapping[str, str]
             f"({recorder.save_seconds:.2f} s in all) to {backend.description}"
         )
     return code
+
+
+def record_table_versions(recorder: RunRecorder, warehouse: Warehouse) -> None:
+    """Measure the tables the run built, in one call, and keep each one's version in its
+    record: a later change made outside orc is then seen. When the measurement fails the
+    records keep no version, and the next run rebuilds those tables."""
+    built = recorder.built_tables()
+    if not built:
+        return
+    measured, error = warehouse.data_versions(built)
+    if measured is None:
+        console.say(f"could not measure the tables this run built: {error}")
+        return
+    recorder.set_table_versions({uid: measured.get(uid, {}) for uid in built})
 
 
 @contextmanager

@@ -214,7 +214,9 @@ class FakeWarehouse:
 
     `events` logs what reached the warehouse, in order: `("statement", sql)`,
     `("create_schema", relation)` and `("commit", "")`. `tables` are the tables that exist,
-    for `adapter.get_relation`; `lookups` are the tables it was asked for.
+    for `adapter.get_relation`; `lookups` are the tables it was asked for. `table_details`
+    gives some of them more than a table's defaults: another `type`, or the fields of the
+    adapter's relation class (`is_delta` and `information` on Spark and Databricks).
     """
 
     answers: list[FakeTable] = field(default_factory=list)
@@ -223,6 +225,7 @@ class FakeWarehouse:
     events: list[tuple[str, str]] = field(default_factory=list)
     tables: set[TableKey] = field(default_factory=set)
     lookups: list[TableKey] = field(default_factory=list)
+    table_details: dict[TableKey, dict[str, Any]] = field(default_factory=dict)
     _results: dict[str, FakeResult] = field(default_factory=dict)
 
     def statement(
@@ -321,7 +324,8 @@ class FakeAdapter:
         self._warehouse.lookups.append(key)
         if key not in self._warehouse.tables:
             return None
-        return warehouse_relation(self._type, database, schema, identifier, type="table")
+        details = {"type": "table", **self._warehouse.table_details.get(key, {})}
+        return warehouse_relation(self._type, database, schema, identifier, **details)
 
     def create_schema(self, relation: BaseRelation) -> None:
         self._warehouse.create_schema(relation)
@@ -380,6 +384,7 @@ class MacroRenderer:
         env_vars: Mapping[str, str] | None = None,
         target: Mapping[str, Any] | None = None,
         tables: Iterable[TableKey] = (),
+        table_details: Mapping[TableKey, Mapping[str, Any]] | None = None,
         graph: Mapping[str, Any] | None = None,
         selected_resources: Sequence[str] = (),
         invocation_id: str = "11111111-2222-3333-4444-555555555555",
@@ -387,7 +392,11 @@ class MacroRenderer:
         project_name: str = "my_project",
     ) -> None:
         self.adapter_type = adapter_type
-        self.warehouse = FakeWarehouse(answers=list(answers), tables=set(tables))
+        self.warehouse = FakeWarehouse(
+            answers=list(answers),
+            tables=set(tables),
+            table_details={key: dict(value) for key, value in (table_details or {}).items()},
+        )
         self.variables: dict[str, Any] = dict(variables or {})
         self.env_vars: dict[str, str] = dict(env_vars or {})
         self.graph: Mapping[str, Any] = graph if graph is not None else {"nodes": {}, "sources": {}}
@@ -512,9 +521,25 @@ def postgres_relation(database: str, schema: str, identifier: str) -> BaseRelati
 
 @dataclass(frozen=True, eq=False, repr=False)
 class DuckDBLikeRelation(BaseRelation):
-    """Stands in for dbt-duckdb's relation, which carries `external` for file sources."""
+    """Stands in for dbt-duckdb's relation, which carries `external` for file sources and
+    then renders as that location."""
 
     external: str | None = None
+
+    def render(self) -> str:
+        return self.external if self.external else super().render()
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class SparkLikeRelation(BaseRelation):
+    """Stands in for dbt-spark's and dbt-databricks' relations as their relation cache
+    returns them: `is_delta` is known when the table's description is (`information`)."""
+
+    information: str | None = None
+    is_delta: bool | None = None
+
+    def has_information(self) -> bool:
+        return self.information is not None
 
 
 def duckdb_relation(identifier: str, external: str | None = None) -> BaseRelation:
@@ -546,9 +571,9 @@ RELATION_STYLES: Mapping[str, RelationStyle] = {
     "duckdb": RelationStyle(DuckDBLikeRelation, '"', _ALL_QUOTED, _ALL_INCLUDED),
     "snowflake": RelationStyle(BaseRelation, '"', _NONE_QUOTED, _ALL_INCLUDED),
     "bigquery": RelationStyle(BaseRelation, "`", _ALL_QUOTED, _ALL_INCLUDED),
-    "databricks": RelationStyle(BaseRelation, "`", _ALL_QUOTED, _ALL_INCLUDED),
+    "databricks": RelationStyle(SparkLikeRelation, "`", _ALL_QUOTED, _ALL_INCLUDED),
     "spark": RelationStyle(
-        BaseRelation,
+        SparkLikeRelation,
         "`",
         _NONE_QUOTED,
         {"database": False, "schema": True, "identifier": True},

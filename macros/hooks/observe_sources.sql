@@ -1,7 +1,8 @@
 {#-
-  on-run-start: measure the freshness of every source the run's nodes read, before they
-  read it, and keep it for record_run. Freshness taken after the build could include
-  data the build never saw, so record_run records none without this hook.
+  on-run-start: measure the data version of every source the run's nodes read, before
+  they read it (its loaded_at maximum and what one data_versions call reports), and keep
+  it for record_run. Versions taken after the build could include data the build never
+  saw, so record_run records none without this hook.
 
   Each step is a macro of its own (macros/internal/observations.sql), testable alone.
 -#}

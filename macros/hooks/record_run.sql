@@ -4,8 +4,9 @@
 
   Each step is a macro of its own, testable alone: the run's outcome per node
   (macros/internal/run_records.sql), the observation observe_sources kept
-  (macros/internal/observations.sql), the rows to write, then writing them and dropping
-  the observations that are no longer needed.
+  (macros/internal/observations.sql), the data versions of the tables the run built (one
+  data_versions call), the rows to write, then writing them and dropping the observations
+  that are no longer needed.
 -#}
 
 {% macro record_run(results, state_table=none) -%}
@@ -14,7 +15,8 @@
     {%- set now = orchestra_dbt._state_now() -%}
     {%- set outcome = orchestra_dbt._run_outcomes(results, now) -%}
     {%- set observed = orchestra_dbt._run_observation(state_table) -%}
-    {%- set rows = orchestra_dbt._node_records(outcome.finished, observed, state_table) -%}
+    {%- set table_versions = orchestra_dbt._table_versions(outcome.finished) -%}
+    {%- set rows = orchestra_dbt._node_records(outcome.finished, observed, table_versions, state_table) -%}
     {%- do orchestra_dbt.write_state_rows(state_table, rows, outcome.removed, now) -%}
     {%- do orchestra_dbt._drop_observations(state_table, now) -%}
   {%- endif -%}

@@ -41,3 +41,44 @@
   {%- endfor -%}
   {{ return(inputs) }}
 {%- endmacro %}
+
+
+{#- Whether a node's relation stores data (a table, not a view), as `orc` decides
+    (its `holds_data`): a model, seed or snapshot not materialized as a view or ephemeral. -#}
+{% macro _holds_data(node) -%}
+  {{ return(node.resource_type in ('model', 'seed', 'snapshot')
+            and node.config.materialized not in ('view', 'ephemeral')) }}
+{%- endmacro %}
+
+
+{#- The data version of each relation, from one call of data_versions: {unique_id: {field:
+    text}} for `relations` ({unique_id: relation}), an empty version where the warehouse
+    reports none; none when the call gave no answer to read. Values are kept as text and
+    empty values are left out, as `orc` reads them (its Warehouse.data_versions); of
+    relations that render alike, the last one given gets the version, as in orc. -#}
+{% macro _relation_versions(relations) -%}
+  {%- set owners = {} -%}
+  {%- set versions = {} -%}
+  {%- for unique_id, relation in relations.items() -%}
+    {%- do owners.update({relation.render(): unique_id}) -%}
+    {%- do versions.update({unique_id: {}}) -%}
+  {%- endfor -%}
+  {%- if not relations -%}
+    {{ return(versions) }}
+  {%- endif -%}
+  {%- set found = orchestra_dbt.data_versions(relations.values() | list) -%}
+  {%- if found is not mapping -%}
+    {{ return(none) }}
+  {%- endif -%}
+  {%- for rendered, version in found.items() -%}
+    {%- set owner = owners.get(rendered | string) -%}
+    {%- if owner is not none and version is mapping -%}
+      {%- set fields = {} -%}
+      {%- for field, value in version.items() if value is not none -%}
+        {%- do fields.update({field | string: value | string}) -%}
+      {%- endfor -%}
+      {%- do versions.update({owner: fields}) -%}
+    {%- endif -%}
+  {%- endfor -%}
+  {{ return(versions) }}
+{%- endmacro %}

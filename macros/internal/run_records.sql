@@ -36,8 +36,9 @@
 {%- endmacro %}
 
 
-{#- [state_key, 'node', last_updated, item JSON] of every finished node. -#}
-{% macro _node_records(finished, observed, state_table=none) -%}
+{#- [state_key, 'node', last_updated, item JSON] of every finished node; `table_versions`
+    is what _table_versions measured (none: leave the tables' versions out). -#}
+{% macro _node_records(finished, observed, table_versions, state_table=none) -%}
   {%- set inputs_of = {} -%}
   {%- for unique_id in finished -%}
     {%- do inputs_of.update({unique_id: orchestra_dbt._data_inputs(unique_id)}) -%}
@@ -49,9 +50,43 @@
   {%- for unique_id, done in finished.items() -%}
     {%- set node = graph.nodes[unique_id] -%}
     {%- set item = orchestra_dbt._node_item(node, done, inputs_of[unique_id], observed, versions, fingerprints.get(unique_id)) -%}
+    {%- do orchestra_dbt._add_table_version(item, node, table_versions) -%}
     {%- do rows.append([orchestra_dbt._state_key(node, account), 'node', done.last_updated, tojson(item, sort_keys=true)]) -%}
   {%- endfor -%}
   {{ return(rows) }}
+{%- endmacro %}
+
+
+{#- {unique_id: data version} of the finished nodes whose relations hold data (tables,
+    seeds, snapshots; not views), measured by one data_versions call right after the run,
+    {} where the warehouse reports nothing; none when the call gave no answer. -#}
+{% macro _table_versions(finished) -%}
+  {%- set relations = {} -%}
+  {%- for unique_id in finished -%}
+    {%- set node = graph.nodes[unique_id] -%}
+    {%- if orchestra_dbt._holds_data(node) -%}
+      {%- do relations.update({unique_id: orchestra_dbt._node_relation(node)}) -%}
+    {%- endif -%}
+  {%- endfor -%}
+  {{ return(orchestra_dbt._relation_versions(relations)) }}
+{%- endmacro %}
+
+
+{#- The relation of a graph node, as a table: its database, schema and alias, quoted as
+    the adapter quotes by default. -#}
+{% macro _node_relation(node) -%}
+  {{ return(api.Relation.create(database=node.database, schema=node.schema,
+                                identifier=node.alias or node.name, type='table')) }}
+{%- endmacro %}
+
+
+{#- Adds `version` to a node's item: the data version of its table after the build, for
+    a node whose relation holds data ({} where the warehouse reported none). Left out when
+    the tables could not be measured (`table_versions` none), so `orc` rebuilds them. -#}
+{% macro _add_table_version(item, node, table_versions) -%}
+  {%- if table_versions is mapping and orchestra_dbt._holds_data(node) -%}
+    {%- do item.update({'version': table_versions.get(node.unique_id) or {}}) -%}
+  {%- endif -%}
 {%- endmacro %}
 
 
@@ -76,19 +111,27 @@
 {%- endmacro %}
 
 
-{#- The state item of one finished node, in the shape `orc` writes. Sources not observed
-    at the start of the run go to `unmeasured_sources`; inputs without a known time are
-    left out of `upstream`. -#}
+{#- The state item of one finished node, in the shape `orc` writes (its finished_record).
+    `observed` holds the data version of each source observed at the start of the run:
+    its `loaded_at` goes to `sources`, the version itself to `data_versions`; sources
+    without a `loaded_at` go to `unmeasured_sources`. Inputs without a known time are left
+    out of `upstream`. -#}
 {% macro _node_item(node, done, inputs, observed, versions, fingerprint) -%}
   {%- set sources = {} -%}
+  {%- set data_versions = {} -%}
   {%- set unmeasured = [] -%}
   {%- set upstream = {} -%}
   {%- for input_id in inputs -%}
     {%- if input_id in graph.sources -%}
-      {%- if observed.get(input_id) -%}
-        {%- do sources.update({input_id: observed[input_id]}) -%}
+      {%- set version = observed.get(input_id) -%}
+      {%- set version = version if version is mapping else {} -%}
+      {%- if version.get('loaded_at') -%}
+        {%- do sources.update({input_id: version['loaded_at']}) -%}
       {%- else -%}
         {%- do unmeasured.append(input_id) -%}
+      {%- endif -%}
+      {%- if version -%}
+        {%- do data_versions.update({input_id: version}) -%}
       {%- endif -%}
     {%- elif versions.get(input_id) -%}
       {%- do upstream.update({input_id: versions[input_id]}) -%}
@@ -98,6 +141,7 @@
         'last_updated': done.last_updated,
         'checksum': node.checksum.checksum if node.checksum else '',
         'sources': sources,
+        'data_versions': data_versions,
         'upstream': upstream,
         'fingerprint': fingerprint,
         'relation': node.relation_name,

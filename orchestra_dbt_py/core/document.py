@@ -260,6 +260,12 @@ def _object(item: Mapping[str, Any], name: str) -> dict[str, Any]:
     return value
 
 
+def _version(value: Any, what: str) -> dict[str, str]:
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise _DocumentError(f"{what} must be an object of strings")
+    return value
+
+
 def _parse_item(item: Any) -> NodeRecord:
     if not isinstance(item, dict):
         raise _DocumentError(f"it must be an object, not {_json_type(item)}")
@@ -295,6 +301,12 @@ def _parse_item(item: Any) -> NodeRecord:
     ):
         raise _DocumentError('"execution_time" must be a non-negative number or null')
 
+    data_versions = {
+        source: _version(version, f'"data_versions" of {source!r}')
+        for source, version in _object(item, "data_versions").items()
+    }
+    version = None if item.get("version") is None else _version(item["version"], '"version"')
+
     fingerprint = _optional_str(item, "fingerprint")
     by_hook = fingerprint is not None and fingerprint.startswith(_HOOK_FINGERPRINT_PREFIX)
     return NodeRecord(
@@ -307,6 +319,8 @@ def _parse_item(item: Any) -> NodeRecord:
         upstream=upstream,
         status=_optional_str(item, "status"),
         execution_time=None if execution_time is None else float(execution_time),
+        data_versions=data_versions,
+        version=version,
         extra={key: value for key, value in item.items() if key not in RECORD_FIELDS},
     )
 
@@ -334,6 +348,12 @@ def _dump_item(record: NodeRecord) -> dict[str, Any]:
         value = getattr(record, name)
         if value is not None:
             item[name] = value
+    if record.data_versions:
+        item["data_versions"] = {
+            source: dict(version) for source, version in record.data_versions.items()
+        }
+    if record.version is not None:
+        item["version"] = dict(record.version)
     return item
 
 

@@ -121,6 +121,24 @@ def sources_to_measure(nodes: Mapping[str, Node], selected: Iterable[str]) -> se
     return found
 
 
+def versioned_relations(nodes: Mapping[str, Node], selected: Iterable[str]) -> set[str]:
+    """The relations whose data versions decide about the selected nodes: the sources and
+    tables they read (through views), and the tables they build themselves."""
+    found = sources_to_measure(nodes, selected)
+    for uid in selected:
+        if uid not in nodes:
+            continue
+        for candidate in (uid, *data_inputs(nodes, uid)):
+            if holds_data(nodes[candidate]):
+                found.add(candidate)
+    return found
+
+
+def holds_data(node: Node) -> bool:
+    """Whether a node's relation stores data that orc built (a table, not a view)."""
+    return node.resource_type in RELATION_TYPES and node.materialized not in PASS_THROUGH
+
+
 def effective_build_after(nodes: Mapping[str, Node]) -> dict[str, BuildAfter]:
     """Each model's own policy, or the strictest of its children's when all of them have one."""
     children: dict[str, list[str]] = {uid: [] for uid in nodes}

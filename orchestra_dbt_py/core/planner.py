@@ -1,6 +1,6 @@
 """The decision: which selected nodes to build and which to reuse, and why.
 
-A pure function over plain data (graph, state, observed freshness, the clock): no dbt
+A pure function over plain data (graph, state, observed data versions, the clock): no dbt
 import and no I/O here. Anything that cannot be proven safe to reuse is built.
 The rules are written out in docs/design.md ("When a node may be reused").
 """
@@ -23,9 +23,11 @@ from orchestra_dbt_py.core.graph import (
     data_inputs,
     describe_duration,
     effective_build_after,
+    holds_data,
     topological_order,
 )
 from orchestra_dbt_py.core.records import NodeRecord
+from orchestra_dbt_py.core.versions import LOADED_AT, DataVersion, describe_change, loaded_at
 
 Action = Literal["build", "reuse"]
 
@@ -53,7 +55,7 @@ class Decision:
 @dataclass(frozen=True)
 class Plan:
     decisions: dict[str, Decision] = field(default_factory=dict)
-    # Sources whose freshness could not be measured but that selected nodes read.
+    # Sources whose data version could not be measured but that selected nodes read.
     unmeasured_sources: tuple[str, ...] = ()
 
     def ids(self, action: Action) -> list[str]:
@@ -64,14 +66,16 @@ def plan(
     nodes: Mapping[str, Node],
     selected: Collection[str],
     state: Mapping[str, NodeRecord],
-    freshness: Mapping[str, datetime | None],
+    versions: Mapping[str, DataVersion],
     existing_relations: Collection[str],
     now: datetime,
     options: PlanOptions = PlanOptions(),
 ) -> Plan:
     """Decide, for every selected node, whether dbt must run it.
 
-    `state` and `freshness` are keyed by unique id; `existing_relations` holds the
+    `state` and `versions` are keyed by unique id: `versions` holds the data version
+    observed now of every source the selection reads and of every table it reads or
+    builds (missing or empty: could not be measured). `existing_relations` holds the
     lower-cased relation names present in the warehouse now.
     """
     selected_set = set(selected)
@@ -86,7 +90,7 @@ def plan(
         if uid not in selected_set:
             continue
         node = nodes[uid]
-        context = _Context(nodes, state, freshness, building, unmeasured)
+        context = _Context(nodes, state, versions, building, unmeasured)
         if node.resource_type == "unit_test":
             action, reason = _decide_unit_test(node, context, options)
         elif node.resource_type in TEST_TYPES:
@@ -109,7 +113,7 @@ def plan(
 class _Context:
     nodes: Mapping[str, Node]
     state: Mapping[str, NodeRecord]
-    freshness: Mapping[str, datetime | None]
+    versions: Mapping[str, DataVersion]
     building: set[str]
     unmeasured: set[str]
 
@@ -139,8 +143,11 @@ def _decide_relation(
             )
         return "reuse", "view with an unchanged definition: its data is always current"
 
-    changes, parent_count = _data_changes(node, record, ctx)
     built_at = _fmt(record.last_updated)
+    changed_outside = _own_table_change(node, record, ctx)
+    if changed_outside:
+        return "build", changed_outside
+    changes, parent_count = _data_changes(node, record, ctx)
     if not changes:
         return "reuse", f"definition and upstream data unchanged since its build at {built_at}"
     if policy is not None:
@@ -271,24 +278,7 @@ def _is_data(ctx: _Context, uid: str) -> bool:
 def _input_change(input_id: str, record: NodeRecord, ctx: _Context) -> str | None:
     upstream = ctx.nodes[input_id]
     if upstream.resource_type == "source":
-        observed = ctx.freshness.get(input_id)
-        recorded = record.sources.get(input_id)
-        if observed is None:
-            ctx.unmeasured.add(input_id)
-            return f"source {upstream.label} has no measurable freshness, so it counts as changed"
-        if recorded is None:
-            return f"source {upstream.label} has no freshness recorded for the last build"
-        if observed > recorded:
-            return (
-                f"source {upstream.label} has data from {_fmt(observed)}, newer than the "
-                f"{_fmt(recorded)} this was built from"
-            )
-        if observed != recorded:
-            return (
-                f"source {upstream.label} now reports {_fmt(observed)}, not the "
-                f"{_fmt(recorded)} this was built from"
-            )
-        return None
+        return _source_change(upstream, record, ctx)
     if input_id in ctx.building:
         return f"upstream {upstream.label} is built in this run"
     upstream_record = ctx.state.get(input_id)
@@ -302,7 +292,58 @@ def _input_change(input_id: str, record: NodeRecord, ctx: _Context) -> str | Non
             f"upstream {upstream.label} was rebuilt at {_fmt(upstream_record.last_updated)}, "
             f"after the build this one read ({_fmt(seen)})"
         )
+    moved = _own_table_change(upstream, upstream_record, ctx)
+    if moved:
+        return f"upstream {upstream.label}: {moved}"
     return None
+
+
+def _source_change(source: Node, record: NodeRecord, ctx: _Context) -> str | None:
+    observed = ctx.versions.get(source.unique_id) or {}
+    if not observed:
+        ctx.unmeasured.add(source.unique_id)
+        return (
+            f"source {source.label} has no measurable freshness or data version, "
+            "so it counts as changed"
+        )
+    recorded = record.data_versions.get(source.unique_id)
+    if recorded is None:
+        return f"source {source.label} has no data version recorded for the last build"
+    change = describe_change(recorded, observed)
+    if change is None:
+        return None
+    only_loaded_at = {k: v for k, v in recorded.items() if k != LOADED_AT} == {
+        k: v for k, v in observed.items() if k != LOADED_AT
+    }
+    before, now = loaded_at(recorded), loaded_at(observed)
+    if only_loaded_at and before is not None and now is not None:
+        if now > before:
+            return (
+                f"source {source.label} has data from {_fmt(now)}, newer than the "
+                f"{_fmt(before)} this was built from"
+            )
+        return (
+            f"source {source.label} now reports {_fmt(now)}, not the {_fmt(before)} "
+            "this was built from"
+        )
+    return f"source {source.label} changed since this was built: {change}"
+
+
+def _own_table_change(node: Node, record: NodeRecord, ctx: _Context) -> str | None:
+    """Why the table of a node orc built no longer holds what that build wrote, if so."""
+    if not holds_data(node):
+        return None
+    if record.version is None:
+        return "recorded without a data version of its table (by an older orc or another tool)"
+    if not record.version:
+        return None  # the warehouse offered no signal when it was built: nothing to compare
+    observed = ctx.versions.get(node.unique_id) or {}
+    if not observed:
+        return "its table's data version cannot be measured now, so it counts as changed"
+    change = describe_change(record.version, observed)
+    if change is None:
+        return None
+    return f"its table changed outside orc since its build at {_fmt(record.last_updated)}: {change}"
 
 
 def _replaced_parent(node: Node, ctx: _Context, options: PlanOptions) -> str | None:

@@ -14,6 +14,7 @@ from orchestra_dbt_py.core.graph import (
     data_inputs,
 )
 from orchestra_dbt_py.core.records import NodeRecord
+from orchestra_dbt_py.core.versions import DataVersion, loaded_at
 
 
 def finished_record(
@@ -23,7 +24,7 @@ def finished_record(
     execution_time: float,
     *,
     known: Mapping[str, NodeRecord],
-    freshness: Mapping[str, datetime | None],
+    versions: Mapping[str, DataVersion],
     checksum: str | None,
     now: datetime,
 ) -> NodeRecord | None:
@@ -31,8 +32,9 @@ def finished_record(
     run builds it (a failed build, or an error before a test could give its result).
 
     `known` holds the records of the other nodes as they stand now (keyed by unique id), so
-    the record names the builds of its upstream models it read; `freshness` the source data
-    times observed before the run.
+    the record names the builds of its upstream models it read; `versions` the data versions
+    of the sources observed before the run. The version of the node's own table is measured
+    after the run; until then the record has none.
     """
     node = nodes[uid]
     succeeded = (node.resource_type in RELATION_TYPES and status == "success") or (
@@ -41,10 +43,12 @@ def finished_record(
     if not succeeded:
         return None
     inputs = data_inputs(nodes, uid)
+    sources = [i for i in inputs if nodes[i].resource_type == "source"]
     return NodeRecord(
         last_updated=now,
         checksum=checksum,
-        sources={i: freshness.get(i) for i in inputs if nodes[i].resource_type == "source"},
+        sources={i: loaded_at(versions.get(i, {})) for i in sources},
+        data_versions={i: versions[i] for i in sources if versions.get(i)},
         fingerprint=node.fingerprint,
         relation=node.relation,
         upstream={

@@ -26,6 +26,8 @@ RECORD_FIELDS = frozenset(
         "upstream",
         "status",
         "execution_time",
+        "data_versions",
+        "version",
     }
 )
 
@@ -42,8 +44,12 @@ class NodeRecord:
 
     `fingerprint` is orc's fingerprint of the definition that was built; `hook_fingerprint`
     is set instead when the dbt package's hooks recorded the build (one record has at most
-    one of them). All timestamps are timezone-aware UTC (naive values given to the
-    constructor are taken as UTC, other offsets are converted). Mappings are read-only
+    one of them). `data_versions` holds the data version of each source the build read;
+    `version` the data version of the node's own table right after the build (`{}` where
+    the warehouse offers none; None in records of older tools, which are never reused).
+
+    All timestamps are timezone-aware UTC (naive values given to the constructor are taken
+    as UTC, other offsets are converted). Mappings are read-only
     copies, and `extra` is frozen deeply (objects become read-only mappings, arrays become
     tuples), so a record can be shared freely between threads and callers.
     """
@@ -58,6 +64,8 @@ class NodeRecord:
     execution_time: float | None = None
     extra: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
     hook_fingerprint: str | None = None
+    data_versions: Mapping[str, Mapping[str, str]] = field(default_factory=lambda: _EMPTY)
+    version: Mapping[str, str] | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.last_updated, datetime):
@@ -80,6 +88,13 @@ class NodeRecord:
             "upstream",
             MappingProxyType({k: _as_utc(v) for k, v in self.upstream.items()}),
         )
+        set_(
+            self,
+            "data_versions",
+            MappingProxyType({k: MappingProxyType(dict(v)) for k, v in self.data_versions.items()}),
+        )
+        if self.version is not None:
+            set_(self, "version", MappingProxyType(dict(self.version)))
         if self.execution_time is not None:
             set_(self, "execution_time", float(self.execution_time))
         clashes = sorted(RECORD_FIELDS.intersection(self.extra))

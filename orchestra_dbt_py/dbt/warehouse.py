@@ -4,6 +4,7 @@ Read-only, except for the state-table macros, which commit their own writes."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Collection, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -30,6 +31,8 @@ class Warehouse:
 
     def __init__(self, session: DbtSession) -> None:
         self.session = session
+        # What each measurement cost: (step, relations asked about, seconds), in order.
+        self.measurements: list[tuple[str, int, float]] = []
 
     @property
     def replacing_drops_dependent_views(self) -> bool:
@@ -70,11 +73,56 @@ class Warehouse:
                 errors[uid] = one_line(error)
                 return None
 
+        started = time.perf_counter()
         try:
             with ThreadPoolExecutor(max_workers=self.session.threads) as pool:
                 return dict(zip(ids, pool.map(measure, ids), strict=True)), errors
         finally:
             adapter.cleanup_connections()
+            self.measurements.append(("freshness", len(ids), time.perf_counter() - started))
+
+    def data_versions(
+        self, node_ids: Iterable[str]
+    ) -> tuple[dict[str, dict[str, str]] | None, str | None]:
+        """The data version of each source and table among `node_ids`, from the package's
+        `data_versions` macro in one call (an empty version where the warehouse offers
+        none); or None and the error when the measurement failed. Sources that opt out with
+        `meta: {orchestra_dbt: {data_version: false}}` are not asked (their `loaded_at`
+        is all orc knows of them)."""
+        manifest = self.session.manifest
+        adapter = self.session.adapter
+        # Two sources may name one relation (on DuckDB, one file): both get its version.
+        by_relation: dict[str, list[str]] = {}
+        relations = []
+        for uid in sorted(node_ids):
+            node = manifest.sources.get(uid) or manifest.nodes.get(uid)
+            if node is None or _opted_out(node):
+                continue
+            relation = adapter.Relation.create_from(adapter.config, node)
+            by_relation.setdefault(relation.render(), []).append(uid)
+            relations.append(relation)
+        if not relations:
+            return {}, None
+        started = time.perf_counter()
+        try:
+            found = self.call_package_macro("data_versions", {"relations": relations})
+        except OrcError:
+            raise
+        except Exception as error:
+            return None, one_line(error)
+        finally:
+            adapter.cleanup_connections()
+            seconds = time.perf_counter() - started
+            self.measurements.append(("data_versions", len(relations), seconds))
+        versions: dict[str, dict[str, str]] = {
+            uid: {} for uids in by_relation.values() for uid in uids
+        }
+        for rendered, version in dict(found or {}).items():
+            for owner in by_relation.get(str(rendered), ()):
+                versions[owner] = {
+                    str(k): str(v) for k, v in dict(version or {}).items() if v is not None
+                }
+        return versions, None
 
     def existing_relations(self, nodes: Iterable[Node]) -> set[str]:
         """The lower-cased relation names, among those of `nodes`, that exist in the warehouse."""
@@ -157,3 +205,8 @@ def _as_utc(value: Any) -> datetime | None:
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
     return value.astimezone(UTC)
+
+
+def _opted_out(node: Any) -> bool:
+    settings = (getattr(node, "meta", None) or {}).get("orchestra_dbt") or {}
+    return isinstance(settings, dict) and settings.get("data_version") is False

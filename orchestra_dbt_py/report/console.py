@@ -52,8 +52,9 @@ def announce_plan(plan: Plan, nodes: Mapping[str, Node], verbose: Any = False) -
     if plan.unmeasured_sources:
         names = ", ".join(nodes[s].label for s in plan.unmeasured_sources)
         say(
-            f"{len(plan.unmeasured_sources)} source(s) have no measurable freshness and count "
-            f"as changed on every run: {names}. Give them a loaded_at_field or loaded_at_query."
+            f"{len(plan.unmeasured_sources)} source(s) have no measurable data version and count "
+            f"as changed on every run: {names}. Give them a loaded_at_field or loaded_at_query "
+            "(this warehouse reports no change signal of its own for them)."
         )
     built, reused = plan.ids("build"), plan.ids("reuse")
     say(f"plan: {len(built)} to run, {len(reused)} to reuse of {len(plan.decisions)} selected")

@@ -8,12 +8,17 @@ singular tests in integration_tests/tests/ call `orchestra_dbt.source_freshness`
 and return rows when a result is wrong. Finally the macro is called the way
 `orc` calls it, through `adapter.execute_macro`, to check what Python receives.
 
+`orchestra_dbt.data_versions` is called the same way (test_data_versions_*): tables are
+created, measured, changed in the ways a version must notice (and one it may), and
+measured again; the singular test assert_data_versions_shape checks its shape in the build.
+
 The PostgreSQL variant needs a server: it runs when PGHOST and PGPORT are set
 (`make test` starts one) and uses its own schema, dropped afterwards.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import shutil
@@ -40,6 +45,7 @@ COMMON_TESTS = frozenset(
         "assert_no_config_returns_none",
         "assert_empty_table_returns_none",
         "assert_dispatch_override_wins",
+        "assert_data_versions_shape",
     }
 )
 DUCKDB_ONLY_TESTS = frozenset(
@@ -142,14 +148,10 @@ def _assert_statuses(statuses: dict[str, str], expected_tests: frozenset[str]) -
     assert built == dict.fromkeys(BUILT_NODES, "success")
 
 
-def _freshness_via_execute_macro(
-    project_dir: Path, target: str, calls: list[tuple[str, dict[str, Any]]]
-) -> list[Any]:
-    """Call orchestra_dbt.source_freshness in-process, as orc does.
-
-    `calls` holds (source unique_id suffix "source_name.table_name", kwargs);
-    the relation is built from the parsed source node.
-    """
+@contextlib.contextmanager
+def _in_process_adapter(project_dir: Path, target: str) -> Iterator[tuple[Any, Any, Any]]:
+    """(adapter, manifest, config) of a parsed project, with an open connection: the
+    package's macros are called through `adapter.execute_macro`, as orc calls them."""
     from dbt.adapters.factory import get_adapter, register_adapter, reset_adapters
     from dbt.config.runtime import RuntimeConfig
     from dbt.context.providers import generate_runtime_macro_context
@@ -165,22 +167,34 @@ def _freshness_via_execute_macro(
     adapter = get_adapter(config)
     adapter.set_macro_resolver(manifest)
     adapter.set_macro_context_generator(generate_runtime_macro_context)
-    values = []
     try:
         with adapter.connection_named("orc_contract_test"):
-            for source_key, kwargs in calls:
-                node = manifest.sources[f"source.{IT_PROJECT}.{source_key}"]
-                relation = adapter.Relation.create_from(config, node)
-                values.append(
-                    adapter.execute_macro(
-                        "source_freshness",
-                        project="orchestra_dbt",
-                        kwargs={"relation": relation, **kwargs},
-                    )
-                )
+            yield adapter, manifest, config
     finally:
         adapter.cleanup_connections()
         reset_adapters()
+
+
+def _freshness_via_execute_macro(
+    project_dir: Path, target: str, calls: list[tuple[str, dict[str, Any]]]
+) -> list[Any]:
+    """Call orchestra_dbt.source_freshness in-process, as orc does.
+
+    `calls` holds (source unique_id suffix "source_name.table_name", kwargs);
+    the relation is built from the parsed source node.
+    """
+    values = []
+    with _in_process_adapter(project_dir, target) as (adapter, manifest, config):
+        for source_key, kwargs in calls:
+            node = manifest.sources[f"source.{IT_PROJECT}.{source_key}"]
+            relation = adapter.Relation.create_from(config, node)
+            values.append(
+                adapter.execute_macro(
+                    "source_freshness",
+                    project="orchestra_dbt",
+                    kwargs={"relation": relation, **kwargs},
+                )
+            )
     return values
 
 
@@ -258,3 +272,248 @@ def test_package_macros_postgres(it_project: Path, postgres_schema: str) -> None
 
     values = _freshness_via_execute_macro(it_project, "postgres", COMMON_CALLS)
     assert values == COMMON_EXPECTED
+
+
+# --- orchestra_dbt.data_versions on real warehouses ------------------------------------
+
+DV_COLUMNS = "id integer, amount integer, loaded_at timestamp"
+DV_ROWS = (
+    "(1, 10, timestamp '2024-01-01 00:00:00'), "
+    "(2, 20, timestamp '2024-01-02 00:00:00'), "
+    "(3, 30, timestamp '2024-01-03 00:00:00')"
+)
+
+# Each table of the scenario, and the statements that change it after the first measurement
+# ({t} is the table).
+DV_CHANGES: dict[str, list[str]] = {
+    "dv_unchanged": [],
+    # loaded_at untouched, so a rule on max(loaded_at) would miss it.
+    "dv_update": ["update {t} set amount = amount + 1 where id = 2"],
+    # A late row with an old loaded_at: max(loaded_at) does not move.
+    "dv_late_row": ["insert into {t} values (4, 40, timestamp '2020-01-01 00:00:00')"],
+    "dv_delete": ["delete from {t} where id = 3"],
+    "dv_truncate": ["truncate table {t}"],
+    "dv_recreate": [
+        "drop table {t}",
+        f"create table {{t}} ({DV_COLUMNS})",
+        f"insert into {{t}} values {DV_ROWS}",
+    ],
+    "dv_same_value": ["update {t} set amount = amount"],
+}
+# Whether each change moves the version. Every real change does, on both. The last two keep
+# the data as it was: PostgreSQL's row-version digest still moves (new row versions, a new
+# table), DuckDB's content digest rightly does not (same content).
+DV_CHANGED: dict[str, dict[str, bool]] = {
+    "postgres": {
+        "dv_unchanged": False,
+        "dv_update": True,
+        "dv_late_row": True,
+        "dv_delete": True,
+        "dv_truncate": True,
+        "dv_recreate": True,
+        "dv_same_value": True,
+    },
+    "duckdb": {
+        "dv_unchanged": False,
+        "dv_update": True,
+        "dv_late_row": True,
+        "dv_delete": True,
+        "dv_truncate": True,
+        "dv_recreate": False,
+        "dv_same_value": False,
+    },
+}
+DV_FIELDS = {
+    "postgres": {"oid", "relfilenode", "columns", "rows", "xmin_digest"},
+    "duckdb": {"columns", "rows", "digest"},
+}
+FILE_FIELDS = {"files", "bytes", "modified", "listing"}
+
+
+def _run_sql(adapter: Any, *statements: str) -> None:
+    if not statements:
+        return
+    for sql in statements:
+        adapter.execute(sql, auto_begin=True)
+    adapter.commit_if_has_connection()
+
+
+def _data_versions(adapter: Any, relations: list[Any]) -> dict[str, dict[str, str]]:
+    versions = adapter.execute_macro(
+        "data_versions", project="orchestra_dbt", kwargs={"relations": relations}
+    )
+    return {key: dict(version) for key, version in versions.items()}
+
+
+def _table(adapter: Any, config: Any, name: str, **kwargs: Any) -> Any:
+    return adapter.Relation.create(
+        database=config.credentials.database,
+        schema=config.credentials.schema,
+        identifier=name,
+        type="table",
+        **kwargs,
+    )
+
+
+def _assert_known(version: dict[str, str], fields: set[str]) -> None:
+    assert set(version) == fields
+    assert all(isinstance(value, str) and value for value in version.values()), version
+
+
+def _table_scenario(adapter: Any, config: Any, target: str) -> dict[str, Any]:
+    """Create the tables, measure, change them, measure again; return the tables."""
+    _run_sql(adapter, f"create schema if not exists {adapter.quote(config.credentials.schema)}")
+    tables = {name: _table(adapter, config, name) for name in DV_CHANGES}
+    for relation in tables.values():
+        _run_sql(
+            adapter,
+            f"create table {relation} ({DV_COLUMNS})",
+            f"insert into {relation} values {DV_ROWS}",
+        )
+    view = _table(adapter, config, "dv_view")
+    _run_sql(adapter, f"create view {view} as select * from {tables['dv_unchanged']}")
+    missing = _table(adapter, config, "dv_missing")
+    relations = [*tables.values(), view, missing, tables["dv_update"]]
+
+    before = _data_versions(adapter, relations)
+    assert set(before) == {relation.render() for relation in relations}
+    assert before[view.render()] == {}
+    assert before[missing.render()] == {}
+    for relation in tables.values():
+        _assert_known(before[relation.render()], DV_FIELDS[target])
+        assert before[relation.render()]["rows"] == "3"
+    assert _data_versions(adapter, relations) == before, "measuring twice must agree"
+
+    for name, statements in DV_CHANGES.items():
+        _run_sql(adapter, *(sql.format(t=tables[name]) for sql in statements))
+    after = _data_versions(adapter, relations)
+
+    changed = {
+        name: after[relation.render()] != before[relation.render()]
+        for name, relation in tables.items()
+    }
+    assert changed == DV_CHANGED[target]
+    for relation in tables.values():
+        _assert_known(after[relation.render()], DV_FIELDS[target])
+    assert after[tables["dv_truncate"].render()]["rows"] == "0"
+    assert after[view.render()] == after[missing.render()] == {}
+    return tables
+
+
+def test_data_versions_duckdb(it_project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ORC_IT_SCHEMA", "orc_it")
+    deps = _dbt(it_project, "deps")
+    assert deps.success, f"dbt deps failed: {deps.exception}"
+
+    files = it_project / "data" / "dv"
+    files.mkdir()
+    for name, text, mtime in [
+        ("a.csv", "id\n1\n", CSV_MTIME),
+        ("b.csv", "id\n2\n", CSV_MTIME + 10),
+        ("c.csv", "id\n3\n", CSV_MTIME + 20),
+    ]:
+        (files / name).write_text(text)
+        os.utime(files / name, (mtime, mtime))
+
+    with _in_process_adapter(it_project, "duckdb") as (adapter, manifest, config):
+        _table_scenario(adapter, config, "duckdb")
+
+        # File-backed sources (dbt-duckdb `external_location`), keyed by that location.
+        orders = adapter.Relation.create_from(
+            config, manifest.sources[f"source.{IT_PROJECT}.orc_it_files.orders_path"]
+        )
+        glob = _table(adapter, config, "dv_glob", external="'data/dv/*.csv'")
+        listed = _table(
+            adapter, config, "dv_list", external="read_csv(['data/dv/a.csv', 'data/dv/b.csv'])"
+        )
+        no_file = _table(adapter, config, "dv_none", external="'data/dv_none/*.csv'")
+        unmeasurable = _table(adapter, config, "dv_iceberg", external="iceberg_scan('data/x')")
+        relations = [orders, glob, listed, no_file, unmeasurable]
+
+        start = _data_versions(adapter, relations)
+        assert set(start) == {
+            "'data/orders.csv'",
+            "'data/dv/*.csv'",
+            *(relation.render() for relation in (listed, no_file, unmeasurable)),
+        }
+        for relation in (orders, glob, listed):
+            _assert_known(start[relation.render()], FILE_FIELDS)
+        assert start[glob.render()]["files"] == "3"
+        assert start[listed.render()]["files"] == "2"
+        assert start[glob.render()]["modified"] == str((CSV_MTIME + 20) * 1_000_000)
+        assert start[no_file.render()] == start[unmeasurable.render()] == {}
+
+        # b.csv, listed by both, gets a row (and a new time).
+        with (files / "b.csv").open("a") as handle:
+            handle.write("4\n")
+        os.utime(files / "b.csv", (CSV_MTIME + 30, CSV_MTIME + 30))
+        appended = _data_versions(adapter, relations)
+        for relation in (glob, listed):
+            assert appended[relation.render()] != start[relation.render()]
+            assert appended[relation.render()]["modified"] == str((CSV_MTIME + 30) * 1_000_000)
+        assert appended[orders.render()] == start[orders.render()]
+
+        # A file renamed within the glob keeps count, size and time: only the listing moves.
+        (files / "c.csv").rename(files / "d.csv")
+        renamed = _data_versions(adapter, relations)
+        old, new = appended[glob.render()], renamed[glob.render()]
+        assert {field for field in FILE_FIELDS if old[field] != new[field]} == {"listing"}
+        assert renamed[listed.render()] == appended[listed.render()]
+
+        # The blind spot: rewritten in place, same size, modification time set back.
+        (files / "a.csv").write_text("id\n9\n")
+        os.utime(files / "a.csv", (CSV_MTIME, CSV_MTIME))
+        assert _data_versions(adapter, relations) == renamed
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(not _postgres_configured(), reason="PGHOST/PGPORT not set (no PostgreSQL)")
+def test_data_versions_postgres(it_project: Path, postgres_schema: str) -> None:
+    import psycopg2
+
+    deps = _dbt(it_project, "deps")
+    assert deps.success, f"dbt deps failed: {deps.exception}"
+
+    with _in_process_adapter(it_project, "postgres") as (adapter, _manifest, config):
+        _table_scenario(adapter, config, "postgres")
+
+        # An update by a transaction that began before the measurement and commits after
+        # it, while a newer one committed before it: the table's newest xmin does not move
+        # (a rule on max(xmin) would miss the update), the digest does.
+        late = _table(adapter, config, "dv_old_transaction")
+        _run_sql(
+            adapter,
+            f"create table {late} ({DV_COLUMNS})",
+            f"insert into {late} values {DV_ROWS}",
+        )
+        settings = {
+            "host": os.environ["PGHOST"],
+            "port": int(os.environ["PGPORT"]),
+            "user": os.environ.get("PGUSER", "postgres"),
+            "password": os.environ.get("PGPASSWORD", ""),
+            "dbname": os.environ.get("PGDATABASE", "postgres"),
+        }
+        older = psycopg2.connect(**settings)
+        newer = psycopg2.connect(**settings)
+        try:
+            newer.autocommit = True
+            with older.cursor() as old_cursor, newer.cursor() as new_cursor:
+                old_cursor.execute("select txid_current()")  # the older transaction's id
+                new_cursor.execute(
+                    f"insert into {late} values (4, 40, timestamp '2024-01-04 00:00:00')"
+                )
+                new_cursor.execute(f"select max(xmin::text::bigint) from {late}")
+                (newest_before,) = new_cursor.fetchone()
+                before = _data_versions(adapter, [late])
+
+                old_cursor.execute(f"update {late} set amount = amount + 1 where id = 1")
+                older.commit()
+                new_cursor.execute(f"select max(xmin::text::bigint) from {late}")
+                (newest_after,) = new_cursor.fetchone()
+                after = _data_versions(adapter, [late])
+        finally:
+            older.close()
+            newer.close()
+        assert newest_after == newest_before
+        assert after[late.render()] != before[late.render()]
+        assert after[late.render()]["rows"] == before[late.render()]["rows"] == "4"

@@ -58,10 +58,16 @@ SH_RELATIONS = SH_MODELS | SH_SEEDS
 
 ORDERS = f"source.{PROJECT}.sh_raw.orders"
 CUSTOMERS = f"source.{PROJECT}.sh_raw.customers"
-# The newest loaded_at of each raw table as integration_tests/macros/state_hooks.sql makes it.
-ORDERS_AT = "2024-05-03T12:00:00.000000Z"
-CUSTOMERS_AT = "2024-04-02T09:30:00.000000Z"
+# The newest loaded_at of each raw table as integration_tests/macros/state_hooks.sql makes it,
+# as the hooks and orc write it.
+ORDERS_AT = "2024-05-03T12:00:00Z"
+CUSTOMERS_AT = "2024-04-02T09:30:00Z"
 HOOK_CHANGED = "definition changed since the hooked run (code, config, macros or vars)"
+# A source whose table does not exist. The hooks record it as unmeasured (they do not ask
+# source_freshness about a missing table, whose query would fail the hook); orc asks, and
+# the override in integration_tests/macros/source_freshness_overrides.sql answers. So orc
+# builds what reads it once after each hooked run, and records a version it can reuse.
+PROBE = f"source.{PROJECT}.orc_it.override_probe"
 UNIT_TEST_FORCES = f"its unit test {UNIT_TEST} must run (no run recorded)"
 
 TARGETS = [
@@ -294,6 +300,44 @@ def wh(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[HookedProject
     project.drop()
 
 
+def sources_read(project: HookedProject) -> dict[str, list[str]]:
+    """The sources each node of the project reads itself, sorted, from the manifest of the
+    last dbt command (none of them reads one through a view but the tests of sh_stg_orders)."""
+    manifest = json.loads((project.dir / "target" / "manifest.json").read_text())
+    return {
+        name(unique_id): sorted(p for p in parents if p.startswith("source."))
+        for unique_id, node in manifest["nodes"].items()
+        for parents in [node.get("depends_on", {}).get("nodes", [])]
+    }
+
+
+def probe_readers(project: HookedProject) -> set[str]:
+    """The nodes that read PROBE: orc rebuilds the hook's records of them."""
+    return {node for node, sources in sources_read(project).items() if PROBE in sources}
+
+
+def assert_data_versions(items: Mapping[str, dict[str, Any]]) -> None:
+    """Each item the hook wrote carries the data version of every source it read (its
+    loaded_at and what the warehouse reports besides) and, for a node whose relation holds
+    data, the version of its table right after the build; views and tests have none. Items
+    orc wrote are left alone."""
+    tables = (SH_RELATIONS | IT_RELATIONS) - {"sh_stg_orders"}
+    for node, item in items.items():
+        if item.get("recorded_by") != "orchestra_dbt.record_run":
+            continue
+        versions = item["data_versions"]
+        assert set(versions) == set(item["sources"]), node
+        for source, version in versions.items():
+            assert moment(version["loaded_at"]) == moment(item["sources"][source]), node
+            if source in (ORDERS, CUSTOMERS):  # tables: the warehouse reports their versions
+                assert set(version) - {"loaded_at"}, (node, version)
+        if node in tables:
+            assert item["version"], node  # both warehouses report a version of a table
+            assert all(isinstance(value, str) for value in item["version"].values()), node
+        else:
+            assert "version" not in item, node
+
+
 def built(decisions: Mapping[str, tuple[str, str]]) -> set[str]:
     return {node for node, (decision, _) in decisions.items() if decision == "build"}
 
@@ -318,11 +362,12 @@ def test_plain_build_records_every_node_and_orc_reuses_them(tmp_path: Path, targ
 
         items = wh.items()
         assert set(items) == recorded_nodes(target)
+        probing = probe_readers(wh)
         for node, item in items.items():
             assert item["fingerprint"].startswith("hook1:"), node
             assert item["recorded_by"] == "orchestra_dbt.record_run", node
             assert item["status"] == ("success" if node in SH_RELATIONS | IT_RELATIONS else "pass")
-            assert "unmeasured_sources" not in item, node
+            assert item.get("unmeasured_sources", []) == ([PROBE] if node in probing else []), node
         at = {node: item["last_updated"] for node, item in items.items()}
         inputs = {
             "sh_stg_orders": ({ORDERS: ORDERS_AT}, {}),
@@ -349,20 +394,21 @@ def test_plain_build_records_every_node_and_orc_reuses_them(tmp_path: Path, targ
         }
         for node, (sources, upstream) in inputs.items():
             assert (items[node]["sources"], items[node]["upstream"]) == (sources, upstream), node
+        assert_data_versions(items)
         relation = items["sh_stg_customers"]["relation"].replace('"', "")
         assert relation.endswith(f"{wh.schema}.sh_stg_customers")
         plain_data, plain_rows = wh.data(), wh.rows()
 
         decisions = wh.build()
         assert set(decisions) == all_nodes(target)
-        assert built(decisions) == {"sh_customer_regions", UNIT_TEST}
+        assert built(decisions) == {"sh_customer_regions", UNIT_TEST} | probing
         assert decisions["sh_customer_regions"][1].startswith(UNIT_TEST_FORCES)
         assert wh.data() == plain_data
         # orc wrote what it built; every row the hook wrote for the rest is untouched.
         after = {row.key: row for row in wh.rows()}
         assert {name(key) for key in after} == all_nodes(target)
         assert [row for row in plain_rows if after[row.key] != row] == [
-            row for row in plain_rows if name(row.key) == "sh_customer_regions"
+            row for row in plain_rows if name(row.key) in {"sh_customer_regions"} | probing
         ]
         fingerprint = json.loads(after[uid("sh_customer_regions")].item)["fingerprint"]
         assert not fingerprint.startswith("hook")
@@ -395,13 +441,17 @@ def test_hooked_build_after_orc_keeps_the_table_readable_and_drops_a_failed_mode
 
     # orc reads every row; it rebuilds the failed model, and nothing else changed (orc's
     # unit test record still vouches for the unchanged model it tests).
+    probing = probe_readers(wh)
     decisions = wh.build()
-    assert built(decisions) == {"sh_fragile"}
+    assert built(decisions) == {"sh_fragile"} | probing
     assert decisions["sh_fragile"][1] == "no build recorded"
     after = wh.items()
     assert set(after) == all_nodes(wh.target)
     assert after["sh_fragile"]["status"] == "success"
-    assert {node: item for node, item in after.items() if node != "sh_fragile"} == items
+    rebuilt = {"sh_fragile"} | probing
+    assert {node: item for node, item in after.items() if node not in rebuilt} == {
+        node: item for node, item in items.items() if node not in rebuilt
+    }
 
 
 # --- changes after a hooked run ------------------------------------------------------------------
@@ -409,6 +459,7 @@ def test_hooked_build_after_orc_keeps_the_table_readable_and_drops_a_failed_mode
 
 def test_changes_after_a_hooked_run_are_rebuilt(wh: HookedProject) -> None:
     wh.dbt("build")
+    probing = probe_readers(wh)
 
     # New data in one source, an edited model, and a new value of a var a model reads.
     wh.execute(
@@ -421,7 +472,7 @@ def test_changes_after_a_hooked_run_are_rebuilt(wh: HookedProject) -> None:
 
     decisions = wh.build(*factor)
     by_orc = built(decisions)  # recorded by orc from now on
-    assert by_orc == {
+    assert by_orc - probing == {
         "sh_stg_customers",
         "unique_sh_stg_customers_customer_id",
         "sh_fragile",
@@ -431,9 +482,10 @@ def test_changes_after_a_hooked_run_are_rebuilt(wh: HookedProject) -> None:
         "sh_customer_regions",
         UNIT_TEST,
     }
-    assert decisions["sh_stg_customers"][1].startswith(
-        "source sh_raw.customers has data from 2024-06-01 08:00:00"
-    )
+    assert probing <= by_orc
+    reason = decisions["sh_stg_customers"][1]
+    assert reason.startswith("source sh_raw.customers changed since this was built: ")
+    assert "loaded_at 2024-04-02T09:30:00Z -> 2024-06-01T08:00:00Z" in reason
     assert decisions["sh_fragile"][1] == HOOK_CHANGED
     assert decisions["sh_order_totals"][1] == HOOK_CHANGED
     # What orc left in the warehouse is what a plain build makes of the same data and vars.
@@ -463,6 +515,52 @@ def test_changes_after_a_hooked_run_are_rebuilt(wh: HookedProject) -> None:
     assert wh.data() == wh.data(ref)
 
 
+def test_data_versions_of_hooked_runs(wh: HookedProject) -> None:
+    """Changes a loaded_at maximum cannot see, after a hooked run: rows of a source updated
+    in place and a table the hook built changed outside dbt. orc rebuilds what they touch
+    and reuses the rest of the hook's records; once a hooked run has recorded the new data,
+    orc reuses everything."""
+    wh.dbt("build")
+    assert_data_versions(wh.items())
+    probing = probe_readers(wh)
+
+    wh.execute(f"update {wh.raw_schema}.sh_raw_orders set amount = amount + 1 where id = 1")
+    wh.execute(f"update {wh.schema}.sh_stg_customers set name = 'Ada L.' where customer_id = 1")
+    decisions = wh.build()
+    assert built(decisions) - probing == {
+        # they read orders (the test through the view sh_stg_orders, which is reused)
+        "sh_order_totals",
+        "not_null_sh_order_totals_customer_id",
+        "not_null_sh_stg_orders_order_id",
+        # changed outside dbt, and what reads it
+        "sh_stg_customers",
+        "unique_sh_stg_customers_customer_id",
+        "sh_customer_regions",
+        UNIT_TEST,
+    }
+    assert probing <= built(decisions)
+    changed = "source sh_raw.orders changed since this was built: "
+    assert decisions["sh_order_totals"][1].startswith(changed), decisions["sh_order_totals"]
+    assert "loaded_at" not in decisions["sh_order_totals"][1]
+    assert decisions["sh_stg_customers"][1].startswith(
+        "its table changed outside orc since its build at"
+    )
+    assert decisions["sh_stg_orders"][0] == "reuse"
+    totals = wh.query(f"select customer_id, total_amount from {wh.schema}.sh_order_totals")
+    assert sorted(totals) == [(1, 351), (2, 40)]
+    names = wh.query(f"select name from {wh.schema}.sh_stg_customers where customer_id = 1")
+    assert names == [("Ada",)]
+
+    # Changed again, then recorded by a hooked run: nothing is left for orc to build but
+    # what reads the source the hooks cannot measure.
+    wh.execute(f"delete from {wh.raw_schema}.sh_raw_orders where id = 3")
+    wh.dbt("build")
+    assert_data_versions(wh.items())
+    assert built(wh.build()) == probing
+    totals = wh.query(f"select customer_id, total_amount from {wh.schema}.sh_order_totals")
+    assert sorted(totals) == [(1, 351)]
+
+
 # --- a hooked run without observe_sources --------------------------------------------------------
 
 
@@ -484,8 +582,10 @@ def test_hooked_run_without_observe_sources_rebuilds_source_readers(wh: HookedPr
         readers["assert_duckdb_file_sources_readable"] = [
             f"source.{PROJECT}.orc_it_files.{table}" for table in files
         ]
+    readers.update({node: sources_read(wh)[node] for node in probe_readers(wh)})
     for node, item in wh.items().items():
         assert item["sources"] == {}, node
+        assert item["data_versions"] == {}, node
         assert item.get("unmeasured_sources") == readers.get(node), node
 
     decisions = wh.build()
@@ -500,7 +600,7 @@ def test_hooked_run_without_observe_sources_rebuilds_source_readers(wh: HookedPr
     } - {"sh_stg_orders"}
     # A view is reused whatever its sources: its data is always current.
     assert decisions["sh_stg_orders"][0] == "reuse"
-    unknown = "source sh_raw.{} has no freshness recorded for the last build"
+    unknown = "source sh_raw.{} has no data version recorded for the last build"
     assert decisions["sh_stg_customers"][1] == unknown.format("customers")
     assert decisions["sh_order_totals"][1] == unknown.format("orders")
     # orc measured the sources itself and recorded them.
@@ -694,7 +794,8 @@ def test_integration_account_scopes_the_keys(wh: HookedProject) -> None:
     assert key("sh_fragile").replace('"', "").endswith(f".{wh.schema}.sh_fragile")
 
     scoped = {"ORCHESTRA_INTEGRATION_ACCOUNT_ID": "acct1", "ORCHESTRA_LOCAL_RUN": "false"}
-    assert built(wh.build(*account, env=scoped)) == {"sh_customer_regions", UNIT_TEST}
+    probing = probe_readers(wh)
+    assert built(wh.build(*account, env=scoped)) == {"sh_customer_regions", UNIT_TEST} | probing
     assert {row.key for row in wh.rows()} == hooked | {key(UNIT_TEST)}
 
     where = f"warehouse:{wh.table}"

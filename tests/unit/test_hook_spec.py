@@ -30,6 +30,7 @@ from orchestra_dbt_py.core.graph import Node, data_inputs  # noqa: E402
 from orchestra_dbt_py.core.keys import KeyScope  # noqa: E402
 from orchestra_dbt_py.core.recording import finished_record  # noqa: E402
 from orchestra_dbt_py.core.records import NodeRecord, format_timestamp  # noqa: E402
+from orchestra_dbt_py.core.versions import source_version  # noqa: E402
 
 PROJECT = "spec"
 MATERIALIZATIONS = ("table", "view", "ephemeral", "incremental")
@@ -110,7 +111,11 @@ def test_the_record_of_a_finished_node_agrees(seed: int) -> None:
     rng = random.Random(seed)
     renderer = MacroRenderer("postgres", graph=graph)
     observed = {
-        uid: rng.choice([None, T0 - timedelta(hours=rng.randint(1, 9))]) for uid in graph["sources"]
+        uid: source_version(
+            rng.choice([None, T0 - timedelta(hours=rng.randint(1, 9))]),
+            rng.choice([{}, {"rows": str(rng.randint(0, 99)), "digest": "d" * 40}]),
+        )
+        for uid in graph["sources"]
     }
     known = {
         uid: NodeRecord(last_updated=T0 + timedelta(minutes=rng.randint(1, 60)))
@@ -128,7 +133,7 @@ def test_the_record_of_a_finished_node_agrees(seed: int) -> None:
             status,
             1.5,
             known=known,
-            freshness=observed,
+            versions=observed,
             checksum=node["checksum"]["checksum"],
             now=now,
         )
@@ -138,7 +143,7 @@ def test_the_record_of_a_finished_node_agrees(seed: int) -> None:
             node,
             {"status": status, "last_updated": format_timestamp(now), "execution_time": 1.5},
             renderer.call("_data_inputs", uid),
-            {s: format_timestamp(t) for s, t in observed.items() if t is not None},
+            observed,
             {k: format_timestamp(r.last_updated) for k, r in known.items()},
             "hook1:abc",
         )
@@ -149,7 +154,8 @@ def test_the_record_of_a_finished_node_agrees(seed: int) -> None:
         extra = dict(jinja.extra)
         assert extra.pop("recorded_by") == "orchestra_dbt.record_run"
         assert extra == {}
-        for field in ("last_updated", "checksum", "sources", "upstream", "relation", "status"):
+        fields = ("last_updated", "checksum", "sources", "data_versions", "upstream", "relation")
+        for field in (*fields, "status"):
             assert getattr(jinja, field) == getattr(python, field), (uid, field)
         assert jinja.execution_time == python.execution_time
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
@@ -10,12 +11,15 @@ import pytest
 from orchestra_dbt_py.core.graph import (
     BuildAfter,
     Node,
+    data_inputs,
     effective_build_after,
+    holds_data,
     sources_to_measure,
     topological_order,
 )
 from orchestra_dbt_py.core.planner import PlanOptions, plan
 from orchestra_dbt_py.core.records import NodeRecord
+from orchestra_dbt_py.core.versions import DataVersion, source_version
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 BUILT = NOW - timedelta(hours=2)
@@ -64,6 +68,11 @@ def graph(**overrides: Node) -> dict[str, Node]:
     return result
 
 
+def versions_of(freshness: Mapping[str, datetime | None]) -> dict[str, DataVersion]:
+    """Source versions that hold only a `loaded_at` (unmeasured sources: empty)."""
+    return {uid: source_version(moment, {}) for uid, moment in freshness.items()}
+
+
 def good_state(nodes: dict[str, Node]) -> dict[str, NodeRecord]:
     """State as a complete successful run at BUILT (parents a minute before children) left it."""
     state: dict[str, NodeRecord] = {}
@@ -71,13 +80,15 @@ def good_state(nodes: dict[str, Node]) -> dict[str, NodeRecord]:
         node = nodes[uid]
         if node.resource_type == "source" or node.materialized == "ephemeral":
             continue
-        from orchestra_dbt_py.core.graph import data_inputs
-
         inputs = data_inputs(nodes, uid)
         state[uid] = NodeRecord(
             last_updated=BUILT + timedelta(minutes=i),
             checksum="x",
             sources={i: SEEN for i in inputs if nodes[i].resource_type == "source"},
+            data_versions={
+                i: source_version(SEEN, {}) for i in inputs if nodes[i].resource_type == "source"
+            },
+            version={} if holds_data(node) else None,
             fingerprint=node.fingerprint,
             relation=node.relation,
             upstream={i: state[i].last_updated for i in inputs if i in state},
@@ -100,6 +111,8 @@ class Case:
     options: PlanOptions = field(default_factory=PlanOptions)
     now: datetime = NOW
     reason_contains: dict[str, str] = field(default_factory=dict)
+    # Data versions observed now of tables (and of sources, beyond their loaded_at).
+    table_versions: dict[str, DataVersion] = field(default_factory=dict)
 
 
 def with_record(uid: str, **changes: object) -> dict[str, NodeRecord | None]:
@@ -139,7 +152,7 @@ CASES = [
         "unmeasurable source counts as changed",
         {INT, FCT, TEST_FCT, TEST_REL, TEST_SRC},
         freshness={ORDERS: None, PAYMENTS: SEEN},
-        reason_contains={INT: "no measurable freshness"},
+        reason_contains={INT: "no measurable freshness or data version"},
     ),
     Case(
         "definition change of a table rebuilds it and everything reading its data",
@@ -357,7 +370,8 @@ def test_planner_rule(case: Case) -> None:
     selected = case.selected or {
         uid for uid, n in case.nodes.items() if n.resource_type != "source"
     }
-    result = plan(case.nodes, selected, state, case.freshness, existing, case.now, case.options)
+    versions = {**versions_of(case.freshness), **case.table_versions}
+    result = plan(case.nodes, selected, state, versions, existing, case.now, case.options)
 
     built = {uid for uid in result.ids("build")}
     assert built == case.expect_build, {d.unique_id: d.reason for d in result.decisions.values()}
@@ -440,7 +454,145 @@ def test_unit_tests(
     state = unit_test_state(unit_test_graph())
     existing = {n.relation for n in nodes.values() if n.relation}
     options = PlanOptions(unit_tests_run_with_their_model=run_with_model)
-    result = plan(nodes, {INT, UNIT}, state, freshness, existing, NOW, options)
+    result = plan(nodes, {INT, UNIT}, state, versions_of(freshness), existing, NOW, options)
     assert set(result.ids("build")) == expect_build
     if INT in expect_build and fingerprint == "changed":
         assert "unit test" in result.decisions[INT].reason
+
+
+# --- data versions: every signal the warehouse offers, field by field ---------------------
+
+ROWS = {"rows": "10", "digest": "a" * 40}
+
+
+def table_version(uid: str) -> dict[str, str]:
+    return {"rows": "5", "digest": f"d-{uid}"}
+
+
+def versioned_state(nodes: dict[str, Node]) -> dict[str, NodeRecord]:
+    """A complete run on a warehouse that reports versions: ORDERS has no loaded_at at all,
+    only rows and a digest; every table's own version was recorded after its build."""
+    state = good_state(nodes)
+    for uid, record in state.items():
+        data_versions = dict(record.data_versions)
+        if ORDERS in data_versions:
+            data_versions[ORDERS] = dict(ROWS)
+        state[uid] = replace(
+            record,
+            sources={s: None if s == ORDERS else t for s, t in record.sources.items()},
+            data_versions=data_versions,
+            version=table_version(uid) if holds_data(nodes[uid]) else None,
+        )
+    return state
+
+
+def observed_versions(nodes: dict[str, Node], **changes: dict[str, str]) -> dict[str, DataVersion]:
+    versions: dict[str, DataVersion] = {ORDERS: dict(ROWS), PAYMENTS: source_version(SEEN, {})}
+    versions.update({uid: table_version(uid) for uid, n in nodes.items() if holds_data(n)})
+    versions.update({key.replace("__", "."): value for key, value in changes.items()})
+    return versions
+
+
+DOWNSTREAM_OF_ORDERS = {INT, FCT, TEST_FCT, TEST_REL, TEST_SRC}
+
+
+@pytest.mark.parametrize(
+    ("observed", "record_changes", "selected", "expect_build", "reason"),
+    [
+        ({}, {}, None, set(), (FCT, "unchanged")),
+        (
+            {"source__p__raw__orders": {**ROWS, "digest": "b" * 40}},
+            {},
+            None,
+            DOWNSTREAM_OF_ORDERS,
+            (INT, "source raw.orders changed since this was built: digest moved"),
+        ),
+        (
+            {"source__p__raw__orders": {**ROWS, "rows": "9"}},
+            {},
+            None,
+            DOWNSTREAM_OF_ORDERS,
+            (INT, "rows 10 -> 9"),
+        ),
+        (
+            {"source__p__raw__orders": {"rows": "10"}},
+            {},
+            None,
+            DOWNSTREAM_OF_ORDERS,
+            (INT, "digest disappeared"),
+        ),
+        (
+            {"model__p__fct": {"rows": "6", "digest": f"d-{FCT}"}},
+            {},
+            None,
+            {FCT, TEST_FCT, TEST_REL},
+            (FCT, "its table changed outside orc since its build at"),
+        ),
+        (
+            {"model__p__fct": {}},
+            {},
+            None,
+            {FCT, TEST_FCT, TEST_REL},
+            (FCT, "cannot be measured now"),
+        ),
+        (
+            {},
+            {FCT: {"version": None}},
+            None,
+            {FCT, TEST_FCT, TEST_REL},
+            (FCT, "recorded without a data version of its table"),
+        ),
+        (
+            {"model__p__int_orders": {"rows": "7", "digest": "x"}},
+            {},
+            {FCT},
+            {FCT},
+            (FCT, "upstream int_orders: its table changed outside orc"),
+        ),
+        (
+            {"seed__p__statuses": {"rows": "7", "digest": "x"}},
+            {},
+            None,
+            {SEED},
+            (SEED, "changed outside orc"),
+        ),
+        (
+            {},
+            {FCT: {"version": {}}},
+            None,
+            set(),
+            (FCT, "unchanged"),
+        ),
+    ],
+    ids=[
+        "every version as recorded: reused, a source without loaded_at included",
+        "rows updated in a source, no newer loaded_at: its readers rebuilt",
+        "rows deleted from a source: its readers rebuilt",
+        "a field the source reported disappeared: changed",
+        "a table orc built was changed outside orc: rebuilt",
+        "a table orc built cannot be measured now: rebuilt",
+        "a record without the version of its table (older orc): rebuilt",
+        "an unselected upstream table changed outside orc: its selected reader rebuilt",
+        "a seed's table changed outside orc: rebuilt",
+        "a table whose warehouse reports no version (empty) is judged as before",
+    ],
+)
+def test_data_versions(
+    observed: dict[str, dict[str, str]],
+    record_changes: dict[str, dict[str, object]],
+    selected: set[str] | None,
+    expect_build: set[str],
+    reason: tuple[str, str],
+) -> None:
+    nodes = graph()
+    state = versioned_state(nodes)
+    for uid, changes in record_changes.items():
+        state[uid] = replace(state[uid], **changes)  # type: ignore[arg-type]
+    existing = {n.relation for n in nodes.values() if n.relation}
+    chosen = selected or {uid for uid, n in nodes.items() if n.resource_type != "source"}
+    result = plan(nodes, chosen, state, observed_versions(nodes, **observed), existing, NOW)
+    assert set(result.ids("build")) == expect_build, {
+        d.unique_id: d.reason for d in result.decisions.values()
+    }
+    uid, fragment = reason
+    assert fragment in result.decisions[uid].reason

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from orchestra_dbt_py.core.graph import Node
 from orchestra_dbt_py.core.records import NodeRecord
+from orchestra_dbt_py.core.versions import source_version
 from orchestra_dbt_py.recorder import RunRecorder
 from orchestra_dbt_py.state.local import LocalFileBackend
 
@@ -40,7 +41,7 @@ def test_outcomes_are_recorded(tmp_path: Path) -> None:
     recorder = RunRecorder(
         nodes=NODES,
         known=backend.load(),
-        freshness={SRC: T0 - timedelta(hours=1)},
+        versions={SRC: source_version(T0 - timedelta(hours=1), {"rows": "3"})},
         checksums={TABLE: "abc"},
         backend=backend,
         key_of=lambda uid: uid,
@@ -60,6 +61,8 @@ def test_outcomes_are_recorded(tmp_path: Path) -> None:
     assert table.relation == '"d"."s"."fct"' and table.status == "success"
     assert table.execution_time == 2.5
     assert table.sources == {SRC: T0 - timedelta(hours=1)}  # read through the view
+    assert table.data_versions == {SRC: source_version(T0 - timedelta(hours=1), {"rows": "3"})}
+    assert table.version is None  # measured after the run (set_table_versions)
     assert table.upstream == {VIEW: saved[VIEW].last_updated}
     assert saved[TEST].status == "warn"
     assert saved[TEST].upstream == {TABLE: table.last_updated}

@@ -30,6 +30,8 @@ if str(TESTS_DIR) not in sys.path:
 
 from macro_render import MacroRenderer, RenderedMacro, Statement, table  # noqa: E402
 
+from orchestra_dbt_py.core.records import format_timestamp  # noqa: E402
+
 STATE_VAR = "orchestra_state_table"
 STATE_TABLE = "orc.state_rows"
 COLUMNS = ["state_key", "kind", "last_updated", "item"]
@@ -730,7 +732,9 @@ FINAL = "model.proj.final"
 DIM = "model.proj.dim"
 BROKEN = "model.proj.broken"
 NOT_NULL = "test.proj.not_null_final_id"
-ORDERS_SEEN = "2024-05-06T06:00:00.000000Z"
+ORDERS_SEEN = "2024-05-06T06:00:00Z"
+ORDERS_VERSION = {"loaded_at": ORDERS_SEEN, "row_count": "3", "xmin_digest": "-41"}
+PAYMENTS_VERSION = {"row_count": "7"}  # no loaded_at: unmeasured for dbt-orchestra's `sources`
 DIM_BUILT = "2024-05-01T00:00:00.000000Z"
 
 
@@ -842,7 +846,7 @@ COMPLETED = {
 }
 
 
-def observation_answer(observed: dict[str, str | None]) -> Any:
+def observation_answer(observed: dict[str, dict[str, str]]) -> Any:
     return table(
         ["state_key", "last_updated", "item"],
         [INVOCATION, "2024-05-06T05:00:00.000000Z", json.dumps({ORDERS: "stale"})],
@@ -857,7 +861,45 @@ def dim_answer() -> Any:
     )
 
 
-def record_renderer(answers: list[Any], **kwargs: Any) -> MacroRenderer:
+@dataclass
+class DataVersionsStub:
+    """Stands in for `orchestra_dbt.data_versions` (tested on its own): answers every call
+    with `answer` (keyed by rendered relation; anything else is returned as it is) and logs
+    the call among the warehouse's events, so tests see when and how often it is asked."""
+
+    renderer: MacroRenderer
+    answer: Any
+    calls: list[list[str]] = field(default_factory=list)
+
+    def __call__(self, relations: list[Any]) -> Any:
+        rendered = [relation.render() for relation in relations]
+        self.calls.append(rendered)
+        self.renderer.warehouse.events.append(("data_versions", ", ".join(rendered)))
+        if not isinstance(self.answer, dict):
+            return self.answer
+        return {key: dict(value) for key, value in self.answer.items() if key in rendered}
+
+
+def stub_data_versions(renderer: MacroRenderer, answer: Any) -> DataVersionsStub:
+    stub = DataVersionsStub(renderer, answer)
+    renderer.namespaces["orchestra_dbt"]["data_versions"] = stub
+    return stub
+
+
+def relation_of(node: str) -> str:
+    return f'"analytics"."marts"."{node.rsplit(".", 1)[-1]}"'
+
+
+# What data_versions reports of the tables the run built (final: nothing).
+TABLE_VERSIONS: dict[str, dict[str, Any]] = {
+    relation_of(BASE): {"row_count": 3, "xmin_digest": "77", "absent": None},
+    relation_of(FINAL): {},
+}
+
+
+def record_renderer(
+    answers: list[Any], table_versions: Any = TABLE_VERSIONS, **kwargs: Any
+) -> MacroRenderer:
     warehouse = BY_TYPE["postgres"]
     options: dict[str, Any] = {
         "tables": [table_key(warehouse)],
@@ -866,7 +908,15 @@ def record_renderer(answers: list[Any], **kwargs: Any) -> MacroRenderer:
         "project_name": PROJECT,
         **kwargs,
     }
-    return renderer_for(warehouse, answers, **options)
+    renderer = renderer_for(warehouse, answers, **options)
+    stub_data_versions(renderer, table_versions)
+    return renderer
+
+
+def data_versions_calls(renderer: MacroRenderer) -> list[list[str]]:
+    stub = renderer.namespaces["orchestra_dbt"]["data_versions"]
+    assert isinstance(stub, DataVersionsStub)
+    return stub.calls
 
 
 def written_items(renderer: MacroRenderer) -> dict[str, tuple[str, str, dict[str, Any]]]:
@@ -877,7 +927,10 @@ def written_items(renderer: MacroRenderer) -> dict[str, tuple[str, str, dict[str
 
 def test_record_run_writes_what_the_run_built() -> None:
     renderer = record_renderer(
-        [observation_answer({ORDERS: ORDERS_SEEN, PAYMENTS: None}), dim_answer()]
+        [
+            observation_answer({ORDERS: ORDERS_VERSION, PAYMENTS: PAYMENTS_VERSION, CUSTOMERS: {}}),
+            dim_answer(),
+        ]
     )
 
     assert renderer.call("record_run", RESULTS) == ""
@@ -896,10 +949,15 @@ def test_record_run_writes_what_the_run_built() -> None:
     base = items[BASE][2]
     assert base["status"] == "success"
     assert base["sources"] == {ORDERS: ORDERS_SEEN}  # the newest observation row
+    assert base["data_versions"] == {ORDERS: ORDERS_VERSION}
     assert base["upstream"] == {}
     assert "unmeasured_sources" not in base
+    # Its table as measured after the run, as text, without the fields reported empty.
+    assert base["version"] == {"row_count": "3", "xmin_digest": "77"}
 
-    assert items[BASE_VIEW][2]["upstream"] == {BASE: items[BASE][1]}
+    view = items[BASE_VIEW][2]
+    assert view["upstream"] == {BASE: items[BASE][1]}
+    assert "version" not in view  # a view holds no data of its own
 
     final = items[FINAL][2]
     # Through the view to the table it reads; dim was not built: its time is the table's.
@@ -908,22 +966,46 @@ def test_record_run_writes_what_the_run_built() -> None:
         BASE: items[BASE][1],
         DIM: DIM_BUILT,
     }
+    # customers could not be measured at all; payments has a version but no loaded_at.
     assert final["sources"] == {}
     assert final["unmeasured_sources"] == [CUSTOMERS, PAYMENTS]
+    assert final["data_versions"] == {PAYMENTS: PAYMENTS_VERSION}
+    assert final["version"] == {}  # the warehouse reported nothing of its table
 
     test_item = items[NOT_NULL][2]
     assert test_item["status"] == "fail"
     assert test_item["upstream"] == {FINAL: items[FINAL][1]}
     assert test_item["relation"] is None
+    assert "version" not in test_item
+
+    # One call, for the tables the run built (not the view, the test or the failed model).
+    assert data_versions_calls(renderer) == [[relation_of(BASE), relation_of(FINAL)]]
+
+
+@pytest.mark.parametrize("answer", [None, "", ["not", "a", "mapping"]])
+def test_record_run_without_table_versions_leaves_version_out(answer: Any) -> None:
+    """data_versions gave no answer: the tables are recorded without a version, which
+    `orc` rebuilds; everything else is recorded as usual."""
+    renderer = record_renderer(
+        [observation_answer({ORDERS: ORDERS_VERSION}), dim_answer()], table_versions=answer
+    )
+
+    renderer.call("record_run", RESULTS)
+
+    items = written_items(renderer)
+    assert list(items) == [BASE, BASE_VIEW, FINAL, NOT_NULL]
+    assert all("version" not in item for _, _, item in items.values())
+    assert items[BASE][2]["data_versions"] == {ORDERS: ORDERS_VERSION}
 
 
 def test_record_run_statements() -> None:
-    renderer = record_renderer([observation_answer({ORDERS: ORDERS_SEEN}), dim_answer()])
+    renderer = record_renderer([observation_answer({ORDERS: ORDERS_VERSION}), dim_answer()])
 
     renderer.call("record_run", RESULTS)
 
     assert statement_kinds(renderer) == [
         "select",  # this run's observation
+        "data_versions",  # the tables the run built, in one call
         "select",  # the nodes read but not built: dim
         "create_schema",
         "create",
@@ -967,9 +1049,11 @@ def test_record_run_on_the_first_run_creates_the_table() -> None:
 
     items = written_items(renderer)
     assert items[BASE][2]["sources"] == {}
+    assert items[BASE][2]["data_versions"] == {}
     assert items[BASE][2]["unmeasured_sources"] == [ORDERS]
+    assert items[BASE][2]["version"] == {"row_count": "3", "xmin_digest": "77"}
     assert DIM not in items[FINAL][2]["upstream"]
-    assert statement_kinds(renderer)[:2] == ["create_schema", "create"]
+    assert statement_kinds(renderer)[:3] == ["data_versions", "create_schema", "create"]
 
 
 def test_record_run_keys_carry_the_account() -> None:
@@ -994,7 +1078,7 @@ def test_record_run_keys_carry_the_account() -> None:
 
 @every_warehouse
 def test_record_run_sql_parses_on_every_warehouse(warehouse: Warehouse) -> None:
-    answers = [observation_answer({ORDERS: ORDERS_SEEN}), dim_answer()]
+    answers = [observation_answer({ORDERS: ORDERS_VERSION}), dim_answer()]
     renderer = renderer_for(
         warehouse,
         answers,
@@ -1003,6 +1087,7 @@ def test_record_run_sql_parses_on_every_warehouse(warehouse: Warehouse) -> None:
         invocation_id=INVOCATION,
         project_name=PROJECT,
     )
+    stub_data_versions(renderer, {})
 
     renderer.call("record_run", RESULTS)
 
@@ -1017,6 +1102,7 @@ def test_record_run_does_nothing_at_parse_time() -> None:
     assert renderer.call("record_run", RESULTS) == ""
     assert renderer.warehouse.events == []
     assert renderer.warehouse.lookups == []
+    assert data_versions_calls(renderer) == []
 
 
 def test_record_run_does_nothing_inside_a_run_orc_drives() -> None:
@@ -1024,6 +1110,7 @@ def test_record_run_does_nothing_inside_a_run_orc_drives() -> None:
     assert renderer.call("record_run", RESULTS) == ""
     assert renderer.warehouse.events == []
     assert renderer.warehouse.lookups == []
+    assert data_versions_calls(renderer) == []
 
 
 @pytest.mark.parametrize(
@@ -1034,7 +1121,7 @@ def test_record_run_of_partial_data_forgets_everything_built(
     invocation_args: dict[str, Any],
 ) -> None:
     renderer = record_renderer(
-        [observation_answer({ORDERS: ORDERS_SEEN})], invocation_args=invocation_args
+        [observation_answer({ORDERS: ORDERS_VERSION})], invocation_args=invocation_args
     )
 
     renderer.call("record_run", RESULTS)
@@ -1051,6 +1138,7 @@ def test_record_run_of_partial_data_forgets_everything_built(
     ]
     removal = parse_one(renderer.warehouse.statements[2].sql, BY_TYPE["postgres"], exp.Delete)
     assert key_filter(removal) == [BASE, BASE_VIEW, FINAL, BROKEN, NOT_NULL]
+    assert data_versions_calls(renderer) == []  # nothing is recorded: nothing measured
 
 
 # --- observe_sources ---------------------------------------------------------------------------
@@ -1062,35 +1150,126 @@ def observe_graph() -> dict[str, Any]:
     return {"nodes": GRAPH["nodes"], "sources": sources}
 
 
-def test_observe_sources_records_what_the_selected_nodes_read() -> None:
+def observe_renderer(answers: list[Any], graph: dict[str, Any], versions: Any) -> MacroRenderer:
+    """final selected: it reads customers and payments itself, orders only through the table
+    base. customers exists and has a loaded_at_field; payments does not exist."""
     warehouse = BY_TYPE["postgres"]
-    loaded = dt.datetime(2024, 5, 6, 8, 30, tzinfo=dt.timezone(dt.timedelta(hours=1)))
     renderer = renderer_for(
         warehouse,
-        [table(["max_loaded_at", "snapshotted_at"], [loaded, None])],
-        # customers exists and has a loaded_at_field; payments does not exist.
+        answers,
         tables=[table_key(warehouse), ("analytics", "raw", "customers")],
-        graph=observe_graph(),
+        graph=graph,
         selected_resources=[FINAL],
         invocation_id=INVOCATION,
         project_name=PROJECT,
     )
+    stub_data_versions(renderer, versions)
+    return renderer
+
+
+def observed_item(renderer: MacroRenderer) -> dict[str, Any]:
+    insert = next(s for s in renderer.warehouse.statements if s.sql.startswith("insert"))
+    (row,) = inserted_rows(parse_one(insert.sql, BY_TYPE["postgres"], exp.Insert))
+    assert row[:2] == [INVOCATION, "observation"]
+    assert FIXED_TIME.fullmatch(row[2])
+    item: dict[str, Any] = json.loads(row[3])
+    return item
+
+
+CUSTOMERS_RELATION = '"analytics"."raw"."customers"'
+
+
+def test_observe_sources_records_what_the_selected_nodes_read() -> None:
+    loaded = dt.datetime(2024, 5, 6, 8, 30, tzinfo=dt.timezone(dt.timedelta(hours=1)))
+    renderer = observe_renderer(
+        [table(["max_loaded_at", "snapshotted_at"], [loaded, None])],
+        observe_graph(),
+        {CUSTOMERS_RELATION: {"row_count": 2, "xmin_digest": "9", "loaded_at": "reported"}},
+    )
 
     assert renderer.call("observe_sources") == ""
 
-    # final reads customers and payments itself; orders only through the table base.
     assert renderer.warehouse.lookups == [
         ("analytics", "raw", "customers"),
         ("analytics", "raw", "payments"),
         ("analytics", "orc", "state_rows"),  # after creating it, dbt's cache is told of it
     ]
     assert ("analytics", "orc", "state_rows") in renderer.warehouse.tables
-    assert statement_kinds(renderer) == ["select", "create_schema", "create", "insert", "commit"]
-    assert '"analytics"."raw"."customers"' in renderer.queries[0]
-    (row,) = inserted_rows(parse_one(renderer.queries[2], warehouse, exp.Insert))
-    assert row[:2] == [INVOCATION, "observation"]
-    assert FIXED_TIME.fullmatch(row[2])
-    assert json.loads(row[3]) == {CUSTOMERS: "2024-05-06T07:30:00.000000Z", PAYMENTS: None}
+    # The freshness query, then one data_versions call for every source that exists.
+    assert statement_kinds(renderer) == [
+        "select",
+        "data_versions",
+        "create_schema",
+        "create",
+        "insert",
+        "commit",
+    ]
+    assert CUSTOMERS_RELATION in renderer.queries[0]
+    assert data_versions_calls(renderer) == [[CUSTOMERS_RELATION]]
+    # Each source's version: its loaded_at (UTC, as orc formats it; the one measured wins
+    # over a field of that name) and what the warehouse reports, as text.
+    assert observed_item(renderer) == {
+        CUSTOMERS: {"loaded_at": "2024-05-06T07:30:00Z", "row_count": "2", "xmin_digest": "9"},
+        PAYMENTS: {},
+    }
+
+
+def test_observe_sources_skips_sources_that_opt_out_of_data_versions() -> None:
+    graph = observe_graph()
+    opted_out = {"orchestra_dbt": {"data_version": False}}
+    graph["sources"][CUSTOMERS] = {**graph["sources"][CUSTOMERS], "meta": opted_out}
+    loaded = dt.datetime(2024, 5, 6, 8, 30, 0, 120)
+    renderer = observe_renderer(
+        [table(["max_loaded_at", "snapshotted_at"], [loaded, None])], graph, {}
+    )
+
+    renderer.call("observe_sources")
+
+    assert data_versions_calls(renderer) == []  # no source left to ask
+    assert "data_versions" not in statement_kinds(renderer)
+    assert observed_item(renderer) == {
+        CUSTOMERS: {"loaded_at": "2024-05-06T08:30:00.000120Z"},
+        PAYMENTS: {},
+    }
+
+
+def test_observe_sources_without_an_answer_keeps_loaded_at() -> None:
+    renderer = observe_renderer(
+        [table(["max_loaded_at", "snapshotted_at"], [dt.datetime(2024, 5, 6, 8, 30), None])],
+        observe_graph(),
+        None,
+    )
+
+    renderer.call("observe_sources")
+
+    assert observed_item(renderer) == {
+        CUSTOMERS: {"loaded_at": "2024-05-06T08:30:00Z"},
+        PAYMENTS: {},
+    }
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (dt.datetime(2024, 5, 6, 7, 8, 9), "2024-05-06T07:08:09Z"),
+        (dt.datetime(2024, 5, 6, 7, 8, 9, 5), "2024-05-06T07:08:09.000005Z"),
+        (dt.datetime(2024, 5, 6, 9, 8, 9, tzinfo=PLUS_TWO), "2024-05-06T07:08:09Z"),
+        ("2024-05-06T07:08:09Z", "2024-05-06T07:08:09Z"),
+        ("2024-05-06 07:08:09.250", "2024-05-06T07:08:09.250000Z"),
+        ("2024-05-06T09:08:09.123456789+02:00", "2024-05-06T07:08:09.123456Z"),
+        ("2024-05-06T09:08+0200", "2024-05-06T07:08:00Z"),
+        ("not a time", None),
+        ("2024-05-06", None),
+        (dt.date(2024, 5, 6), None),
+        (None, None),
+        ("", None),
+    ],
+)
+def test_loaded_at_text_is_what_orc_writes(value: Any, expected: str | None) -> None:
+    renderer = renderer_for(BY_TYPE["postgres"])
+    assert renderer.call("_loaded_at_text", value) == expected
+    if isinstance(value, dt.datetime):
+        assert expected == format_timestamp(value)
 
 
 @pytest.mark.parametrize(

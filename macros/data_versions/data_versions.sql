@@ -1,0 +1,305 @@
+{#-
+  orchestra_dbt.data_versions(relations)
+
+  Measures the data version of many tables at once: a set of fields that changes whenever
+  the table's data changes. Two versions are compared field by field, and any difference
+  means "changed"; so every value is text and the comparison is exact.
+
+  Return value (consumed by Python through `adapter.execute_macro`):
+    {relation.render(): {field: text, ...}, ...}
+  with one entry per relation given (a relation given twice appears once), and {} as the
+  version of a relation whose version is unknown: it does not exist, it is a view, or the
+  warehouse keeps nothing to tell (the caller treats unknown as changed). At parse time
+  (`execute` false) the answer is {} and nothing runs.
+
+  Cost: one catalog query and one measuring query for all relations where the warehouse
+  allows it, one query per database or dataset where the metadata lives there, and one
+  query per table only on Databricks and Spark, whose Delta log is read per table.
+  The queries of each variant are in macros/internal/data_versions_*.sql.
+-#}
+
+{% macro data_versions(relations) -%}
+  {{ return(adapter.dispatch('data_versions', 'orchestra_dbt')(relations)) }}
+{%- endmacro %}
+
+
+{#- Any other warehouse: nothing is known, so every version is unknown ({}), which the
+    caller treats as changed. No query runs. -#}
+{% macro default__data_versions(relations) -%}
+  {{ return(orchestra_dbt._unknown_versions(orchestra_dbt._distinct_relations(relations))) }}
+{%- endmacro %}
+
+
+{#- ---------------------------------------------------------------------------
+    postgres: an exact row-version digest. PostgreSQL keeps no per-table change time
+    (commit times only with track_commit_timestamp), and pg_stat_user_tables' counters lag
+    (they are sent after the transaction, asynchronously) and reset (crash, pg_stat_reset),
+    so neither can prove a table unchanged. Every row version carries the id of the
+    transaction that wrote it (xmin) instead, and a new version is written on every insert
+    and update. Fields:
+      oid, relfilenode  pg_class: a drop-and-recreate gives a new oid; TRUNCATE, VACUUM FULL,
+                        CLUSTER and rewriting ALTERs a new relfilenode;
+      columns           md5 of the column names and types: ALTERs that rewrite nothing
+                        (ADD COLUMN with a constant default, DROP or RENAME COLUMN);
+      rows              count(*): deletes and inserts;
+      xmin_digest       sum of a 64-bit hash of each visible row's xmin, order-independent:
+                        every update and insert, whatever its loaded_at, and even by a
+                        transaction that began before the last measurement and commits
+                        after it (a rule on max(xmin) or on a time would miss that).
+    Catches: every INSERT, UPDATE, DELETE, TRUNCATE, drop-and-recreate and column change.
+    Blind spots: none for committed data, short of a 64-bit hash collision or of an update
+    whose new xmin equals the old row's after 2^32 transactions (xid wraparound).
+    Over-reports: an UPDATE setting a column to its own value (a new row version), VACUUM
+    FULL and CLUSTER (a new relfilenode); never a plain VACUUM or autovacuum (freezing keeps
+    the raw xmin that the xmin column shows since PostgreSQL 9.4).
+    Cost: two queries for all relations: the catalog (pg_class, pg_namespace, pg_attribute),
+    then one `union all` reading every existing table in full (a sequential scan of each:
+    a count and a hash per row, no column values), in one snapshot. Views, foreign tables
+    and missing relations are unknown ({}). Needs PostgreSQL 11 (hashint8extended).
+--------------------------------------------------------------------------- -#}
+
+{% macro postgres__data_versions(relations) -%}
+  {%- set relations = orchestra_dbt._distinct_relations(relations) -%}
+  {%- set versions = orchestra_dbt._unknown_versions(relations) -%}
+  {%- if not execute or not relations -%}
+    {{ return(versions) }}
+  {%- endif -%}
+  {%- set tables = orchestra_dbt._versions_by_position(
+        run_query(orchestra_dbt._postgres_catalog_sql(relations)),
+        {'oid': 'table_oid', 'relfilenode': 'relfilenode', 'columns': 'columns_digest'}) -%}
+  {%- if tables -%}
+    {%- set digests = orchestra_dbt._versions_by_position(
+          run_query(orchestra_dbt._postgres_digest_sql(orchestra_dbt._positioned(relations, tables.keys()))),
+          {'rows': 'row_count', 'xmin_digest': 'xmin_digest'}) -%}
+    {%- do versions.update(orchestra_dbt._merged_versions(relations, tables, digests)) -%}
+  {%- endif -%}
+  {{ return(versions) }}
+{%- endmacro %}
+
+
+{#- ---------------------------------------------------------------------------
+    redshift: the default (every version unknown). dbt-redshift dispatches to postgres__
+    otherwise, and that cannot work: Redshift has no xmin column, and none of its documented
+    metadata is exact or conservative. svv_table_info has tbl_rows and size but no change
+    counter or time: an UPDATE followed by the (automatic) VACUUM DELETE leaves both as they
+    were; the STL_INSERT/STL_DELETE logs keep a few days and show a user only their own
+    queries; the insertxid/deletexid system columns are undocumented. A content digest
+    (as on DuckDB) would cost a full scan of every column of every table per run.
+--------------------------------------------------------------------------- -#}
+
+{% macro redshift__data_versions(relations) -%}
+  {{ return(orchestra_dbt.default__data_versions(relations)) }}
+{%- endmacro %}
+
+
+{#- ---------------------------------------------------------------------------
+    duckdb: DuckDB keeps no change time or counter for a table, so the version of a table
+    is an aggregate digest of its content:
+      columns   md5 of the column names and types (a rename or a type change that leaves
+                the values' hashes as they were);
+      rows      count(*);
+      digest    sum (as hugeint, order-independent) of hash() of each whole row: NULLs hash
+                to a value of their own and duplicate rows each count.
+    Catches: any change to any value, row or column; identical content keeps its version,
+    so a drop-and-recreate with the same rows, or an UPDATE setting a column to its own
+    value, is (rightly) unchanged. Blind spots: row order; a 64-bit hash collision. A
+    DuckDB release that changes hash() changes every version once (a rebuild, not a stale
+    reuse). Cost: two queries for all tables: information_schema, then one `union all`
+    reading every existing table in full (every column hashed, which is cheap on a local
+    columnar file but grows with the data). Views and missing tables are unknown ({}), and
+    so is a table with a column named like the row alias (_duckdb_row_alias), which would
+    hide the row from hash().
+
+    A file-backed source (dbt-duckdb puts its formatted `external_location` on the
+    relation as `relation.external`, and renders the relation as that location) is
+    measured by its files instead, without reading their contents (read_blob is asked for
+    name, size and modification time only): files (count), bytes (total size), modified
+    (newest modification time, microseconds since the epoch), listing (an order-independent
+    digest of every file's name, size and modification time). Catches: files added,
+    removed, renamed, rewritten (a new time or size). Blind spot: a file rewritten in place
+    with its size kept and its modification time set back. Cost: one query listing the
+    globs (older DuckDB releases raise when a pattern matches no file) and one reading the
+    listings, for all file sources. A location that names no file pattern (iceberg_scan,
+    delta_scan, a subquery) or whose pattern matches no file is unknown ({}).
+--------------------------------------------------------------------------- -#}
+
+{% macro duckdb__data_versions(relations) -%}
+  {%- set relations = orchestra_dbt._distinct_relations(relations) -%}
+  {%- set versions = orchestra_dbt._unknown_versions(relations) -%}
+  {%- if not execute or not relations -%}
+    {{ return(versions) }}
+  {%- endif -%}
+  {%- set tables = [] -%}
+  {%- set file_sources = [] -%}
+  {%- for relation in relations -%}
+    {%- set external = relation.external if relation.external is defined else none -%}
+    {%- if not external -%}
+      {%- do tables.append(relation) -%}
+    {%- elif orchestra_dbt._duckdb_external_paths(external) -%}
+      {%- do file_sources.append([loop.index0, orchestra_dbt._duckdb_external_paths(external)]) -%}
+    {%- endif -%}
+  {%- endfor -%}
+
+  {%- if tables -%}
+    {%- set found = orchestra_dbt._versions_by_position(
+          run_query(orchestra_dbt._duckdb_catalog_sql(tables)), {'columns': 'columns_digest'}) -%}
+    {%- if found -%}
+      {%- set digests = orchestra_dbt._versions_by_position(
+            run_query(orchestra_dbt._duckdb_digest_sql(orchestra_dbt._positioned(tables, found.keys()))),
+            {'rows': 'row_count', 'digest': 'content_digest'}) -%}
+      {%- do versions.update(orchestra_dbt._merged_versions(tables, found, digests)) -%}
+    {%- endif -%}
+  {%- endif -%}
+
+  {%- if file_sources -%}
+    {%- set matched = orchestra_dbt._versions_by_position(run_query(orchestra_dbt._duckdb_glob_sql(file_sources)), {}) -%}
+    {%- set readable = [] -%}
+    {%- for entry in file_sources if entry[0] in matched -%}
+      {%- do readable.append(entry) -%}
+    {%- endfor -%}
+    {%- if readable -%}
+      {%- set listings = orchestra_dbt._versions_by_position(
+            run_query(orchestra_dbt._duckdb_files_sql(readable)),
+            {'files': 'file_count', 'bytes': 'total_bytes', 'modified': 'newest_modified', 'listing': 'listing_digest'}) -%}
+      {%- do versions.update(orchestra_dbt._merged_versions(relations, matched, listings)) -%}
+    {%- endif -%}
+  {%- endif -%}
+  {{ return(versions) }}
+{%- endmacro %}
+
+
+{#- ---------------------------------------------------------------------------
+    snowflake: the database's information_schema.tables, which Snowflake keeps current
+    (unlike account_usage, no latency): last_altered (nanoseconds since the epoch), rows
+    (row_count), bytes. Catches: every DML (insert, update, delete, merge, copy into,
+    truncate) and DDL, including a drop-and-recreate, as last_altered moves on each.
+    Blind spots: none for committed data. Over-reports: background metadata operations
+    (automatic clustering) move last_altered too, and so may a DML that changes nothing. Cost: one
+    metadata query per database for all its schemas and tables (no table is scanned).
+    Views, external tables and missing tables are unknown ({}).
+--------------------------------------------------------------------------- -#}
+
+{% macro snowflake__data_versions(relations) -%}
+  {%- set relations = orchestra_dbt._distinct_relations(relations) -%}
+  {%- set versions = orchestra_dbt._unknown_versions(relations) -%}
+  {%- if not execute or not relations -%}
+    {{ return(versions) }}
+  {%- endif -%}
+  {%- set databases = [] -%}
+  {%- for relation in relations -%}
+    {%- do databases.append(relation.information_schema('tables') | string) -%}
+  {%- endfor -%}
+  {%- for group in orchestra_dbt._grouped_relations(relations, databases) -%}
+    {%- set found = orchestra_dbt._versions_by_name(
+          run_query(orchestra_dbt._snowflake_tables_sql(group)), 'table_schema', 'table_name',
+          {'last_altered': 'last_altered', 'rows': 'row_count', 'bytes': 'bytes'}) -%}
+    {%- for relation in group -%}
+      {%- set pair = orchestra_dbt._snowflake_stored_pair(relation) -%}
+      {%- if (pair[0], pair[1]) in found -%}
+        {%- do versions.update({relation.render(): found[(pair[0], pair[1])]}) -%}
+      {%- endif -%}
+    {%- endfor -%}
+  {%- endfor -%}
+  {{ return(versions) }}
+{%- endmacro %}
+
+
+{#- ---------------------------------------------------------------------------
+    bigquery: the dataset's __TABLES__ meta-table: last_modified_time (milliseconds since
+    the epoch), rows (row_count), bytes (size_bytes). Catches: every load, DML, copy and
+    replace (a drop-and-recreate included) as last_modified_time moves on each. Blind
+    spot: rows still in the streaming buffer (legacy streaming inserts) are not in the
+    metadata until they are committed to storage, when the version moves on; a version
+    taken meanwhile misses them for that long. Over-reports: metadata-only changes
+    (description, labels) can move last_modified_time too. Cost: one metadata query per
+    dataset (no table is scanned). Views, external tables and missing tables are
+    unknown ({}).
+--------------------------------------------------------------------------- -#}
+
+{% macro bigquery__data_versions(relations) -%}
+  {%- set relations = orchestra_dbt._distinct_relations(relations) -%}
+  {%- set versions = orchestra_dbt._unknown_versions(relations) -%}
+  {%- if not execute or not relations -%}
+    {{ return(versions) }}
+  {%- endif -%}
+  {%- set datasets = [] -%}
+  {%- for relation in relations -%}
+    {%- do datasets.append((relation.database, relation.schema)) -%}
+  {%- endfor -%}
+  {%- for group in orchestra_dbt._grouped_relations(relations, datasets) -%}
+    {%- set found = orchestra_dbt._versions_by_name(
+          run_query(orchestra_dbt._bigquery_tables_sql(group)), none, 'table_id',
+          {'last_modified': 'last_modified_time', 'rows': 'row_count', 'bytes': 'size_bytes'}) -%}
+    {%- for relation in group if (none, relation.identifier) in found -%}
+      {%- do versions.update({relation.render(): found[(none, relation.identifier)]}) -%}
+    {%- endfor -%}
+  {%- endfor -%}
+  {{ return(versions) }}
+{%- endmacro %}
+
+
+{#- ---------------------------------------------------------------------------
+    databricks: the Delta transaction log. Every commit (write, merge, update, delete,
+    truncate, replace, restore) adds an entry with the next version number and its time;
+    `describe history <table> limit 1` reads the newest: version, timestamp (the
+    timestamp tells a table dropped and created again, whose versions restart at 0).
+    Catches: every commit. Blind spots: none for committed data. Over-reports: OPTIMIZE,
+    VACUUM and other maintenance commits, and an UPDATE that changes nothing. Cost: one
+    information_schema query per Unity Catalog catalog to learn which relations are Delta
+    tables (describe history fails on anything else, and a failed query would fail the
+    whole call), then one `describe history` per Delta table: Databricks has no way to read
+    the log of many tables in one query. Relations in hive_metastore are asked of dbt's
+    relation cache instead (as on Spark). Views, non-Delta and missing tables are
+    unknown ({}).
+--------------------------------------------------------------------------- -#}
+
+{% macro databricks__data_versions(relations) -%}
+  {%- set relations = orchestra_dbt._distinct_relations(relations) -%}
+  {%- set versions = orchestra_dbt._unknown_versions(relations) -%}
+  {%- if not execute or not relations -%}
+    {{ return(versions) }}
+  {%- endif -%}
+  {%- set unity = [] -%}
+  {%- set catalogs = [] -%}
+  {%- set hive = [] -%}
+  {%- for relation in relations -%}
+    {%- if relation.database and (relation.database | lower) != 'hive_metastore' -%}
+      {%- do unity.append(relation) -%}
+      {%- do catalogs.append(relation.database | lower) -%}
+    {%- else -%}
+      {%- do hive.append(relation) -%}
+    {%- endif -%}
+  {%- endfor -%}
+  {%- for group in orchestra_dbt._grouped_relations(unity, catalogs) -%}
+    {%- set delta = orchestra_dbt._versions_by_name(
+          run_query(orchestra_dbt._databricks_delta_tables_sql(group)), 'table_schema', 'table_name', {}) -%}
+    {%- for relation in group -%}
+      {%- set pair = orchestra_dbt._databricks_stored_pair(relation) -%}
+      {%- if (pair[0], pair[1]) in delta -%}
+        {%- do versions.update({relation.render(): orchestra_dbt._delta_version(relation)}) -%}
+      {%- endif -%}
+    {%- endfor -%}
+  {%- endfor -%}
+  {%- do versions.update(orchestra_dbt.spark__data_versions(hive)) -%}
+  {{ return(versions) }}
+{%- endmacro %}
+
+
+{#- ---------------------------------------------------------------------------
+    spark: as on Databricks, for Delta tables only (what dbt-spark's relation cache marks
+    `is_delta`): version and timestamp of `describe history <table> limit 1`, one query per
+    table. Parquet, Hive and other tables keep no log of their writes, so their version,
+    like that of views and missing tables, is unknown ({}).
+--------------------------------------------------------------------------- -#}
+
+{% macro spark__data_versions(relations) -%}
+  {%- set relations = orchestra_dbt._distinct_relations(relations) -%}
+  {%- set versions = orchestra_dbt._unknown_versions(relations) -%}
+  {%- if not execute -%}
+    {{ return(versions) }}
+  {%- endif -%}
+  {%- for relation in relations if orchestra_dbt._is_delta_table(relation) -%}
+    {%- do versions.update({relation.render(): orchestra_dbt._delta_version(relation)}) -%}
+  {%- endfor -%}
+  {{ return(versions) }}
+{%- endmacro %}
