@@ -38,6 +38,10 @@ def test_benchmark_script_runs(tmp_path: Path) -> None:
     assert {"plain dbt build", "warm dbt parse", "orc dbt build, nothing changed"} <= names
     assert all(f["median_s"] > 0 for f in figures["figures"])
     assert "unchanged orc build / warm parse" in done.stdout
+    # The unchanged build measured the sources' freshness and every data version it needs.
+    steps = {m["step"]: m for m in figures["measurements"]}
+    assert set(steps) == {"freshness", "data_versions"}
+    assert steps["data_versions"]["relations"] > steps["freshness"]["relations"] > 0
 
 
 def test_state_backend_benchmark_runs() -> None:
