@@ -197,7 +197,10 @@ def record_table_versions(recorder: RunRecorder, warehouse: Warehouse) -> None:
     built = recorder.built_tables()
     if not built:
         return
-    measured, error = warehouse.data_versions(built)
+    try:
+        measured, error = warehouse.data_versions(built)
+    except Exception as failure:  # never in the way of saving what the run built
+        measured, error = None, str(failure)
     if measured is None:
         console.say(f"could not measure the tables this run built: {error}")
         return
