@@ -15,6 +15,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import shutil
 import statistics
 import subprocess
@@ -115,6 +116,15 @@ def planner_figure(size: int, repeat: int) -> Figure:
     return Figure(f"planner alone, {size:,} nodes", seconds, 0.0)
 
 
+def read_source(project: Path) -> int:
+    """The number of a source some model reads (with many sources, not every one is)."""
+    for path in sorted((project / "models").glob("*.sql")):
+        match = re.search(r"source\('raw', 'src_(\d+)'\)", path.read_text())
+        if match:
+            return int(match.group(1))
+    raise SystemExit("no model of the generated project reads a source")
+
+
 def measurement_costs(project: Path, command: list[str], env: dict[str, str]) -> list[dict]:
     """The measurement steps of one unchanged orc build, from its plan artifact: freshness
     sends one query per source with a loaded_at; data_versions is one macro call, whose
@@ -152,7 +162,10 @@ def main() -> None:
     timed([str(ORC), "state", "init"], project, env)
     timed([*orc, "build", "--quiet"], project, env)  # the first stateful run records state
     nothing = lambda: None  # noqa: E731
-    new_rows = lambda: run("run-operation", "load_sources", "--args", "{source: 0}", "--quiet")  # noqa: E731
+    read = read_source(project)
+
+    def new_rows() -> None:
+        run("run-operation", "load_sources", "--args", f"{{source: {read}}}", "--quiet")
 
     figures = [
         measure(
