@@ -109,7 +109,7 @@ class RunRecorder:
         with self._lock:
             for uid, version in versions.items():
                 record = self.known.get(uid)
-                if record is not None and record.version is None:
+                if record is not None:
                     self.known[uid] = self._pending[uid] = replace(record, version=version)
         self._finished.set()
 

@@ -54,13 +54,13 @@
 {#- The data version of each relation, from one call of data_versions: {unique_id: {field:
     text}} for `relations` ({unique_id: relation}), an empty version where the warehouse
     reports none; none when the call gave no answer to read. Values are kept as text and
-    empty values are left out, as `orc` reads them (its Warehouse.data_versions); of
-    relations that render alike, the last one given gets the version, as in orc. -#}
+    empty values are left out, as `orc` reads them (its Warehouse.data_versions); relations
+    that render alike (on DuckDB, two sources of one file) all get the version, as in orc. -#}
 {% macro _relation_versions(relations) -%}
   {%- set owners = {} -%}
   {%- set versions = {} -%}
   {%- for unique_id, relation in relations.items() -%}
-    {%- do owners.update({relation.render(): unique_id}) -%}
+    {%- do owners.setdefault(relation.render(), []).append(unique_id) -%}
     {%- do versions.update({unique_id: {}}) -%}
   {%- endfor -%}
   {%- if not relations -%}
@@ -71,13 +71,14 @@
     {{ return(none) }}
   {%- endif -%}
   {%- for rendered, version in found.items() -%}
-    {%- set owner = owners.get(rendered | string) -%}
-    {%- if owner is not none and version is mapping -%}
+    {%- if version is mapping -%}
       {%- set fields = {} -%}
       {%- for field, value in version.items() if value is not none -%}
         {%- do fields.update({field | string: value | string}) -%}
       {%- endfor -%}
-      {%- do versions.update({owner: fields}) -%}
+      {%- for owner in owners.get(rendered | string, []) -%}
+        {%- do versions.update({owner: fields}) -%}
+      {%- endfor -%}
     {%- endif -%}
   {%- endfor -%}
   {{ return(versions) }}

@@ -12,6 +12,7 @@ from orchestra_dbt_py.core.graph import (
     TEST_TYPES,
     Node,
     data_inputs,
+    holds_data,
 )
 from orchestra_dbt_py.core.records import NodeRecord
 from orchestra_dbt_py.core.versions import DataVersion, loaded_at
@@ -34,7 +35,9 @@ def finished_record(
     `known` holds the records of the other nodes as they stand now (keyed by unique id), so
     the record names the builds of its upstream models it read; `versions` the data versions
     of the sources observed before the run. The version of the node's own table is measured
-    after the run; until then the record has none.
+    after the run; until then it is empty, which the planner reads as "no signal": a table
+    built by a run that was killed before it measured is reused when the next run resumes
+    (durability), without the check for changes made outside orc until its next build.
     """
     node = nodes[uid]
     succeeded = (node.resource_type in RELATION_TYPES and status == "success") or (
@@ -58,4 +61,5 @@ def finished_record(
         },
         status=status,
         execution_time=execution_time,
+        version={} if holds_data(node) else None,
     )

@@ -62,7 +62,10 @@ def test_outcomes_are_recorded(tmp_path: Path) -> None:
     assert table.execution_time == 2.5
     assert table.sources == {SRC: T0 - timedelta(hours=1)}  # read through the view
     assert table.data_versions == {SRC: source_version(T0 - timedelta(hours=1), {"rows": "3"})}
-    assert table.version is None  # measured after the run (set_table_versions)
+    assert table.version == {}  # measured after the run (set_table_versions)
+    recorder.set_table_versions({TABLE: {"rows": "3"}})
+    recorder.finish()
+    assert backend.load()[TABLE].version == {"rows": "3"}
     assert table.upstream == {VIEW: saved[VIEW].last_updated}
     assert saved[TEST].status == "warn"
     assert saved[TEST].upstream == {TABLE: table.last_updated}
