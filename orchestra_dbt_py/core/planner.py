@@ -312,19 +312,21 @@ def _source_change(source: Node, record: NodeRecord, ctx: _Context) -> str | Non
     change = describe_change(recorded, observed)
     if change is None:
         return None
-    only_loaded_at = {k: v for k, v in recorded.items() if k != LOADED_AT} == {
-        k: v for k, v in observed.items() if k != LOADED_AT
-    }
     before, now = loaded_at(recorded), loaded_at(observed)
-    if only_loaded_at and before is not None and now is not None:
+    if before is not None and now is not None and before != now:
+        others = describe_change(
+            {k: v for k, v in recorded.items() if k != LOADED_AT},
+            {k: v for k, v in observed.items() if k != LOADED_AT},
+        )
+        also = f" (and {others})" if others else ""
         if now > before:
             return (
                 f"source {source.label} has data from {_fmt(now)}, newer than the "
-                f"{_fmt(before)} this was built from"
+                f"{_fmt(before)} this was built from{also}"
             )
         return (
             f"source {source.label} now reports {_fmt(now)}, not the {_fmt(before)} "
-            "this was built from"
+            f"this was built from{also}"
         )
     return f"source {source.label} changed since this was built: {change}"
 
