@@ -43,6 +43,17 @@
 {%- endmacro %}
 
 
+{#- {field: text} of one result row: `fields` maps each version field to its column,
+    `names` holds the result's lower-cased column names. -#}
+{% macro _row_version(row, names, fields) -%}
+  {%- set version = {} -%}
+  {%- for field, column in fields.items() -%}
+    {%- do version.update({field: orchestra_dbt._version_text(row[names.index(column | lower)])}) -%}
+  {%- endfor -%}
+  {{ return(version) }}
+{%- endmacro %}
+
+
 {#- {position: {field: text}} from a result whose column `relation_position` is the
     relation's index in the list the SQL was rendered from; `fields` maps each version
     field to its column (column names compared case-insensitively). -#}
@@ -50,10 +61,7 @@
   {%- set names = table.column_names | map('lower') | list -%}
   {%- set found = {} -%}
   {%- for row in table.rows -%}
-    {%- set version = {} -%}
-    {%- for field, column in fields.items() -%}
-      {%- do version.update({field: orchestra_dbt._version_text(row[names.index(column | lower)])}) -%}
-    {%- endfor -%}
+    {%- set version = orchestra_dbt._row_version(row, names, fields) -%}
     {%- do found.update({(row[names.index('relation_position')] | int): version}) -%}
   {%- endfor -%}
   {{ return(found) }}
@@ -66,10 +74,7 @@
   {%- set names = table.column_names | map('lower') | list -%}
   {%- set found = {} -%}
   {%- for row in table.rows -%}
-    {%- set version = {} -%}
-    {%- for field, column in fields.items() -%}
-      {%- do version.update({field: orchestra_dbt._version_text(row[names.index(column | lower)])}) -%}
-    {%- endfor -%}
+    {%- set version = orchestra_dbt._row_version(row, names, fields) -%}
     {%- set schema = row[names.index(schema_column | lower)] if schema_column else none -%}
     {%- do found.update({(schema, row[names.index(name_column | lower)]): version}) -%}
   {%- endfor -%}
