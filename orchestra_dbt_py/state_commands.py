@@ -8,6 +8,7 @@ this one stays cheap.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from pathlib import Path
@@ -47,15 +48,23 @@ def show_command(as_json: bool) -> int:
 
 
 def validate_command(paths: Sequence[str]) -> int:
-    """`orc state validate [FILE...]`: check the files, or else the state, can be read."""
+    """`orc state validate [FILE...]`: list every problem of the files, or else of the state
+    the settings select; exit 2 when there is one."""
     from orchestra_dbt_py.state import open_backend
 
     settings = _settings()
+    location = settings.location
+    if not paths and location is not None and location.kind == "local":
+        paths = [str(location.path)]
     if paths:
         return validate_file(list(paths))
     backend = open_backend(settings)
+    from datetime import UTC, datetime
+
+    from orchestra_dbt_py.core.document import untrusted_records
+
     items = backend.load()
-    print(f"{backend.description}: valid state with {len(items)} records")
+    _report_problems(backend.description, len(items), untrusted_records(items, datetime.now(UTC)))
     return 0
 
 
@@ -99,6 +108,7 @@ def show(items: Mapping[str, NodeRecord], where: str, as_json: bool) -> None:
     from datetime import UTC, datetime
 
     from orchestra_dbt_py.core.document import dump_state
+    from orchestra_dbt_py.core.records import format_timestamp, is_future_dated
 
     if as_json:
         print(dump_state(items))
@@ -107,25 +117,55 @@ def show(items: Mapping[str, NodeRecord], where: str, as_json: bool) -> None:
     print(f"{len(items)} records in {where}")
     for key in sorted(items):
         record = items[key]
-        age = _describe_age(now - record.last_updated)
+        if is_future_dated(record, now):
+            age = "in the future: not trusted"
+        else:
+            age = f"{_describe_age(now - record.last_updated)} ago"
         sources = ", ".join(s.split(".", 2)[-1] for s in sorted(record.sources)) or "-"
         print(
-            f"{key}  built {record.last_updated:%Y-%m-%d %H:%M:%S}Z ({age} ago)  "
+            f"{key}  built {format_timestamp(record.last_updated)} ({age})  "
             f"status {record.status or '-'}  sources: {sources}"
         )
 
 
 def validate_file(paths: list[str]) -> int:
-    from orchestra_dbt_py.core.document import decode_document, parse_state
+    from datetime import UTC, datetime
 
+    from orchestra_dbt_py.core.document import decode_document, state_problems
+
+    now = datetime.now(UTC)
+    failed = 0
     for path in paths:
         try:
             data = Path(path).read_bytes()
+            items, problems = state_problems(decode_document(data, path), now)
         except OSError as error:
-            raise OrcError(f"cannot read state file {path}: {error.strerror}") from error
-        items = parse_state(decode_document(data, path), path)
-        print(f"{path}: valid state with {len(items)} records")
+            items, problems = {}, [f"cannot be read ({error.strerror or type(error).__name__})"]
+        except OrcError as error:
+            items, problems = {}, [str(error).removeprefix(f"state file {path} ")]
+        try:
+            _report_problems(path, len(items), problems)
+        except OrcError as error:
+            failed += 1
+            last = error
+    if failed > 1:
+        raise OrcError(f"{failed} state files have problems (listed above): fix or move them")
+    if failed:
+        raise last
     return 0
+
+
+def _report_problems(where: str, count: int, problems: list[str]) -> None:
+    """Print the problems of one state, one per line, and fail when there is one."""
+    if not problems:
+        print(f"{where}: valid state with {count} records")
+        return
+    for problem in problems:
+        print(f"{where} {problem}", file=sys.stderr)
+    raise OrcError(
+        f"state {where} has {len(problems)} problem{'s' if len(problems) > 1 else ''} "
+        "(listed above): fix or move it; orc never overwrites it"
+    )
 
 
 def forget(settings: Settings, args: list[str]) -> int:

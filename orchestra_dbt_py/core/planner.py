@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from orchestra_dbt_py.core.graph import (
@@ -26,7 +26,7 @@ from orchestra_dbt_py.core.graph import (
     holds_data,
     topological_order,
 )
-from orchestra_dbt_py.core.records import NodeRecord
+from orchestra_dbt_py.core.records import NodeRecord, is_future_dated
 from orchestra_dbt_py.core.versions import LOADED_AT, DataVersion, describe_change, loaded_at
 
 Action = Literal["build", "reuse"]
@@ -84,13 +84,13 @@ def plan(
     decisions: dict[str, Decision] = {}
     building: set[str] = set()
     unmeasured: set[str] = set()
-    forced = _models_forced_by_unit_tests(nodes, selected_set, state, options)
+    forced = _models_forced_by_unit_tests(nodes, selected_set, state, now, options)
 
     for uid in topological_order(nodes):
         if uid not in selected_set:
             continue
         node = nodes[uid]
-        context = _Context(nodes, state, versions, building, unmeasured)
+        context = _Context(nodes, state, versions, building, unmeasured, now)
         if node.resource_type == "unit_test":
             action, reason = _decide_unit_test(node, context, options)
         elif node.resource_type in TEST_TYPES:
@@ -116,6 +116,7 @@ class _Context:
     versions: Mapping[str, DataVersion]
     building: set[str]
     unmeasured: set[str]
+    now: datetime
 
 
 def _decide_relation(
@@ -129,7 +130,7 @@ def _decide_relation(
     if node.materialized == "ephemeral":
         return "reuse", "ephemeral: compiled into the models that use it"
     record = ctx.state.get(node.unique_id)
-    problem = options.rebuild_reason or _record_problem(node, record)
+    problem = options.rebuild_reason or _record_problem(node, record, ctx.now)
     if problem or record is None:
         return "build", problem or "no build recorded"
     if node.relation is None or node.relation.lower() not in existing:
@@ -151,7 +152,7 @@ def _decide_relation(
     if not changes:
         return "reuse", f"definition and upstream data unchanged since its build at {built_at}"
     if policy is not None:
-        due = record.last_updated + policy.window
+        due = _after(record.last_updated, policy.window)
         if now < due:
             return "reuse", (
                 f"{changes[0]}, but build_after {describe_duration(policy.window)} "
@@ -170,7 +171,7 @@ def _decide_test(node: Node, ctx: _Context, options: PlanOptions) -> tuple[Actio
         if parent in ctx.building:
             return "build", f"runs because {ctx.nodes[parent].label} is built in this run"
     record = ctx.state.get(node.unique_id)
-    problem = options.rebuild_reason or _record_problem(node, record)
+    problem = options.rebuild_reason or _record_problem(node, record, ctx.now)
     if problem or record is None:
         return "build", problem or "no run recorded"
     changes, _ = _data_changes(node, record, ctx)
@@ -185,7 +186,8 @@ def _decide_unit_test(node: Node, ctx: _Context, options: PlanOptions) -> tuple[
     for parent in node.parents:
         if parent in ctx.building:
             return "build", f"runs with {ctx.nodes[parent].label}, which is built in this run"
-    problem = options.rebuild_reason or _record_problem(node, ctx.state.get(node.unique_id))
+    record = ctx.state.get(node.unique_id)
+    problem = options.rebuild_reason or _record_problem(node, record, ctx.now)
     if problem:
         return "build", problem
     return "reuse", "unit test and the model it tests are unchanged, and it passed"
@@ -195,6 +197,7 @@ def _models_forced_by_unit_tests(
     nodes: Mapping[str, Node],
     selected: Collection[str],
     state: Mapping[str, NodeRecord],
+    now: datetime,
     options: PlanOptions,
 ) -> dict[str, str]:
     """Models that must be built so that a unit test that needs to run does."""
@@ -205,7 +208,7 @@ def _models_forced_by_unit_tests(
         node = nodes[uid]
         if node.resource_type != "unit_test":
             continue
-        problem = _record_problem(node, state.get(uid))
+        problem = _record_problem(node, state.get(uid), now)
         if problem:
             for parent in node.parents:
                 if parent in selected and nodes[parent].resource_type == "model":
@@ -216,10 +219,16 @@ def _models_forced_by_unit_tests(
     return forced
 
 
-def _record_problem(node: Node, record: NodeRecord | None) -> str | None:
+def _record_problem(node: Node, record: NodeRecord | None, now: datetime) -> str | None:
     """Why the state record cannot vouch for this node, if it cannot."""
     if record is None:
         return "no build recorded" if node.resource_type in RELATION_TYPES else "no run recorded"
+    if is_future_dated(record, now):
+        return (
+            f"its record is dated {_fmt(record.last_updated)}, after this machine's clock "
+            f"({_fmt(now)}): a record from the future (a clock ahead, or an edited state) "
+            "is not trusted"
+        )
     if record.status is not None and record.status not in PASSING_STATUSES:
         return f"its last run ended with status {record.status}"
     if record.fingerprint is None and record.hook_fingerprint is None:
@@ -360,5 +369,15 @@ def _replaced_parent(node: Node, ctx: _Context, options: PlanOptions) -> str | N
     return None
 
 
+def _after(moment: datetime, window: timedelta) -> datetime:
+    try:
+        return moment + window
+    except OverflowError:  # a window reaching past the year 9999 never passes
+        return datetime.max.replace(tzinfo=UTC)
+
+
 def _fmt(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M:%S")
+    """`0999-01-02 03:04:05` in UTC: the year always has four digits."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    return moment.replace(tzinfo=None).isoformat(" ", "seconds")

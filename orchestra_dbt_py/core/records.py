@@ -3,14 +3,24 @@ every backend applies. Pure: no I/O here (the document format is in `document`).
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass, field, fields
+from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
 from typing import Any
 
-__all__ = ["RECORD_FIELDS", "NodeRecord", "format_timestamp", "merge_states", "parse_timestamp"]
+__all__ = [
+    "CLOCK_SKEW",
+    "RECORD_FIELDS",
+    "NodeRecord",
+    "format_timestamp",
+    "is_future_dated",
+    "merge_states",
+    "parse_timestamp",
+    "prevails",
+]
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 
@@ -30,6 +40,11 @@ RECORD_FIELDS = frozenset(
         "version",
     }
 )
+
+# Writers' clocks differ: a record dated up to this long after the reader's clock is trusted,
+# one dated later is not (a clock far ahead, an edited file): it is never reused and loses
+# every merge to a record that is trusted.
+CLOCK_SKEW = timedelta(minutes=5)
 
 # ISO-8601 date and time, "T" or space separated, optional seconds, fraction and offset.
 _TIMESTAMP = re.compile(
@@ -107,7 +122,7 @@ def parse_timestamp(value: str) -> datetime:
     """Parse an ISO-8601 date-time; naive values are UTC. Raises ValueError when invalid."""
     match = _TIMESTAMP.fullmatch(value)
     if match is None:
-        raise ValueError(f"{value!r} is not an ISO-8601 date-time")
+        raise ValueError(f"{value!r} is not an ISO-8601 date and time")
     text = value
     fraction = match.group("fraction")
     if fraction is not None and len(fraction) > 7:
@@ -116,7 +131,10 @@ def parse_timestamp(value: str) -> datetime:
         text = value[: start + 7] + value[match.end("fraction") :]
     if text.endswith(("Z", "z")):
         text = text[:-1] + "+00:00"
-    return _as_utc(datetime.fromisoformat(text))
+    try:
+        return _as_utc(datetime.fromisoformat(text))
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00 is in year 0 in UTC
+        raise ValueError(f"{value!r} is outside the years 1 to 9999 in UTC") from None
 
 
 def format_timestamp(moment: datetime) -> str:
@@ -124,25 +142,64 @@ def format_timestamp(moment: datetime) -> str:
     return _as_utc(moment).replace(tzinfo=None).isoformat() + "Z"
 
 
+def is_future_dated(record: NodeRecord, now: datetime) -> bool:
+    """Whether `record` claims a build later than `now` allows (beyond CLOCK_SKEW)."""
+    return record.last_updated - CLOCK_SKEW > _as_utc(now)
+
+
+def prevails(candidate: NodeRecord, existing: NodeRecord, now: datetime) -> bool:
+    """Whether `candidate` replaces `existing` in a merge (the two describe one node).
+
+    A trusted record beats a future-dated one; then the later build wins; for one build
+    (same `last_updated`), the record holding its table's measured data version wins; any
+    other tie is broken by content, so that every writer picks the same record.
+    """
+    first, second = _rank(candidate, now), _rank(existing, now)
+    if first != second:
+        return first > second
+    return _content(candidate) > _content(existing)
+
+
 def merge_states(
     current: Mapping[str, NodeRecord],
     updates: Mapping[str, NodeRecord],
     removals: Collection[str] = (),
+    *,
+    now: datetime | None = None,
 ) -> dict[str, NodeRecord]:
     """Merge `updates` into `current` item by item; the rule every backend applies.
 
-    For a key present in both, the record with the newer `last_updated` wins and a tie goes to
-    the update. Keys only in `current` are kept. Keys in `removals` are dropped afterwards
-    (even when `updates` holds them). The inputs are not modified.
+    For a key present in both, the record that `prevails` (judged at `now`, by default the
+    current time) is kept. Keys only in one side are kept. Keys in `removals` are dropped
+    afterwards (even when `updates` holds them). The inputs are not modified. Without
+    removals, the merge is commutative, associative and idempotent.
     """
+    moment = datetime.now(UTC) if now is None else now
     merged = dict(current)
     for key, record in updates.items():
         existing = merged.get(key)
-        if existing is None or record.last_updated >= existing.last_updated:
+        if existing is None or (record is not existing and prevails(record, existing, moment)):
             merged[key] = record
     for key in removals:
         merged.pop(key, None)
     return merged
+
+
+def _rank(record: NodeRecord, now: datetime) -> tuple[bool, datetime, bool]:
+    return (not is_future_dated(record, now), record.last_updated, bool(record.version))
+
+
+def _content(record: NodeRecord) -> str:
+    values = [_plain(getattr(record, item.name)) for item in fields(record)]
+    return json.dumps(values, sort_keys=True, default=str)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(key): _plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    return value
 
 
 def _as_utc(moment: datetime) -> datetime:

@@ -90,6 +90,9 @@ def plain_nodes(manifest: Manifest, fingerprints: Mapping[str, str]) -> dict[str
     return nodes
 
 
+_LONGEST_WINDOW_SECONDS = int(timedelta.max.total_seconds())
+
+
 def _relation_name(node: Any) -> str | None:
     name = getattr(node, "relation_name", None)
     return str(name) if name else None
@@ -101,12 +104,12 @@ def _build_after(node: Any) -> BuildAfter | None:
     if build_after is None:
         return None
     count, period = getattr(build_after, "count", None), getattr(build_after, "period", None)
-    if not count or period is None:
+    if not count or count < 0 or period is None:
         return None
     seconds = PERIOD_SECONDS.get(str(getattr(period, "value", period)))
     if seconds is None:
         return None
     updates_on = str(getattr(getattr(build_after, "updates_on", None), "value", "any") or "any")
-    return BuildAfter(
-        timedelta(seconds=int(count) * seconds), "all" if updates_on == "all" else "any"
-    )
+    # A count beyond what a duration can hold means "not within any run's lifetime".
+    window = min(int(count) * seconds, _LONGEST_WINDOW_SECONDS)
+    return BuildAfter(timedelta(seconds=window), "all" if updates_on == "all" else "any")

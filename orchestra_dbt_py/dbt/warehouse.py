@@ -117,11 +117,13 @@ class Warehouse:
         versions: dict[str, dict[str, str]] = {
             uid: {} for uids in by_relation.values() for uid in uids
         }
-        for rendered, version in dict(found or {}).items():
+        if not isinstance(found, Mapping | None):
+            return None, f"the data_versions macro returned {type(found).__name__}, not a dict"
+        for rendered, version in (found or {}).items():
+            if not isinstance(version, Mapping):
+                continue  # not a version: the relation counts as unmeasured
             for owner in by_relation.get(str(rendered), ()):
-                versions[owner] = {
-                    str(k): str(v) for k, v in dict(version or {}).items() if v is not None
-                }
+                versions[owner] = {str(k): str(v) for k, v in version.items() if v is not None}
         return versions, None
 
     def existing_relations(self, nodes: Iterable[Node]) -> set[str]:

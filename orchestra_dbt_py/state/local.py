@@ -18,6 +18,7 @@ import secrets
 import stat
 from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager, suppress
+from datetime import UTC, datetime
 from pathlib import Path
 
 from orchestra_dbt_py.core.document import (
@@ -76,6 +77,7 @@ class LocalFileBackend(StateBackend):
         with self._locked(target, announce=False):
             if not target.exists():
                 raise self._missing()
+            self._set_aside_torn_line(target)
             try:
                 with open(_journal(target), "a", encoding="utf-8") as handle:
                     handle.write(line)
@@ -99,6 +101,7 @@ class LocalFileBackend(StateBackend):
             stored = self._read_unless_known(target)
             if stored is None:
                 raise self._missing()
+            self._set_aside_torn_line(target)
             current = self._replayed(target, stored)
             merged = merge_states(current, items, removals)
             if merged != stored:
@@ -141,15 +144,53 @@ class LocalFileBackend(StateBackend):
         )
 
     def _replayed(self, target: Path, records: dict[str, NodeRecord]) -> dict[str, NodeRecord]:
+        journal = _journal(target)
         try:
-            text = _journal(target).read_text(encoding="utf-8")
+            data = journal.read_bytes()
         except FileNotFoundError:
             return records
-        except (OSError, UnicodeDecodeError) as error:
+        except OSError as error:
             raise OrcError(
-                f"cannot read the state journal {_journal(target)} ({error}): fix or move it"
+                f"cannot read the state journal {journal} ({_reason(error)}): fix or move it"
             ) from None
-        return replay_journal(records, text, str(_journal(target)))
+        complete = data[: data.rfind(b"\n") + 1]  # a torn last line is not replayed
+        try:
+            text = complete.decode("utf-8")
+        except UnicodeDecodeError:
+            raise OrcError(f"state journal {journal} is not UTF-8 text: fix or move it") from None
+        return replay_journal(records, text, str(journal))
+
+    def _set_aside_torn_line(self, target: Path) -> None:
+        """Move what a writer killed mid-line left at the end of the journal to a file of its
+        own (named `<journal>.torn-line-<time>`), so that no new line is glued onto it.
+        Called under the lock; the complete lines stay."""
+        journal = _journal(target)
+        try:
+            data = journal.read_bytes()
+        except FileNotFoundError:
+            return
+        except OSError as error:
+            raise OrcError(
+                f"cannot read the state journal {journal} ({_reason(error)}): fix or move it"
+            ) from None
+        end = data.rfind(b"\n") + 1
+        if end == len(data):
+            return
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+        aside = journal.with_name(f"{journal.name}.torn-line-{stamp}")
+        try:
+            aside.write_bytes(data[end:])
+            os.truncate(journal, end)
+        except OSError as error:
+            raise OrcError(
+                f"cannot set aside the incomplete last line of the state journal {journal} "
+                f"({_reason(error)}): free disk space or fix permissions"
+            ) from None
+        if self._on_wait is not None:
+            self._on_wait(
+                f"set aside the incomplete last line of the state journal (left by a killed "
+                f"run) in {aside}"
+            )
 
     def _read_unless_known(self, target: Path) -> dict[str, NodeRecord] | None:
         """Like `_read`, but without re-parsing a file this backend wrote or read last."""

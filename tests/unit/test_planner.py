@@ -190,6 +190,32 @@ CASES = [
         reason_contains={FCT: "without a definition fingerprint"},
     ),
     Case(
+        "record dated after the clock (beyond the skew allowance): not trusted, rebuilt",
+        {TEST_FCT},
+        state_changes=with_record(TEST_FCT, last_updated=NOW + HOUR),
+        reason_contains={TEST_FCT: "not trusted"},
+    ),
+    Case(
+        "record dated a little after the clock (within the skew allowance): trusted",
+        set(),
+        state_changes=with_record(TEST_FCT, last_updated=NOW + timedelta(minutes=4)),
+    ),
+    Case(
+        "record dated at the end of time, with build_after and new data: rebuilt",
+        {INT, TEST_REL, TEST_SRC},
+        nodes=graph(**{FCT: replace(graph()[FCT], build_after=FCT_POLICY)}),
+        freshness={ORDERS: NEWER, PAYMENTS: SEEN},
+        state_changes=with_record(INT, last_updated=datetime.max.replace(tzinfo=UTC)),
+        reason_contains={INT: "9999-12-31 23:59:59"},
+    ),
+    Case(
+        "build_after longer than the calendar: never passes",
+        {TEST_SRC},
+        nodes=graph(**{FCT: replace(graph()[FCT], build_after=BuildAfter(timedelta.max, "any"))}),
+        freshness={ORDERS: NEWER, PAYMENTS: SEEN},
+        reason_contains={INT: "9999-12-31 23:59:59"},
+    ),
+    Case(
         "state recorded for another target: rebuilt",
         {FCT, TEST_FCT, TEST_REL},
         state_changes=with_record(FCT, relation='"db"."other"."fct"'),

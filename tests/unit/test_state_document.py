@@ -306,10 +306,26 @@ def test_merge_older_update_loses() -> None:
     assert merge_states(current, updates)["m"].checksum == "current"
 
 
-def test_merge_tie_goes_to_the_update() -> None:
-    current = {"m": record(5, checksum="current")}
-    updates = {"m": record(5, checksum="update")}
-    assert merge_states(current, updates)["m"].checksum == "update"
+def test_merge_tie_keeps_the_record_with_the_measured_table_version() -> None:
+    built = {"m": record(5, version={})}
+    measured = {"m": record(5, version={"rows": "3"})}
+    assert merge_states(built, measured)["m"].version == {"rows": "3"}
+    assert merge_states(measured, built)["m"].version == {"rows": "3"}
+
+
+def test_merge_any_other_tie_is_decided_the_same_whatever_the_order() -> None:
+    first, second = {"m": record(5, checksum="a")}, {"m": record(5, checksum="b")}
+    assert merge_states(first, second) == merge_states(second, first)
+
+
+def test_merge_a_future_dated_record_loses_to_a_trusted_one() -> None:
+    now = T0 + timedelta(hours=1)
+    future = {"m": record(3600 + 6 * 60, checksum="future")}  # 6 minutes after now
+    fresh = {"m": record(60, checksum="fresh")}
+    assert merge_states(future, fresh, now=now)["m"].checksum == "fresh"
+    assert merge_states(fresh, future, now=now)["m"].checksum == "fresh"
+    skewed = {"m": record(3600 + 4 * 60, checksum="skewed")}  # within the allowance
+    assert merge_states(fresh, skewed, now=now)["m"].checksum == "skewed"
 
 
 def test_merge_keeps_untouched_and_adds_new_keys() -> None:

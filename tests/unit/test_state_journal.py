@@ -55,3 +55,63 @@ def test_journal_survives_until_the_next_save_folds_it_in(tmp_path: Path) -> Non
 def test_journal_needs_an_initialised_state(tmp_path: Path) -> None:
     with pytest.raises(OrcError, match="orc state init"):
         LocalFileBackend(tmp_path / "state.json").journal({"a": record(0)}, ())
+
+
+@pytest.mark.parametrize(
+    ("line", "problem"),
+    [
+        ('{"removed": 5}', '"removed" is not a list of keys'),
+        ('{"removed": [1]}', '"removed" is not a list of keys'),
+        ("[]", 'not an object of "state" and "removed"'),
+        ("{}", 'not an object of "state" and "removed"'),
+        ('{"state": {}, "other": 1}', 'not an object of "state" and "removed"'),
+        ('{"state": 3}', '"state" that is a number'),
+        ('{"state": {"a": {"last_updated": "0001-01-01T00:00:00+01:00"}}}', "years 1 to 9999"),
+        ("[" * 100_000, "nested too deeply"),
+    ],
+)
+def test_every_unreadable_line_is_one_error_naming_it(line: str, problem: str) -> None:
+    text = dump_journal_line({"a": record(1)}) + line + "\n"
+    with pytest.raises(OrcError, match="unreadable line 2") as caught:
+        replay_journal({}, text, "journal")
+    assert problem in str(caught.value)
+
+
+def test_a_line_with_records_and_removals_applies_both() -> None:
+    line = '{"removed": ["b"], "state": {"a": {"last_updated": "2026-11-22T07:01:00Z"}}}\n'
+    replayed = replay_journal({"b": record(0)}, line, "journal")
+    assert list(replayed) == ["a"]
+
+
+def test_a_torn_last_line_is_set_aside_before_the_next_append(tmp_path: Path) -> None:
+    state = tmp_path / "state.json"
+    journal = tmp_path / "state.json.journal"
+    notices: list[str] = []
+    backend = LocalFileBackend(state, on_wait=notices.append)
+    backend.init()
+    complete = dump_journal_line({"a": record(1)})
+    torn = b'{"state": {"x": {"checks'
+    journal.write_bytes(complete.encode() + torn)
+
+    backend.journal({"b": record(2)}, ())
+    assert journal.read_text() == complete + dump_journal_line({"b": record(2)})
+    [aside] = tmp_path.glob("state.json.journal.torn-line-*")
+    assert aside.read_bytes() == torn
+    assert str(aside) in notices[0]
+    assert LocalFileBackend(state).load() == {"a": record(1), "b": record(2)}
+
+
+def test_a_torn_last_line_is_set_aside_when_the_journal_is_folded_in(tmp_path: Path) -> None:
+    state = tmp_path / "state.json"
+    journal = tmp_path / "state.json.journal"
+    backend = LocalFileBackend(state)
+    backend.init()
+    torn = '{"state": {"é'.encode()[:-1]  # cut inside a two-byte character
+    journal.write_bytes(dump_journal_line({"a": record(1)}).encode() + torn)
+    assert LocalFileBackend(state).load() == {"a": record(1)}  # readers skip it
+
+    backend.update({"b": record(2)})
+    assert not journal.exists()
+    [aside] = tmp_path.glob("state.json.journal.torn-line-*")
+    assert aside.read_bytes() == torn
+    assert LocalFileBackend(state).load() == {"a": record(1), "b": record(2)}
