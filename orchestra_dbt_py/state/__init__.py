@@ -61,8 +61,9 @@ def open_backend(
     """The backend at `location` (default: the one the settings configure), limited to the
     settings' account scope when there is one.
 
-    `on_wait` receives a message when a write has to wait for another writer or a request is
-    retried (shown so that a pause is not mistaken for a hang). `workdir` (default: the
+    `on_wait` receives a one-line notice when a write has to wait for another writer or a
+    request is retried (so that a pause is not mistaken for a hang), and when the local
+    backend creates the state file or sets aside a torn journal line. `workdir` (default: the
     current directory) is where the HTTP backend keeps `.orchestra/unsaved-state-*.json`
     when a save fails. `dbt` gives the warehouse backend the session of the running command
     (default: the dbt project of the current directory, parsed on first use).

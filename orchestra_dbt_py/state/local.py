@@ -57,13 +57,13 @@ class LocalFileBackend(StateBackend):
         return self._target().exists()
 
     def load(self) -> dict[str, NodeRecord]:
-        """Read and validate the document (with its journal replayed); a missing or corrupt
-        file is an OrcError."""
+        """Read and validate the document (with its journal replayed); a missing file is empty
+        state (the first write creates it), a corrupt one or a missing folder an OrcError."""
         target = self._target()
         records = self._read(target)
-        if records is None:
-            raise self._missing()
-        return self._replayed(target, records)
+        if records is None and not target.parent.is_dir():
+            raise self._missing_folder(target.parent)
+        return self._replayed(target, records or {})
 
     def journal(self, items: Mapping[str, NodeRecord], removals: Collection[str] = ()) -> None:
         """Append records (or removals) to the journal beside the state file.
@@ -75,8 +75,7 @@ class LocalFileBackend(StateBackend):
         target = self._target()
         line = dump_journal_line(items, removals)
         with self._locked(target, announce=False):
-            if not target.exists():
-                raise self._missing()
+            self._create_if_missing(target)
             self._set_aside_torn_line(target)
             try:
                 with open(_journal(target), "a", encoding="utf-8") as handle:
@@ -93,20 +92,21 @@ class LocalFileBackend(StateBackend):
         """Merge `items` into the document and drop `removals`, as one locked step.
 
         The document is re-read under the lock, so concurrent writers never lose each other's
-        items. A missing file is an error (run `init` first); a corrupt one is never replaced.
+        items. A missing file is created (its folder must exist); a corrupt one is never
+        replaced.
         Returns the merged document as written.
         """
         target = self._target()
         with self._locked(target):
             stored = self._read_unless_known(target)
-            if stored is None:
-                raise self._missing()
             self._set_aside_torn_line(target)
-            current = self._replayed(target, stored)
+            current = self._replayed(target, stored or {})
             merged = merge_states(current, items, removals)
-            if merged != stored:
+            if stored is None or merged != stored:
                 self._write(target, dump_state(merged, self._texts))
                 self._known = (_identity(target), merged)
+                if stored is None:
+                    self._say_created()
             # The document now holds everything the journal held.
             _journal(target).unlink(missing_ok=True)
         return dict(merged)
@@ -137,11 +137,22 @@ class LocalFileBackend(StateBackend):
         """The file to operate on: the state path with symbolic links resolved."""
         return Path(os.path.realpath(self.path))
 
-    def _missing(self) -> OrcError:
+    def _missing_folder(self, folder: Path) -> OrcError:
         return OrcError(
-            f"state file {self.path} does not exist: run `orc state init` to create it, "
+            f"the folder {folder} of the state file {self.path} does not exist: create it, "
             "or fix state_file / ORCHESTRA_STATE_FILE"
         )
+
+    def _create_if_missing(self, target: Path) -> None:
+        """The first write creates the document (in a folder that must exist), and says so.
+        Called under the lock."""
+        if not os.path.lexists(target):
+            self._write(target, dump_state({}))
+            self._say_created()
+
+    def _say_created(self) -> None:
+        if self._on_wait is not None:
+            self._on_wait(f"created the state file {self.path} (it did not exist)")
 
     def _replayed(self, target: Path, records: dict[str, NodeRecord]) -> dict[str, NodeRecord]:
         journal = _journal(target)
@@ -224,7 +235,7 @@ class LocalFileBackend(StateBackend):
         try:
             fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
         except FileNotFoundError:
-            raise self._missing() from None
+            raise self._missing_folder(lock_path.parent) from None
         except OSError as error:
             raise OrcError(
                 f"cannot open the state lock {lock_path} ({_reason(error)}): "

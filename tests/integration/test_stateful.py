@@ -278,3 +278,16 @@ def test_view_over_rebuilt_table_survives_on_postgres(built: Project) -> None:
     assert {"dim_customers", "rpt_top_customers"} <= built_relations(artifact)
     assert "rpt_top_customers" in built.relations()
     assert_matches_full_build(built, artifact)
+
+
+def test_the_first_run_creates_a_missing_state_file(project: Project) -> None:
+    project.env["ORCHESTRA_USE_STATEFUL"] = "true"
+    (project.dir / "target" / "run_results.json").unlink()
+    missing_folder = project.orc("dbt", "build", expect=2)
+    assert "does not exist: create it" in missing_folder.stderr
+    assert not (project.dir / "target" / "run_results.json").exists(), "dbt never ran"
+
+    project.state_path.parent.mkdir()
+    first = project.orc("dbt", "build")
+    assert f"created the state file {project.state_path}" in first.stdout + first.stderr
+    assert project.build()["summary"]["build"] == 0

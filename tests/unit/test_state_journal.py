@@ -52,11 +52,6 @@ def test_journal_survives_until_the_next_save_folds_it_in(tmp_path: Path) -> Non
     assert LocalFileBackend(state).load() == {"b": record(1), "c": record(2)}
 
 
-def test_journal_needs_an_initialised_state(tmp_path: Path) -> None:
-    with pytest.raises(OrcError, match="orc state init"):
-        LocalFileBackend(tmp_path / "state.json").journal({"a": record(0)}, ())
-
-
 @pytest.mark.parametrize(
     ("line", "problem"),
     [

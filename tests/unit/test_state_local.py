@@ -91,12 +91,15 @@ def test_init_twice(state_path: Path) -> None:
     assert set(first.load()) == {"m"}
 
 
-def test_load_missing_file_says_how_to_create_it(state_path: Path) -> None:
-    with pytest.raises(OrcError) as caught:
+def test_a_missing_file_is_empty_state(state_path: Path) -> None:
+    state_path.parent.mkdir()
+    assert LocalFileBackend(state_path).load() == {}
+    assert not state_path.exists()
+
+
+def test_a_missing_folder_is_an_error_before_anything_runs(state_path: Path) -> None:
+    with pytest.raises(OrcError, match="does not exist: create it"):
         LocalFileBackend(state_path).load()
-    message = str(caught.value)
-    assert "orc state init" in message
-    assert str(state_path) in message
 
 
 def test_load_corrupt_file_names_it(backend: LocalFileBackend, state_path: Path) -> None:
@@ -139,18 +142,27 @@ def test_update_keeps_a_newer_record_written_by_someone_else(
     assert backend.load()["m"].checksum == "newer"
 
 
-def test_update_on_missing_file_is_an_error(state_path: Path) -> None:
-    with pytest.raises(OrcError, match="orc state init"):
+def test_update_in_a_missing_folder_names_it(state_path: Path) -> None:
+    with pytest.raises(OrcError, match="does not exist: create it") as caught:
         LocalFileBackend(state_path).update({"m": record()})
+    assert str(state_path.parent) in str(caught.value)
     assert not state_path.parent.exists()
 
 
-def test_update_on_missing_file_in_existing_folder(tmp_path: Path) -> None:
+def test_the_first_update_creates_a_missing_file_and_says_so(tmp_path: Path) -> None:
     path = tmp_path / "orc_state.json"
-    with pytest.raises(OrcError, match="orc state init"):
-        LocalFileBackend(path).update({"m": record()})
-    assert not path.exists()
-    assert listing(tmp_path) <= {lock_path(path).name}
+    notices: list[str] = []
+    merged = LocalFileBackend(path, on_wait=notices.append).update({"m": record()})
+    assert LocalFileBackend(path).load() == merged == {"m": record()}
+    assert notices == [f"created the state file {path} (it did not exist)"]
+    assert listing(tmp_path) == {path.name, lock_path(path).name}
+
+
+def test_the_first_journal_line_creates_a_missing_file(tmp_path: Path) -> None:
+    path = tmp_path / "orc_state.json"
+    LocalFileBackend(path).journal({"m": record()}, ())
+    assert parse_state(path.read_text(encoding="utf-8"), "x") == {}
+    assert LocalFileBackend(path).load() == {"m": record()}
 
 
 @pytest.mark.parametrize(
