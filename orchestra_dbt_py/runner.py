@@ -21,7 +21,7 @@ from orchestra_dbt_py.core.versions import DataVersion, source_version
 from orchestra_dbt_py.dbt.command import DbtCommand, exit_code
 from orchestra_dbt_py.dbt.graph import ProjectGraph, read_graph
 from orchestra_dbt_py.dbt.session import DbtSession
-from orchestra_dbt_py.dbt.warehouse import Warehouse
+from orchestra_dbt_py.dbt.warehouse import WITHOUT_PACKAGE, Warehouse
 from orchestra_dbt_py.errors import OrcError
 from orchestra_dbt_py.recorder import RunRecorder
 from orchestra_dbt_py.report import console
@@ -77,6 +77,8 @@ def make_plan(
     ]
     for uid, found in warehouse.hook_fingerprints(hooked).items():
         nodes[uid] = replace(nodes[uid], hook_fingerprint=found)
+    if not warehouse.has_package:
+        console.say(WITHOUT_PACKAGE)
     freshness, errors = warehouse.measure_freshness(sources_to_measure(nodes, selected))
     for uid, error in errors.items():
         console.say(f"could not measure the freshness of {nodes[uid].label}: {error}")
@@ -122,6 +124,7 @@ def show_plan(
 ) -> int:
     """`orc plan`: the decisions `orc dbt build` would make; nothing is built or saved."""
     console.use_log_format(command.params.get("log_format"))
+    console.keep_stdout_for_data(as_json)
     planned = make_plan(command, settings, env)
     saved = estimated_savings(planned.plan, planned.state)
     document = plan_document(command.args, planned.plan, planned.nodes, {}, saved)

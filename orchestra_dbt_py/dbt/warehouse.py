@@ -22,6 +22,14 @@ PACKAGE_MISSING = (
     "the orchestra_dbt dbt package is not installed in this project: add it to "
     "packages.yml and run `orc dbt deps`"
 )
+WITHOUT_PACKAGE = (
+    "the orchestra_dbt dbt package is not installed: sources are measured only by their "
+    "loaded_at_field / loaded_at_query, and every other source counts as changed; add the "
+    "package to packages.yml and run `orc dbt deps` to read the warehouse's own change "
+    "metadata and data versions too"
+)
+# dbt's freshness macros report an empty table as loaded at the start of year 1.
+_NO_DATA_YEAR = 1
 # Adapters whose table and view materializations drop dependent views (drop ... cascade).
 ADAPTERS_DROPPING_DEPENDENT_VIEWS = frozenset({"postgres", "redshift"})
 
@@ -33,6 +41,11 @@ class Warehouse:
         self.session = session
         # What each measurement cost: (step, relations asked about, seconds), in order.
         self.measurements: list[tuple[str, int, float]] = []
+
+    @property
+    def has_package(self) -> bool:
+        """Whether the project has the orchestra_dbt dbt package installed."""
+        return FRESHNESS_MACRO in self.session.manifest.macros
 
     @property
     def replacing_drops_dependent_views(self) -> bool:
@@ -47,10 +60,9 @@ class Warehouse:
         if not ids:
             return {}, {}
         manifest = self.session.manifest
-        if FRESHNESS_MACRO not in manifest.macros:
-            raise OrcError(PACKAGE_MISSING)
         adapter = self.session.adapter
         errors: dict[str, str] = {}
+        ask = self._ask_package if self.has_package else self._ask_dbt
 
         def measure(uid: str) -> datetime | None:
             source = manifest.sources[uid]
@@ -65,10 +77,7 @@ class Warehouse:
             }
             try:
                 with adapter.connection_named(f"orc_freshness_{uid}"):
-                    value = adapter.execute_macro(
-                        "source_freshness", project="orchestra_dbt", kwargs=kwargs
-                    )
-                return _as_utc(value)
+                    return _as_utc(ask(kwargs))
             except Exception as error:  # unmeasured: its readers are rebuilt, and orc says why
                 errors[uid] = one_line(error)
                 return None
@@ -81,6 +90,28 @@ class Warehouse:
             adapter.cleanup_connections()
             self.measurements.append(("freshness", len(ids), time.perf_counter() - started))
 
+    def _ask_package(self, kwargs: Mapping[str, Any]) -> Any:
+        return self.session.adapter.execute_macro(
+            "source_freshness", project="orchestra_dbt", kwargs=dict(kwargs)
+        )
+
+    def _ask_dbt(self, kwargs: Mapping[str, Any]) -> datetime | None:
+        """dbt's own freshness macros, for projects without the package: loaded_at_query or
+        loaded_at_field only (warehouse metadata needs the package)."""
+        adapter, manifest = self.session.adapter, self.session.manifest
+        if kwargs["loaded_at_query"]:
+            _, response = adapter.calculate_freshness_from_custom_sql(
+                kwargs["relation"], kwargs["loaded_at_query"], macro_resolver=manifest
+            )
+        elif kwargs["loaded_at_field"]:
+            _, response = adapter.calculate_freshness(
+                kwargs["relation"], kwargs["loaded_at_field"], kwargs["filter"], manifest
+            )
+        else:
+            return None
+        loaded_at = response["max_loaded_at"]
+        return None if loaded_at.year == _NO_DATA_YEAR else loaded_at
+
     def data_versions(
         self, node_ids: Iterable[str]
     ) -> tuple[dict[str, dict[str, str]] | None, str | None]:
@@ -91,6 +122,8 @@ class Warehouse:
         is all orc knows of them)."""
         manifest = self.session.manifest
         adapter = self.session.adapter
+        if not self.has_package:  # no signal but loaded_at: tables and sources are unknown
+            return {uid: {} for uid in node_ids}, None
         # Two sources may name one relation (on DuckDB, one file): both get its version.
         by_relation: dict[str, list[str]] = {}
         relations = []
@@ -187,6 +220,8 @@ class Warehouse:
 
     def hook_fingerprints(self, node_ids: Collection[str]) -> dict[str, str | None]:
         """The fingerprint the package's record_run hook would record for each node now."""
+        if not self.has_package:  # hook records cannot be vouched for without it
+            return dict.fromkeys(node_ids)
         if not node_ids:
             return {}
         manifest = self.session.manifest

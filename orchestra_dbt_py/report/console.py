@@ -17,11 +17,17 @@ from orchestra_dbt_py.core.records import NodeRecord
 from orchestra_dbt_py.report.plan import describe_seconds, estimated_savings
 
 _log_format = {"value": "text"}
+_to_stderr = {"value": False}
 
 
 def use_log_format(log_format: str | None) -> None:
     """Follow dbt's `--log-format`: with `json`, orc's own lines are JSON too."""
     _log_format["value"] = "json" if log_format == "json" else "text"
+
+
+def keep_stdout_for_data(flag: bool) -> None:
+    """With True, log lines go to stderr (stdout carries a JSON document)."""
+    _to_stderr["value"] = flag
 
 
 def say(message: str, level: str = "info") -> None:
@@ -43,9 +49,9 @@ def say(message: str, level: str = "info") -> None:
             },
             "data": {"msg": message},
         }
-        click.echo(json.dumps(line))
+        click.echo(json.dumps(line), err=_to_stderr["value"])
         return
-    click.echo(f"{datetime.now():%H:%M:%S}  orc: {message}")
+    click.echo(f"{datetime.now():%H:%M:%S}  orc: {message}", err=_to_stderr["value"])
 
 
 def announce_plan(plan: Plan, nodes: Mapping[str, Node], verbose: Any = False) -> None:
