@@ -187,11 +187,11 @@ def test_migrate_refuses_the_same_state_twice(tmp_path: Path) -> None:
         migrate(backend, LocalFileBackend(tmp_path / "a.json"))
 
 
-def test_push_into_a_missing_local_file_says_to_init(tmp_path: Path) -> None:
+def test_push_into_a_missing_local_file_creates_it(tmp_path: Path) -> None:
     document = tmp_path / "doc.json"
     document.write_text(unsaved_document({"m": record()}))
-    with pytest.raises(OrcError, match="orc state init"):
-        push(LocalFileBackend(tmp_path / "missing.json"), document)
+    push(LocalFileBackend(tmp_path / "missing.json"), document)
+    assert LocalFileBackend(tmp_path / "missing.json").load() == {"m": record()}
 
 
 # --- S3 URIs and the optional extra -------------------------------------------------------
