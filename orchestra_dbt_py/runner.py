@@ -20,6 +20,7 @@ from orchestra_dbt_py.core.records import NodeRecord
 from orchestra_dbt_py.core.versions import DataVersion, source_version
 from orchestra_dbt_py.dbt.command import DbtCommand, exit_code
 from orchestra_dbt_py.dbt.graph import ProjectGraph, read_graph
+from orchestra_dbt_py.dbt.run_results import add_reused_results
 from orchestra_dbt_py.dbt.session import DbtSession
 from orchestra_dbt_py.dbt.warehouse import WITHOUT_PACKAGE, Warehouse
 from orchestra_dbt_py.errors import OrcError
@@ -139,6 +140,7 @@ def show_plan(
 
 def run_stateful(command: DbtCommand, settings: Settings, env: Mapping[str, str]) -> int:
     console.use_log_format(command.params.get("log_format"))
+    started_at = datetime.now(UTC)
     planned = make_plan(command, settings, env, on_wait=console.say)
     nodes, decided, backend = planned.nodes, planned.plan, planned.backend
     verbose = bool(settings.debug or command.params.get("debug"))
@@ -178,6 +180,17 @@ def run_stateful(command: DbtCommand, settings: Settings, env: Mapping[str, str]
     ]
     target_dir = planned.session.target_dir
     write_plan_artifact(target_dir, document)
+    add_reused_results(
+        target_dir,
+        {
+            uid: decided.decisions[uid].reason
+            for uid in decided.ids("reuse")
+            if nodes[uid].materialized != "ephemeral"
+        },
+        {uid: node.relation for uid, node in nodes.items()},
+        started_at,
+        {"which": command.subcommand, "invocation_command": " ".join(["dbt", *command.args])},
+    )
     write_plan_html(target_dir / HTML_ARTIFACT, document, plan_edges(decided, nodes))
     console.summarize(decided, recorder.statuses, saved)
     if recorder.save_error is not None:

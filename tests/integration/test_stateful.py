@@ -311,3 +311,30 @@ def test_without_the_dbt_package_sources_are_measured_by_dbt(tmp_path: Path) -> 
     assert built_relations(artifact) >= TABLES_READING_ORDERS
     assert not built_relations(artifact) & {"stg_customers", "order_statuses"}
     assert_matches_full_build(project, artifact)
+
+
+def test_run_results_list_every_selected_node_reused_or_run(built: Project) -> None:
+    from orchestra_dbt_py.dbt.run_results import reused_status
+
+    path = built.dir / "target" / "run_results.json"
+    path.unlink()
+    artifact = built.build()  # nothing to do: dbt does not run
+    selected = {n["unique_id"] for n in artifact["nodes"]}
+    results = json.loads(path.read_text())
+    listed = {r["unique_id"]: r for r in results["results"]}
+    assert set(listed) == selected
+    assert {r["status"] for r in listed.values()} == {reused_status()}
+    assert all(r["message"].startswith("reused by orc: ") for r in listed.values())
+    assert results["metadata"]["dbt_schema_version"].endswith("/run-results/v6.json")
+
+    built.orc("dbt", "run-operation", "load_raw_data", "--args", "{batch: 2}")
+    artifact = built.build()
+    results = json.loads(path.read_text())["results"]
+    ids = [r["unique_id"] for r in results]
+    assert len(ids) == len(set(ids)) and set(ids) == set(listed)
+    statuses = {r["unique_id"]: r["status"] for r in results}
+    for node in artifact["nodes"]:
+        if node["decision"] == "build":
+            assert statuses[node["unique_id"]] == node["status"]
+        else:
+            assert statuses[node["unique_id"]] == reused_status()

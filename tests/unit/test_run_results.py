@@ -1,0 +1,50 @@
+"""run_results.json after a stateful run: dbt's results plus one per reused node."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from orchestra_dbt_py.dbt.run_results import add_reused_results, reused_status
+
+STARTED = datetime.now(UTC) - timedelta(seconds=5)
+ARGS = {"which": "build", "invocation_command": "dbt build"}
+
+
+def dbt_wrote(path: Path, *uids: str) -> None:
+    results = [{"unique_id": uid, "status": "success"} for uid in uids]
+    path.write_text(json.dumps({"metadata": {"invocation_id": "dbt"}, "results": results}))
+
+
+def results_of(path: Path) -> dict[str, str]:
+    return {r["unique_id"]: r["status"] for r in json.loads(path.read_text())["results"]}
+
+
+def test_reused_nodes_are_added_to_what_dbt_wrote_in_this_run(tmp_path: Path) -> None:
+    path = tmp_path / "run_results.json"
+    dbt_wrote(path, "model.p.a")
+    reused = {"model.p.a": "x", "model.p.b": "unchanged"}
+    add_reused_results(tmp_path, reused, {"model.p.b": '"db"."s"."b"'}, STARTED, ARGS)
+    assert results_of(path) == {"model.p.a": "success", "model.p.b": reused_status()}
+    document = json.loads(path.read_text())
+    assert document["metadata"] == {"invocation_id": "dbt"}
+    assert document["results"][1]["relation_name"] == '"db"."s"."b"'
+    assert document["results"][1]["message"] == "reused by orc: unchanged"
+
+
+def test_a_previous_runs_file_or_a_broken_one_is_replaced(tmp_path: Path) -> None:
+    path = tmp_path / "run_results.json"
+    for broken in (True, False):
+        dbt_wrote(path, "model.p.old")
+        if broken:
+            path.write_text("{not json")
+        else:
+            old = (STARTED - timedelta(hours=1)).timestamp()
+            os.utime(path, (old, old))
+        add_reused_results(tmp_path, {"model.p.b": "unchanged"}, {}, STARTED, ARGS)
+        assert results_of(path) == {"model.p.b": reused_status()}
+        document = json.loads(path.read_text())
+        assert document["args"] == ARGS
+        assert document["metadata"]["generated_at"].endswith("Z")
