@@ -7,12 +7,14 @@ import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from conftest import ORC, Project
 
 TUTORIAL_TABLES = {"int_order_payments", "fct_orders", "dim_customers", "orders_incremental"}
 TUTORIAL_VIEWS = {"stg_customers", "stg_orders", "stg_payments"}
 
 
+@pytest.mark.compat
 def test_parse_seed_build_pass_through(project: Project) -> None:
     project.orc("dbt", "parse")
     assert (project.dir / "target" / "manifest.json").exists()
@@ -39,6 +41,7 @@ def test_failing_model_exits_1(project: Project) -> None:
     assert "broken" in result.stdout
 
 
+@pytest.mark.compat
 def test_unknown_dbt_flag_exits_2(project: Project) -> None:
     result = project.orc("dbt", "build", "--no-such-flag", expect=2)
     assert "no-such-flag" in result.stdout + result.stderr
@@ -67,6 +70,7 @@ def test_subcommand_without_dbt_is_a_usage_error() -> None:
     assert "did you mean `orc dbt run --select x`" in result.stderr
 
 
+@pytest.mark.compat
 def test_version() -> None:
     from orchestra_dbt_py import __version__
 

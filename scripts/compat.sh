@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Test orc on one supported (Python, dbt-core) pair other than the main one:
+#   scripts/compat.sh python3.13 1.12
+# makes a virtual environment under .venv-compat/, installs orc with that dbt-core release
+# and runs the compatibility tests (tests marked `compat`: the unit suite's dbt-facing
+# parts and stateful builds of the tutorial on DuckDB). dbt-core 1.12 needs
+# dbt-core-experimental-parser, which downloads a binary when it is built; 1.12 runs
+# without it, so it is installed over 1.11's dependencies with --no-deps.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+python=$1
+dbt=$2
+venv=".venv-compat/${python}-dbt${dbt}"
+log="$venv.log"
+mkdir -p .venv-compat
+
+if [ ! -x "$venv/bin/python" ]; then
+  "$python" -m venv "$venv"
+fi
+{
+  "$venv/bin/pip" install -q --upgrade pip
+  if [ "$dbt" = "1.12" ]; then
+    "$venv/bin/pip" install -q -e '.[duckdb,dev]' 'dbt-core>=1.11,<1.12'
+    "$venv/bin/pip" install -q --no-deps 'dbt-core==1.12.*'
+    "$venv/bin/pip" install -q metricflow python-dotenv
+  else
+    "$venv/bin/pip" install -q -e '.[duckdb,dev]' "dbt-core==${dbt}.*"
+  fi
+} >"$log" 2>&1 || { cat "$log" >&2; echo "installing dbt-core $dbt on $python failed" >&2; exit 1; }
+
+version=$("$venv/bin/python" -c 'from dbt.version import __version__; print(__version__)')
+case "$version" in
+  "$dbt".*) ;;
+  *) echo "expected dbt-core $dbt in $venv, found $version" >&2; exit 1 ;;
+esac
+echo "== $("$venv/bin/python" --version) with dbt-core $version"
+PATH="$PWD/$venv/bin:$PATH" "$venv/bin/pytest" -q -m compat -p no:cacheprovider
