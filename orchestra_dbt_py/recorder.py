@@ -143,7 +143,7 @@ class RunRecorder:
         removals = [self.key_of(uid) for uid, r in pending.items() if r is None]
         started = time.perf_counter()
         try:
-            self.backend.update(updates, removals)
+            self.backend.save(updates, removals)
             self.saves += 1
             self.save_seconds += time.perf_counter() - started
         except BaseException:

@@ -196,7 +196,7 @@ def forget(settings: Settings, args: list[str]) -> int:
         keys = [scope.key(nodes[uid]) for uid in session.selected_ids()]
     gone = [key for key in keys if key in stored]
     if gone:
-        backend.update({}, removals=gone)
+        backend.save({}, removals=gone)
     print(f"Forgot {len(gone)} of {len(keys)} selected nodes in {backend.description}")
     return 0
 

@@ -34,6 +34,11 @@ class StateBackend:
         returns the merged document."""
         raise NotImplementedError
 
+    def save(self, items: Mapping[str, NodeRecord], removals: Collection[str] = ()) -> None:
+        """`update` for a caller that does not need the merged document back (a run's
+        checkpoints); a backend may then spare itself the work of returning it."""
+        self.update(items, removals)
+
     def journal(self, items: Mapping[str, NodeRecord], removals: Collection[str] = ()) -> None:
         """Keep one node's outcome at once, where that is cheap (an append to a local file).
         Backends without a journal keep nothing here: the next checkpoint carries it."""
@@ -69,6 +74,9 @@ class ScopedBackend(StateBackend):
     ) -> dict[str, NodeRecord]:
         merged = self.inner.update(self.scope.within(items), self.scope.keys_within(removals))
         return self.scope.within(merged)
+
+    def save(self, items: Mapping[str, NodeRecord], removals: Collection[str] = ()) -> None:
+        self.inner.save(self.scope.within(items), self.scope.keys_within(removals))
 
     def journal(self, items: Mapping[str, NodeRecord], removals: Collection[str] = ()) -> None:
         self.inner.journal(self.scope.within(items), self.scope.keys_within(removals))

@@ -5,7 +5,9 @@ Endpoint: `{base}/api/engine/public/state/DBT_CORE`, where `base` is
 tests). Plain `http://` is accepted only for loopback hosts (127.0.0.1, localhost, ::1); any
 other base URL must use https, so the key never crosses a network in clear text. Every request
 carries `Authorization: Bearer <key>`. Redirects are not followed (a redirect is an error that
-names the URL to configure instead).
+names the URL to configure instead). Plain http requests never go through a proxy (HTTP_PROXY,
+ALL_PROXY... are ignored for them: a proxy would read the key); https requests honour the
+proxy variables, and a proxy then sees only a CONNECT tunnel.
 
 Wire format (JSON, UTF-8):
 
@@ -18,24 +20,28 @@ Wire format (JSON, UTF-8):
 
   The server applies the merge rule of `merge_states` item by item (for a key it already
   holds, the item with the newer `last_updated` wins; a tie goes to the request), then deletes
-  the keys in `removed`. It answers 200 with the whole merged document, or 204 with no body
-  (the client then GETs the document). Because the merge rule is idempotent, a PATCH that is
-  sent again after a timeout cannot do harm, so every request is retried.
+  the keys in `removed`. It answers 200 with the whole merged document, or 204 with no body.
+  Any 2xx answer means saved, whatever its body: when the caller wants the merged document
+  (`update`) and the answer is not one, the client GETs it (a run's checkpoints, `save`, do
+  not). Because the merge rule is idempotent, a PATCH that is sent again after a timeout
+  cannot do harm, so every request is retried.
 
-Retries: connection errors, timeouts, 429 and 5xx are retried with jittered exponential
-backoff (429/503 honour Retry-After), up to `max_attempts` requests. Any other 4xx fails at
-once (401/403 say the key was refused, without showing it). A body that is not valid JSON is an
+Retries: connection errors, timeouts, answers cut short, 429 and 5xx are retried with jittered
+exponential backoff (429/503 honour Retry-After), up to `max_attempts` requests. Any other
+answer fails at once (401/403 say the key was refused, without showing it); see
+`orchestra_dbt_py.state.http_failures`. A GET answer that is not a valid state document is an
 error, never an empty state.
 
-A save (`update`) that still fails is not lost: the items it tried to send (with the removals,
-as above) are written to `<unsaved_dir>/unsaved-state-<UTC time>-<pid>.json` -- one file per
-backend instance, rewritten with everything still unsaved on each failure -- and the OrcError
-tells the user to run `orc state push <file>`.
+A save (`save` or `update`) that fails, whatever the cause, is not lost: the items it tried
+to send (with the removals, as above) are written to
+`<unsaved_dir>/unsaved-state-<UTC time>-<pid>.json` -- one file per backend instance,
+rewritten with everything still unsaved on each failure -- and the OrcError names the cause
+and tells the user to run `orc state push <file>`.
 """
 
 from __future__ import annotations
 
-import email.utils
+import http.client
 import json
 import logging
 import os
@@ -45,10 +51,10 @@ from collections.abc import Callable, Collection, Mapping
 from contextlib import suppress
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+import urllib3.exceptions
 
 from orchestra_dbt_py import __version__
 from orchestra_dbt_py.artifacts import replace_file
@@ -57,11 +63,20 @@ from orchestra_dbt_py.core.document import decode_document, parse_state, unsaved
 from orchestra_dbt_py.core.records import NodeRecord, merge_states
 from orchestra_dbt_py.errors import OrcError
 from orchestra_dbt_py.state.backend import StateBackend, backoff_seconds
+from orchestra_dbt_py.state.http_failures import Failure, failure_of_answer, failure_of_exception
 
 __all__ = ["STATE_PATH", "HttpBackend", "api_base_url"]
 
 STATE_PATH = "/api/engine/public/state/DBT_CORE"
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+# What sending a request or reading its answer may raise (anything else is a bug).
+TRANSFER_ERRORS = (
+    requests.RequestException,
+    ValueError,
+    http.client.HTTPException,
+    urllib3.exceptions.HTTPError,
+)
 
 _log = logging.getLogger(__name__)
 
@@ -114,15 +129,6 @@ class _Bearer(requests.auth.AuthBase):
         return "_Bearer(<hidden>)"
 
 
-class _Retryable(Exception):
-    """One failed attempt that may succeed when tried again."""
-
-    def __init__(self, reason: str, retry_after: float | None = None) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.retry_after = retry_after
-
-
 class HttpBackend(StateBackend):
     """State kept by the Orchestra API (or a compatible server)."""
 
@@ -166,6 +172,9 @@ class HttpBackend(StateBackend):
         self._max_retry_after = max_retry_after_seconds
         self._session = requests.Session()
         self._session.headers["User-Agent"] = f"orc/{__version__} (orchestra-dbt-py)"
+        if urlsplit(self.base_url).scheme.lower() == "http":
+            # No proxy from the environment for plain http: it would read the key.
+            self._session.trust_env = False
         self._lock = threading.Lock()
         self._unsaved: dict[str, NodeRecord] = {}
         self._unsaved_removals: set[str] = set()
@@ -203,61 +212,85 @@ class HttpBackend(StateBackend):
         """GET the document."""
         try:
             response = self._request("GET", None)
-        except _Unreachable as error:
-            raise OrcError(
-                f"could not read the state from {self.description} ({error.reason}): check the "
-                "network and ORCHESTRA_ENV / ORCHESTRA_API_BASE_URL, then run again"
+        except Failure as failure:
+            raise self._error(
+                f"could not read the state from {self.description} ({failure.reason}): "
+                f"{failure.fix}, then run again"
             ) from None
         return self._parse(response, "orc did not use it and changed nothing")
+
+    def save(self, items: Mapping[str, NodeRecord], removals: Collection[str] = ()) -> None:
+        """PATCH the items and removals (the server merges); any 2xx answer means saved."""
+        self._patch(items, removals)
 
     def update(
         self, items: Mapping[str, NodeRecord], removals: Collection[str] = ()
     ) -> dict[str, NodeRecord]:
-        """PATCH the items and removals (the server merges); returns the merged document.
-
-        When the API cannot be reached after the retries, writes what was not saved to the
-        unsaved-state file and raises OrcError naming it."""
-        removed = sorted(set(removals))
-        body = unsaved_document(items, removed).encode("utf-8")
+        """`save`, then return the merged document: the answer when it is one, else a GET
+        (checked as strictly as `load`; when it fails, the records are saved all the same)."""
+        answer = self._patch(items, removals)
+        with suppress(OrcError):
+            return parse_state(decode_document(answer.content, self.url), self.url)
         try:
-            response = self._request("PATCH", body)
-        except _Unreachable as error:
-            path = self._keep_unsaved(items, removed, error.reason)
-            raise OrcError(
-                f"could not save the state to {self.description} ({error.reason}); the unsaved "
-                f"records are in {path}: run `orc state push {path}` once the API is reachable"
-            ) from None
-        if response.status_code == 204 or not response.content.strip():
             return self.load()
-        return self._parse(response, "the records were probably saved")
+        except OrcError as error:
+            raise OrcError(
+                f"the records were saved, but reading the merged state back failed: {error}"
+            ) from None
 
     # --- internals ---------------------------------------------------------------------------
 
+    def _patch(
+        self, items: Mapping[str, NodeRecord], removals: Collection[str]
+    ) -> requests.Response:
+        """One PATCH (with retries) and its 2xx answer. Whatever makes it fail, what it
+        carried is first kept in the unsaved-state file for `orc state push`."""
+        removed = sorted(set(removals))
+        body = unsaved_document(items, removed).encode("utf-8")
+        try:
+            return self._request("PATCH", body)
+        except Failure as failure:
+            path = self._keep_unsaved(items, removed, failure.reason)
+            raise self._error(
+                f"could not save the state to {self.description} ({failure.reason}); the "
+                f"unsaved records are in {path}: {failure.fix}, then run `orc state push {path}`"
+            ) from None
+        except BaseException as error:  # a bug or an interrupt: keep the records, let it go on
+            with suppress(OrcError):
+                self._keep_unsaved(items, removed, type(error).__name__)
+            raise
+
     def _request(self, method: str, body: bytes | None) -> requests.Response:
-        """One request with retries; returns a 2xx response, raises _Unreachable after the
-        retries or OrcError for an answer that retrying cannot fix."""
+        """One request with retries; returns a 2xx response, or raises the Failure that
+        retrying could not fix."""
         headers = {"Accept": "application/json"}
         if body is not None:
             headers["Content-Type"] = "application/json"
-        last = ""
-        for attempt in range(1, self._max_attempts + 1):
+        attempt = 1
+        while True:
             try:
                 return self._attempt(method, body, headers)
-            except _Retryable as failure:
-                last = failure.reason
+            except Failure as failure:
+                if not failure.retry:
+                    raise
                 if attempt == self._max_attempts:
-                    break
+                    if attempt > 1:
+                        failure.reason = f"{failure.reason}, after {attempt} attempts"
+                    raise
                 delay = self._delay(attempt, failure.retry_after)
-                _log.debug("%s %s: %s; retrying in %.2f s", method, self.url, last, delay)
+                reason = self._redact(failure.reason)
+                _log.debug("%s %s: %s; retrying in %.2f s", method, self.url, reason, delay)
                 if self._on_wait is not None:
                     self._on_wait(
-                        f"{self.description}: {last}; retrying in {delay:.1f} s "
+                        f"{self.description}: {reason}; retrying in {delay:.1f} s "
                         f"(attempt {attempt + 1} of {self._max_attempts})"
                     )
                 time.sleep(delay)
-        raise _Unreachable(f"{last}, after {self._max_attempts} attempts")
+                attempt += 1
 
-    def _attempt(self, method: str, body: bytes | None, headers: dict[str, str]) -> Any:
+    def _attempt(
+        self, method: str, body: bytes | None, headers: dict[str, str]
+    ) -> requests.Response:
         try:
             with self._lock:
                 response = self._session.request(
@@ -269,42 +302,12 @@ class HttpBackend(StateBackend):
                     timeout=self._timeout,
                     allow_redirects=False,
                 )
-        except requests.Timeout:
-            raise _Retryable(f"no answer within {self._timeout_text()}") from None
-        except requests.ConnectionError as error:
-            raise _Retryable(f"cannot connect: {self._redact(_short(error))}") from None
-        except (requests.RequestException, ValueError) as error:
-            raise OrcError(
-                f"the request to {self.description} failed ({self._redact(_short(error))}): "
-                "check ORCHESTRA_API_BASE_URL"
-            ) from None
-        status = response.status_code
-        _log.debug("%s %s -> %s", method, self.url, status)
-        if 200 <= status < 300:
+        except TRANSFER_ERRORS as error:
+            raise failure_of_exception(error, self._timeout_text()) from None
+        _log.debug("%s %s -> %s", method, self.url, response.status_code)
+        if 200 <= response.status_code < 300:
             return response
-        if status == 429 or status >= 500:
-            raise _Retryable(
-                self._redact(f"HTTP {status} {response.reason or ''}".rstrip()),
-                _retry_after(response.headers.get("Retry-After")),
-            )
-        if status in (401, 403):
-            raise OrcError(
-                f"{self.description} refused the API key (HTTP {status}): check that "
-                "ORCHESTRA_API_KEY is a valid key for this Orchestra environment (ORCHESTRA_ENV)"
-            )
-        if 300 <= status < 400:
-            target = self._redact(response.headers.get("Location", "another URL"))
-            raise OrcError(
-                f"{self.description} redirected to {target} (HTTP {status}): set "
-                "ORCHESTRA_API_BASE_URL / ORCHESTRA_ENV to the right server; orc does not "
-                "follow redirects with the API key"
-            )
-        snippet = self._redact(_snippet(response))
-        raise OrcError(
-            f"{self.description} rejected the {method} request (HTTP {status}"
-            f"{': ' + snippet if snippet else ''}): check "
-            "ORCHESTRA_ENV / ORCHESTRA_API_BASE_URL and that this orc version matches the API"
-        )
+        raise failure_of_answer(response)
 
     def _parse(self, response: requests.Response, note: str) -> dict[str, NodeRecord]:
         try:
@@ -325,6 +328,9 @@ class HttpBackend(StateBackend):
         if retry_after is not None:
             return min(max(retry_after, 0.0), self._max_retry_after)
         return backoff_seconds(attempt - 1, self._backoff, self._max_backoff)
+
+    def _error(self, message: str) -> OrcError:
+        return OrcError(self._redact(message))
 
     def _redact(self, text: str) -> str:
         """`text` with the API key blanked out, should a server or library ever echo it."""
@@ -349,42 +355,9 @@ class HttpBackend(StateBackend):
             replace_file(path, text)
         except OSError as error:
             reason = error.strerror or type(error).__name__
-            raise OrcError(
+            raise self._error(
                 f"could not save the state to {self.description} ({why}), and could not keep "
                 f"the unsaved records in {path} either ({reason}): the records of this run "
                 "are lost; make that folder writable and run again"
             ) from None
         return path
-
-
-class _Unreachable(Exception):
-    """The retries ran out."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-def _retry_after(value: str | None) -> float | None:
-    """Seconds from a Retry-After header (delta-seconds or an HTTP date), None if absent."""
-    if not value:
-        return None
-    value = value.strip()
-    with suppress(ValueError):
-        return max(0.0, float(value))
-    with suppress(TypeError, ValueError, IndexError):
-        moment = email.utils.parsedate_to_datetime(value)
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=UTC)
-        return max(0.0, (moment - datetime.now(UTC)).total_seconds())
-    return None
-
-
-def _short(error: Exception) -> str:
-    text = " ".join(str(error).split()) or type(error).__name__
-    return text if len(text) <= 200 else text[:197] + "..."
-
-
-def _snippet(response: requests.Response) -> str:
-    text = " ".join(response.text.split()) if response.content else ""
-    return text if len(text) <= 120 else text[:117] + "..."

@@ -1,6 +1,6 @@
 """The HTTP state backend against a real HTTP server on 127.0.0.1 (tests/state_servers.py):
 round trips, retries, timeouts, invalid answers, refused keys, the unsaved-state file and
-`orc state push`, the account prefix, and that the key never shows up anywhere."""
+`orc state push`, the account prefix, proxies, and that the key never shows up anywhere."""
 
 from __future__ import annotations
 
@@ -20,12 +20,19 @@ TESTS_DIR = Path(__file__).resolve().parents[1]
 if str(TESTS_DIR) not in sys.path:
     sys.path.insert(0, str(TESTS_DIR))
 
-from state_servers import Misbehaviour, StateApiServer, state_api_server  # noqa: E402
+from conftest import Project  # noqa: E402
+from state_servers import (  # noqa: E402
+    Misbehaviour,
+    StateApiServer,
+    recording_proxy,
+    state_api_server,
+)
 
 from orchestra_dbt_py.config import Settings  # noqa: E402
 from orchestra_dbt_py.core.records import NodeRecord  # noqa: E402
 from orchestra_dbt_py.errors import OrcError  # noqa: E402
 from orchestra_dbt_py.state import open_backend  # noqa: E402
+from orchestra_dbt_py.state.backend import ScopedBackend  # noqa: E402
 from orchestra_dbt_py.state.http import HttpBackend  # noqa: E402
 from orchestra_dbt_py.state.transfer import push  # noqa: E402
 
@@ -143,7 +150,7 @@ def test_other_4xx_fails_at_once(server: StateApiServer, tmp_path: Path) -> None
         api.update({"m": record()})
     assert len(server.seen) == 1
     assert "\n" not in str(caught.value)
-    assert not (tmp_path / ".orchestra").exists()  # not a transient failure: nothing to push
+    assert len(list((tmp_path / ".orchestra").glob("unsaved-state-*.json"))) == 1
 
 
 def test_timeouts_are_retried_then_fail(server: StateApiServer, tmp_path: Path) -> None:
@@ -217,6 +224,80 @@ def test_permanent_500_keeps_the_unsaved_records_and_push_saves_them(
     assert result.total == 4
 
 
+ELSEWHERE = {"Location": "https://elsewhere.example/x"}
+
+
+@pytest.mark.parametrize(
+    ("failure", "cause"),
+    [
+        (Misbehaviour(status=400, body=b'{"detail": "bad payload"}'), "HTTP 400"),
+        (Misbehaviour(status=401), "refused the API key"),
+        (Misbehaviour(status=403), "refused the API key"),
+        (Misbehaviour(status=404), "HTTP 404"),
+        (Misbehaviour(status=413, body=b"too large"), "HTTP 413"),
+        (Misbehaviour(status=301, headers=ELSEWHERE), "redirected to https://elsewhere.example/x"),
+        (Misbehaviour(status=302, headers=ELSEWHERE), "redirected to https://elsewhere.example/x"),
+        (Misbehaviour(status=307, headers=ELSEWHERE), "redirected to https://elsewhere.example/x"),
+        (Misbehaviour(status=308, headers=ELSEWHERE), "redirected to https://elsewhere.example/x"),
+        (Misbehaviour(short=True), "cut short"),
+    ],
+    ids=["400", "401", "403", "404", "413", "301", "302", "307", "308", "short-body"],
+)
+def test_every_failed_save_keeps_the_unsaved_records(
+    server: StateApiServer, tmp_path: Path, failure: Misbehaviour, cause: str
+) -> None:
+    api = backend(server, tmp_path)
+    api.update({"kept": record(0), "dropped": record(0)})
+    failure.method = "PATCH"
+    server.break_down(failure)
+    with pytest.raises(OrcError) as caught:
+        api.update({"m1": record(1, "one"), "m2": record(2)}, removals=["dropped"])
+    message = str(caught.value)
+    (unsaved,) = (tmp_path / ".orchestra").glob("unsaved-state-*.json")
+    assert f"orc state push {unsaved}" in message
+    assert cause in message
+    assert "\n" not in message and KEY not in message
+    if failure.short:
+        # A transfer problem, not a wrong URL.
+        assert "ORCHESTRA_API_BASE_URL" not in message and "ORCHESTRA_ENV" not in message
+    written = json.loads(unsaved.read_text())
+    assert set(written["state"]) == {"m1", "m2"} and written["removed"] == ["dropped"]
+
+    server.heal()
+    push(backend(server, tmp_path / "later"), unsaved)
+    assert set(server.document()["state"]) == {"kept", "m1", "m2"}
+
+
+def test_an_interrupted_save_keeps_the_unsaved_records(
+    server: StateApiServer, tmp_path: Path
+) -> None:
+    def interrupt(message: str) -> None:
+        raise KeyboardInterrupt  # Ctrl-C while the save waits to try again
+
+    api = backend(server, tmp_path, on_wait=interrupt)
+    server.break_down(Misbehaviour(status=503))
+    with pytest.raises(KeyboardInterrupt):
+        api.save({"m": record()}, removals=["gone"])
+    (unsaved,) = (tmp_path / ".orchestra").glob("unsaved-state-*.json")
+    written = json.loads(unsaved.read_text())
+    assert set(written["state"]) == {"m"} and written["removed"] == ["gone"]
+
+
+def test_a_body_cut_short_is_retried_as_a_transfer_problem(
+    server: StateApiServer, tmp_path: Path
+) -> None:
+    api = backend(server, tmp_path)
+    api.update({"m": record()})
+    server.next(Misbehaviour(short=True))
+    assert set(api.load()) == {"m"}  # retried
+    server.break_down(Misbehaviour(short=True))
+    with pytest.raises(OrcError) as caught:
+        api.load()
+    message = str(caught.value)
+    assert "could not read the state" in message and "cut short" in message
+    assert "after 3 attempts" in message and "ORCHESTRA_API_BASE_URL" not in message
+
+
 def test_an_unwritable_unsaved_folder_is_still_an_error(
     server: StateApiServer, tmp_path: Path
 ) -> None:
@@ -255,6 +336,153 @@ def test_a_redirect_is_not_followed(server: StateApiServer, tmp_path: Path) -> N
     with pytest.raises(OrcError, match=re.escape("redirected to https://elsewhere.example/x")):
         api.load()
     assert len(server.seen) == 1
+
+
+# --- 2xx answers to a PATCH that are not the document ----------------------------------------
+
+NOT_A_DOCUMENT = [
+    (200, b"{}"),
+    (200, b""),
+    (204, b""),
+    (201, b'{"ok": true}'),
+    (202, b"<html>saved</html>"),
+    (200, b'{"state": []}'),
+]
+
+
+@pytest.mark.parametrize(("status", "body"), NOT_A_DOCUMENT)
+def test_any_2xx_to_a_patch_means_saved(
+    server: StateApiServer, tmp_path: Path, status: int, body: bytes
+) -> None:
+    api = backend(server, tmp_path)
+    api.update({"old": record(0)})
+    server.break_down(Misbehaviour(status=status, body=body, applied=True, method="PATCH"))
+    server.seen.clear()
+    # The merged document is asked for: read back with a GET.
+    merged = api.update({"m": record(1, "one")}, removals=["old"])
+    assert merged == {"m": record(1, "one")}
+    assert [seen.method for seen in server.seen] == ["PATCH", "GET"]
+    # A run's checkpoints do not need it: one PATCH, nothing else.
+    server.seen.clear()
+    api.save({"n": record(2)})
+    assert [seen.method for seen in server.seen] == ["PATCH"]
+    assert set(server.document()["state"]) == {"m", "n"}
+    assert not (tmp_path / ".orchestra").exists()
+
+
+def test_the_read_back_after_a_patch_is_still_checked(
+    server: StateApiServer, tmp_path: Path
+) -> None:
+    api = backend(server, tmp_path)
+    server.next(
+        Misbehaviour(status=200, body=b"{}", applied=True, method="PATCH"),
+        Misbehaviour(status=200, body=b"{}", method="GET"),
+    )
+    with pytest.raises(OrcError) as caught:
+        api.update({"m": record()})
+    message = str(caught.value)
+    assert 'no top-level "state"' in message and "were saved" in message
+    assert "\n" not in message
+    assert set(server.document()["state"]) == {"m"}
+    assert not (tmp_path / ".orchestra").exists()  # saved: nothing to push
+
+
+def test_a_scoped_backend_reads_back_within_its_account(
+    server: StateApiServer, tmp_path: Path
+) -> None:
+    server.items["acct2.x"] = {"last_updated": "2026-11-22T07:00:00Z", "checksum": "y"}
+    settings = Settings(
+        api_key=KEY, api_base_url=server.base_url, integration_account_id="acct1", local_run=False
+    )
+    api = open_backend(settings, workdir=tmp_path)
+    assert isinstance(api, ScopedBackend)
+    server.break_down(Misbehaviour(status=204, applied=True, method="PATCH"))
+    assert set(api.update({"acct1.m": record()})) == {"acct1.m"}
+    api.save({"acct1.n": record(), "acct2.n": record()})
+    assert set(server.document()["state"]) == {"acct1.m", "acct1.n", "acct2.x"}
+
+
+def api_env(server: StateApiServer) -> dict[str, str]:
+    return {
+        "ORCHESTRA_USE_STATEFUL": "true",
+        "ORCHESTRA_API_KEY": KEY,
+        "ORCHESTRA_API_BASE_URL": server.base_url,
+    }
+
+
+@pytest.mark.parametrize("target", ["duckdb"])
+def test_orc_dbt_build_keeps_the_records_of_a_refused_save(
+    project: Project, server: StateApiServer
+) -> None:
+    env = api_env(server)
+    server.break_down(Misbehaviour(status=413, body=b"too large", method="PATCH"))
+    failed = project.orc("dbt", "build", expect=2, **env)
+    (unsaved,) = (project.dir / ".orchestra").glob("unsaved-state-*.json")
+    assert "HTTP 413" in failed.stderr and f"orc state push {unsaved}" in failed.stderr
+    assert KEY not in failed.stdout + failed.stderr
+    assert server.document()["state"] == {}
+
+    server.heal()
+    project.orc("state", "push", str(unsaved), **env)
+    assert set(server.document()["state"]) == set(json.loads(unsaved.read_text())["state"])
+    artifact = project.build(**env)
+    assert {node["decision"] for node in artifact["nodes"]} == {"reuse"}
+
+
+@pytest.mark.parametrize("target", ["duckdb"])
+def test_orc_dbt_build_with_an_api_that_answers_patch_with_an_empty_object(
+    project: Project, server: StateApiServer
+) -> None:
+    env = api_env(server)
+    server.break_down(Misbehaviour(status=200, body=b"{}", applied=True, method="PATCH"))
+    project.orc("dbt", "build", **env)
+    assert server.document()["state"]
+    assert not (project.dir / ".orchestra").exists()
+    assert {seen.method for seen in server.seen} == {"GET", "PATCH"}
+    artifact = project.build(**env)
+    assert {node["decision"] for node in artifact["nodes"]} == {"reuse"}
+
+
+# --- proxies ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def no_proxy_settings(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+    return monkeypatch
+
+
+@pytest.mark.parametrize("variable", ["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"])
+def test_plain_http_never_goes_through_a_proxy(
+    server: StateApiServer, tmp_path: Path, no_proxy_settings: pytest.MonkeyPatch, variable: str
+) -> None:
+    with recording_proxy() as proxy:
+        no_proxy_settings.setenv(variable, proxy.url)
+        api = backend(server, tmp_path, max_attempts=1)
+        try:
+            api.update({"m": record()})
+            assert set(api.load()) == {"m"}
+        finally:
+            assert KEY not in proxy.everything_seen()
+            assert proxy.seen == []
+    assert {seen.authorization for seen in server.seen} == {f"Bearer {KEY}"}
+
+
+def test_https_still_goes_through_the_proxy_as_a_tunnel(
+    tmp_path: Path, no_proxy_settings: pytest.MonkeyPatch
+) -> None:
+    with recording_proxy() as proxy:
+        no_proxy_settings.setenv("HTTPS_PROXY", proxy.url)
+        api = HttpBackend("https://orchestra.invalid", KEY, unsaved_dir=tmp_path, max_attempts=1)
+        with pytest.raises(OrcError) as caught:
+            api.update({"m": record()})
+    assert [(seen.method, seen.target) for seen in proxy.seen] == [
+        ("CONNECT", "orchestra.invalid:443")
+    ]
+    assert KEY not in proxy.everything_seen() and KEY not in str(caught.value)
+    assert "orc state push" in str(caught.value)
 
 
 # --- the key ------------------------------------------------------------------------------

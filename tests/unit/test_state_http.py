@@ -22,11 +22,8 @@ from orchestra_dbt_py.errors import OrcError
 from orchestra_dbt_py.location import parse_s3_uri
 from orchestra_dbt_py.state import backend_for_uri, open_backend
 from orchestra_dbt_py.state.backend import ScopedBackend
-from orchestra_dbt_py.state.http import (
-    HttpBackend,
-    _retry_after,
-    api_base_url,
-)
+from orchestra_dbt_py.state.http import HttpBackend, api_base_url
+from orchestra_dbt_py.state.http_failures import retry_after as _retry_after
 from orchestra_dbt_py.state.local import LocalFileBackend
 from orchestra_dbt_py.state.transfer import migrate, push, read_state_file
 
