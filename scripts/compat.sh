@@ -12,6 +12,12 @@ cd "$(dirname "$0")/.."
 python=$1
 dbt=$2
 venv=".venv-compat/${python}-dbt${dbt}"
+# pyenv's shim for an interpreter that is not the selected version: use it directly.
+if ! "$python" -c '' 2>/dev/null && command -v pyenv >/dev/null 2>&1; then
+  minor=${python#python}
+  found=$(ls -d "$(pyenv root)/versions/$minor".*/bin/"$python" 2>/dev/null | sort -V | tail -1)
+  python=${found:-$python}
+fi
 log="$venv.log"
 mkdir -p .venv-compat
 
