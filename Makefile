@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 DBT_CORE ?= dbt-core>=1.10,<1.12
 export DO_NOT_TRACK := 1
 
-.PHONY: demo test lint typecheck pytest clean
+.PHONY: demo test lint typecheck pytest compat clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,7 +35,13 @@ pytest: $(VENV)/.dev-installed
 	scripts/ensure-chromium.sh >/dev/null
 	PATH="$(CURDIR)/$(BIN):$$PATH" scripts/with-postgres.sh scripts/with-moto.sh $(BIN)/pytest -q $(PYTEST_ARGS)
 
-test: lint typecheck pytest
+# The compatibility runs (other Python and dbt-core releases) use the second core while the
+# main suite runs.
+test: lint typecheck
+	$(MAKE) --no-print-directory -j2 pytest compat
+
+compat: $(VENV)/.dev-installed
+	scripts/compat-all.sh
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-compat .pytest_cache .mypy_cache .ruff_cache

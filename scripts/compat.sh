@@ -41,4 +41,5 @@ case "$version" in
   *) echo "expected dbt-core $dbt in $venv, found $version" >&2; exit 1 ;;
 esac
 echo "== $("$venv/bin/python" --version) with dbt-core $version"
-PATH="$PWD/$venv/bin:$PATH" "$venv/bin/pytest" -q -m compat -p no:cacheprovider
+PATH="$PWD/$venv/bin:$PATH" "$venv/bin/pytest" -q -m compat -p no:cacheprovider \
+  --basetemp "$PWD/$venv.tmp"

@@ -14,7 +14,6 @@ TUTORIAL_TABLES = {"int_order_payments", "fct_orders", "dim_customers", "orders_
 TUTORIAL_VIEWS = {"stg_customers", "stg_orders", "stg_payments"}
 
 
-@pytest.mark.compat
 def test_parse_seed_build_pass_through(project: Project) -> None:
     project.orc("dbt", "parse")
     assert (project.dir / "target" / "manifest.json").exists()
@@ -41,7 +40,6 @@ def test_failing_model_exits_1(project: Project) -> None:
     assert "broken" in result.stdout
 
 
-@pytest.mark.compat
 def test_unknown_dbt_flag_exits_2(project: Project) -> None:
     result = project.orc("dbt", "build", "--no-such-flag", expect=2)
     assert "no-such-flag" in result.stdout + result.stderr

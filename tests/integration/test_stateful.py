@@ -96,7 +96,6 @@ def built(stateful: Project) -> Project:
     return stateful
 
 
-@pytest.mark.compat
 def test_unchanged_second_run_executes_nothing(built: Project) -> None:
     files = built.project_files()
     artifact = built.build()
@@ -106,7 +105,6 @@ def test_unchanged_second_run_executes_nothing(built: Project) -> None:
     assert_matches_full_build(built, artifact)
 
 
-@pytest.mark.compat
 def test_new_rows_in_one_source_rebuild_only_what_reads_it(built: Project) -> None:
     built.orc("dbt", "run-operation", "load_raw_data", "--args", "{batch: 2}")
     files = built.project_files()
@@ -159,7 +157,6 @@ def test_json_logs_stay_json(built: Project) -> None:
     assert any(m.startswith("Reused ") and "execution avoided" in m for m in messages), messages
 
 
-@pytest.mark.compat
 def test_sql_edit_rebuilds_the_model_and_its_data_dependents(built: Project) -> None:
     path = built.dir / "models" / "marts" / "fct_large_orders.sql"
     path.write_text(path.read_text().replace("select *", "select *, amount * 2 as doubled"))
@@ -194,7 +191,6 @@ def test_config_change_only_in_yml(built: Project) -> None:
     assert kind == [("VIEW",)]
 
 
-@pytest.mark.compat
 def test_macro_body_change(built: Project) -> None:
     path = built.dir / "macros" / "cents_to_dollars.sql"
     path.write_text(path.read_text().replace("100.0", "100.00"))
@@ -285,7 +281,6 @@ def test_view_over_rebuilt_table_survives_on_postgres(built: Project) -> None:
     assert_matches_full_build(built, artifact)
 
 
-@pytest.mark.compat
 def test_the_first_run_creates_a_missing_state_file(project: Project) -> None:
     project.env["ORCHESTRA_USE_STATEFUL"] = "true"
     (project.dir / "target" / "run_results.json").unlink()

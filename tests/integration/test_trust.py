@@ -42,7 +42,6 @@ def assert_one_line_error(completed: object, *words: str) -> None:
         assert word in stderr, stderr
 
 
-@pytest.mark.compat
 def test_a_future_dated_record_never_vouches_for_a_table(built: Project) -> None:
     """Repro 1: a record dated 2099 used to win every merge, so the build of the changed SQL
     was forgotten and the reverted SQL was then 'reused' over a table built from the other."""
