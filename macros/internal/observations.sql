@@ -72,10 +72,10 @@
 {%- endmacro %}
 
 
-{#- A time from source_freshness as `orc` writes it (its format_timestamp):
-    `2024-05-06T07:30:00Z`, with `.ffffff` only when the microseconds are not zero; naive
-    times are UTC. Text is read as ISO-8601 (orc's parse_timestamp); none for anything else,
-    which leaves the source unmeasured as orc leaves it. -#}
+{#- A time from source_freshness as `orc` writes it (its format_timestamp), by _state_time:
+    `2024-05-06T07:30:00Z`, a four-digit year, `.ffffff` only when the microseconds are not
+    zero; naive times are UTC. Text is read as ISO-8601 (orc's parse_timestamp); none for
+    anything else, which leaves the source unmeasured as orc leaves it. -#}
 {% macro _loaded_at_text(value) -%}
   {%- if value is string -%}
     {%- set value = orchestra_dbt._parse_time(value) -%}
@@ -83,11 +83,7 @@
   {%- if value is none or value.hour is not defined or value.tzinfo is not defined -%}
     {{ return(none) }}
   {%- endif -%}
-  {%- if value.tzinfo is not none and value.utcoffset() is not none -%}
-    {%- set value = value.astimezone(modules.pytz.utc).replace(tzinfo=none) -%}
-  {%- endif -%}
-  {%- set fraction = ('.%06d' | format(value.microsecond)) if value.microsecond else '' -%}
-  {{ return(value.strftime('%Y-%m-%dT%H:%M:%S') ~ fraction ~ 'Z') }}
+  {{ return(orchestra_dbt._state_time(value, fixed=false)) }}
 {%- endmacro %}
 
 

@@ -14,15 +14,23 @@
 
 {#- Now, as the fixed-width UTC text of `last_updated`. -#}
 {% macro _state_now() -%}
-  {{ return(modules.datetime.datetime.utcnow().strftime('%Y-%m-%dT%H:%M:%S.%fZ')) }}
+  {{ return(orchestra_dbt._state_time(modules.datetime.datetime.utcnow())) }}
 {%- endmacro %}
 
-{% macro _state_time(value) -%}
-  {#- A datetime from dbt (naive values are UTC) as fixed-width UTC text. -#}
+{#- A datetime from dbt (naive values are UTC) as UTC text with a four-digit year, the one
+    time format of the package. Fixed width by default, `YYYY-MM-DDTHH:MM:SS.ffffffZ`, so
+    that text order is time order in every year (the state table's `last_updated`; orc's
+    fixed_time writes the same text); with `fixed` false, `.ffffff` only when the
+    microseconds are not zero (the JSON's times, as orc's format_timestamp writes them). -#}
+{% macro _state_time(value, fixed=true) -%}
   {%- if value.tzinfo is not none and value.utcoffset() is not none -%}
     {%- set value = value.astimezone(modules.pytz.utc).replace(tzinfo=none) -%}
   {%- endif -%}
-  {{ return(value.strftime('%Y-%m-%dT%H:%M:%S.%fZ')) }}
+  {%- set text = '%04d-%02d-%02dT%02d:%02d:%02d' | format(value.year, value.month, value.day, value.hour, value.minute, value.second) -%}
+  {%- if fixed or value.microsecond -%}
+    {%- set text = text ~ ('.%06d' | format(value.microsecond)) -%}
+  {%- endif -%}
+  {{ return(text ~ 'Z') }}
 {%- endmacro %}
 
 

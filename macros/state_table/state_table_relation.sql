@@ -11,7 +11,8 @@
   A write appends rows and then deletes the rows a newer row of the same key supersedes,
   in one transaction: concurrent writers never overwrite each other, and a reader takes
   the newest row of each key (the merge rule of every backend). `last_updated` is kept
-  as fixed-width UTC text (YYYY-MM-DDTHH:MM:SS.ffffffZ), so text order is time order.
+  as fixed-width UTC text (YYYY-MM-DDTHH:MM:SS.ffffffZ, the year always four digits:
+  `_state_time`), so text order is time order.
   Rows of kind 'observation' hold the source freshness `observe_sources` measured at the
   start of a run, keyed by the invocation id, until `record_run` uses them.
 

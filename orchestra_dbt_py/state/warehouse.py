@@ -7,7 +7,9 @@ SQL is the same one the package's hooks use and each warehouse gets its own dial
 
 * a write appends rows, deletes the rows they supersede and commits, in one transaction:
   concurrent writers never conflict, and none loses another's rows;
-* a read takes the newest row of each key, which is the merge rule of every backend.
+* a read takes the newest row of each key, which is the merge rule of every backend, after
+  checking every row: a row with no key or item, an item that cannot be read, or a
+  `last_updated` text that is not its item's time (`fixed_time`) stops it with one line.
 
 The table is created on the first write; a missing table reads as an empty state.
 """
@@ -41,8 +43,12 @@ class MacroCaller(Protocol):
 
 
 def fixed_time(moment: datetime) -> str:
-    """UTC as fixed-width text, so that text order is time order (the table's sort key)."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """UTC as fixed-width text, `YYYY-MM-DDTHH:MM:SS.ffffffZ` with a four-digit year, so
+    that text order is time order in every year (the table's sort key); naive values are
+    UTC. The package's `_state_time` macro writes the same text (`strftime("%Y")` would
+    not: it writes the year 999 as `999`, which sorts after 2026)."""
+    utc = moment.replace(tzinfo=UTC) if moment.utcoffset() is None else moment.astimezone(UTC)
+    return utc.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 class WarehouseBackend(StateBackend):
@@ -70,11 +76,11 @@ class WarehouseBackend(StateBackend):
         return self._rows(keys=()) is not None
 
     def load(self) -> dict[str, NodeRecord]:
-        """The newest row of each key; a missing table is an empty state."""
-        rows = self._rows()
+        """The newest row of each key; a missing table is an empty state. Every row is
+        checked first (`_record`): one that orc cannot trust stops the read."""
         records: dict[str, NodeRecord] = {}
-        for key, _, text in rows or ():
-            record = parse_item_json(key, text, f"table {self.description}")
+        for key, moment, text in self._rows() or ():
+            key, record = self._record(key, moment, text)
             known = records.get(key)
             # merge_states' rule, row by row: the newer build wins, a tie goes to the later row.
             if known is None or record.last_updated >= known.last_updated:
@@ -116,7 +122,46 @@ class WarehouseBackend(StateBackend):
 
     # --- internals ---------------------------------------------------------------------------
 
-    def _rows(self, keys: Collection[str] | None = None) -> list[tuple[str, str, str]] | None:
+    def _record(self, key: object, moment: object, text: object) -> tuple[str, NodeRecord]:
+        """One node row as (key, record), or a one-line OrcError naming the table, the row's
+        key and the fix. The `last_updated` column must be the item's own time as
+        `fixed_time` writes it: the table's SQL orders and supersedes rows by that text, so
+        a row whose text says another time would outlive newer rows, or delete them.
+
+        Rows of another kind than 'node' never get here: the select asks for 'node' rows
+        only, and as no statement of orc or the hooks lets a row of another kind supersede
+        a node row or be superseded by one, leaving them out changes no record."""
+        where = f"state table {self.description}"
+        if not isinstance(key, str):
+            raise OrcError(
+                f"{where} has a node row whose state_key is {_shown(key)}: delete that row; "
+                "orc never overwrites it"
+            )
+
+        def invalid(problem: str, fix: str = "fix or delete it") -> OrcError:
+            return OrcError(
+                f"{where} has an invalid item {key!r}: {problem}: {fix}; orc never overwrites it"
+            )
+
+        if not isinstance(text, str):
+            raise invalid(f"its item is {_shown(text)}")
+        try:
+            record = parse_item_json(key, text, f"table {self.description}")
+        except RecursionError:
+            raise invalid("its JSON is nested too deeply") from None
+        except (ValueError, ArithmeticError) as error:
+            # A time or number out of range (parse_item_json reports the other problems).
+            detail = one_line(error).partition(";")[0]
+            raise invalid(f"it holds a value out of range ({detail})") from None
+        expected = fixed_time(record.last_updated)
+        if moment != expected:
+            raise invalid(
+                f"its last_updated column is {_shown(moment)}, not its item's time {expected!r}",
+                f"set the column to {expected!r} or delete the row",
+            )
+        return key, record
+
+    def _rows(self, keys: Collection[str] | None = None) -> list[tuple[Any, Any, Any]] | None:
         parts = self.table.split(".")
         database = parts[0] if len(parts) == 3 else None
         try:
@@ -135,7 +180,8 @@ class WarehouseBackend(StateBackend):
             keys=None if keys is None else list(keys),
             check_exists=False,
         )
-        return [(str(key), str(moment), str(item)) for key, moment, item in found]
+        # As the warehouse gave them (NULL is None): `_record` checks them.
+        return [(key, moment, item) for key, moment, item in found]
 
     def _call(self, macro: str, **kwargs: Any) -> Any:
         try:
@@ -147,6 +193,15 @@ class WarehouseBackend(StateBackend):
                 f"the state table {self.description} could not be "
                 f"{'read' if macro.startswith('read') else 'written'}: {one_line(error)}"
             ) from error
+
+
+def _shown(value: object) -> str:
+    """A cell of a row, for a message: NULL, quoted text, or what it is when not text."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, str):
+        return repr(value)
+    return f"not text ({type(value).__name__} {str(value)[:40]!r})"
 
 
 class _QueryFailed(OrcError):

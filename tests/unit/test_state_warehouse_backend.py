@@ -28,7 +28,7 @@ class Table:
     """Rows as read_state_rows / write_state_rows keep them."""
 
     def __init__(self) -> None:
-        self.rows: list[list[str]] | None = None  # None: the table does not exist
+        self.rows: list[list[Any]] | None = None  # None: the table does not exist
         self.calls: list[str] = []
         self.failures: list[Exception] = []
 
@@ -45,7 +45,8 @@ class Table:
             keys = kwargs["keys"]
             found = [r for r in self.rows if r[1] == kwargs["kind"]]
             found = [r for r in found if keys is None or r[0] in keys]
-            return [[key, moment, item] for key, _, moment, item in sorted(found)]
+            ordered = sorted(found, key=lambda r: [str(cell) for cell in r])
+            return [[key, moment, item] for key, _, moment, item in ordered]
         assert name == "write_state_rows"
         if self.failures:
             raise self.failures.pop(0)
@@ -121,6 +122,56 @@ def test_a_corrupt_row_is_an_error_and_nothing_is_written() -> None:
     assert "write_state_rows" not in table.calls
     with pytest.raises(OrcError):
         state.load()
+
+
+ITEM_0 = dump_item_json(record(0))
+ITEM_999 = ITEM_0.replace("2026-11-22T07:00:00Z", "0999-11-22T07:00:00Z")
+JSON_OUT_OF_RANGE = [
+    '{"last_updated": "9999-12-31T23:59:59-01:00"}',
+    '{"last_updated": "0001-01-01T00:00:00+01:00"}',
+    '{"last_updated": "2026-01-01T00:00:00Z", "upstream": {"m": "0001-01-01T00:00+05:00"}}',
+    '{"last_updated": "2026-01-01T00:00:00Z", "execution_time": 1' + "0" * 400 + "}",
+    '{"last_updated": "2026-01-01T00:00:00Z", "other": 1' + "0" * 5000 + "}",
+    '{"last_updated": "2026-01-01T00:00:00Z", "other": ' + "[" * 100_000 + "]" * 100_000 + "}",
+]
+
+
+@pytest.mark.parametrize(
+    ("row", "words"),
+    [
+        # A NULL key (a table made without `not null`) names no node: never a record.
+        ([None, "node", fixed_time(T0), ITEM_0], ["state_key is NULL", "delete"]),
+        (["model.p.a", "node", fixed_time(T0), None], ["'model.p.a'", "item is NULL"]),
+        # The text column orders and deletes the rows: it must be the item's own time.
+        (["model.p.a", "node", None, ITEM_0], ["'model.p.a'", "NULL", fixed_time(T0)]),
+        (["model.p.a", "node", fixed_time(T0 + timedelta(1)), ITEM_0], [fixed_time(T0)]),
+        (["model.p.a", "node", "2026-11-22T07:00:00Z", ITEM_0], [fixed_time(T0)]),
+        # A year-999 row of an older orc, which sorts after every row of today.
+        (["model.p.a", "node", "999-11-22T07:00:00.000000Z", ITEM_999], ["'0999-11-22T07"]),
+        *(
+            (["model.p.a", "node", fixed_time(T0), text], ["'model.p.a'"])
+            for text in JSON_OUT_OF_RANGE
+        ),
+    ],
+    ids=["null-key", "null-item", "null-time", "later-time", "short-time", "year-999"]
+    + [f"json-{n}" for n in range(len(JSON_OUT_OF_RANGE))],
+)
+def test_a_row_orc_cannot_trust_is_one_line_and_nothing_is_written(
+    row: list[Any], words: list[str]
+) -> None:
+    table = Table()
+    table.rows = [["model.p.b", "node", fixed_time(T0), ITEM_0], row]
+    state = backend(table)
+    for action in (state.load, lambda: state.update({"model.p.c": record(1)})):
+        with pytest.raises(OrcError) as caught:
+            action()
+        message = str(caught.value)
+        assert message.startswith("state table warehouse:analytics.orc_state has ")
+        assert "\n" not in message and len(message) < 400, message
+        assert "orc never overwrites it" in message, message
+        assert all(word in message for word in words), message
+    assert "write_state_rows" not in table.calls
+    assert table.rows[-1] == row
 
 
 def test_the_account_prefix_limits_reads_and_writes() -> None:
