@@ -1,10 +1,11 @@
 {#- Used by the hooks and by `orc` (through execute_macro). Append `rows` ([state_key,
     kind, last_updated, item]), delete the node rows of `removals` written at or before
-    `removed_before`, drop the rows the new ones supersede, and commit: one transaction
+    `removed_before`, drop the rows the new ones supersede (and, with `trusted_until`, the
+    written keys' rows dated after it), and commit: one transaction
     where the warehouse has them. Only the keys written are touched, so writers of
     different nodes never wait for each other. Creates the table on first use. -#}
 
-{% macro write_state_rows(state_table=none, rows=[], removals=[], removed_before=none) -%}
+{% macro write_state_rows(state_table=none, rows=[], removals=[], removed_before=none, trusted_until=none) -%}
   {%- set relation = orchestra_dbt.state_table_relation(state_table) -%}
   {%- if not execute -%}
     {{ return(none) }}
@@ -22,7 +23,7 @@
     {%- do written.append(row[0]) -%}
   {%- endfor -%}
   {%- for chunk in written | unique | list | batch(200) -%}
-    {%- do orchestra_dbt._state_run(orchestra_dbt.state_table_compact_sql(relation, chunk)) -%}
+    {%- do orchestra_dbt._state_run(orchestra_dbt.state_table_compact_sql(relation, chunk, trusted_until)) -%}
   {%- endfor -%}
   {%- do adapter.commit() -%}
 {%- endmacro %}

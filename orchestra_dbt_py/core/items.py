@@ -35,6 +35,10 @@ def strict_json(text: str) -> Any:
         )
     except json.JSONDecodeError as error:
         raise ItemError(f"is not valid JSON (line {error.lineno}: {error.msg})") from None
+    except ItemError:
+        raise
+    except ValueError:  # an integer of more digits than Python converts
+        raise ItemError("holds a number too long to read") from None
     except RecursionError:
         raise ItemError("is nested too deeply to read") from None
 
@@ -117,6 +121,16 @@ def _version(value: Any, what: str) -> dict[str, str]:
 
 
 def parse_item(item: Any) -> NodeRecord:
+    """One item as a record; ItemError when it is not valid."""
+    try:
+        return _parse_item(item)
+    except RecursionError:  # a value nested close to the interpreter's limit
+        raise ItemError("is nested too deeply to read") from None
+    except OverflowError:  # an integer beyond what a float holds
+        raise ItemError("holds a number too large to read") from None
+
+
+def _parse_item(item: Any) -> NodeRecord:
     if not isinstance(item, dict):
         raise ItemError(f"it must be an object, not {json_type(item)}")
     if "last_updated" not in item:

@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from orchestra_dbt_py.core.document import dump_item_json, parse_item_json
-from orchestra_dbt_py.core.records import NodeRecord, merge_states
+from orchestra_dbt_py.core.records import CLOCK_SKEW, NodeRecord, merge_states, prevails
 from orchestra_dbt_py.errors import OrcError, one_line
 from orchestra_dbt_py.location import WAREHOUSE_SCHEME
 from orchestra_dbt_py.state.backend import StateBackend, backoff_seconds
@@ -79,11 +79,11 @@ class WarehouseBackend(StateBackend):
         """The newest row of each key; a missing table is an empty state. Every row is
         checked first (`_record`): one that orc cannot trust stops the read."""
         records: dict[str, NodeRecord] = {}
+        now = self._clock()
         for key, moment, text in self._rows() or ():
             key, record = self._record(key, moment, text)
             known = records.get(key)
-            # merge_states' rule, row by row: the newer build wins, a tie goes to the later row.
-            if known is None or record.last_updated >= known.last_updated:
+            if known is None or prevails(record, known, now):  # merge_states' rule, per row
                 records[key] = record
         return records
 
@@ -104,6 +104,7 @@ class WarehouseBackend(StateBackend):
                     rows=rows,
                     removals=sorted(removals),
                     removed_before=fixed_time(self._clock()),
+                    trusted_until=fixed_time(self._clock() + CLOCK_SKEW),
                 )
                 break
             except _QueryFailed as error:
@@ -145,14 +146,7 @@ class WarehouseBackend(StateBackend):
 
         if not isinstance(text, str):
             raise invalid(f"its item is {_shown(text)}")
-        try:
-            record = parse_item_json(key, text, f"table {self.description}")
-        except RecursionError:
-            raise invalid("its JSON is nested too deeply") from None
-        except (ValueError, ArithmeticError) as error:
-            # A time or number out of range (parse_item_json reports the other problems).
-            detail = one_line(error).partition(";")[0]
-            raise invalid(f"it holds a value out of range ({detail})") from None
+        record = parse_item_json(key, text, f"table {self.description}")
         expected = fixed_time(record.last_updated)
         if moment != expected:
             raise invalid(

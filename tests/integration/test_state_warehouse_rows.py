@@ -141,3 +141,16 @@ def test_old_records_read_back_as_written(wh: HookedProject, year: int) -> None:
     assert [row.last_updated for row in wh.rows()] == [f"{year:04d}-06-07T08:09:10.000011Z"]
     assert json.loads(wh.rows()[0].item)["last_updated"] == f"{year:04d}-06-07T08:09:10.000011Z"
     assert loaded(wh)["model.p.old"].last_updated == moment
+
+
+def test_a_row_from_the_future_never_outlives_a_trusted_one(wh: HookedProject) -> None:
+    """Pushed rows merge under the rule of every backend: a record dated after the clock
+    (beyond the skew allowance) is kept alone, loses to a trusted one, and its row goes."""
+    future = datetime(2099, 1, 2, 3, 4, 5, tzinfo=UTC)
+    wh.orc("state", "init")
+    push(wh, {"model.p.a": record(future, "a-future")})
+    assert stored(wh) == {"model.p.a": ["2099-01-02T03:04:05.000000Z"]}
+    assert loaded(wh)["model.p.a"].fingerprint == "a-future"
+    push(wh, {"model.p.a": record(NEWER, "a-trusted")})
+    assert loaded(wh)["model.p.a"].fingerprint == "a-trusted"
+    assert stored(wh) == {"model.p.a": ["2026-03-04T05:06:07.000000Z"]}

@@ -353,3 +353,17 @@ def test_merge_does_not_modify_its_inputs() -> None:
     assert set(current) == {"a"}
     assert current["a"] == record(0)
     assert set(updates) == {"a", "b"}
+
+
+@pytest.mark.parametrize(
+    ("extra", "problem"),
+    [
+        (', "execution_time": 1' + "0" * 400, "number too large"),
+        (', "other": 1' + "0" * 5000, "number too long"),
+        (', "a": 1, "a": 2', "repeats the key 'a'"),
+    ],
+)
+def test_numbers_beyond_reach_and_repeated_keys_are_named(extra: str, problem: str) -> None:
+    text = '{"state": {"m": {"last_updated": "2026-01-01T00:00:00Z"' + extra + "}}}"
+    with pytest.raises(OrcError, match=problem):
+        parse_state(text, ORIGIN)

@@ -405,6 +405,25 @@ def test_compact_sql(warehouse: Warehouse, keys: list[str] | None) -> None:
     assert string_literals(delete) == ["node", *(keys or []), "node", *(keys or [])]
 
 
+@every_warehouse
+def test_compact_sql_keeps_the_newest_trusted_version(warehouse: Warehouse) -> None:
+    """With `trusted_until`, the version kept per key is the newest dated up to it, or the
+    newest of all when the key has none (a row from the future alone is kept)."""
+    renderer = renderer_for(warehouse)
+    until = "2026-11-29T12:05:00.000000Z"
+    sql = renderer.call("state_table_compact_sql", state_relation(renderer), ["k"], until)
+
+    delete = parse_one(sql, warehouse, exp.Delete)
+    _, select = version_not_in(delete)
+    (kept,) = select.expressions
+    coalesce = kept.find(exp.Coalesce)
+    assert coalesce is not None
+    trusted, newest = coalesce.this, coalesce.expressions[0]
+    assert isinstance(trusted, exp.Max) and trusted.find(exp.LTE) is not None
+    assert isinstance(newest, exp.Max) and newest.find(exp.LTE) is None
+    assert until in string_literals(delete)
+
+
 def test_the_round_trip_check_tells_the_two_escaping_rules_apart() -> None:
     """The literal check above can fail: each rule, read in the other's dialects, breaks."""
     value = "back\\slash and it's"
