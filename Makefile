@@ -33,7 +33,8 @@ typecheck: $(VENV)/.dev-installed
 
 pytest: $(VENV)/.dev-installed
 	scripts/ensure-chromium.sh >/dev/null
-	PATH="$(CURDIR)/$(BIN):$$PATH" scripts/with-postgres.sh scripts/with-moto.sh $(BIN)/pytest -q $(PYTEST_ARGS)
+	PATH="$(CURDIR)/$(BIN):$$PATH" scripts/with-postgres.sh scripts/with-moto.sh \
+		scripts/with-gcs.sh scripts/with-azurite.sh $(BIN)/pytest -q $(PYTEST_ARGS)
 
 # The compatibility runs (other Python and dbt-core releases) use the second core while the
 # main suite runs.

@@ -4,13 +4,17 @@ writers apart:
 
 * `local` -- a JSON file; exclusive lock, atomic replacement, a journal (`local`);
 * `s3` -- `s3://bucket/key`; conditional writes (the `s3` extra, boto3) (`s3`);
+* `gcs` -- `gs://bucket/key`; conditional writes (the `gcs` extra) (`gcs`);
+* `azure` -- `abfss://container@account.dfs.core.windows.net/path` or `az://container/path`;
+  conditional writes (the `azure` extra) (`azure`);
 * `http` -- the Orchestra API, selected by ORCHESTRA_API_KEY or `orchestra://` (`http`);
 * `warehouse` -- `warehouse:<schema>.<table>`, a table in the target warehouse written
   through the dbt adapter, also written by the package's dbt hooks (`warehouse`).
 
 The location is parsed once (`location.parse_location`, or `Settings.location`);
-`open_backend` opens it, seen through the account scope of the settings. The S3, HTTP and
-warehouse modules are imported only when used.
+`open_backend` opens it, seen through the account scope of the settings. The object store
+backends share their read-merge-conditional-write loop (`objectstore`). Every module but
+`local` is imported only when used.
 """
 
 from __future__ import annotations
@@ -83,7 +87,8 @@ def backend_for_uri(
 ) -> StateBackend:
     """The backend a URI names, for `orc state migrate --from URI --to URI`: a local path
     (relative to `workdir`, default the current directory), `s3://bucket/key`,
-    `warehouse:<schema>.<table>` or `orchestra://`."""
+    `gs://bucket/key`, `abfss://container@account.dfs.core.windows.net/path`,
+    `az://container/path`, `warehouse:<schema>.<table>` or `orchestra://`."""
     base = Path.cwd() if workdir is None else workdir
     location = parse_location(uri, base)
     return open_backend(settings, location=location, on_wait=on_wait, workdir=base)
@@ -101,8 +106,17 @@ def _open(
     if location.kind == "s3":
         from orchestra_dbt_py.state.s3 import S3Backend
 
-        bucket, key = location.s3_object
+        bucket, key = location.bucket_and_key
         return S3Backend(bucket, key, on_wait=on_wait)
+    if location.kind == "gcs":
+        from orchestra_dbt_py.state.gcs import GcsBackend
+
+        bucket, key = location.bucket_and_key
+        return GcsBackend(bucket, key, on_wait=on_wait)
+    if location.kind == "azure":
+        from orchestra_dbt_py.state.azure import AzureBlobBackend
+
+        return AzureBlobBackend(location.azure_blob, on_wait=on_wait)
     if location.kind == "warehouse":
         from orchestra_dbt_py.state.warehouse import WarehouseBackend
 

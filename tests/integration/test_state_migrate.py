@@ -1,5 +1,6 @@
-"""`migrate` between every pair of backends (local file, S3 on the moto server, the HTTP API
-on a real local server, the warehouse table on DuckDB and PostgreSQL), opened by URI as
+"""`migrate` between every pair of backends (local file, S3 on the moto server, GCS on
+fake-gcs-server, Azure Blob on Azurite, the HTTP API on a real local server, the warehouse
+table on DuckDB and PostgreSQL), opened by URI as
 `orc state migrate --from URI --to URI` does: the items arrive unchanged and come back
 unchanged."""
 
@@ -17,6 +18,7 @@ TESTS_DIR = Path(__file__).resolve().parents[1]
 if str(TESTS_DIR) not in sys.path:
     sys.path.insert(0, str(TESTS_DIR))
 
+from cloud_stores import new_container, new_gcs_bucket, requires_azure, requires_gcs  # noqa: E402
 from state_servers import StateApiServer, new_bucket, requires_s3, state_api_server  # noqa: E402
 from test_state_warehouse import TARGETS, HookedProject, stage  # noqa: E402
 
@@ -64,13 +66,17 @@ def opener(kind: str, tmp_path: Path, api: StateApiServer) -> StateBackend:
         uri = f"state-{len(list(tmp_path.iterdir()))}.json"
     elif kind == "s3":
         uri = f"s3://{new_bucket('orc-migrate')}/orc/state.json"
+    elif kind == "gs":
+        uri = f"gs://{new_gcs_bucket('orc-migrate')}/orc/state.json"
+    elif kind == "az":
+        uri = f"az://{new_container('orc-migrate')}/orc/state.json"
     else:
         uri = "orchestra://"
         api.items.clear()
     return backend_for_uri(uri, settings, workdir=tmp_path)
 
 
-KINDS = {"local": [], "s3": requires_s3, "http": []}
+KINDS = {"local": [], "s3": requires_s3, "gs": requires_gcs, "az": requires_azure, "http": []}
 PAIRS = [
     pytest.param(source, target, marks=[*KINDS[source], *KINDS[target]], id=f"{source}-{target}")
     for source in KINDS
@@ -134,6 +140,8 @@ def keys_in(project: HookedProject, table: str) -> list[str]:
 OTHERS = [
     pytest.param("local", id="local"),
     pytest.param("s3", marks=requires_s3, id="s3"),
+    pytest.param("gs", marks=requires_gcs, id="gs"),
+    pytest.param("az", marks=requires_azure, id="az"),
     pytest.param("http", id="http"),
 ]
 

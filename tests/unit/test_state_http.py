@@ -278,7 +278,7 @@ def test_backend_for_uri_orchestra(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "uri", ["https://app.getorchestra.io", "ftp://host/state.json", "gs://bucket/key", "  "]
+    "uri", ["https://app.getorchestra.io", "ftp://host/state.json", "hdfs://host/key", "  "]
 )
 def test_backend_for_uri_rejects(uri: str, tmp_path: Path) -> None:
     with pytest.raises(OrcError) as caught:

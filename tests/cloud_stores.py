@@ -1,0 +1,159 @@
+"""The cloud object store emulators for the state backend tests, started by the wrapper
+scripts that `make test` runs: fake-gcs-server (scripts/with-gcs.sh sets
+STORAGE_EMULATOR_HOST) and Azurite (scripts/with-azurite.sh sets AZURITE_BLOB_ENDPOINT and
+AZURE_STORAGE_CONNECTION_STRING). Also what the tests of both stores share: records, the
+concurrent writer processes, and a stateful build of the tutorial with its state there."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from multiprocessing.synchronize import Barrier
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+
+from orchestra_dbt_py.core.records import NodeRecord
+from orchestra_dbt_py.state.backend import StateBackend
+
+F = TypeVar("F", bound=Callable[..., Any])
+T0 = datetime(2026, 11, 22, 7, 31, 17, tzinfo=UTC)
+KEY = "orc/state.json"
+WRITERS = 8
+ROUNDS = 4
+
+GCS_REASON = (
+    "needs the fake-gcs-server that `make test` starts "
+    "(scripts/with-gcs.sh sets STORAGE_EMULATOR_HOST)"
+)
+AZURE_REASON = (
+    "needs the Azurite server that `make test` starts "
+    "(scripts/with-azurite.sh sets AZURITE_BLOB_ENDPOINT)"
+)
+requires_gcs = [
+    pytest.mark.gcs,
+    pytest.mark.skipif(not os.environ.get("STORAGE_EMULATOR_HOST"), reason=GCS_REASON),
+]
+requires_azure = [
+    pytest.mark.azure,
+    pytest.mark.skipif(not os.environ.get("AZURITE_BLOB_ENDPOINT"), reason=AZURE_REASON),
+]
+
+
+def marked(marks: list[Any]) -> Callable[[F], F]:
+    """A decorator giving a test every mark of `marks` (such as `requires_s3`)."""
+
+    def apply(test: F) -> F:
+        for mark in marks:
+            test = mark(test)
+        return test
+
+    return apply
+
+
+def unique(prefix: str) -> str:
+    """A fresh bucket or container name (lowercase letters, digits and hyphens)."""
+    return f"{prefix}-{os.getpid()}-{time.monotonic_ns() % 10**12}"
+
+
+def record(seconds: int = 0, checksum: str | None = None) -> NodeRecord:
+    return NodeRecord(
+        last_updated=T0 + timedelta(seconds=seconds),
+        checksum=checksum,
+        sources={"source.p.raw.orders": T0, "source.p.raw.unmeasured": None},
+        relation='"db"."main"."orders"',
+    )
+
+
+# --- GCS --------------------------------------------------------------------------------------
+
+
+def gcs_client() -> Any:
+    from google.cloud import storage
+
+    return storage.Client(project="orc-test")  # anonymous on the emulator
+
+
+def new_gcs_bucket(prefix: str = "orc-test") -> str:
+    name = unique(prefix)
+    gcs_client().create_bucket(name)
+    return name
+
+
+# --- Azure ------------------------------------------------------------------------------------
+
+
+def azure_service() -> Any:
+    from azure.storage.blob import BlobServiceClient
+
+    return BlobServiceClient.from_connection_string(os.environ["AZURE_STORAGE_CONNECTION_STRING"])
+
+
+def new_container(prefix: str = "orc-test") -> str:
+    name = unique(prefix)
+    azure_service().create_container(name)
+    return name
+
+
+# --- concurrent writers -------------------------------------------------------------------
+
+
+def write_rounds(backend: StateBackend, index: int, barrier: Barrier) -> None:
+    """One writer process: after all have started, ROUNDS updates, each adding a record of
+    its own and a newer version of a record every writer shares."""
+    barrier.wait(timeout=60)
+    for round_ in range(ROUNDS):
+        backend.update(
+            {
+                f"model.p.w{index}_r{round_}": record(index),
+                "model.p.shared": record(100 * round_ + index, f"w{index}_r{round_}"),
+            }
+        )
+
+
+def run_writers(target: Callable[[str, int, Barrier], None], uri: str) -> None:
+    """WRITERS processes (spawned, not forked) running `target(uri, index, barrier)`."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")
+    barrier = ctx.Barrier(WRITERS)
+    processes = [ctx.Process(target=target, args=(uri, i, barrier)) for i in range(WRITERS)]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(timeout=120)
+    assert [p.exitcode for p in processes] == [0] * WRITERS
+
+
+def assert_nothing_lost(items: dict[str, NodeRecord]) -> None:
+    expected = {f"model.p.w{i}_r{r}" for i in range(WRITERS) for r in range(ROUNDS)}
+    assert set(items) == expected | {"model.p.shared"}
+    newest = 100 * (ROUNDS - 1) + WRITERS - 1
+    assert items["model.p.shared"].checksum == f"w{WRITERS - 1}_r{ROUNDS - 1}"
+    assert items["model.p.shared"].last_updated == T0 + timedelta(seconds=newest)
+
+
+# --- a stateful build of the tutorial -------------------------------------------------------
+
+
+def build_twice_with_state_at(root: Path, state_uri: str) -> set[str]:
+    """The tutorial (DuckDB) built twice by `orc dbt build` with its state at `state_uri`:
+    the first run builds, the second reuses everything and executes nothing. Returns the
+    nodes the first run recorded."""
+    from conftest import make_project  # tests/integration, on sys.path under pytest
+
+    project = make_project(root, "duckdb")
+    project.orc("dbt", "deps", "--quiet")
+    project.orc("dbt", "run-operation", "load_raw_data")
+    project.env.update({"ORCHESTRA_USE_STATEFUL": "true", "ORCHESTRA_STATE_FILE": state_uri})
+    assert project.orc("state", "init").stdout.strip() == f"Created state at {state_uri}"
+    first = project.build()
+    assert first["summary"]["reuse"] == 0 and first["summary"]["build"] > 0
+    second = project.build()
+    assert second["summary"]["build"] == 0, second
+    assert [n["unique_id"] for n in second["nodes"] if n["status"] is not None] == []
+    assert not project.state_path.exists()  # the state went to the store, not a local file
+    return {n["unique_id"] for n in first["nodes"] if n["status"] is not None}

@@ -1,0 +1,230 @@
+"""The Azure Blob state backend against a real Azure Storage emulator over HTTP: the
+Azurite that scripts/with-azurite.sh starts (`make test` runs it), reached through the
+connection string it sets. Skipped when AZURITE_BLOB_ENDPOINT is not set."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from multiprocessing.synchronize import Barrier
+from pathlib import Path
+
+import pytest
+
+TESTS_DIR = Path(__file__).resolve().parents[1]
+if str(TESTS_DIR) not in sys.path:
+    sys.path.insert(0, str(TESTS_DIR))
+
+from cloud_stores import (  # noqa: E402
+    KEY,
+    assert_nothing_lost,
+    azure_service,
+    build_twice_with_state_at,
+    marked,
+    new_container,
+    record,
+    requires_azure,
+    run_writers,
+    write_rounds,
+)
+from conftest import run_orc  # noqa: E402
+from state_servers import new_bucket, requires_s3  # noqa: E402
+
+from orchestra_dbt_py.config import Settings  # noqa: E402
+from orchestra_dbt_py.core.document import dump_state, parse_state  # noqa: E402
+from orchestra_dbt_py.errors import OrcError  # noqa: E402
+from orchestra_dbt_py.location import parse_azure_uri  # noqa: E402
+from orchestra_dbt_py.state import backend_for_uri, open_backend  # noqa: E402
+from orchestra_dbt_py.state.azure import AzureBlobBackend  # noqa: E402
+
+pytestmark = requires_azure
+ACCOUNT = "devstoreaccount1"  # Azurite's development account
+
+
+def az_at(uri: str, on_wait: Callable[[str], None] | None = None) -> AzureBlobBackend:
+    return AzureBlobBackend(parse_azure_uri(uri), on_wait=on_wait)
+
+
+def raw_blob(container: str, key: str = KEY) -> bytes:
+    data: bytes = azure_service().get_blob_client(container, key).download_blob().readall()
+    return data
+
+
+def etag(container: str, key: str = KEY) -> str:
+    return str(azure_service().get_blob_client(container, key).get_blob_properties().etag)
+
+
+def put_raw(container: str, data: bytes, key: str = KEY) -> None:
+    azure_service().get_blob_client(container, key).upload_blob(data, overwrite=True)
+
+
+@pytest.fixture
+def container() -> str:
+    return new_container()
+
+
+@pytest.fixture
+def az(container: str) -> AzureBlobBackend:
+    return az_at(f"az://{container}/{KEY}")
+
+
+@pytest.mark.parametrize("form", ["az", "abfss"])
+def test_round_trip(container: str, form: str) -> None:
+    uri = (
+        f"az://{container}/{KEY}"
+        if form == "az"
+        else f"abfss://{container}@{ACCOUNT}.dfs.core.windows.net/{KEY}"
+    )
+    az = open_backend(Settings(state_file=uri))
+    assert isinstance(az, AzureBlobBackend)
+    assert az.description == uri
+    items = {"model.p.orders": record(0, "abc"), "model.p.customers": record(3)}
+    assert az.update(items) == items
+    assert az.load() == items
+    assert parse_state(raw_blob(container).decode(), "raw") == items
+    assert az.update({"model.p.orders": record(1, "newer")}, removals=["model.p.customers"]) == {
+        "model.p.orders": record(1, "newer")
+    }
+    assert az.load() == {"model.p.orders": record(1, "newer")}
+    # An older record does not replace a newer one.
+    az.update({"model.p.orders": record(0, "older")})
+    assert az.load()["model.p.orders"].checksum == "newer"
+
+
+def test_a_missing_blob_is_empty_and_init_creates_it(container: str, az: AzureBlobBackend) -> None:
+    assert az.exists() is False
+    assert az.load() == {}
+    assert az.exists() is False  # reading creates nothing
+    assert az.init() is True
+    assert az.exists() is True
+    assert raw_blob(container) == dump_state({}).encode()
+    assert az.init() is False
+
+
+def test_init_never_overwrites(container: str, az: AzureBlobBackend) -> None:
+    put_raw(container, b"not json at all")
+    assert az.init() is False
+    assert raw_blob(container) == b"not json at all"
+
+
+def test_an_unchanged_document_is_not_rewritten(container: str, az: AzureBlobBackend) -> None:
+    az.update({"m": record(5)})
+    before = etag(container)
+    az.update({"m": record(1)})  # older: the merge keeps what is there
+    assert etag(container) == before
+
+
+def test_a_missing_container_is_an_error() -> None:
+    missing = az_at(f"az://orc-no-such-container-4711/{KEY}")
+    for action in (missing.load, missing.exists, missing.init, lambda: missing.update({})):
+        with pytest.raises(OrcError) as caught:
+            action()
+        message = str(caught.value)
+        assert f"container orc-no-such-container-4711 of storage account {ACCOUNT}" in message
+        assert "does not exist" in message and "create the container" in message
+        assert "\n" not in message
+
+
+def test_denied_access_names_the_container_and_never_the_key(container: str) -> None:
+    real = os.environ["AZURE_STORAGE_CONNECTION_STRING"]
+    key = real.split("AccountKey=")[1].split(";")[0]
+    wrong = real.replace(key, "A" * len(key))
+    az = AzureBlobBackend(
+        parse_azure_uri(f"az://{container}/{KEY}"),
+        environ={"AZURE_STORAGE_CONNECTION_STRING": wrong},
+    )
+    for action in (az.load, az.exists, lambda: az.update({"m": record()})):
+        with pytest.raises(OrcError) as caught:
+            action()
+        message = str(caught.value)
+        assert f"access to az://{container}/{KEY} was denied" in message
+        assert f"container {container} of storage account {ACCOUNT}" in message
+        assert key not in message and "A" * 20 not in message and "\n" not in message
+
+
+def test_a_corrupt_blob_is_an_error_and_never_overwritten(
+    container: str, az: AzureBlobBackend
+) -> None:
+    put_raw(container, b'{"state": {"m": ')
+    for action in (az.load, lambda: az.update({"m": record()})):
+        with pytest.raises(OrcError) as caught:
+            action()
+        assert f"az://{container}/{KEY}" in str(caught.value)
+        assert "not valid JSON" in str(caught.value)
+    assert raw_blob(container) == b'{"state": {"m": '
+
+
+def test_a_stale_etag_is_refused_then_merged(container: str) -> None:
+    """Another writer changes the blob between our read and our write: Azurite refuses our
+    write (412, stale If-Match), and the retry merges both."""
+    waits: list[str] = []
+    az = az_at(f"az://{container}/{KEY}", on_wait=waits.append)
+    az.update({"first": record(0)})
+    original_put = az._put
+    refused: list[bool] = []
+
+    def put_after_someone_else(data: bytes, version: str | None) -> bool:
+        if not refused:
+            az_at(f"az://{container}/{KEY}").update({"theirs": record(1)})
+            assert version is not None and version != etag(container)
+            accepted = original_put(data, version)
+            refused.append(not accepted)
+            return accepted
+        return original_put(data, version)
+
+    az._put = put_after_someone_else  # type: ignore[method-assign]
+    az.update({"ours": record(2)})
+    assert refused == [True]
+    assert set(az.load()) == {"first", "theirs", "ours"}
+    assert len(waits) == 1 and "another writer" in waits[0]
+
+
+def _writer(uri: str, index: int, barrier: Barrier) -> None:
+    write_rounds(az_at(uri), index, barrier)
+
+
+def test_concurrent_writers_in_processes_lose_nothing(container: str) -> None:
+    uri = f"az://{container}/{KEY}"
+    az_at(uri).init()
+    run_writers(_writer, uri)
+    assert_nothing_lost(az_at(uri).load())
+
+
+# --- `orc state migrate` and `orc dbt build` --------------------------------------------------
+
+
+def orc(tmp_path: Path, *args: str) -> str:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ORCHESTRA_")}
+    return run_orc(args, tmp_path, env).stdout.splitlines()[-1]
+
+
+def test_orc_state_migrate_between_azure_and_a_local_file(container: str, tmp_path: Path) -> None:
+    items = {"model.p.orders": record(0, "abc"), "model.p.customers": record(3)}
+    az_at(f"az://{container}/{KEY}").update(items)
+    done = orc(tmp_path, "state", "migrate", "--from", f"az://{container}/{KEY}", "--to", "s.json")
+    assert done == f"Copied 2 records to {tmp_path / 's.json'} (2 there now)"
+    assert parse_state((tmp_path / "s.json").read_text(), "local") == items
+    back = f"abfss://{container}@{ACCOUNT}.dfs.core.windows.net/back.json"
+    done = orc(tmp_path, "state", "migrate", "--from", "s.json", "--to", back)
+    assert done == f"Copied 2 records to {back} (2 there now)"
+    assert az_at(back).load() == items
+
+
+@marked(requires_s3)
+def test_orc_state_migrate_azure_to_s3_through_a_local_file(container: str, tmp_path: Path) -> None:
+    items = {"model.p.orders": record(0, "abc")}
+    az_at(f"az://{container}/{KEY}").update(items)
+    s3 = f"s3://{new_bucket('orc-azure')}/orc/state.json"
+    orc(tmp_path, "state", "migrate", "--from", f"az://{container}/{KEY}", "--to", "via.json")
+    orc(tmp_path, "state", "migrate", "--from", "via.json", "--to", s3)
+    assert backend_for_uri(s3, Settings()).load() == items
+    again = f"az://{container}/again.json"
+    orc(tmp_path, "state", "migrate", "--from", s3, "--to", again)
+    assert az_at(again).load() == items
+
+
+def test_a_stateful_build_keeps_its_state_in_azure(container: str, tmp_path: Path) -> None:
+    uri = f"az://{container}/orc/tutorial.json"
+    recorded = build_twice_with_state_at(tmp_path, uri)
+    assert recorded <= set(az_at(uri).load())
