@@ -2,8 +2,8 @@
 # Test orc on one supported (Python, dbt-core) pair other than the main one:
 #   scripts/compat.sh python3.13 1.12
 # makes a virtual environment under .venv-compat/, installs orc with that dbt-core release
-# and runs the compatibility tests (tests marked `compat`: the unit suite's dbt-facing
-# parts and stateful builds of the tutorial on DuckDB). dbt-core 1.12 needs
+# and runs the compatibility tests: the unit suite, and the integration tests marked
+# `compat` (stateful builds of the tutorial on DuckDB, with and without the dbt package). dbt-core 1.12 needs
 # dbt-core-experimental-parser, which downloads a binary when it is built; 1.12 runs
 # without it, so it is installed over 1.11's dependencies with --no-deps.
 set -euo pipefail
@@ -41,5 +41,6 @@ case "$version" in
   *) echo "expected dbt-core $dbt in $venv, found $version" >&2; exit 1 ;;
 esac
 echo "== $("$venv/bin/python" --version) with dbt-core $version"
-PATH="$PWD/$venv/bin:$PATH" "$venv/bin/pytest" -q -m compat -p no:cacheprovider \
-  --basetemp "$PWD/$venv.tmp"
+export PATH="$PWD/$venv/bin:$PATH"
+"$venv/bin/pytest" -q -p no:cacheprovider --basetemp "$PWD/$venv.tmp" tests/unit
+"$venv/bin/pytest" -q -p no:cacheprovider --basetemp "$PWD/$venv.tmp" -m compat tests/integration
