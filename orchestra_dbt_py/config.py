@@ -41,7 +41,7 @@ from typing import Any
 from orchestra_dbt_py.errors import OrcError
 from orchestra_dbt_py.location import StateLocation, has_uri_scheme, parse_location
 
-__all__ = ["ORCHESTRA_ENVS", "Settings", "load_settings"]
+__all__ = ["ALWAYS_ON", "ORCHESTRA_ENVS", "Settings", "load_settings"]
 
 ORCHESTRA_ENVS: tuple[str, ...] = ("app", "stage", "dev")
 
@@ -55,11 +55,19 @@ _ENV_VARS: dict[str, str] = {
     "local_run": "ORCHESTRA_LOCAL_RUN",
     "debug": "ORCHESTRA_DBT_DEBUG",
     "integration_account_id": "ORCHESTRA_INTEGRATION_ACCOUNT_ID",
+    "seed_state_orchestration": "ORCHESTRA_SEED_STATE_ORCHESTRATION",
+    "require_explicit_source_freshness": "ORCHESTRA_REQUIRE_EXPLICIT_SOURCE_FRESHNESS",
+    "verify_relations_exist": "ORCHESTRA_VERIFY_RELATIONS_EXIST",
+    "scope_source_freshness_to_selection": "ORCHESTRA_SCOPE_SOURCE_FRESHNESS_TO_SELECTION",
 }
-_BOOL_KEYS = frozenset({"use_stateful", "local_run", "debug"})
 _STR_KEYS = frozenset({"state_file", "orchestra_env", "integration_account_id"})
-# Accepted by dbt-orchestra, unused by orc: type-checked, then ignored.
-_IGNORED_BOOL_KEYS = frozenset({"seed_state_orchestration"})
+_BOOL_KEYS = frozenset(_ENV_VARS) - _STR_KEYS
+# dbt-orchestra 1.5 settings for what orc always does: accepted (and type-checked), and
+# `--debug` says once that orc does it anyway.
+ALWAYS_ON: dict[str, str] = {
+    "verify_relations_exist": "checks that a relation exists before reusing it",
+    "scope_source_freshness_to_selection": "measures only the sources the selection reads",
+}
 # Settings that may only come from the environment.
 _ENV_ONLY_KEYS: dict[str, str] = {
     "api_key": "ORCHESTRA_API_KEY",
@@ -79,6 +87,13 @@ class Settings:
     local_run: bool = True
     debug: bool = False
     integration_account_id: str | None = None
+    # dbt-orchestra's settings: with false, seeds are built on every run (orc's default is
+    # to reuse a seed whose file and definition are unchanged).
+    seed_state_orchestration: bool = True
+    # Sources without a loaded_at_field / loaded_at_query are not measured (always changed).
+    require_explicit_source_freshness: bool = False
+    # The ALWAYS_ON keys that were set, for the `--debug` note.
+    always_on_keys: tuple[str, ...] = ()
     api_key: str | None = field(default=None, repr=False)
     api_base_url: str | None = None
     pyproject: Path | None = None
@@ -164,6 +179,11 @@ def load_settings(cwd: Path, environ: Mapping[str, str]) -> Settings:
         local_run=bool_setting("local_run", True),
         debug=bool_setting("debug", False),
         integration_account_id=integration_account_id,
+        seed_state_orchestration=bool_setting("seed_state_orchestration", True),
+        require_explicit_source_freshness=bool_setting("require_explicit_source_freshness", False),
+        always_on_keys=tuple(
+            key for key in ALWAYS_ON if key in file_values or env_value(_ENV_VARS[key])
+        ),
         api_key=env_value("ORCHESTRA_API_KEY"),
         api_base_url=api_base_url,
         pyproject=pyproject,
@@ -229,14 +249,13 @@ def _validate_table(table: Mapping[str, Any], pyproject: Path) -> dict[str, bool
                 f"{key} in [tool.{_TABLE}] of {pyproject} is not allowed: {what} in the "
                 f"environment; remove it from the file and set {variable} instead"
             )
-        if key in _BOOL_KEYS or key in _IGNORED_BOOL_KEYS:
+        if key in _BOOL_KEYS:
             if not isinstance(value, bool):
                 raise OrcError(
                     f"{key} in [tool.{_TABLE}] of {pyproject} must be true or false "
                     f"(a TOML boolean, without quotes), not {value!r}"
                 )
-            if key in _BOOL_KEYS:
-                values[key] = value
+            values[key] = value
         elif key in _STR_KEYS:
             if not isinstance(value, str) or not value.strip():
                 raise OrcError(

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 
-from orchestra_dbt_py.config import Settings
+from orchestra_dbt_py.config import ALWAYS_ON, Settings
 from orchestra_dbt_py.core.graph import Node, sources_to_measure, versioned_relations
 from orchestra_dbt_py.core.keys import KeyScope
 from orchestra_dbt_py.core.planner import Plan, PlanOptions, plan, rebuild_reason
@@ -63,7 +63,7 @@ def make_plan(
     """Everything up to the decision; reads the warehouse, writes nothing."""
     location = configured_location(settings)  # before the parse: a typo fails fast
     session = DbtSession(command)
-    warehouse = Warehouse(session)
+    warehouse = Warehouse(session, settings.require_explicit_source_freshness)
     # A warehouse state is read and written with the command's own project and target.
     backend = open_backend(settings, location=location, on_wait=on_wait, dbt=lambda: warehouse)
     selected = session.selected_ids()
@@ -90,6 +90,7 @@ def make_plan(
         rebuild_reason=rebuild_reason(command.partial_data_flags, command.full_refresh),
         unit_tests_run_with_their_model=command.subcommand == "build",
         replacing_drops_dependent_views=warehouse.replacing_drops_dependent_views,
+        build_every_seed=not settings.seed_state_orchestration,
     )
     decided = plan(nodes, selected, state, versions, existing, datetime.now(UTC), options)
     return PlannedRun(session, backend, graph, decided, state, freshness, versions, warehouse)
@@ -144,6 +145,9 @@ def run_stateful(command: DbtCommand, settings: Settings, env: Mapping[str, str]
     planned = make_plan(command, settings, env, on_wait=console.say)
     nodes, decided, backend = planned.nodes, planned.plan, planned.backend
     verbose = bool(settings.debug or command.params.get("debug"))
+    if verbose:
+        for key in settings.always_on_keys:
+            console.say(f"{key} is set: orc always {ALWAYS_ON[key]}, whatever its value")
     console.announce_plan(decided, nodes, verbose=verbose)
     to_run = decided.ids("build")
     scope = KeyScope.of(settings.integration_account_id, settings.local_run)

@@ -43,6 +43,8 @@ class PlanOptions:
     unit_tests_run_with_their_model: bool = False
     # On PostgreSQL (and Redshift) replacing a relation drops the views built on it.
     replacing_drops_dependent_views: bool = False
+    # dbt-orchestra's `seed_state_orchestration = false`: seeds are built on every run.
+    build_every_seed: bool = False
 
 
 @dataclass(frozen=True)
@@ -97,6 +99,8 @@ def plan(
             action, reason = _decide_test(node, context, options)
         elif uid in forced:
             action, reason = "build", forced[uid]
+        elif node.resource_type == "seed" and options.build_every_seed:
+            action, reason = "build", "seed_state_orchestration is off: seeds build every run"
         elif node.resource_type in RELATION_TYPES:
             action, reason = _decide_relation(
                 node, context, existing, policies.get(uid), now, options

@@ -37,8 +37,11 @@ ADAPTERS_DROPPING_DEPENDENT_VIEWS = frozenset({"postgres", "redshift"})
 class Warehouse:
     """The warehouse a session's target points at."""
 
-    def __init__(self, session: DbtSession) -> None:
+    def __init__(self, session: DbtSession, explicit_freshness_only: bool = False) -> None:
         self.session = session
+        # dbt-orchestra's `require_explicit_source_freshness`: a source without a
+        # loaded_at_field / loaded_at_query is not measured at all (it counts as changed).
+        self.explicit_freshness_only = explicit_freshness_only
         # What each measurement cost: (step, relations asked about, seconds), in order.
         self.measurements: list[tuple[str, int, float]] = []
 
@@ -75,6 +78,8 @@ class Warehouse:
                 "filter": getattr(freshness, "filter", None) if freshness else None,
                 "external_location": getattr(relation, "external", None),
             }
+            if self.explicit_freshness_only and not _has_loaded_at(source):
+                return None
             try:
                 with adapter.connection_named(f"orc_freshness_{uid}"):
                     return _as_utc(ask(kwargs))
@@ -130,6 +135,12 @@ class Warehouse:
         for uid in sorted(node_ids):
             node = manifest.sources.get(uid) or manifest.nodes.get(uid)
             if node is None or _opted_out(node):
+                continue
+            if (
+                self.explicit_freshness_only
+                and uid.startswith("source.")
+                and not (_has_loaded_at(node))
+            ):
                 continue
             relation = adapter.Relation.create_from(adapter.config, node)
             by_relation.setdefault(relation.render(), []).append(uid)
@@ -242,6 +253,12 @@ def _as_utc(value: Any) -> datetime | None:
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
     return value.astimezone(UTC)
+
+
+def _has_loaded_at(source: Any) -> bool:
+    return bool(
+        getattr(source, "loaded_at_field", None) or getattr(source, "loaded_at_query", None)
+    )
 
 
 def _opted_out(node: Any) -> bool:

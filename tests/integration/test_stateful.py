@@ -340,3 +340,24 @@ def test_run_results_list_every_selected_node_reused_or_run(built: Project) -> N
             assert statuses[node["unique_id"]] == node["status"]
         else:
             assert statuses[node["unique_id"]] == reused_status()
+
+
+def test_dbt_orchestra_settings_seeds_and_explicit_freshness(built: Project) -> None:
+    """seed_state_orchestration = false builds seeds every run; with
+    require_explicit_source_freshness, a source without loaded_at_* is never measured."""
+    seeds = built.build(ORCHESTRA_SEED_STATE_ORCHESTRATION="false")
+    assert "order_statuses" in built_relations(seeds)
+    reasons = {name(n["unique_id"]): n["reason"] for n in seeds["nodes"]}
+    assert "seed_state_orchestration" in reasons["order_statuses"]
+    assert built.build()["summary"]["build"] == 0
+
+    sources = built.dir / "models" / "staging" / "_sources.yml"
+    sources.write_text(sources.read_text().replace("loaded_at_field: _loaded_at", ""))
+    built.build()  # the sources' versions lost their loaded_at: their readers are rebuilt
+    assert built.build()["summary"]["build"] == 0, "data versions measure the sources"
+    explicit = built.build(ORCHESTRA_REQUIRE_EXPLICIT_SOURCE_FRESHNESS="true")
+    assert built_relations(explicit) >= TABLES_READING_ORDERS
+    debug = built.orc(
+        "dbt", "build", ORCHESTRA_VERIFY_RELATIONS_EXIST="false", ORCHESTRA_DBT_DEBUG="true"
+    )
+    assert "verify_relations_exist is set: orc always checks" in debug.stdout

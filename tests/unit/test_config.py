@@ -347,9 +347,43 @@ def test_non_string_in_toml(tmp_path: Path, key: str, literal: str) -> None:
     assert str(pyproject) in message
 
 
-def test_dbt_orchestra_only_key_is_accepted(tmp_path: Path) -> None:
-    write_pyproject(tmp_path, "seed_state_orchestration = true\nuse_stateful = true")
-    assert load_settings(tmp_path, {}).use_stateful is True
+DBT_ORCHESTRA_1_5 = {
+    "seed_state_orchestration": "ORCHESTRA_SEED_STATE_ORCHESTRATION",
+    "require_explicit_source_freshness": "ORCHESTRA_REQUIRE_EXPLICIT_SOURCE_FRESHNESS",
+    "verify_relations_exist": "ORCHESTRA_VERIFY_RELATIONS_EXIST",
+    "scope_source_freshness_to_selection": "ORCHESTRA_SCOPE_SOURCE_FRESHNESS_TO_SELECTION",
+}
+
+
+def test_every_dbt_orchestra_1_5_key_is_accepted(tmp_path: Path) -> None:
+    lines = [f"{key} = false" for key in DBT_ORCHESTRA_1_5]
+    write_pyproject(tmp_path, "\n".join([*lines, "use_stateful = true"]))
+    settings = load_settings(tmp_path, {})
+    assert settings.use_stateful is True
+    assert settings.seed_state_orchestration is False
+    assert settings.require_explicit_source_freshness is False
+    assert settings.always_on_keys == (
+        "verify_relations_exist",
+        "scope_source_freshness_to_selection",
+    )
+
+
+def test_dbt_orchestra_keys_from_the_environment(tmp_path: Path) -> None:
+    environ = {variable: "true" for variable in DBT_ORCHESTRA_1_5.values()}
+    settings = load_settings(tmp_path, environ)
+    assert settings.seed_state_orchestration is True
+    assert settings.require_explicit_source_freshness is True
+    assert len(settings.always_on_keys) == 2
+    defaults = load_settings(tmp_path, {})
+    assert defaults.seed_state_orchestration is True  # orc reuses unchanged seeds
+    assert defaults.require_explicit_source_freshness is False
+    assert defaults.always_on_keys == ()
+
+
+@pytest.mark.parametrize("key", sorted(DBT_ORCHESTRA_1_5))
+def test_dbt_orchestra_keys_are_booleans(tmp_path: Path, key: str) -> None:
+    write_pyproject(tmp_path, f'{key} = "yes"')
+    assert key in error_of(tmp_path)
 
 
 def test_unknown_key(tmp_path: Path) -> None:

@@ -216,6 +216,12 @@ CASES = [
         reason_contains={INT: "9999-12-31 23:59:59"},
     ),
     Case(
+        "seed_state_orchestration off: the seed is built, nothing else",
+        {SEED},
+        options=PlanOptions(build_every_seed=True),
+        reason_contains={SEED: "seed_state_orchestration"},
+    ),
+    Case(
         "state recorded for another target: rebuilt",
         {FCT, TEST_FCT, TEST_REL},
         state_changes=with_record(FCT, relation='"db"."other"."fct"'),
