@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 
+from orchestra_dbt_py.artifacts import reported_write
 from orchestra_dbt_py.config import Settings
 from orchestra_dbt_py.core.graph import Node, sources_to_measure, versioned_relations
 from orchestra_dbt_py.core.keys import KeyScope
@@ -27,6 +28,7 @@ from orchestra_dbt_py.recorder import RunRecorder
 from orchestra_dbt_py.report import console
 from orchestra_dbt_py.report.html import HTML_ARTIFACT, write_plan_html
 from orchestra_dbt_py.report.plan import (
+    PLAN_ARTIFACT,
     estimated_savings,
     plan_document,
     plan_edges,
@@ -126,7 +128,8 @@ def show_plan(
     saved = estimated_savings(planned.plan, planned.state)
     document = plan_document(command.args, planned.plan, planned.nodes, {}, saved)
     if html_path is not None:
-        write_plan_html(html_path, document, plan_edges(planned.plan, planned.nodes))
+        with reported_write(html_path, "give --html the path of a file in a folder you can write"):
+            write_plan_html(html_path, document, plan_edges(planned.plan, planned.nodes))
     if as_json:
         print(json.dumps(document, indent=2))
     else:
@@ -173,9 +176,6 @@ def run_stateful(command: DbtCommand, settings: Settings, env: Mapping[str, str]
         {"step": step, "relations": count, "seconds": round(seconds, 3)}
         for step, count, seconds in planned.warehouse.measurements
     ]
-    target_dir = planned.session.target_dir
-    write_plan_artifact(target_dir, document)
-    write_plan_html(target_dir / HTML_ARTIFACT, document, plan_edges(decided, nodes))
     console.summarize(decided, recorder.statuses, saved)
     if recorder.save_error is not None:
         console.say(
@@ -187,6 +187,13 @@ def run_stateful(command: DbtCommand, settings: Settings, env: Mapping[str, str]
             f"state saved {recorder.saves} times during the run "
             f"({recorder.save_seconds:.2f} s in all) to {backend.description}"
         )
+    # Last, so that a report that cannot be written hides nothing of the run.
+    target_dir = planned.session.target_dir
+    fix = "dbt ran and the state is saved; remove what is in the way or make the folder writable"
+    with reported_write(target_dir / PLAN_ARTIFACT, fix):
+        write_plan_artifact(target_dir, document)
+    with reported_write(target_dir / HTML_ARTIFACT, fix):
+        write_plan_html(target_dir / HTML_ARTIFACT, document, plan_edges(decided, nodes))
     return code
 
 
