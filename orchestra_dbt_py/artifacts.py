@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+from orchestra_dbt_py.errors import OrcError
 
 
 def replace_file(path: Path, text: str) -> Path:
@@ -21,3 +25,14 @@ def replace_file(path: Path, text: str) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+@contextmanager
+def reported_write(path: Path, fix: str) -> Iterator[None]:
+    """Turn an OSError raised while writing `path` into a one-line OrcError that names the
+    path, the reason and `fix`."""
+    try:
+        yield
+    except OSError as error:
+        reason = error.strerror or type(error).__name__
+        raise OrcError(f"cannot write {path} ({reason}): {fix}") from None

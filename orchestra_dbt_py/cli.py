@@ -167,7 +167,7 @@ def dbt_command(args: list[str]) -> int:
 )
 @click.option(
     "--html",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=click.Path(path_type=Path),  # a directory is refused with orc's own message
     help="Also write a self-contained HTML page of the plan's DAG to this file.",
 )
 @click.argument("dbt_args", nargs=-1, type=click.UNPROCESSED, metavar="[DBT BUILD ARGUMENTS]...")
@@ -176,19 +176,25 @@ def plan(output: str, html: Path | None, dbt_args: tuple[str, ...]) -> int:
     warehouse queries; nothing is built or saved.
 
     The remaining arguments are those of `dbt build` (--select, --exclude, --target,
-    --vars, --full-refresh...): they pass through to dbt unchanged.
+    --vars, --full-refresh...): they pass through to dbt unchanged. Names before the
+    first option are the selection: `orc plan stg_orders+` is `orc plan --select stg_orders+`.
     """
     return plan_command(list(dbt_args), output, html)
 
 
 def plan_command(args: list[str], output: str, html: Path | None) -> int:
+    if html is not None and html.is_dir():
+        from orchestra_dbt_py.report.html import HTML_ARTIFACT
+
+        raise OrcError(
+            f"--html {html} is a directory: give the path of a file to write, "
+            f"such as {html / HTML_ARTIFACT}"
+        )
     from orchestra_dbt_py.config import load_settings
-    from orchestra_dbt_py.dbt.command import parse_command
+    from orchestra_dbt_py.dbt.command import parse_build_arguments
     from orchestra_dbt_py.runner import show_plan
 
-    command = parse_command(["build", *args])
-    if command.subcommand is None:
-        raise OrcError(f"`orc plan` takes the arguments of `dbt build`; these are not: {args}")
+    command = parse_build_arguments(args, "`orc plan`")
     settings = load_settings(Path.cwd(), os.environ)
     return show_plan(command, settings, os.environ, as_json=output == "json", html_path=html)
 
@@ -239,14 +245,18 @@ def state_validate(files: tuple[str, ...]) -> int:
 @click.option("--all", "everything", is_flag=True, help="Forget every record.")
 @click.argument("selection", nargs=-1, type=click.UNPROCESSED, metavar="[DBT SELECTION]...")
 def state_forget(everything: bool, selection: tuple[str, ...]) -> int:
-    """Drop the records of the nodes a dbt selection names (the arguments of `dbt build`,
-    e.g. `--select stg_orders+`), or of every node with --all, so that the next run
-    rebuilds them."""
+    """Drop the records of the nodes a dbt selection names, or of every node with --all,
+    so that the next run rebuilds them.
+
+    The selection is read as `orc plan` reads it (the arguments of `dbt build`; names
+    before the first option are the selection): `orc state forget stg_orders+` or
+    `orc state forget --select stg_orders+ --exclude tag:slow`. A selection that
+    matches nothing forgets nothing."""
     if everything and selection:
         raise click.UsageError("--all takes no dbt selection")
     from orchestra_dbt_py.state_commands import forget_command
 
-    return forget_command(["--all"] if everything else list(selection))
+    return forget_command(list(selection), everything=everything)
 
 
 @state.command("push", short_help="Send the records a failed save left in FILE.")

@@ -13,8 +13,9 @@ Rules (see docs/design.md and the README):
 * Precedence per key: an environment variable that is set wins, then the pyproject value, then
   the default. An environment variable set to the empty string (or only whitespace) counts as
   not set. String values from the environment are stripped of surrounding whitespace.
-* A boolean environment variable is true only for `true` in any case; any other non-empty
-  value (`1`, `yes`, `false`, ...) is false. In the pyproject, booleans must be TOML booleans.
+* A boolean environment variable is `true` or `false`, in any case; any other non-empty value
+  (`1`, `yes`, `on`, ...) is an error naming the variable, so that a typo never turns orc off.
+  In the pyproject, booleans must be TOML booleans (`true` / `false`, without quotes).
 * `orchestra_env` must be `app`, `stage` or `dev` (any case, stored lower case, as
   dbt-orchestra accepts it).
 * `ORCHESTRA_API_KEY` and `ORCHESTRA_API_BASE_URL` are read from the environment only; an API
@@ -130,8 +131,14 @@ def load_settings(cwd: Path, environ: Mapping[str, str]) -> Settings:
         return stripped or None
 
     def bool_setting(key: str, default: bool) -> bool:
-        raw = env_value(_ENV_VARS[key])
+        variable = _ENV_VARS[key]
+        raw = env_value(variable)
         if raw is not None:
+            if raw.lower() not in ("true", "false"):
+                raise OrcError(
+                    f"{variable}={raw!r} is not true or false: "
+                    "set it to true or false (any case), or unset it"
+                )
             return raw.lower() == "true"
         value = file_values.get(key)
         return default if value is None else bool(value)

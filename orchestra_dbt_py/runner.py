@@ -4,6 +4,7 @@ run dbt once, record. The decisions are the core's; this module only wires the e
 from __future__ import annotations
 
 import json
+import shlex
 import signal
 from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
@@ -12,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 
+from orchestra_dbt_py.artifacts import reported_write
 from orchestra_dbt_py.config import ALWAYS_ON, Settings
 from orchestra_dbt_py.core.graph import Node, sources_to_measure, versioned_relations
 from orchestra_dbt_py.core.keys import KeyScope
@@ -20,7 +22,7 @@ from orchestra_dbt_py.core.records import NodeRecord
 from orchestra_dbt_py.core.versions import DataVersion, source_version
 from orchestra_dbt_py.dbt.command import DbtCommand, exit_code
 from orchestra_dbt_py.dbt.graph import ProjectGraph, read_graph
-from orchestra_dbt_py.dbt.run_results import add_reused_results
+from orchestra_dbt_py.dbt.run_results import RUN_RESULTS, add_reused_results
 from orchestra_dbt_py.dbt.session import DbtSession
 from orchestra_dbt_py.dbt.warehouse import WITHOUT_PACKAGE, Warehouse
 from orchestra_dbt_py.errors import OrcError
@@ -28,6 +30,7 @@ from orchestra_dbt_py.recorder import RunRecorder
 from orchestra_dbt_py.report import console
 from orchestra_dbt_py.report.html import HTML_ARTIFACT, write_plan_html
 from orchestra_dbt_py.report.plan import (
+    PLAN_ARTIFACT,
     estimated_savings,
     plan_document,
     plan_edges,
@@ -131,7 +134,8 @@ def show_plan(
     saved = estimated_savings(planned.plan, planned.state)
     document = plan_document(command.args, planned.plan, planned.nodes, {}, saved)
     if html_path is not None:
-        write_plan_html(html_path, document, plan_edges(planned.plan, planned.nodes))
+        with reported_write(html_path, "give --html the path of a file in a folder you can write"):
+            write_plan_html(html_path, document, plan_edges(planned.plan, planned.nodes))
     if as_json:
         print(json.dumps(document, indent=2))
     else:
@@ -182,20 +186,6 @@ def run_stateful(command: DbtCommand, settings: Settings, env: Mapping[str, str]
         {"step": step, "relations": count, "seconds": round(seconds, 3)}
         for step, count, seconds in planned.warehouse.measurements
     ]
-    target_dir = planned.session.target_dir
-    write_plan_artifact(target_dir, document)
-    add_reused_results(
-        target_dir,
-        {
-            uid: decided.decisions[uid].reason
-            for uid in decided.ids("reuse")
-            if nodes[uid].materialized != "ephemeral"
-        },
-        {uid: node.relation for uid, node in nodes.items()},
-        started_at,
-        {"which": command.subcommand, "invocation_command": " ".join(["dbt", *command.args])},
-    )
-    write_plan_html(target_dir / HTML_ARTIFACT, document, plan_edges(decided, nodes))
     console.summarize(decided, recorder.statuses, saved)
     if recorder.save_error is not None:
         console.say(
@@ -206,6 +196,25 @@ def run_stateful(command: DbtCommand, settings: Settings, env: Mapping[str, str]
         console.say(
             f"state saved {recorder.saves} times during the run "
             f"({recorder.save_seconds:.2f} s in all) to {backend.description}"
+        )
+    # Last, so that a report that cannot be written hides nothing of the run.
+    target_dir = planned.session.target_dir
+    fix = "dbt ran and the state is saved; remove what is in the way or make the folder writable"
+    with reported_write(target_dir / PLAN_ARTIFACT, fix):
+        write_plan_artifact(target_dir, document)
+    with reported_write(target_dir / HTML_ARTIFACT, fix):
+        write_plan_html(target_dir / HTML_ARTIFACT, document, plan_edges(decided, nodes))
+    with reported_write(target_dir / RUN_RESULTS, fix):
+        add_reused_results(
+            target_dir,
+            {
+                uid: decided.decisions[uid].reason
+                for uid in decided.ids("reuse")
+                if nodes[uid].materialized != "ephemeral"
+            },
+            {uid: node.relation for uid, node in nodes.items()},
+            started_at,
+            {"which": command.subcommand, "invocation_command": shlex.join(["dbt", *command.args])},
         )
     return code
 

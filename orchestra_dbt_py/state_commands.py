@@ -19,6 +19,7 @@ from orchestra_dbt_py.errors import OrcError
 if TYPE_CHECKING:
     from orchestra_dbt_py.config import Settings
     from orchestra_dbt_py.core.records import NodeRecord
+    from orchestra_dbt_py.state import StateBackend
 
 
 def _settings() -> Settings:
@@ -68,9 +69,9 @@ def validate_command(paths: Sequence[str]) -> int:
     return 0
 
 
-def forget_command(args: Sequence[str]) -> int:
+def forget_command(selection: Sequence[str], everything: bool = False) -> int:
     """`orc state forget <dbt selection> | --all`."""
-    return forget(_settings(), list(args))
+    return forget(_settings(), list(selection), everything)
 
 
 def push_command(path: str) -> int:
@@ -168,37 +169,63 @@ def _report_problems(where: str, count: int, problems: list[str]) -> None:
     )
 
 
-def forget(settings: Settings, args: list[str]) -> int:
-    """Drop the records of the nodes a dbt selection names, so that they are rebuilt."""
+def forget(settings: Settings, selection: list[str], everything: bool = False) -> int:
+    """Drop the records of the nodes a dbt selection names (read as `orc plan` reads its
+    arguments), or every record, so that those nodes are rebuilt. The records to drop are
+    listed first."""
+    from orchestra_dbt_py.state import open_backend
+
+    if everything:
+        backend = open_backend(settings)
+        stored = backend.load()
+        names = {key: key for key in sorted(stored)}
+    else:
+        backend, stored, names = _selected_records(settings, selection)
+        if not names:
+            print(f"The selection matches no node: nothing forgotten in {backend.description}")
+            return 0
+    gone = [key for key in names if key in stored]
+    if gone:
+        print("Forgetting the records of:")
+        for key in gone:
+            print(f"  {names[key]}")
+        backend.save({}, removals=gone)
+    print(f"Forgot {len(gone)} of {len(names)} selected nodes in {backend.description}")
+    return 0
+
+
+def _selected_records(
+    settings: Settings, selection: list[str]
+) -> tuple[StateBackend, dict[str, NodeRecord], dict[str, str]]:
+    """The state, its records, and the state key of each node the selection names, with the
+    node's name; a missing or empty selection is an error, never every node."""
     from orchestra_dbt_py.core.keys import KeyScope
-    from orchestra_dbt_py.dbt.command import parse_command
+    from orchestra_dbt_py.dbt.command import parse_build_arguments
     from orchestra_dbt_py.dbt.graph import plain_nodes
     from orchestra_dbt_py.dbt.session import DbtSession
     from orchestra_dbt_py.dbt.warehouse import Warehouse
     from orchestra_dbt_py.state import open_backend
 
-    if not args:
+    command = parse_build_arguments(selection, "`orc state forget`")
+    params = command.params
+    if (
+        not "".join(params.get("select") or ()).strip()
+        and not (params.get("selector") or "").strip()
+    ):
         raise OrcError(
-            "`orc state forget` needs a dbt selection (e.g. `--select stg_orders+`) or --all"
+            "`orc state forget` needs a selection that names nodes, such as "
+            "`orc state forget stg_orders+` or `--select tag:nightly` (--exclude and "
+            "--resource-type only narrow one); to forget every record, use --all"
         )
-    if args == ["--all"]:
-        backend = open_backend(settings)
-        stored = backend.load()
-        keys: list[str] = list(stored)
-    else:
-        session = DbtSession(parse_command(["build", *args]))
-        warehouse = Warehouse(session)
-        # A warehouse state is read with the project and target of the selection.
-        backend = open_backend(settings, dbt=lambda: warehouse)
-        stored = backend.load()
-        nodes = plain_nodes(session.manifest, {})
-        scope = KeyScope.of(settings.integration_account_id, settings.local_run)
-        keys = [scope.key(nodes[uid]) for uid in session.selected_ids()]
-    gone = [key for key in keys if key in stored]
-    if gone:
-        backend.save({}, removals=gone)
-    print(f"Forgot {len(gone)} of {len(keys)} selected nodes in {backend.description}")
-    return 0
+    session = DbtSession(command)
+    warehouse = Warehouse(session)
+    # A warehouse state is read with the project and target of the selection.
+    backend = open_backend(settings, dbt=lambda: warehouse)
+    stored = backend.load()
+    nodes = plain_nodes(session.manifest, {})
+    scope = KeyScope.of(settings.integration_account_id, settings.local_run)
+    selected = sorted(session.selected_ids(), key=lambda uid: nodes[uid].label)
+    return backend, stored, {scope.key(nodes[uid]): nodes[uid].label for uid in selected}
 
 
 def _describe_age(age: timedelta) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -12,6 +13,8 @@ from click.core import ParameterSource
 from dbt.cli.main import cli, dbtRunner, dbtRunnerResult
 from dbt.node_types import NodeType
 
+from orchestra_dbt_py.errors import OrcError
+
 __all__ = [
     "RESOURCE_TYPES_BY_COMMAND",
     "SELECTION_PARAMS",
@@ -19,6 +22,7 @@ __all__ = [
     "DbtCommand",
     "accepted_params",
     "exit_code",
+    "parse_build_arguments",
     "parse_command",
     "run_dbt",
 ]
@@ -75,6 +79,33 @@ def parse_command(args: Sequence[str]) -> DbtCommand:
     A command line dbt would reject (or `--help`) yields no subcommand, so that it
     passes through to dbt, which reports it as usual.
     """
+    return _read_command(args)[0]
+
+
+def parse_build_arguments(args: Sequence[str], orc_command: str) -> DbtCommand:
+    """The arguments of `dbt build` given to an orc command (`orc plan`, `orc state forget`),
+    read as dbt reads them. Names before the first option are the selection: `orc plan a b+`
+    is `orc plan --select a b+`.
+
+    A line dbt would reject is an OrcError naming dbt's reason: it is never read as no
+    arguments (which would select every node).
+    """
+    given = list(args)
+    # dbt's --select takes every value up to the next option.
+    read = ["--select", *given] if given and not given[0].startswith("-") else given
+    command, reason = _read_command(["build", *read])
+    if command.subcommand is None:
+        raise OrcError(
+            f"{orc_command} reads the arguments of `dbt build`, and dbt rejects "
+            f"`{shlex.join(given)}`: {reason}; fix them (node names go first or after --select; "
+            "see `orc dbt build --help`)"
+        )
+    return command
+
+
+def _read_command(args: Sequence[str]) -> tuple[DbtCommand, str]:
+    """The command line as dbt reads it and, when dbt rejects it, why (else "")."""
+    rejected = DbtCommand(tuple(args), None, {})
     try:
         root = cli.make_context(cli.name or "dbt", list(args))
         with warnings.catch_warnings():
@@ -84,17 +115,19 @@ def parse_command(args: Sequence[str]) -> DbtCommand:
             protected = list(getattr(root, "protected_args", ()))
         name, command, rest = cli.resolve_command(root, [*protected, *root.args])
         if command is None or name is None:
-            return DbtCommand(tuple(args), None, {})
+            return rejected, "no dbt command"
         sub = command.make_context(name, list(rest), parent=root)
-    except (click.exceptions.ClickException, click.exceptions.Exit):
-        return DbtCommand(tuple(args), None, {})
+    except click.exceptions.ClickException as error:
+        return rejected, " ".join(error.format_message().split())
+    except click.exceptions.Exit:
+        return rejected, "they ask for dbt's help or version"
     params = {
         key: value
         for ctx in (root, sub)
         for key, value in ctx.params.items()
         if ctx.get_parameter_source(key) == ParameterSource.COMMANDLINE
     }
-    return DbtCommand(tuple(args), name, params)
+    return DbtCommand(tuple(args), name, params), ""
 
 
 def accepted_params(subcommand: str) -> set[str]:

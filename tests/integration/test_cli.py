@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
@@ -107,3 +108,98 @@ def test_state_commands_from_the_command_line(tmp_path: Path) -> None:
     assert bad.returncode == 2 and "bad.json" in bad.stderr
     assert orc("state", "forget", "--all").returncode == 0
     assert parse_state((tmp_path / "state.json").read_text(), "state") == {}
+
+
+# --- trust: a mistyped command line never forgets, builds or writes what was not asked -----
+
+
+def model_id(name: str) -> str:
+    return f"model.jaffle_tutorial.{name}"
+
+
+def test_forget_takes_a_selection_as_orc_plan_does(project: Project) -> None:
+    from orchestra_dbt_py.core.document import dump_state, parse_state
+    from orchestra_dbt_py.core.records import NodeRecord
+
+    record = NodeRecord(last_updated=datetime(2026, 11, 22, 7, 0, tzinfo=UTC), checksum="c")
+    names = ("stg_orders", "stg_customers", "fct_orders")
+    everything = {model_id(name): record for name in names}
+    project.orc("state", "init")
+
+    def forget(*args: str, expect: int = 0) -> subprocess.CompletedProcess[str]:
+        project.state_path.write_text(dump_state(everything))
+        return project.orc("state", "forget", *args, expect=expect)
+
+    def kept() -> set[str]:
+        return set(parse_state(project.state_path.read_text(), "state"))
+
+    where = str(project.state_path)
+    # A bare name is a selection, as for `orc plan`: the model and its tests are selected;
+    # the one with a record is listed by name, then forgotten.
+    bare = forget("stg_orders").stdout.splitlines()
+    assert bare[-2:] == ["  stg_orders", f"Forgot 1 of 7 selected nodes in {where}"]
+    assert kept() == {model_id("stg_customers"), model_id("fct_orders")}
+    selected = forget("stg_customers", "--select", "fct_orders").stdout.splitlines()
+    assert selected[-3:] == [
+        "  fct_orders",
+        "  stg_customers",
+        f"Forgot 2 of 12 selected nodes in {where}",
+    ]
+    assert kept() == {model_id("stg_orders")}
+    # What dbt rejects forgets nothing, in one line.
+    for args in (
+        ("--slect", "stg_orders"),
+        ("--target", "duckdb", "stg_orders"),
+        ("--target", "duckdb"),
+    ):
+        refused = forget(*args, expect=2)
+        assert refused.stdout == "" and refused.stderr.count("\n") == 1, refused.stderr
+        assert refused.stderr.startswith("orc: error: `orc state forget` ")
+        assert kept() == set(everything)
+    # A selection matching nothing forgets nothing, and says so.
+    nothing = forget("no_such_model")
+    assert (
+        nothing.stdout.splitlines()[-1]
+        == f"The selection matches no node: nothing forgotten in {where}"
+    )
+    assert kept() == set(everything)
+
+
+def test_an_invalid_boolean_setting_stops_orc_before_dbt(project: Project) -> None:
+    for variable in ("ORCHESTRA_USE_STATEFUL", "ORCHESTRA_DBT_DEBUG", "ORCHESTRA_LOCAL_RUN"):
+        for value in ("maybe", "1"):
+            result = project.orc("dbt", "build", expect=2, **{variable: value})
+            assert result.stdout == "", result.stdout
+            assert result.stderr == (
+                f"orc: error: {variable}={value!r} is not true or false: "
+                "set it to true or false (any case), or unset it\n"
+            )
+    assert not project.relations() & (TUTORIAL_TABLES | TUTORIAL_VIEWS)
+
+
+def test_an_unwritable_plan_page_is_one_line(project: Project) -> None:
+    project.orc("state", "init")
+    # `target` does not exist yet when orc starts, and is dbt's folder once it has parsed.
+    shutil.rmtree(project.dir / "target", ignore_errors=True)
+    for path in ("target", "README.md/plan.html"):
+        result = project.orc("plan", "--html", path, expect=2)
+        assert result.stdout == "" and result.stderr.count("\n") == 1, result.stderr
+        assert result.stderr.startswith(f"orc: error: cannot write {path} (")
+        assert "give --html the path of a file" in result.stderr
+
+
+def test_an_unwritable_report_after_a_stateful_run_is_one_line(project: Project) -> None:
+    from orchestra_dbt_py.core.document import parse_state
+
+    project.env["ORCHESTRA_USE_STATEFUL"] = "true"
+    project.orc("state", "init")
+    in_the_way = project.dir / "target" / "orc_plan.html"
+    in_the_way.mkdir(parents=True)
+    selection = ("--select", "order_statuses", "--indirect-selection", "cautious")
+    result = project.orc("dbt", "build", *selection, expect=2)
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.startswith(f"orc: error: cannot write {in_the_way} (")
+    assert "dbt ran and the state is saved" in result.stderr
+    assert "Reused 0 of 3 nodes; ran 3" in result.stdout
+    saved = parse_state(project.state_path.read_text(), "state")
+    assert "seed.jaffle_tutorial.order_statuses" in saved

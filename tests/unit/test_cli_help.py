@@ -210,3 +210,13 @@ def test_a_closed_stdout_ends_quietly_with_sigpipe_status() -> None:
     err = proc.stderr.read()
     assert proc.wait(timeout=60) == 128 + signal.SIGPIPE
     assert err == ""
+
+
+def test_plan_html_to_a_directory_is_one_line_before_any_work(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, out, err = run(capsys, "plan", "--html", str(tmp_path), "--select", "a")
+    assert (code, out) == (2, "")
+    assert err.startswith(f"orc: error: --html {tmp_path} is a directory: ")
+    assert str(tmp_path / "orc_plan.html") in err  # the fix: a file in it
+    assert err.count("\n") == 1

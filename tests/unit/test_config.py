@@ -150,6 +150,12 @@ def test_empty_env_counts_as_unset(tmp_path: Path, empty: str) -> None:
 
 # --- boolean environment variables -----------------------------------------------------------
 
+BOOLEAN_ENV_VARS = [
+    ("ORCHESTRA_USE_STATEFUL", "use_stateful", False),
+    ("ORCHESTRA_LOCAL_RUN", "local_run", True),
+    ("ORCHESTRA_DBT_DEBUG", "debug", False),
+]
+
 
 @pytest.mark.parametrize(
     ("raw", "expected"),
@@ -158,31 +164,34 @@ def test_empty_env_counts_as_unset(tmp_path: Path, empty: str) -> None:
         ("TRUE", True),
         ("True", True),
         (" true ", True),  # surrounding whitespace is stripped from every env value
-        ("1", False),
-        ("yes", False),
-        ("on", False),
         ("false", False),
-        ("truee", False),
-        ("", False),  # empty is unset, and these settings default to false
+        ("FALSE", False),
+        ("False", False),
+        ("\tfalse\n", False),
+        ("", None),  # empty is unset: the default
+        ("   ", None),
     ],
 )
-@pytest.mark.parametrize(
-    ("env_var", "attribute"),
-    [("ORCHESTRA_USE_STATEFUL", "use_stateful"), ("ORCHESTRA_DBT_DEBUG", "debug")],
-)
+@pytest.mark.parametrize(("env_var", "attribute", "default"), BOOLEAN_ENV_VARS)
 def test_boolean_env_parsing(
-    tmp_path: Path, env_var: str, attribute: str, raw: str, expected: bool
+    tmp_path: Path, env_var: str, attribute: str, default: bool, raw: str, expected: bool | None
 ) -> None:
-    assert getattr(load_settings(tmp_path, {env_var: raw}), attribute) is expected
+    value = getattr(load_settings(tmp_path, {env_var: raw}), attribute)
+    assert value is (default if expected is None else expected)
 
 
 @pytest.mark.parametrize(
-    ("raw", "expected"),
-    [("true", True), ("TRUE", True), ("1", False), ("yes", False), ("false", False), ("", True)],
+    "raw", ["maybe", "1", "0", "yes", "no", "on", "off", "t", "f", "truee", "true false", "'true'"]
 )
-def test_local_run_env_parsing(tmp_path: Path, raw: str, expected: bool) -> None:
-    # local_run defaults to true: anything set but "true" turns it off; empty means unset.
-    assert load_settings(tmp_path, {"ORCHESTRA_LOCAL_RUN": raw}).local_run is expected
+@pytest.mark.parametrize(("env_var", "attribute", "default"), BOOLEAN_ENV_VARS)
+def test_an_invalid_boolean_env_value_is_an_error(
+    tmp_path: Path, env_var: str, attribute: str, default: bool, raw: str
+) -> None:
+    # It names the variable, the value and what is accepted, whatever the pyproject says.
+    write_pyproject(tmp_path, f"{attribute} = {str(not default).lower()}")
+    message = error_of(tmp_path, {env_var: raw})
+    assert message.startswith(f"{env_var}={raw!r} is not true or false")
+    assert "any case" in message and "unset" in message
 
 
 # --- state_file resolution ----------------------------------------------------------------
