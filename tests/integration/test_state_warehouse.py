@@ -756,8 +756,8 @@ def test_state_commands_and_a_corrupt_row(wh: HookedProject) -> None:
     shown = wh.orc("state", "show").stdout.splitlines()
     assert shown[0] == f"2 records in {where}"
     assert [line.split()[:3] for line in shown[1:]] == [
-        [uid("sh_fragile"), "built", "2024-01-03"],
-        [uid("sh_stg_customers"), "built", "2024-01-02"],  # the newest row of the key
+        [uid("sh_fragile"), "built", "2024-01-03T00:00:00Z"],
+        [uid("sh_stg_customers"), "built", "2024-01-02T00:00:00Z"],  # the newest row of the key
     ]
 
     # The model and its test are selected; only the model has rows, and all of them go.
