@@ -98,7 +98,7 @@ UNTRUSTED = [
         dump_item_json(record(OLDER, "fp")),
         ["'model.p.bad'", "set the column to '0999-01-02T03:04:05.000000Z'"],
     ),
-    ("model.p.bad", GOOD_AT, OUT_OF_RANGE, ["'model.p.bad'", "out of range"]),
+    ("model.p.bad", GOOD_AT, OUT_OF_RANGE, ["'model.p.bad'", "outside the years 1 to 9999"]),
 ]
 
 
