@@ -19,7 +19,7 @@ BlobAlreadyExists for a blob created meanwhile) when another writer got there fi
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from orchestra_dbt_py.errors import OrcError
@@ -52,21 +52,12 @@ class AzureBlobBackend(ObjectStoreBackend):
         *,
         client: Any = None,
         environ: Mapping[str, str] | None = None,
-        on_wait: Callable[[str], None] | None = None,
-        max_attempts: int = 12,
-        backoff_seconds: float = 0.05,
-        max_backoff_seconds: float = 1.0,
+        **retry: Any,
     ) -> None:
         """`client` is an `azure.storage.blob.BlobClient` for the blob (by default made by
         `make_blob_client` from `environ`, default the process environment); the other
         arguments are `ObjectStoreBackend`'s."""
-        super().__init__(
-            location.uri,
-            on_wait=on_wait,
-            max_attempts=max_attempts,
-            backoff_seconds=backoff_seconds,
-            max_backoff_seconds=max_backoff_seconds,
-        )
+        super().__init__(location.uri, **retry)
         self.location = location
         self._client = client if client is not None else make_blob_client(location, environ)
         self.container = location.container

@@ -16,7 +16,6 @@ was no object yet, and GCS answers 412 when another writer got there first.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from typing import Any
 
 from orchestra_dbt_py.errors import OrcError
@@ -39,20 +38,11 @@ class GcsBackend(ObjectStoreBackend):
         key: str,
         *,
         client: Any = None,
-        on_wait: Callable[[str], None] | None = None,
-        max_attempts: int = 12,
-        backoff_seconds: float = 0.05,
-        max_backoff_seconds: float = 1.0,
+        **retry: Any,
     ) -> None:
         """`client` is a `google.cloud.storage.Client` (one is made from Application Default
         Credentials when omitted); the other arguments are `ObjectStoreBackend`'s."""
-        super().__init__(
-            f"gs://{bucket}/{key}",
-            on_wait=on_wait,
-            max_attempts=max_attempts,
-            backoff_seconds=backoff_seconds,
-            max_backoff_seconds=max_backoff_seconds,
-        )
+        super().__init__(f"gs://{bucket}/{key}", **retry)
         self.bucket = bucket
         self.key = key
         self._client = client if client is not None else _make_client(self.description)

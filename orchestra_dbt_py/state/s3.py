@@ -15,7 +15,6 @@ was deleted meanwhile).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from orchestra_dbt_py.errors import OrcError
@@ -38,20 +37,11 @@ class S3Backend(ObjectStoreBackend):
         key: str,
         *,
         client: Any = None,
-        on_wait: Callable[[str], None] | None = None,
-        max_attempts: int = 12,
-        backoff_seconds: float = 0.05,
-        max_backoff_seconds: float = 1.0,
+        **retry: Any,
     ) -> None:
-        """`client` is a boto3 S3 client (one is made from the AWS chain when omitted); the
-        other arguments are `ObjectStoreBackend`'s."""
-        super().__init__(
-            f"s3://{bucket}/{key}",
-            on_wait=on_wait,
-            max_attempts=max_attempts,
-            backoff_seconds=backoff_seconds,
-            max_backoff_seconds=max_backoff_seconds,
-        )
+        """`client` is a boto3 S3 client (one is made from the AWS chain when omitted);
+        `retry` takes `ObjectStoreBackend`'s keyword arguments (on_wait, attempts, backoff)."""
+        super().__init__(f"s3://{bucket}/{key}", **retry)
         self.bucket = bucket
         self.key = key
         self._client = client if client is not None else _make_client()

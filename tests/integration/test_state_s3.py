@@ -3,7 +3,6 @@ starts (`make test` runs it). Skipped when AWS_ENDPOINT_URL is not set."""
 
 from __future__ import annotations
 
-import multiprocessing
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -17,6 +16,7 @@ TESTS_DIR = Path(__file__).resolve().parents[1]
 if str(TESTS_DIR) not in sys.path:
     sys.path.insert(0, str(TESTS_DIR))
 
+from cloud_stores import ROUNDS, WRITERS, run_writers  # noqa: E402
 from state_servers import new_bucket, requires_s3, s3_client  # noqa: E402
 
 from orchestra_dbt_py.config import Settings  # noqa: E402
@@ -36,8 +36,6 @@ def s3_at(uri: str, on_wait: Callable[[str], None] | None = None) -> S3Backend:
 
 T0 = datetime(2026, 11, 22, 7, 31, 17, tzinfo=UTC)
 KEY = "orc/state.json"
-WRITERS = 8
-ROUNDS = 4
 
 
 def record(seconds: int = 0, checksum: str | None = None) -> NodeRecord:
@@ -176,14 +174,7 @@ def _writer(bucket: str, index: int, barrier: Barrier) -> None:
 
 def test_concurrent_writers_in_processes_lose_nothing(bucket: str) -> None:
     s3_at(f"s3://{bucket}/{KEY}").init()
-    ctx = multiprocessing.get_context("spawn")
-    barrier = ctx.Barrier(WRITERS)
-    processes = [ctx.Process(target=_writer, args=(bucket, i, barrier)) for i in range(WRITERS)]
-    for process in processes:
-        process.start()
-    for process in processes:
-        process.join(timeout=120)
-    assert [p.exitcode for p in processes] == [0] * WRITERS
+    run_writers(_writer, bucket)  # the S3 writer takes the bucket as its first argument
     items = s3_at(f"s3://{bucket}/{KEY}").load()
     expected = {f"model.p.w{i}_r{r}" for i in range(WRITERS) for r in range(ROUNDS)}
     assert set(items) == expected | {"model.p.shared"}
