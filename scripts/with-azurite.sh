@@ -11,7 +11,7 @@ AZURITE_VERSION=3.37.0
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cache="$repo/.venv/azurite"
 server="$cache/node_modules/.bin/azurite-blob"
-python=$(command -v python3 || command -v python)
+. "$(dirname "$0")/server-lib.sh"
 
 if [ ! -x "$server" ]; then
   if ! command -v npm >/dev/null 2>&1; then
@@ -28,45 +28,12 @@ if [ ! -x "$server" ]; then
   mv "$staging" "$cache"
 fi
 
-port=$("$python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+port=$(free_port)
 endpoint="http://127.0.0.1:$port/devstoreaccount1"
-workdir=$(mktemp -d -t orc-azurite.XXXXXX)
-
-"$server" --blobHost 127.0.0.1 --blobPort "$port" --inMemoryPersistence --disableTelemetry \
-  --skipApiVersionCheck --silent >"$workdir/log" 2>&1 &
-server_pid=$!
-
-cleanup() {
-  kill "$server_pid" 2>/dev/null || true
-  wait "$server_pid" 2>/dev/null || true
-  rm -rf "$workdir"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
+start_server Azurite "$server" --blobHost 127.0.0.1 --blobPort "$port" --inMemoryPersistence \
+  --disableTelemetry --skipApiVersionCheck --silent
 # Any HTTP answer (403 without credentials) means it is listening.
-probe='import sys, urllib.request, urllib.error
-try:
-    urllib.request.urlopen(sys.argv[1] + "?comp=list", timeout=1)
-except urllib.error.HTTPError:
-    pass'
-ready=""
-for _ in $(seq 1 300); do
-  if ! kill -0 "$server_pid" 2>/dev/null; then
-    break
-  fi
-  if "$python" -c "$probe" "$endpoint" >/dev/null 2>&1; then
-    ready=1
-    break
-  fi
-  sleep 0.1
-done
-if [ -z "$ready" ]; then
-  echo "Azurite did not start on $endpoint; its output:" >&2
-  cat "$workdir/log" >&2
-  exit 1
-fi
+wait_for_server "$endpoint?comp=list" any
 
 # Azurite's well-known development account and key (public, accepted only by Azurite).
 key="Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
@@ -74,6 +41,4 @@ export AZURITE_BLOB_ENDPOINT="$endpoint"
 export AZURE_STORAGE_CONNECTION_STRING="DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=$key;BlobEndpoint=$endpoint;"
 unset AZURE_STORAGE_ACCOUNT AZURE_STORAGE_KEY AZURE_STORAGE_SAS_TOKEN 2>/dev/null || true
 echo "Azurite blob service running on $endpoint for this run" >&2
-status=0
-"$@" || status=$?
-exit "$status"
+run_wrapped "$@"

