@@ -178,7 +178,7 @@ def dump_journal_line(items: Mapping[str, NodeRecord], removals: Collection[str]
 
 
 def replay_journal(
-    records: Mapping[str, NodeRecord], text: str, origin: str
+    records: Mapping[str, NodeRecord], text: str, origin: str, now: datetime
 ) -> dict[str, NodeRecord]:
     """Apply a journal's complete lines to `records` in order; a last line cut short by a
     crash is ignored, any other unreadable line is an error naming `origin`.
@@ -194,7 +194,7 @@ def replay_journal(
                 f"state journal {origin} has an unreadable line {number} ({problem}): "
                 "fix or move the journal"
             )
-        merged = merge_states(merged, items)
+        merged = merge_states(merged, items, now=now)
         for key in removed:
             merged.pop(key, None)
     return merged

@@ -165,20 +165,19 @@ def merge_states(
     updates: Mapping[str, NodeRecord],
     removals: Collection[str] = (),
     *,
-    now: datetime | None = None,
+    now: datetime,
 ) -> dict[str, NodeRecord]:
     """Merge `updates` into `current` item by item; the rule every backend applies.
 
-    For a key present in both, the record that `prevails` (judged at `now`, by default the
-    current time) is kept. Keys only in one side are kept. Keys in `removals` are dropped
+    For a key present in both, the record that `prevails` (judged at `now`, the caller's
+    clock) is kept. Keys only in one side are kept. Keys in `removals` are dropped
     afterwards (even when `updates` holds them). The inputs are not modified. Without
     removals, the merge is commutative, associative and idempotent.
     """
-    moment = datetime.now(UTC) if now is None else now
     merged = dict(current)
     for key, record in updates.items():
         existing = merged.get(key)
-        if existing is None or (record is not existing and prevails(record, existing, moment)):
+        if existing is None or (record is not existing and prevails(record, existing, now)):
             merged[key] = record
     for key in removals:
         merged.pop(key, None)

@@ -342,7 +342,7 @@ class HttpBackend(StateBackend):
 
     def _keep_unsaved(self, items: Mapping[str, NodeRecord], removed: list[str], why: str) -> Path:
         """Merge what failed into this backend's unsaved file and return its path."""
-        self._unsaved = merge_states(self._unsaved, items)
+        self._unsaved = merge_states(self._unsaved, items, now=datetime.now(UTC))
         self._unsaved_removals = (self._unsaved_removals - set(items)) | set(removed)
         for key in removed:
             self._unsaved.pop(key, None)

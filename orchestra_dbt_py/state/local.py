@@ -101,7 +101,7 @@ class LocalFileBackend(StateBackend):
             stored = self._read_unless_known(target)
             self._set_aside_torn_line(target)
             current = self._replayed(target, stored or {})
-            merged = merge_states(current, items, removals)
+            merged = merge_states(current, items, removals, now=datetime.now(UTC))
             if stored is None or merged != stored:
                 self._write(target, dump_state(merged, self._texts))
                 self._known = (_identity(target), merged)
@@ -169,7 +169,7 @@ class LocalFileBackend(StateBackend):
             text = complete.decode("utf-8")
         except UnicodeDecodeError:
             raise OrcError(f"state journal {journal} is not UTF-8 text: fix or move it") from None
-        return replay_journal(records, text, str(journal))
+        return replay_journal(records, text, str(journal), datetime.now(UTC))
 
     def _set_aside_torn_line(self, target: Path) -> None:
         """Move what a writer killed mid-line left at the end of the journal to a file of its

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Collection, Mapping
+from datetime import UTC, datetime
 
 from orchestra_dbt_py.core.document import decode_document, dump_state, parse_state
 from orchestra_dbt_py.core.records import NodeRecord, merge_states
@@ -81,7 +82,7 @@ class ObjectStoreBackend(StateBackend):
         told = False
         for attempt in range(self._max_attempts):
             current, version = self._read()
-            merged = merge_states(current or {}, items, removals)
+            merged = merge_states(current or {}, items, removals, now=datetime.now(UTC))
             if current is not None and merged == current:
                 return merged
             if self._put(dump_state(merged).encode("utf-8"), version):

@@ -113,7 +113,7 @@ class WarehouseBackend(StateBackend):
                 if self._on_wait is not None:
                     self._on_wait(f"{error}; trying again")
                 time.sleep(backoff_seconds(attempt, 0.25, 2.0))
-        return merge_states(current, items, removals)
+        return merge_states(current, items, removals, now=self._clock())
 
     def init(self) -> bool:
         if self.exists():

@@ -19,6 +19,7 @@ from orchestra_dbt_py.errors import OrcError
 
 ORIGIN = "/projects/shop/orc_state.json"
 T0 = datetime(2026, 11, 22, 7, 31, 17, tzinfo=UTC)
+NOW = T0 + timedelta(days=1)
 
 
 def full_record() -> NodeRecord:
@@ -297,25 +298,25 @@ def test_invalid_item_names_its_key() -> None:
 def test_merge_newer_update_wins() -> None:
     current = {"m": record(0, checksum="old")}
     updates = {"m": record(10, checksum="new")}
-    assert merge_states(current, updates)["m"].checksum == "new"
+    assert merge_states(current, updates, now=NOW)["m"].checksum == "new"
 
 
 def test_merge_older_update_loses() -> None:
     current = {"m": record(10, checksum="current")}
     updates = {"m": record(0, checksum="stale")}
-    assert merge_states(current, updates)["m"].checksum == "current"
+    assert merge_states(current, updates, now=NOW)["m"].checksum == "current"
 
 
 def test_merge_tie_keeps_the_record_with_the_measured_table_version() -> None:
     built = {"m": record(5, version={})}
     measured = {"m": record(5, version={"rows": "3"})}
-    assert merge_states(built, measured)["m"].version == {"rows": "3"}
-    assert merge_states(measured, built)["m"].version == {"rows": "3"}
+    assert merge_states(built, measured, now=NOW)["m"].version == {"rows": "3"}
+    assert merge_states(measured, built, now=NOW)["m"].version == {"rows": "3"}
 
 
 def test_merge_any_other_tie_is_decided_the_same_whatever_the_order() -> None:
     first, second = {"m": record(5, checksum="a")}, {"m": record(5, checksum="b")}
-    assert merge_states(first, second) == merge_states(second, first)
+    assert merge_states(first, second, now=NOW) == merge_states(second, first, now=NOW)
 
 
 def test_merge_a_future_dated_record_loses_to_a_trusted_one() -> None:
@@ -331,7 +332,7 @@ def test_merge_a_future_dated_record_loses_to_a_trusted_one() -> None:
 def test_merge_keeps_untouched_and_adds_new_keys() -> None:
     current = {"a": record(0, checksum="a"), "b": record(0, checksum="b")}
     updates = {"b": record(1, checksum="b2"), "c": record(0, checksum="c")}
-    merged = merge_states(current, updates)
+    merged = merge_states(current, updates, now=NOW)
     assert {key: value.checksum for key, value in merged.items()} == {
         "a": "a",
         "b": "b2",
@@ -342,14 +343,14 @@ def test_merge_keeps_untouched_and_adds_new_keys() -> None:
 def test_merge_removals() -> None:
     current = {"a": record(0), "b": record(0)}
     updates = {"c": record(0)}
-    merged = merge_states(current, updates, removals=["a", "c", "not-there"])
+    merged = merge_states(current, updates, removals=["a", "c", "not-there"], now=NOW)
     assert set(merged) == {"b"}
 
 
 def test_merge_does_not_modify_its_inputs() -> None:
     current = {"a": record(0)}
     updates = {"a": record(1), "b": record(0)}
-    merge_states(current, updates, removals=["a"])
+    merge_states(current, updates, removals=["a"], now=NOW)
     assert set(current) == {"a"}
     assert current["a"] == record(0)
     assert set(updates) == {"a", "b"}

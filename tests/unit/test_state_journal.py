@@ -13,6 +13,7 @@ from orchestra_dbt_py.errors import OrcError
 from orchestra_dbt_py.state.local import LocalFileBackend
 
 T0 = datetime(2026, 11, 22, 7, 0, tzinfo=UTC)
+NOW = T0 + timedelta(days=1)
 
 
 def record(minutes: int, fingerprint: str = "fp") -> NodeRecord:
@@ -26,13 +27,13 @@ def test_replay_applies_lines_in_order_and_ignores_a_torn_last_line() -> None:
         + dump_journal_line({"a": record(3)})
         + dump_journal_line({"c": record(4)})[:-9]  # the writer was killed mid-line
     )
-    replayed = replay_journal({"b": record(2, "newer")}, text, "journal")
+    replayed = replay_journal({"b": record(2, "newer")}, text, "journal", NOW)
     assert replayed == {"a": record(3), "b": record(2, "newer")}
 
 
 def test_a_corrupt_complete_line_is_an_error() -> None:
     with pytest.raises(OrcError, match="unreadable line 2"):
-        replay_journal({}, dump_journal_line({"a": record(1)}) + "{oops\n", "journal")
+        replay_journal({}, dump_journal_line({"a": record(1)}) + "{oops\n", "journal", NOW)
 
 
 def test_journal_survives_until_the_next_save_folds_it_in(tmp_path: Path) -> None:
@@ -68,13 +69,13 @@ def test_journal_survives_until_the_next_save_folds_it_in(tmp_path: Path) -> Non
 def test_every_unreadable_line_is_one_error_naming_it(line: str, problem: str) -> None:
     text = dump_journal_line({"a": record(1)}) + line + "\n"
     with pytest.raises(OrcError, match="unreadable line 2") as caught:
-        replay_journal({}, text, "journal")
+        replay_journal({}, text, "journal", NOW)
     assert problem in str(caught.value)
 
 
 def test_a_line_with_records_and_removals_applies_both() -> None:
     line = '{"removed": ["b"], "state": {"a": {"last_updated": "2026-11-22T07:01:00Z"}}}\n'
-    replayed = replay_journal({"b": record(0)}, line, "journal")
+    replayed = replay_journal({"b": record(0)}, line, "journal", NOW)
     assert list(replayed) == ["a"]
 
 

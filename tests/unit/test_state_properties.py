@@ -127,7 +127,7 @@ def test_state_parsers_raise_only_one_line_orc_errors(text: str) -> None:
     only_orc_errors(parse_state, text, "origin")
     only_orc_errors(parse_unsaved, text, "origin")
     only_orc_errors(parse_item_json, "key", text, "origin")
-    only_orc_errors(replay_journal, {}, text + "\n", "origin")
+    only_orc_errors(replay_journal, {}, text + "\n", "origin", NOW)
     state_problems(text, NOW)  # lists problems, never raises
 
 
@@ -138,7 +138,7 @@ def test_what_is_written_reads_back_the_same(state: dict[str, NodeRecord], gone:
     assert parse_unsaved(unsaved_document(state, gone), "origin") == (state, sorted(set(gone)))
     journal = dump_journal_line(state) + dump_journal_line({}, gone)
     expected = {key: record for key, record in state.items() if key not in gone}
-    assert replay_journal({}, journal, "origin") == expected
+    assert replay_journal({}, journal, "origin", NOW) == expected
 
 
 @settings(max_examples=150, deadline=None)
