@@ -9,19 +9,20 @@ from __future__ import annotations
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import click
 
 from orchestra_dbt_py import __version__
 from orchestra_dbt_py.errors import OrcError
 
-USAGE = (
-    "usage: orc dbt <dbt arguments> | orc plan [--output json] [--html PATH] [dbt build "
-    "arguments] | orc state {init | show [--json] | validate [FILE] | forget <dbt selection> "
-    "| forget --all | push FILE | migrate --from URI --to URI} | orc --version"
-)
+DBT_HELP_HEADER = """\
+orc dbt: runs dbt with these arguments, exactly as `dbt` would, and exits with dbt's code.
+With use_stateful on, `build`, `run` and `test` reuse the nodes the state shows unchanged;
+orc's own commands and settings: `orc --help`. dbt's help follows.
+"""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -91,6 +92,36 @@ class OrcGroup(click.Group):
             return _stdout_closed()
 
 
+def output_options(help_text: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """`--output text|json` (`-o`) and its alias `--json`, read into one `output` value."""
+
+    def use_json(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+        if value:
+            ctx.meta["orc_output"] = "json"
+
+    def output(ctx: click.Context, _param: click.Parameter, value: str | None) -> str:
+        return value or ctx.meta.get("orc_output", "text")
+
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        command = click.option(
+            "--output",
+            "-o",
+            type=click.Choice(["text", "json"]),
+            callback=output,
+            help=f"{help_text}  [default: text]",
+        )(command)
+        return click.option(
+            "--json",
+            is_flag=True,
+            expose_value=False,
+            is_eager=True,
+            callback=use_json,
+            help="The same as --output json.",
+        )(command)
+
+    return decorate
+
+
 class PassThroughCommand(click.Command):
     """A command whose arguments all go on unchanged: click's parser would drop a `--`."""
 
@@ -116,7 +147,10 @@ def orc(ctx: click.Context) -> None:
     command runs unchanged.
     """
     if ctx.invoked_subcommand is None:
-        raise OrcError(f"no command given; {USAGE}")
+        raise OrcError(
+            "no command given: try `orc dbt build` (dbt build, reusing what is unchanged), "
+            "`orc plan`, or `orc --help` for every command"
+        )
 
 
 @orc.command(
@@ -136,6 +170,8 @@ def dbt(ctx: click.Context) -> int:
     With stateful orchestration on, `build`, `run` and `test` reuse the nodes the state
     says are unchanged. `orc dbt --help` is dbt's help.
     """
+    if ctx.args in (["--help"], ["-h"]):
+        click.echo(DBT_HELP_HEADER)
     return dbt_command(list(ctx.args))
 
 
@@ -157,14 +193,7 @@ def dbt_command(args: list[str]) -> int:
     context_settings={"ignore_unknown_options": True},
     short_help="Show what `orc dbt build` would build and reuse, and why.",
 )
-@click.option(
-    "--output",
-    "-o",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="A table, or the JSON document of target/orc_plan.json.",
-)
+@output_options("A table, or the JSON document of target/orc_plan.json.")
 @click.option(
     "--html",
     type=click.Path(path_type=Path),  # a directory is refused with orc's own message
@@ -194,7 +223,7 @@ def plan_command(args: list[str], output: str, html: Path | None) -> int:
     from orchestra_dbt_py.dbt.command import parse_build_arguments
     from orchestra_dbt_py.runner import show_plan
 
-    command = parse_build_arguments(args, "`orc plan`")
+    command = parse_build_arguments(args, "`orc plan`", ("--output", "--json", "--html"))
     settings = load_settings(Path.cwd(), os.environ)
     return show_plan(command, settings, os.environ, as_json=output == "json", html_path=html)
 
@@ -219,13 +248,13 @@ def state_init() -> int:
 
 
 @state.command("show", short_help="List the records of the state.")
-@click.option("--json", "as_json", is_flag=True, help="Print the state document as JSON.")
-def state_show(as_json: bool) -> int:
+@output_options("A table, or the state document as JSON.")
+def state_show(output: str) -> int:
     """List the records of the state: each node, when it was built, its status and the
     sources it read."""
     from orchestra_dbt_py.state_commands import show_command
 
-    return show_command(as_json)
+    return show_command(output == "json")
 
 
 @state.command("validate", short_help="Check the state, or state files, can be read.")

@@ -206,7 +206,7 @@ def _selected_records(
     from orchestra_dbt_py.dbt.warehouse import Warehouse
     from orchestra_dbt_py.state import open_backend
 
-    command = parse_build_arguments(selection, "`orc state forget`")
+    command = parse_build_arguments(selection, "`orc state forget`", ("--all",))
     params = command.params
     if (
         not "".join(params.get("select") or ()).strip()

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
+import difflib
+import io
+import os
 import shlex
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import click
 from click.core import ParameterSource
-from dbt.cli.main import cli, dbtRunner, dbtRunnerResult
+from dbt.cli.main import cli, dbtRunnerResult
 from dbt.node_types import NodeType
 
 from orchestra_dbt_py.errors import OrcError
@@ -27,6 +32,8 @@ __all__ = [
     "run_dbt",
 ]
 
+# The name dbt's help and usage lines give the program.
+DBT_PROGRAM = "dbt"
 # Selection parameters of the user's command: orc computes the selection with them once,
 # then replaces them by a selection of exactly the nodes that must run.
 SELECTION_PARAMS = (
@@ -82,43 +89,89 @@ def parse_command(args: Sequence[str]) -> DbtCommand:
     return _read_command(args)[0]
 
 
-def parse_build_arguments(args: Sequence[str], orc_command: str) -> DbtCommand:
+def parse_build_arguments(
+    args: Sequence[str], orc_command: str, own_options: Sequence[str] = ()
+) -> DbtCommand:
     """The arguments of `dbt build` given to an orc command (`orc plan`, `orc state forget`),
     read as dbt reads them. Names before the first option are the selection: `orc plan a b+`
     is `orc plan --select a b+`.
 
     A line dbt would reject is an OrcError naming dbt's reason: it is never read as no
-    arguments (which would select every node).
+    arguments (which would select every node). A misspelt option gets suggestions from
+    dbt's options and the orc command's `own_options`.
     """
     given = list(args)
     # dbt's --select takes every value up to the next option.
     read = ["--select", *given] if given and not given[0].startswith("-") else given
     command, reason = _read_command(["build", *read])
     if command.subcommand is None:
+        # Outside a project dbt's complaint is about a missing profiles folder: say what is
+        # really wrong.
+        param = getattr(reason, "param", None)
+        missing = _missing_project(given) if getattr(param, "name", "") == "profiles_dir" else None
+        if missing:
+            raise OrcError(missing)
         raise OrcError(
             f"{orc_command} reads the arguments of `dbt build`, and dbt rejects "
-            f"`{shlex.join(given)}`: {reason}; fix them (node names go first or after --select; "
-            "see `orc dbt build --help`)"
+            f"`{shlex.join(given)}`: {_suggest(reason, own_options)} (node names go first or "
+            f"after --select; see `{orc_command.strip('`')} --help` and `orc dbt build --help`)"
         )
     return command
 
 
-def _read_command(args: Sequence[str]) -> tuple[DbtCommand, str]:
+def _missing_project(args: Sequence[str]) -> str | None:
+    """Why there is no dbt project to work on, if there is none."""
+    given = [a for a in args if a == "--project-dir" or a.startswith("--project-dir=")]
+    if given:
+        return None  # dbt reports a --project-dir without dbt_project.yml itself
+    folder = os.environ.get("DBT_PROJECT_DIR")
+    if folder:
+        if (Path(folder) / "dbt_project.yml").is_file():
+            return None
+        return (
+            f"no dbt project: DBT_PROJECT_DIR is {folder}, which has no dbt_project.yml; "
+            "set it to your dbt project's folder"
+        )
+    here = Path.cwd()
+    if any((path / "dbt_project.yml").is_file() for path in (here, *here.parents)):
+        return None
+    return (
+        f"no dbt project: there is no dbt_project.yml in {here} or any folder above it; "
+        "run orc in your dbt project's folder, or pass --project-dir"
+    )
+
+
+def _suggest(reason: str | click.ClickException, own_options: Sequence[str]) -> str:
+    """dbt's reason for rejecting a line, with suggestions among `own_options` as well."""
+    if not isinstance(reason, click.NoSuchOption):
+        text = reason.format_message() if isinstance(reason, click.ClickException) else reason
+        return " ".join(text.split())
+    names = [n for p in cli.commands["build"].params for n in p.opts if n.startswith("--")]
+    close = difflib.get_close_matches(reason.option_name, [*own_options, *names])
+    found = f"No such option {reason.option_name!r}"
+    if not close:
+        return found
+    return f"{found}. Did you mean {' or '.join(repr(name) for name in close)}?"
+
+
+def _read_command(args: Sequence[str]) -> tuple[DbtCommand, str | click.ClickException]:
     """The command line as dbt reads it and, when dbt rejects it, why (else "")."""
     rejected = DbtCommand(tuple(args), None, {})
+    # dbt's eager options (--help, --version) print as they are parsed: this reading prints
+    # nothing, since dbt itself prints them when the line passes through.
     try:
-        root = cli.make_context(cli.name or "dbt", list(args))
-        with warnings.catch_warnings():
+        with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
             # Click 8.2+ deprecates `protected_args` (the subcommand's name); Click 9 will
             # leave everything in `args`.
             warnings.simplefilter("ignore", DeprecationWarning)
+            root = cli.make_context(DBT_PROGRAM, list(args))
             protected = list(getattr(root, "protected_args", ()))
-        name, command, rest = cli.resolve_command(root, [*protected, *root.args])
-        if command is None or name is None:
-            return rejected, "no dbt command"
-        sub = command.make_context(name, list(rest), parent=root)
+            name, command, rest = cli.resolve_command(root, [*protected, *root.args])
+            if command is None or name is None:
+                return rejected, "no dbt command"
+            sub = command.make_context(name, list(rest), parent=root)
     except click.exceptions.ClickException as error:
-        return rejected, " ".join(error.format_message().split())
+        return rejected, error
     except click.exceptions.Exit:
         return rejected, "they ask for dbt's help or version"
     params = {
@@ -144,8 +197,15 @@ def exit_code(result: dbtRunnerResult) -> int:
 
 
 def run_dbt(args: Sequence[str]) -> int:
-    """Run dbt exactly as `dbt <args>` would and return its exit code."""
-    result = dbtRunner().invoke(list(args))
-    if result.exception is not None and type(result.exception).__name__ == "DbtUsageException":
-        click.echo(f"Error: {result.exception}", err=True)
-    return exit_code(result)
+    """Run dbt exactly as the `dbt` program would, messages and usage lines included, and
+    return its exit code."""
+    try:
+        result = cli.main(list(args), prog_name=DBT_PROGRAM, standalone_mode=False)
+    except click.exceptions.ClickException as error:
+        # Usage errors print dbt's usage line and suggestions; dbt's own exits print nothing.
+        error.show()
+        return error.exit_code
+    if isinstance(result, int):  # click.exceptions.Exit: --help, --version
+        return result
+    _, success = result
+    return 0 if success else 1

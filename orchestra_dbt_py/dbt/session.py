@@ -70,9 +70,13 @@ class DbtSession:
     def _parse(self) -> Manifest:
         result = dbtRunner().invoke(["parse"], **{**self._shared, "quiet": True})
         if not result.success or not isinstance(result.result, Manifest):
+            # dbt has printed its error (even under --quiet), unless its logs are off.
+            shown = self._shared.get("log_level") != "none" and result.exception is not None
+            detail = one_line(result.exception) if result.exception else ""
             raise OrcError(
-                "dbt could not parse the project: "
-                f"{one_line(result.exception) if result.exception else 'see the errors above'}",
+                "dbt could not parse the project"
+                + (" (dbt's error is above)" if shown or not detail else f": {detail}")
+                + "; nothing was run",
                 exit_code=2,
             )
         return result.result

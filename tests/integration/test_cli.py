@@ -59,7 +59,7 @@ def run_orc(*args: str) -> subprocess.CompletedProcess[str]:
 def test_no_arguments_is_a_usage_error() -> None:
     result = run_orc()
     assert result.returncode == 2
-    assert result.stderr.startswith("orc: error: no command given; usage: orc dbt")
+    assert result.stderr.startswith("orc: error: no command given: try `orc dbt build`")
     assert result.stderr.count("\n") == 1
 
 

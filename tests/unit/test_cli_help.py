@@ -40,6 +40,25 @@ def test_plan_help_shows_its_options_and_the_pass_through(
     assert "`dbt build`" in out and "pass through" in out
 
 
+@pytest.mark.parametrize("command", [["plan"], ["state", "show"]])
+def test_json_output_has_an_alias(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, command: list[str]
+) -> None:
+    """`--output json` (`-o json`) everywhere orc prints data, and `--json` as its alias."""
+    seen: list[str] = []
+    monkeypatch.setattr(cli, "plan_command", lambda args, output, html: seen.append(output))
+    from orchestra_dbt_py import state_commands
+
+    monkeypatch.setattr(
+        state_commands, "show_command", lambda as_json: seen.append("json" if as_json else "text")
+    )
+    for flags in (["--json"], ["--output", "json"], ["-o", "json"], [], ["-o", "text"]):
+        assert run(capsys, *command, *flags)[0] == 0
+    assert seen == ["json", "json", "json", "text", "text"]
+    _, out, _ = run(capsys, *command, "--help")
+    assert "--json" in out and "-o, --output [text|json]" in out
+
+
 @pytest.mark.parametrize(
     ("command", "mentions"),
     [
@@ -94,7 +113,8 @@ def test_version_prints_once(capsys: pytest.CaptureFixture[str], flag: str) -> N
 def test_no_command_is_one_line_of_usage(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(capsys)
     assert (code, out) == (2, "")
-    assert err.startswith("orc: error: no command given; usage: orc dbt")
+    assert err.startswith("orc: error: no command given: try `orc dbt build`")
+    assert "`orc --help`" in err
     assert err.count("\n") == 1
 
 
