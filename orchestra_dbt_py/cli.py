@@ -156,6 +156,7 @@ def orc(ctx: click.Context) -> None:
 @orc.command(
     "dbt",
     cls=PassThroughCommand,
+    options_metavar="[DBT ARGUMENTS]...",
     context_settings={
         "ignore_unknown_options": True,
         "allow_extra_args": True,
