@@ -15,7 +15,7 @@ __all__ = ["LOADED_AT", "DataVersion", "describe_change", "loaded_at", "source_v
 DataVersion = Mapping[str, str]
 # The field that holds a source's `loaded_at_field` / `loaded_at_query` maximum.
 LOADED_AT = "loaded_at"
-# Values longer than this (digests) are not shown, only said to have moved.
+# Digests, and values longer than this, are not shown, only said to have moved.
 _SHOWN = 32
 
 
@@ -39,7 +39,7 @@ def describe_change(recorded: DataVersion, observed: DataVersion) -> str | None:
             moved.append(f"{name} appeared")
         elif now is None:
             moved.append(f"{name} disappeared")
-        elif max(len(before), len(now)) > _SHOWN:
+        elif name.endswith("digest") or max(len(before), len(now)) > _SHOWN:
             moved.append(f"{name} moved")
         else:
             moved.append(f"{name} {before} -> {now}")

@@ -628,3 +628,16 @@ def test_data_versions(
     }
     uid, fragment = reason
     assert fragment in result.decisions[uid].reason
+
+
+def test_a_moved_digest_is_named_without_its_values() -> None:
+    from orchestra_dbt_py.core.versions import describe_change
+
+    change = describe_change(
+        {"digest": "153881789386226748458", "rows": "15", "loaded_at": "2026-11-30T01:00:00Z"},
+        {"digest": "206491926172896161018", "rows": "20", "loaded_at": "2026-11-30T01:00:00Z"},
+    )
+    assert change == "digest moved, rows 15 -> 20"
+    assert describe_change({"columns_digest": "ab"}, {"columns_digest": "cd"}) == (
+        "columns_digest moved"
+    )
