@@ -4,7 +4,7 @@ them that the planner, the recorder and the reports share (docs/design.md, "The 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Literal
 
@@ -26,10 +26,15 @@ FAILED_STATUSES = frozenset({"error", "fail", "runtime error"})
 
 @dataclass(frozen=True)
 class BuildAfter:
-    """A model's `freshness.build_after`: tolerate upstream changes for this long."""
+    """A model's `freshness.build_after`: tolerate upstream changes for this long.
+
+    `inherited_from` is None for a model's own policy; in `effective_build_after`, a policy
+    a model takes from downstream names the model that declares it.
+    """
 
     window: timedelta
     updates_on: Literal["any", "all"] = "any"
+    inherited_from: str | None = None
 
     def describe(self) -> str:
         return f"{describe_duration(self.window)} (updates_on: {self.updates_on})"
@@ -140,7 +145,9 @@ def holds_data(node: Node) -> bool:
 
 
 def effective_build_after(nodes: Mapping[str, Node]) -> dict[str, BuildAfter]:
-    """Each model's own policy, or the strictest of its children's when all of them have one."""
+    """Each model's own policy, or the strictest of its children's when all of them have one
+    (then `inherited_from` names the model that declares it; among equally strict ones, the
+    first by unique id)."""
     children: dict[str, list[str]] = {uid: [] for uid in nodes}
     for node in nodes.values():
         if node.resource_type == "model":
@@ -154,17 +161,24 @@ def effective_build_after(nodes: Mapping[str, Node]) -> dict[str, BuildAfter]:
         if node.resource_type != "model":
             continue
         if node.build_after is not None:
-            policies[uid] = node.build_after
+            policies[uid] = replace(node.build_after, inherited_from=None)
             continue
-        inherited = [policies.get(child) for child in children[uid]]
+        inherited = [_declared(policies.get(child), child) for child in children[uid]]
         if inherited and all(p is not None for p in inherited):
             policies[uid] = min(
                 (p for p in inherited if p is not None),
-                key=lambda p: (p.window, p.updates_on != "any"),
+                key=lambda p: (p.window, p.updates_on != "any", p.inherited_from or ""),
             )
         else:
             policies[uid] = None
     return {uid: p for uid, p in policies.items() if p is not None}
+
+
+def _declared(policy: BuildAfter | None, holder: str) -> BuildAfter | None:
+    """`holder`'s effective policy, naming the model that declares it."""
+    if policy is None or policy.inherited_from is not None:
+        return policy
+    return replace(policy, inherited_from=holder)
 
 
 def describe_duration(window: timedelta) -> str:

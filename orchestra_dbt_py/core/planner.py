@@ -157,17 +157,28 @@ def _decide_relation(
         return "reuse", f"definition and upstream data unchanged since its build at {built_at}"
     if policy is not None:
         due = _after(record.last_updated, policy.window)
+        origin = _policy_origin(node, policy, ctx)
         if now < due:
             return "reuse", (
-                f"{changes[0]}, but build_after {describe_duration(policy.window)} "
+                f"{changes[0]}, but build_after {describe_duration(policy.window)}{origin} "
                 f"has not passed since its build at {built_at} (due {_fmt(due)})"
             )
         if policy.updates_on == "all" and len(changes) < parent_count:
             return "reuse", (
-                f"build_after waits for new data in all upstreams (updates_on: all); "
+                f"build_after{origin} waits for new data in all upstreams (updates_on: all); "
                 f"{len(changes)} of {parent_count} have it: {changes[0]}"
             )
     return "build", changes[0]
+
+
+def _policy_origin(node: Node, policy: BuildAfter, ctx: _Context) -> str:
+    """` (inherited from its child fct)` for a policy declared downstream, else nothing."""
+    if policy.inherited_from is None:
+        return ""
+    declarer = ctx.nodes[policy.inherited_from]
+    if node.unique_id in declarer.parents:
+        return f" (inherited from its child {declarer.label})"
+    return f" (inherited from {declarer.label}, downstream of it)"
 
 
 def _decide_test(node: Node, ctx: _Context, options: PlanOptions) -> tuple[Action, str]:
