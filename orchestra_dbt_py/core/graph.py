@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 # Resource types whose output is a relation with data that orc can reuse.
@@ -22,6 +22,18 @@ PASSING_STATUSES = frozenset({"success", "pass"})
 TEST_RESULT_STATUSES = frozenset({"pass", "warn", "fail"})
 # dbt's statuses of a node that did not complete.
 FAILED_STATUSES = frozenset({"error", "fail", "runtime error"})
+
+Outcome = Literal["passed", "failed", "skipped", "other"]
+
+
+def outcome_of(status: str | None) -> Outcome:
+    """What a recorded status says of a build (or a test's run); a record without a status
+    (another tool's) counts as passed."""
+    if status is None or status in PASSING_STATUSES:
+        return "passed"
+    if status == "skipped":
+        return "skipped"
+    return "failed" if status in FAILED_STATUSES else "other"
 
 
 @dataclass(frozen=True)
@@ -189,3 +201,10 @@ def describe_duration(window: timedelta) -> str:
             count = seconds // size
             return f"{count} {unit}{'s' if count != 1 else ''}"
     return f"{seconds} seconds"
+
+
+def describe_moment(moment: datetime) -> str:
+    """`0999-01-02 03:04:05` in UTC: the year always has four digits."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    return moment.replace(tzinfo=None).isoformat(" ", "seconds")

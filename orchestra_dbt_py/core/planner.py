@@ -14,7 +14,6 @@ from typing import Literal
 
 from orchestra_dbt_py.core.graph import (
     PASS_THROUGH,
-    PASSING_STATUSES,
     RELATION_TYPES,
     REPLACING,
     TEST_TYPES,
@@ -22,14 +21,17 @@ from orchestra_dbt_py.core.graph import (
     Node,
     data_inputs,
     describe_duration,
+    describe_moment,
     effective_build_after,
     holds_data,
     topological_order,
 )
+from orchestra_dbt_py.core.recording import describe_outcome
 from orchestra_dbt_py.core.records import NodeRecord, is_future_dated
 from orchestra_dbt_py.core.versions import LOADED_AT, DataVersion, describe_change, loaded_at
 
 Action = Literal["build", "reuse"]
+_fmt = describe_moment
 
 
 @dataclass(frozen=True)
@@ -244,8 +246,9 @@ def _record_problem(node: Node, record: NodeRecord | None, now: datetime) -> str
             f"({_fmt(now)}): a record from the future (a clock ahead, or an edited state) "
             "is not trusted"
         )
-    if record.status is not None and record.status not in PASSING_STATUSES:
-        return f"its last run ended with status {record.status}"
+    outcome = describe_outcome(node, record)
+    if outcome is not None:
+        return outcome
     if record.fingerprint is None and record.hook_fingerprint is None:
         return "recorded without a definition fingerprint (by another tool or an older orc)"
     if node.resource_type in RELATION_TYPES and record.relation != node.relation:
@@ -308,6 +311,9 @@ def _input_change(input_id: str, record: NodeRecord, ctx: _Context) -> str | Non
     upstream_record = ctx.state.get(input_id)
     if upstream_record is None:
         return f"upstream {upstream.label} has no build recorded, so its data version is unknown"
+    outcome = describe_outcome(upstream, upstream_record)
+    if outcome is not None:
+        return f"upstream {upstream.label}: {outcome}"
     seen = record.upstream.get(input_id)
     if seen is None:
         return f"upstream {upstream.label} was not recorded as an input of the last build"
@@ -389,10 +395,3 @@ def _after(moment: datetime, window: timedelta) -> datetime:
         return moment + window
     except OverflowError:  # a window reaching past the year 9999 never passes
         return datetime.max.replace(tzinfo=UTC)
-
-
-def _fmt(moment: datetime) -> str:
-    """`0999-01-02 03:04:05` in UTC: the year always has four digits."""
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC)
-    return moment.replace(tzinfo=None).isoformat(" ", "seconds")
