@@ -65,8 +65,6 @@ class RunRecorder:
             return
         with self._lock:
             self.statuses[uid] = status
-            if status == "skipped":
-                return  # not run: its record, if any, still describes the relation
             record = None
             if not self.forget_everything:
                 record = finished_record(

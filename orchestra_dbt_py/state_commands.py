@@ -124,9 +124,17 @@ def show(items: Mapping[str, NodeRecord], where: str, as_json: bool) -> None:
             age = f"{_describe_age(now - record.last_updated)} ago"
         sources = ", ".join(s.split(".", 2)[-1] for s in sorted(record.sources)) or "-"
         print(
-            f"{key}  built {format_timestamp(record.last_updated)} ({age})  "
-            f"status {record.status or '-'}  sources: {sources}"
+            f"{key}  {_outcome_word(record.status)} {format_timestamp(record.last_updated)} "
+            f"({age})  status {record.status or '-'}  sources: {sources}"
         )
+
+
+def _outcome_word(status: str | None) -> str:
+    """`built`, or for a build that did not pass (rebuilt by the next run) what became of it."""
+    from orchestra_dbt_py.core.graph import outcome_of
+
+    outcome = outcome_of(status)
+    return {"passed": "built", "other": "ended"}.get(outcome, outcome)
 
 
 def validate_file(paths: list[str]) -> int:

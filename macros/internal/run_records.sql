@@ -3,36 +3,66 @@
 {#- What the run did, from dbt's `results`:
       finished: {unique_id: {status, last_updated, execution_time}} of every model, seed
                 and snapshot built and every data test run (pass, warn or fail);
-      removed:  the state keys to forget: nodes that failed, and everything built by a
-                run of partial data.
-    Unit tests and nodes that are not in the graph are left out. -#}
+      failed:   the same of the others: builds that failed or were skipped, data tests
+                that errored before giving a result or were skipped;
+      removed:  the state keys to forget: every node of a run of partial data.
+    Unit tests (dbt's `graph` does not hold them) and nodes that are not in the graph are
+    left out. -#}
 {% macro _run_outcomes(results, now) -%}
   {#- --empty, --sample and --event-time-* build partial data: never reusable. -#}
   {%- set args = invocation_args_dict or {} -%}
   {%- set partial = args.get('empty') or args.get('sample') or args.get('event_time_start') or args.get('event_time_end') -%}
   {%- set account = orchestra_dbt._state_account() -%}
   {%- set finished = {} -%}
+  {%- set failed = {} -%}
   {%- set removed = [] -%}
   {%- for result in results -%}
     {%- set node = graph.nodes.get(result.node.unique_id) -%}
-    {%- if node is not none -%}
+    {%- if node is not none and node.resource_type in ('model', 'seed', 'snapshot', 'test') -%}
       {%- set status = result.status | string -%}
-      {%- set built = node.resource_type in ('model', 'seed', 'snapshot') and status == 'success' -%}
-      {%- set tested = node.resource_type == 'test' and status in ('pass', 'warn', 'fail') -%}
-      {%- if (built or tested) and partial -%}
+      {%- set passed = status in ('pass', 'warn', 'fail') if node.resource_type == 'test' else status == 'success' -%}
+      {%- set completed = result.timing[-1].completed_at if result.timing else none -%}
+      {%- set done = {
+            'status': status,
+            'last_updated': orchestra_dbt._state_time(completed) if completed else now,
+            'execution_time': result.execution_time} -%}
+      {%- if partial -%}
         {%- do removed.append(orchestra_dbt._state_key(node, account)) -%}
-      {%- elif built or tested -%}
-        {%- set completed = result.timing[-1].completed_at if result.timing else none -%}
-        {%- do finished.update({node.unique_id: {
-              'status': status,
-              'last_updated': orchestra_dbt._state_time(completed) if completed else now,
-              'execution_time': result.execution_time}}) -%}
-      {%- elif status in ('error', 'fail', 'runtime error') -%}
-        {%- do removed.append(orchestra_dbt._state_key(node, account)) -%}
+      {%- else -%}
+        {%- do (finished if passed else failed).update({node.unique_id: done}) -%}
       {%- endif -%}
     {%- endif -%}
   {%- endfor -%}
-  {{ return({'finished': finished, 'removed': removed}) }}
+  {{ return({'finished': finished, 'failed': failed, 'removed': removed}) }}
+{%- endmacro %}
+
+
+{#- [state_key, 'node', last_updated, item JSON] of every node whose build did not
+    succeed: `_failed_item`. -#}
+{% macro _failed_records(failed) -%}
+  {%- set account = orchestra_dbt._state_account() -%}
+  {%- set rows = [] -%}
+  {%- for unique_id, done in failed.items() -%}
+    {%- set node = graph.nodes[unique_id] -%}
+    {%- set item = orchestra_dbt._failed_item(node, done) -%}
+    {%- do rows.append([orchestra_dbt._state_key(node, account), 'node', done.last_updated, tojson(item, sort_keys=true)]) -%}
+  {%- endfor -%}
+  {{ return(rows) }}
+{%- endmacro %}
+
+
+{#- The state item of a build that did not succeed, in the shape `orc` writes (its
+    finished_record): only the outcome, with no fingerprint, checksum or version, so that
+    nothing reuses it; being the newest row of its key, it supersedes the last good one. -#}
+{% macro _failed_item(node, done) -%}
+  {{ return({
+        'last_updated': done.last_updated,
+        'checksum': '',
+        'sources': {},
+        'relation': node.relation_name,
+        'status': done.status,
+        'execution_time': done.execution_time,
+        'recorded_by': 'orchestra_dbt.record_run'}) }}
 {%- endmacro %}
 
 

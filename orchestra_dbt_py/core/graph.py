@@ -4,8 +4,8 @@ them that the planner, the recorder and the reports share (docs/design.md, "The 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from datetime import timedelta
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 # Resource types whose output is a relation with data that orc can reuse.
@@ -23,13 +23,30 @@ TEST_RESULT_STATUSES = frozenset({"pass", "warn", "fail"})
 # dbt's statuses of a node that did not complete.
 FAILED_STATUSES = frozenset({"error", "fail", "runtime error"})
 
+Outcome = Literal["passed", "failed", "skipped", "other"]
+
+
+def outcome_of(status: str | None) -> Outcome:
+    """What a recorded status says of a build (or a test's run); a record without a status
+    (another tool's) counts as passed."""
+    if status is None or status in PASSING_STATUSES:
+        return "passed"
+    if status == "skipped":
+        return "skipped"
+    return "failed" if status in FAILED_STATUSES else "other"
+
 
 @dataclass(frozen=True)
 class BuildAfter:
-    """A model's `freshness.build_after`: tolerate upstream changes for this long."""
+    """A model's `freshness.build_after`: tolerate upstream changes for this long.
+
+    `inherited_from` is None for a model's own policy; in `effective_build_after`, a policy
+    a model takes from downstream names the model that declares it.
+    """
 
     window: timedelta
     updates_on: Literal["any", "all"] = "any"
+    inherited_from: str | None = None
 
     def describe(self) -> str:
         return f"{describe_duration(self.window)} (updates_on: {self.updates_on})"
@@ -140,7 +157,9 @@ def holds_data(node: Node) -> bool:
 
 
 def effective_build_after(nodes: Mapping[str, Node]) -> dict[str, BuildAfter]:
-    """Each model's own policy, or the strictest of its children's when all of them have one."""
+    """Each model's own policy, or the strictest of its children's when all of them have one
+    (then `inherited_from` names the model that declares it; among equally strict ones, the
+    first by unique id)."""
     children: dict[str, list[str]] = {uid: [] for uid in nodes}
     for node in nodes.values():
         if node.resource_type == "model":
@@ -154,17 +173,24 @@ def effective_build_after(nodes: Mapping[str, Node]) -> dict[str, BuildAfter]:
         if node.resource_type != "model":
             continue
         if node.build_after is not None:
-            policies[uid] = node.build_after
+            policies[uid] = replace(node.build_after, inherited_from=None)
             continue
-        inherited = [policies.get(child) for child in children[uid]]
+        inherited = [_declared(policies.get(child), child) for child in children[uid]]
         if inherited and all(p is not None for p in inherited):
             policies[uid] = min(
                 (p for p in inherited if p is not None),
-                key=lambda p: (p.window, p.updates_on != "any"),
+                key=lambda p: (p.window, p.updates_on != "any", p.inherited_from or ""),
             )
         else:
             policies[uid] = None
     return {uid: p for uid, p in policies.items() if p is not None}
+
+
+def _declared(policy: BuildAfter | None, holder: str) -> BuildAfter | None:
+    """`holder`'s effective policy, naming the model that declares it."""
+    if policy is None or policy.inherited_from is not None:
+        return policy
+    return replace(policy, inherited_from=holder)
 
 
 def describe_duration(window: timedelta) -> str:
@@ -175,3 +201,10 @@ def describe_duration(window: timedelta) -> str:
             count = seconds // size
             return f"{count} {unit}{'s' if count != 1 else ''}"
     return f"{seconds} seconds"
+
+
+def describe_moment(moment: datetime) -> str:
+    """`0999-01-02 03:04:05` in UTC: the year always has four digits."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    return moment.replace(tzinfo=None).isoformat(" ", "seconds")

@@ -14,7 +14,6 @@ from typing import Literal
 
 from orchestra_dbt_py.core.graph import (
     PASS_THROUGH,
-    PASSING_STATUSES,
     RELATION_TYPES,
     REPLACING,
     TEST_TYPES,
@@ -22,14 +21,17 @@ from orchestra_dbt_py.core.graph import (
     Node,
     data_inputs,
     describe_duration,
+    describe_moment,
     effective_build_after,
     holds_data,
     topological_order,
 )
+from orchestra_dbt_py.core.recording import describe_outcome
 from orchestra_dbt_py.core.records import NodeRecord, is_future_dated
 from orchestra_dbt_py.core.versions import LOADED_AT, DataVersion, describe_change, loaded_at
 
 Action = Literal["build", "reuse"]
+_fmt = describe_moment
 
 
 @dataclass(frozen=True)
@@ -157,17 +159,28 @@ def _decide_relation(
         return "reuse", f"definition and upstream data unchanged since its build at {built_at}"
     if policy is not None:
         due = _after(record.last_updated, policy.window)
+        origin = _policy_origin(node, policy, ctx)
         if now < due:
             return "reuse", (
-                f"{changes[0]}, but build_after {describe_duration(policy.window)} "
+                f"{changes[0]}, but build_after {describe_duration(policy.window)}{origin} "
                 f"has not passed since its build at {built_at} (due {_fmt(due)})"
             )
         if policy.updates_on == "all" and len(changes) < parent_count:
             return "reuse", (
-                f"build_after waits for new data in all upstreams (updates_on: all); "
+                f"build_after{origin} waits for new data in all upstreams (updates_on: all); "
                 f"{len(changes)} of {parent_count} have it: {changes[0]}"
             )
     return "build", changes[0]
+
+
+def _policy_origin(node: Node, policy: BuildAfter, ctx: _Context) -> str:
+    """` (inherited from its child fct)` for a policy declared downstream, else nothing."""
+    if policy.inherited_from is None:
+        return ""
+    declarer = ctx.nodes[policy.inherited_from]
+    if node.unique_id in declarer.parents:
+        return f" (inherited from its child {declarer.label})"
+    return f" (inherited from {declarer.label}, downstream of it)"
 
 
 def _decide_test(node: Node, ctx: _Context, options: PlanOptions) -> tuple[Action, str]:
@@ -233,8 +246,9 @@ def _record_problem(node: Node, record: NodeRecord | None, now: datetime) -> str
             f"({_fmt(now)}): a record from the future (a clock ahead, or an edited state) "
             "is not trusted"
         )
-    if record.status is not None and record.status not in PASSING_STATUSES:
-        return f"its last run ended with status {record.status}"
+    outcome = describe_outcome(node, record)
+    if outcome is not None:
+        return outcome
     if record.fingerprint is None and record.hook_fingerprint is None:
         return "recorded without a definition fingerprint (by another tool or an older orc)"
     if node.resource_type in RELATION_TYPES and record.relation != node.relation:
@@ -297,6 +311,9 @@ def _input_change(input_id: str, record: NodeRecord, ctx: _Context) -> str | Non
     upstream_record = ctx.state.get(input_id)
     if upstream_record is None:
         return f"upstream {upstream.label} has no build recorded, so its data version is unknown"
+    outcome = describe_outcome(upstream, upstream_record)
+    if outcome is not None:
+        return f"upstream {upstream.label}: {outcome}"
     seen = record.upstream.get(input_id)
     if seen is None:
         return f"upstream {upstream.label} was not recorded as an input of the last build"
@@ -378,10 +395,3 @@ def _after(moment: datetime, window: timedelta) -> datetime:
         return moment + window
     except OverflowError:  # a window reaching past the year 9999 never passes
         return datetime.max.replace(tzinfo=UTC)
-
-
-def _fmt(moment: datetime) -> str:
-    """`0999-01-02 03:04:05` in UTC: the year always has four digits."""
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC)
-    return moment.replace(tzinfo=None).isoformat(" ", "seconds")

@@ -1,5 +1,6 @@
 """The record a finished node leaves in the state (the dbt package's `record_run` hook
-builds the same shape; tests/unit/test_hook_spec.py keeps the two in step)."""
+builds the same shape; tests/unit/test_hook_spec.py keeps the two in step), and how the next
+run tells a build that did not pass."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from orchestra_dbt_py.core.graph import (
     TEST_TYPES,
     Node,
     data_inputs,
+    describe_moment,
     holds_data,
+    outcome_of,
 )
 from orchestra_dbt_py.core.records import NodeRecord
 from orchestra_dbt_py.core.versions import DataVersion, loaded_at
@@ -29,8 +32,13 @@ def finished_record(
     checksum: str | None,
     now: datetime,
 ) -> NodeRecord | None:
-    """The record for a node dbt finished with `status`; None to forget it, so that the next
-    run builds it (a failed build, or an error before a test could give its result).
+    """The record for a node dbt finished with `status`; None for a node orc does not track.
+
+    A build that did not succeed (an error, a test that errored before giving its result, a
+    node dbt skipped) leaves only its outcome: `status`, the time and the relation, with no
+    fingerprint, checksum or version, so that nothing (orc, or dbt-orchestra comparing the
+    checksum) reuses it, and the next run can say why it builds. Being the newest record of
+    the node, it replaces the last good one in every merge: its table may be half-written.
 
     `known` holds the records of the other nodes as they stand now (keyed by unique id), so
     the record names the builds of its upstream models it read; `versions` the data versions
@@ -44,7 +52,11 @@ def finished_record(
         node.resource_type in TEST_TYPES and status in TEST_RESULT_STATUSES
     )
     if not succeeded:
-        return None
+        if node.resource_type not in RELATION_TYPES | TEST_TYPES:
+            return None
+        return NodeRecord(
+            last_updated=now, relation=node.relation, status=status, execution_time=execution_time
+        )
     inputs = data_inputs(nodes, uid)
     sources = [i for i in inputs if nodes[i].resource_type == "source"]
     return NodeRecord(
@@ -63,3 +75,19 @@ def finished_record(
         execution_time=execution_time,
         version={} if holds_data(node) else None,
     )
+
+
+def describe_outcome(node: Node, record: NodeRecord) -> str | None:
+    """How the build (or a test's run) that left `record` ended, when it did not pass."""
+    outcome = outcome_of(record.status)
+    if outcome == "passed":
+        return None
+    what = "build" if node.resource_type in RELATION_TYPES else "run"
+    at = describe_moment(record.last_updated)
+    if outcome == "skipped":
+        return f"its last {what} was skipped at {at} (after a failure upstream, or a stopped run)"
+    if record.status == "error" and what == "run":
+        return f"its last run errored before giving a result (at {at})"
+    if outcome == "failed":
+        return f"its last {what} failed (status {record.status} at {at})"
+    return f"its last {what} ended with status {record.status} at {at}"

@@ -421,7 +421,7 @@ def test_plain_build_records_every_node_and_orc_reuses_them(tmp_path: Path, targ
 # --- orc first, then a hooked build (in which a model fails), then orc ----------------------------
 
 
-def test_hooked_build_after_orc_keeps_the_table_readable_and_drops_a_failed_model(
+def test_hooked_build_after_orc_keeps_the_table_readable_and_records_a_failed_model(
     wh: HookedProject,
 ) -> None:
     assert built(wh.build()) == all_nodes(wh.target)
@@ -429,10 +429,14 @@ def test_hooked_build_after_orc_keeps_the_table_readable_and_drops_a_failed_mode
     assert set(by_orc) == all_nodes(wh.target)
     assert [n for n, item in by_orc.items() if item["fingerprint"].startswith("hook")] == []
 
-    # sh_fragile fails in this run: its row (orc's) goes, so that it is rebuilt.
+    # sh_fragile fails in this run: its row (orc's) is superseded by one that records only
+    # the failure, so that it is rebuilt.
     wh.dbt("build", "--vars", "{sh_fail: true}", expect=1)
     items = wh.items()
-    assert set(items) == all_nodes(wh.target) - {"sh_fragile"}
+    assert set(items) == all_nodes(wh.target)
+    failed = items["sh_fragile"]
+    assert failed["status"] == "error" and failed["checksum"] == ""
+    assert "fingerprint" not in failed and "version" not in failed
     # The hook rewrote every other node it built, and left orc's unit test record alone.
     assert items[UNIT_TEST] == by_orc[UNIT_TEST]
     for node in recorded_nodes(wh.target) - {"sh_fragile"}:
@@ -444,7 +448,7 @@ def test_hooked_build_after_orc_keeps_the_table_readable_and_drops_a_failed_mode
     probing = probe_readers(wh)
     decisions = wh.build()
     assert built(decisions) == {"sh_fragile"} | probing
-    assert decisions["sh_fragile"][1] == "no build recorded"
+    assert decisions["sh_fragile"][1].startswith("its last build failed (status error at 20")
     after = wh.items()
     assert set(after) == all_nodes(wh.target)
     assert after["sh_fragile"]["status"] == "success"

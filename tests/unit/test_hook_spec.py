@@ -13,8 +13,10 @@ from __future__ import annotations
 import json
 import random
 import sys
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -158,6 +160,54 @@ def test_the_record_of_a_finished_node_agrees(seed: int) -> None:
         for field in (*fields, "status"):
             assert getattr(jinja, field) == getattr(python, field), (uid, field)
         assert jinja.execution_time == python.execution_time
+
+
+@dataclass(frozen=True)
+class Result:
+    """The parts of dbt's RunResult that `_run_outcomes` reads (no timing: the time is now)."""
+
+    node: Any
+    status: str
+    execution_time: float = 0.5
+    timing: tuple[()] = ()
+
+
+# Every status dbt gives a model (or seed, snapshot) and a data test.
+BUILD_STATUSES = ("success", "error", "skipped", "partial success")
+TEST_STATUSES = ("pass", "warn", "fail", "error", "skipped")
+
+
+@pytest.mark.parametrize("seed", SEEDS[:5])
+def test_the_record_of_a_build_that_did_not_succeed_agrees(seed: int) -> None:
+    """Which outcomes leave a full record and which only their outcome, and that outcome's
+    item, are the same in the hooks and the core."""
+    nodes, graph = generated_graph(seed)
+    renderer = MacroRenderer("postgres", graph=graph)
+    now = T0 + timedelta(hours=2)
+    for uid, node in graph["nodes"].items():
+        if nodes[uid].materialized == "ephemeral":
+            continue
+        statuses = TEST_STATUSES if node["resource_type"] == "test" else BUILD_STATUSES
+        for status in statuses:
+            python = finished_record(
+                nodes, uid, status, 0.5, known={}, versions={}, checksum="sum", now=now
+            )
+            assert python is not None
+            outcome = renderer.call(
+                "_run_outcomes",
+                [Result(SimpleNamespace(unique_id=uid), status)],
+                format_timestamp(now),
+            )
+            assert outcome["removed"] == []
+            if python.fingerprint is not None:
+                assert list(outcome["finished"]) == [uid] and outcome["failed"] == {}
+                continue
+            assert outcome["finished"] == {} and list(outcome["failed"]) == [uid], status
+            (row,) = renderer.call("_failed_records", outcome["failed"])
+            assert row[:3] == [uid, "node", format_timestamp(now)]
+            jinja = parse_item_json(uid, row[3], "the hook's item")
+            assert jinja.extra == {"recorded_by": "orchestra_dbt.record_run"}
+            assert replace(jinja, extra={}) == python, (uid, status)
 
 
 def test_the_spec_can_fail() -> None:

@@ -440,7 +440,7 @@ def test_inheritance_needs_a_policy_on_every_child() -> None:
     )
     assert INT not in effective_build_after(nodes)
     nodes["model.p.other"] = replace(nodes["model.p.other"], build_after=BuildAfter(2 * HOUR))
-    assert effective_build_after(nodes)[INT] == BuildAfter(2 * HOUR)
+    assert effective_build_after(nodes)[INT] == BuildAfter(2 * HOUR, inherited_from="model.p.other")
 
 
 def test_topological_order_puts_parents_first() -> None:

@@ -955,7 +955,20 @@ def test_record_run_writes_what_the_run_built() -> None:
     assert renderer.call("record_run", RESULTS) == ""
 
     items = written_items(renderer)
-    assert list(items) == [BASE, BASE_VIEW, FINAL, NOT_NULL]
+    assert list(items) == [BASE, BASE_VIEW, FINAL, NOT_NULL, BROKEN]
+    # The failed model leaves only its outcome, which nothing reuses (no fingerprint,
+    # checksum or version), dated now (dbt gave it no timing).
+    kind, moment, broken = items.pop(BROKEN)
+    assert kind == "node" and FIXED_TIME.fullmatch(moment)
+    assert broken == {
+        "last_updated": moment,
+        "checksum": "",
+        "sources": {},
+        "relation": GRAPH["nodes"][BROKEN]["relation_name"],
+        "status": "error",
+        "execution_time": 1.5,
+        "recorded_by": "orchestra_dbt.record_run",
+    }
     for key, (kind, moment, item) in items.items():
         assert kind == "node"
         assert moment == COMPLETED[key] == item["last_updated"]
@@ -1012,7 +1025,7 @@ def test_record_run_without_table_versions_leaves_version_out(answer: Any) -> No
     renderer.call("record_run", RESULTS)
 
     items = written_items(renderer)
-    assert list(items) == [BASE, BASE_VIEW, FINAL, NOT_NULL]
+    assert list(items) == [BASE, BASE_VIEW, FINAL, NOT_NULL, BROKEN]
     assert all("version" not in item for _, _, item in items.values())
     assert items[BASE][2]["data_versions"] == {ORDERS: ORDERS_VERSION}
 
@@ -1028,8 +1041,7 @@ def test_record_run_statements() -> None:
         "select",  # the nodes read but not built: dim
         "create_schema",
         "create",
-        "insert",
-        "delete",  # the failed node
+        "insert",  # the failed node's row among them
         "delete",  # superseded rows
         "commit",
         "delete",  # this run's observation
@@ -1044,13 +1056,12 @@ def test_record_run_statements() -> None:
     known = parse_one(statements[1].sql, warehouse, exp.Select)
     assert string_literals(known) == ["node", DIM]
 
-    removal = string_literals(parse_one(statements[4].sql, warehouse, exp.Delete))
-    assert removal[:2] == ["node", BROKEN]
-    now = removal[2]
+    used = string_literals(parse_one(statements[5].sql, warehouse, exp.Delete))
+    assert used[:2] == ["observation", INVOCATION]
+    now = used[2]
     assert FIXED_TIME.fullmatch(now)
-    used = string_literals(parse_one(statements[6].sql, warehouse, exp.Delete))
-    assert used == ["observation", INVOCATION, now]
-    stale = string_literals(parse_one(statements[7].sql, warehouse, exp.Delete))
+    assert written_items(renderer)[BROKEN][1] == now
+    stale = string_literals(parse_one(statements[6].sql, warehouse, exp.Delete))
     assert stale[0] == "observation" and len(stale) == 2
     day_ago = stale[1]
     assert FIXED_TIME.fullmatch(day_ago)
@@ -1090,9 +1101,8 @@ def test_record_run_keys_carry_the_account() -> None:
         'acct-1."analytics"."marts"."base_view"',
         'acct-1."analytics"."marts"."final"',
         f"acct-1.{NOT_NULL}",  # a test has no relation: its unique id
+        'acct-1."analytics"."marts"."broken"',
     ]
-    removal = parse_one(renderer.warehouse.statements[4].sql, BY_TYPE["postgres"], exp.Delete)
-    assert string_literals(removal)[1] == 'acct-1."analytics"."marts"."broken"'
 
 
 @every_warehouse
