@@ -6,6 +6,8 @@ BIN := $(VENV)/bin
 # override DBT_CORE to test another supported release (1.10-1.12).
 DBT_CORE ?= dbt-core>=1.10,<1.12
 export DO_NOT_TRACK := 1
+# setuptools says on every editable install that it is one; nothing else is silenced.
+INSTALL := PYTHONWARNINGS="ignore:Editable installation" $(BIN)/pip install -q
 
 .PHONY: demo test lint typecheck pytest compat clean
 
@@ -14,11 +16,11 @@ $(BIN)/python:
 	$(BIN)/pip install -q --upgrade pip
 
 $(VENV)/.demo-installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e '.[duckdb]' '$(DBT_CORE)'
+	$(INSTALL) -e '.[duckdb]' '$(DBT_CORE)'
 	touch $@
 
 $(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e '.[duckdb,postgres,s3,dev]' '$(DBT_CORE)'
+	$(INSTALL) -e '.[duckdb,postgres,s3,dev]' '$(DBT_CORE)'
 	touch $@ $(VENV)/.demo-installed
 
 demo: $(VENV)/.demo-installed
