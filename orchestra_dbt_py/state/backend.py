@@ -4,12 +4,18 @@ pause between retries."""
 from __future__ import annotations
 
 import random
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
+from typing import TypeVar
 
+from orchestra_dbt_py.core.claims import Claim
 from orchestra_dbt_py.core.keys import KeyScope
 from orchestra_dbt_py.core.records import NodeRecord
 
-__all__ = ["ScopedBackend", "StateBackend", "backoff_seconds"]
+__all__ = ["ClaimsChange", "ScopedBackend", "StateBackend", "backoff_seconds"]
+
+T = TypeVar("T")
+# Given the claims board as it stands, the board to write and what to return to the caller.
+ClaimsChange = Callable[[dict[str, Claim]], tuple[dict[str, Claim], T]]
 
 
 class StateBackend:
@@ -48,6 +54,15 @@ class StateBackend:
         already there (which is never touched)."""
         raise NotImplementedError
 
+    # Why overlapping runs cannot coordinate through this backend (None when they can).
+    no_claims_reason: str | None = "this backend offers no atomic conditional write"
+
+    def change_claims(self, change: ClaimsChange[T]) -> T:
+        """Read the claims board, apply `change` and write its board back, as one atomic step
+        (the same concurrency control as `update`; the board is stored beside the document,
+        never in it). Only called when `no_claims_reason` is None."""
+        raise NotImplementedError
+
     def exists(self) -> bool:
         """True when a document is there."""
         raise NotImplementedError
@@ -62,6 +77,7 @@ class ScopedBackend(StateBackend):
         self.scope = scope
         self.description = inner.description
         self.checkpoint_seconds = inner.checkpoint_seconds
+        self.no_claims_reason = inner.no_claims_reason
 
     def __repr__(self) -> str:
         return f"ScopedBackend({self.inner!r}, prefix={self.scope.prefix!r})"
@@ -83,6 +99,9 @@ class ScopedBackend(StateBackend):
 
     def init(self) -> bool:
         return self.inner.init()
+
+    def change_claims(self, change: ClaimsChange[T]) -> T:
+        return self.inner.change_claims(change)
 
     def exists(self) -> bool:
         return self.inner.exists()
