@@ -60,9 +60,14 @@ _ENV_VARS: dict[str, str] = {
     "require_explicit_source_freshness": "ORCHESTRA_REQUIRE_EXPLICIT_SOURCE_FRESHNESS",
     "verify_relations_exist": "ORCHESTRA_VERIFY_RELATIONS_EXIST",
     "scope_source_freshness_to_selection": "ORCHESTRA_SCOPE_SOURCE_FRESHNESS_TO_SELECTION",
+    "wait_for_other_runs": "ORCHESTRA_WAIT_FOR_OTHER_RUNS",
+    "max_wait_seconds": "ORCHESTRA_MAX_WAIT_SECONDS",
+    "claim_lease_seconds": "ORCHESTRA_CLAIM_LEASE_SECONDS",
 }
 _STR_KEYS = frozenset({"state_file", "orchestra_env", "integration_account_id"})
-_BOOL_KEYS = frozenset(_ENV_VARS) - _STR_KEYS
+# Numbers of seconds, greater than zero.
+_SECONDS_KEYS = frozenset({"max_wait_seconds", "claim_lease_seconds"})
+_BOOL_KEYS = frozenset(_ENV_VARS) - _STR_KEYS - _SECONDS_KEYS
 # dbt-orchestra 1.5 settings for what orc always does: accepted (and type-checked), and
 # `--debug` says once that orc does it anyway.
 ALWAYS_ON: dict[str, str] = {
@@ -93,6 +98,12 @@ class Settings:
     seed_state_orchestration: bool = True
     # Sources without a loaded_at_field / loaded_at_query are not measured (always changed).
     require_explicit_source_freshness: bool = False
+    # Overlapping runs on one state: wait for the nodes another live run is building (at
+    # most max_wait_seconds, then build them anyway); a claim not renewed for
+    # claim_lease_seconds is taken over.
+    wait_for_other_runs: bool = True
+    max_wait_seconds: float = 3600.0
+    claim_lease_seconds: float = 60.0
     # The ALWAYS_ON keys that were set, for the `--debug` note.
     always_on_keys: tuple[str, ...] = ()
     api_key: str | None = field(default=None, repr=False)
@@ -179,6 +190,19 @@ def load_settings(cwd: Path, environ: Mapping[str, str]) -> Settings:
 
     integration_account_id, _ = str_setting("integration_account_id")
 
+    def seconds_setting(key: str, default: float) -> float:
+        raw, origin = str_setting(key)
+        if raw is None:
+            return default
+        where = f"{_ENV_VARS[key]}={raw!r}" if origin == "env" else f"{key} in {pyproject}"
+        try:
+            value = float(raw)
+        except ValueError:
+            value = -1.0
+        if not 0 < value < 10**9:  # also false for NaN
+            raise OrcError(f"{where} is not a number of seconds above 0: fix it, or unset it")
+        return value
+
     return Settings(
         use_stateful=bool_setting("use_stateful", False),
         state_file=state_file,
@@ -188,6 +212,9 @@ def load_settings(cwd: Path, environ: Mapping[str, str]) -> Settings:
         integration_account_id=integration_account_id,
         seed_state_orchestration=bool_setting("seed_state_orchestration", True),
         require_explicit_source_freshness=bool_setting("require_explicit_source_freshness", False),
+        wait_for_other_runs=bool_setting("wait_for_other_runs", True),
+        max_wait_seconds=seconds_setting("max_wait_seconds", 3600.0),
+        claim_lease_seconds=seconds_setting("claim_lease_seconds", 60.0),
         always_on_keys=tuple(
             key for key in ALWAYS_ON if key in file_values or env_value(_ENV_VARS[key])
         ),
@@ -270,6 +297,13 @@ def _validate_table(table: Mapping[str, Any], pyproject: Path) -> dict[str, bool
                     f"string, not {value!r}: fix or remove it"
                 )
             values[key] = value.strip()
+        elif key in _SECONDS_KEYS:
+            if not isinstance(value, int | float) or isinstance(value, bool):
+                raise OrcError(
+                    f"{key} in [tool.{_TABLE}] of {pyproject} must be a number of seconds "
+                    f"(without quotes), not {value!r}: fix or remove it"
+                )
+            values[key] = str(value)
         else:
             known = ", ".join(sorted(_ENV_VARS))
             raise OrcError(

@@ -1,0 +1,192 @@
+"""Overlapping runs on one shared state: claim the nodes to build, renew the claims while dbt
+runs, release them once their records are saved, and wait for the nodes another live run is
+building. The rules are in `core.claims`; this module does the I/O and the waiting."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Collection, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import partial
+
+from orchestra_dbt_py.core.claims import (
+    Claim,
+    Taken,
+    free_to_take,
+    lease_end,
+    release,
+    renew,
+    take,
+)
+from orchestra_dbt_py.core.graph import Node
+from orchestra_dbt_py.state.backend import StateBackend
+
+__all__ = ["Coordinator", "Waited", "descendants_within"]
+
+HOST = socket.gethostname()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process: alive
+    return True
+
+
+def dead_runs(board: Mapping[str, Claim]) -> set[str]:
+    """Runs whose process on this host is gone: their claims are free at once."""
+    return {c.run_id for c in board.values() if c.host == HOST and not _alive(c.pid)}
+
+
+def descendants_within(nodes: Mapping[str, Node], among: Collection[str]) -> dict[str, set[str]]:
+    """For each node in `among`, the nodes of `among` downstream of it (transitively)."""
+    children: dict[str, set[str]] = {uid: set() for uid in among}
+    for uid in among:
+        for parent in nodes[uid].parents:
+            if parent in children:
+                children[parent].add(uid)
+    found: dict[str, set[str]] = {}
+
+    def below(uid: str) -> set[str]:
+        if uid not in found:
+            found[uid] = set()
+            for child in children[uid]:
+                found[uid] |= {child, *below(child)}
+        return found[uid]
+
+    for uid in among:
+        below(uid)
+    return found
+
+
+@dataclass(frozen=True)
+class Waited:
+    """What a wait for other runs ended with."""
+
+    seconds: float
+    # Node ids whose holder finished (or died) while this run waited.
+    released: list[str]
+    # Node ids still held when the maximum wait ran out.
+    still_held: dict[str, Claim]
+
+
+@dataclass
+class Coordinator:
+    """This run's claims on one backend's board."""
+
+    backend: StateBackend
+    key_of: Callable[[str], str]
+    lease_seconds: float
+    poll_seconds: float = 1.0
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    _held: set[str] = field(default_factory=set)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+    heartbeat_error: BaseException | None = None
+
+    def _mine(self) -> Claim:
+        now = self.clock()
+        owner = _user()
+        return Claim(self.run_id, HOST, os.getpid(), owner, now, lease_end(now, self.lease_seconds))
+
+    def claim(
+        self, node_ids: Iterable[str], downstream: Mapping[str, Collection[str]]
+    ) -> tuple[list[str], dict[str, Claim]]:
+        """Take every node no other live run holds, except those downstream of a held one:
+        (the node ids now held by this run, the node ids held by others with their claims)."""
+        by_key = {self.key_of(uid): uid for uid in node_ids}
+        below = {self.key_of(u): [self.key_of(d) for d in ds] for u, ds in downstream.items()}
+        mine = self._mine()
+
+        def change(board: dict[str, Claim]) -> tuple[dict[str, Claim], Taken]:
+            taken = take(board, by_key, mine, self.clock(), dead_runs(board), below)
+            return taken.board, taken
+
+        taken = self.backend.change_claims(change)
+        held = [by_key[key] for key in taken.held]
+        with self._lock:
+            self._held.update(taken.held)
+        if held and self._thread is None:
+            self._thread = threading.Thread(target=self._heartbeat, daemon=True)
+            self._thread.start()
+        return held, {by_key[key]: claim for key, claim in taken.blocked.items()}
+
+    def release(self, node_ids: Iterable[str]) -> None:
+        """Drop this run's claims on these nodes (after their records are saved)."""
+        keys = {self.key_of(uid) for uid in node_ids}
+        with self._lock:
+            self._held -= keys
+        if keys:
+            self.backend.change_claims(lambda board: (release(board, keys, self.run_id), None))
+
+    def stop(self) -> None:
+        """Stop renewing and release whatever is still held (a run that ends or fails)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        with self._lock:
+            keys, self._held = set(self._held), set()
+        if keys:
+            self.backend.change_claims(lambda board: (release(board, keys, self.run_id), None))
+
+    def _heartbeat(self) -> None:
+        while not self._stop.wait(self.lease_seconds / 4):
+            expires = lease_end(self.clock(), self.lease_seconds)
+            try:
+                self.backend.change_claims(partial(_renewed, run_id=self.run_id, expires=expires))
+            except Exception as error:  # the claims then expire: others build, nothing is lost
+                self.heartbeat_error = error
+
+    def wait(self, blocked: Mapping[str, Claim], max_seconds: float) -> Waited:
+        """Wait until no other live run holds any of these nodes, or `max_seconds` passed."""
+        by_key = {self.key_of(uid): uid for uid in blocked}
+        started = time.monotonic()
+        while True:
+            look = partial(_live_holders, keys=by_key, run_id=self.run_id, now=self.clock())
+            live = self.backend.change_claims(look)
+            waited = time.monotonic() - started
+            if not live or waited >= max_seconds:
+                still = {by_key[key]: claim for key, claim in live.items()}
+                released = [uid for key, uid in by_key.items() if key not in live]
+                return Waited(waited, released, still)
+            time.sleep(min(self.poll_seconds, max(0.0, max_seconds - waited)))
+
+
+def _renewed(
+    board: dict[str, Claim], run_id: str, expires: datetime
+) -> tuple[dict[str, Claim], None]:
+    return renew(board, run_id, expires), None
+
+
+def _live_holders(
+    board: dict[str, Claim], keys: Collection[str], run_id: str, now: datetime
+) -> tuple[dict[str, Claim], dict[str, Claim]]:
+    """The board unchanged, and the claims of other live runs on `keys`."""
+    dead = dead_runs(board)
+    live = {
+        key: board[key]
+        for key in keys
+        if key in board
+        and board[key].run_id != run_id
+        and not free_to_take(board[key], run_id, now, dead)
+    }
+    return board, live
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
