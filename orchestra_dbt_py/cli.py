@@ -138,14 +138,32 @@ class PassThroughCommand(click.Command):
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 @click.version_option(__version__, "--version", "-V", message="orc %(version)s")
+@click.option(
+    "--no-wait",
+    is_flag=True,
+    help="Build what the plan says even when another live run is building the same nodes "
+    "(the same as ORCHESTRA_WAIT_FOR_OTHER_RUNS=false).",
+)
+@click.option(
+    "--max-wait",
+    type=click.FloatRange(min=0, min_open=True),
+    metavar="SECONDS",
+    help="Wait at most this long for nodes another run is building, then build them "
+    "(the same as ORCHESTRA_MAX_WAIT_SECONDS; default 3600).",
+)
 @click.pass_context
-def orc(ctx: click.Context) -> None:
+def orc(ctx: click.Context, no_wait: bool, max_wait: float | None) -> None:
     """State-aware dbt: build only what changed since the last run.
 
     `orc dbt build` (or run, test) with stateful orchestration on plans from the
     recorded state, runs dbt on what must run and records each result; every other dbt
     command runs unchanged.
     """
+    # The flags win over the environment and pyproject, which are read as the settings load.
+    if no_wait:
+        os.environ["ORCHESTRA_WAIT_FOR_OTHER_RUNS"] = "false"
+    if max_wait is not None:
+        os.environ["ORCHESTRA_MAX_WAIT_SECONDS"] = repr(max_wait)
     if ctx.invoked_subcommand is None:
         raise OrcError(
             "no command given: try `orc dbt build` (dbt build, reusing what is unchanged), "

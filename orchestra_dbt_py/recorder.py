@@ -93,6 +93,15 @@ class RunRecorder:
                 self.save_error = error
         self._finished.set()
 
+    def update_inputs(
+        self, state: Mapping[str, NodeRecord], versions: Mapping[str, DataVersion]
+    ) -> None:
+        """After a new plan (this run waited for another): records made from now on name the
+        builds and source versions that plan read."""
+        with self._lock:
+            self.known.update(state)
+            self.versions = versions
+
     def built_tables(self) -> list[str]:
         """The nodes this run built whose relations hold data (tables, not views)."""
         with self._lock:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import shlex
 import signal
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -15,6 +15,7 @@ from types import FrameType
 
 from orchestra_dbt_py.artifacts import reported_write
 from orchestra_dbt_py.config import ALWAYS_ON, Settings
+from orchestra_dbt_py.coordination import Coordinator
 from orchestra_dbt_py.core.graph import Node, sources_to_measure, versioned_relations
 from orchestra_dbt_py.core.keys import KeyScope
 from orchestra_dbt_py.core.planner import Plan, PlanOptions, plan, rebuild_reason
@@ -36,6 +37,7 @@ from orchestra_dbt_py.report.plan import (
     plan_edges,
     write_plan_artifact,
 )
+from orchestra_dbt_py.rounds import build_in_rounds
 from orchestra_dbt_py.state import StateBackend, configured_location, open_backend
 
 
@@ -51,6 +53,7 @@ class PlannedRun:
     # The data versions observed before the run, of sources and tables (see `plan`).
     versions: dict[str, DataVersion]
     warehouse: Warehouse
+    selected: list[str]
 
     @property
     def nodes(self) -> dict[str, Node]:
@@ -71,6 +74,22 @@ def make_plan(
     backend = open_backend(settings, location=location, on_wait=on_wait, dbt=lambda: warehouse)
     selected = session.selected_ids()
     graph = read_graph(session, selected, env)
+    if not warehouse.has_package:
+        console.say(WITHOUT_PACKAGE)
+    return decide(session, backend, graph, selected, command, settings, warehouse)
+
+
+def decide(
+    session: DbtSession,
+    backend: StateBackend,
+    graph: ProjectGraph,
+    selected: list[str],
+    command: DbtCommand,
+    settings: Settings,
+    warehouse: Warehouse,
+) -> PlannedRun:
+    """Read the state, measure and plan: the decision on the state and data as they are now
+    (again after waiting for another run)."""
     nodes = graph.nodes
     scope = KeyScope.of(settings.integration_account_id, settings.local_run)
     state = scope.records_of(nodes, backend.load())
@@ -81,8 +100,6 @@ def make_plan(
     ]
     for uid, found in warehouse.hook_fingerprints(hooked).items():
         nodes[uid] = replace(nodes[uid], hook_fingerprint=found)
-    if not warehouse.has_package:
-        console.say(WITHOUT_PACKAGE)
     freshness, errors = warehouse.measure_freshness(sources_to_measure(nodes, selected))
     for uid, error in errors.items():
         console.say(f"could not measure the freshness of {nodes[uid].label}: {error}")
@@ -96,7 +113,9 @@ def make_plan(
         build_every_seed=not settings.seed_state_orchestration,
     )
     decided = plan(nodes, selected, state, versions, existing, datetime.now(UTC), options)
-    return PlannedRun(session, backend, graph, decided, state, freshness, versions, warehouse)
+    return PlannedRun(
+        session, backend, graph, decided, state, freshness, versions, warehouse, selected
+    )
 
 
 def observe_versions(
@@ -166,12 +185,42 @@ def run_stateful(command: DbtCommand, settings: Settings, env: Mapping[str, str]
     )
     code = 0
     if to_run:
+
+        def run_round(node_ids: Sequence[str]) -> tuple[int, bool]:
+            with interrupts_as_keyboard_interrupt() as received:
+                result = planned.session.run(node_ids, callbacks=[recorder.on_event])
+            record_table_versions(recorder, planned.warehouse)
+            recorder.flush()  # before the claims go: a waiting run then finds the records
+            return (128 + received[0] if received else exit_code(result)), bool(received)
+
+        def replan() -> tuple[Plan, Mapping[str, NodeRecord]]:
+            fresh = decide(
+                planned.session,
+                backend,
+                planned.graph,
+                planned.selected,
+                command,
+                settings,
+                planned.warehouse,
+            )
+            recorder.update_inputs(fresh.state, fresh.versions)
+            return fresh.plan, fresh.state
+
+        coordinator = _coordinator(settings, backend, recorder.key_of)
         recorder.start()
         try:
-            with interrupts_as_keyboard_interrupt() as received:
-                result = planned.session.run(to_run, callbacks=[recorder.on_event])
+            rounds = build_in_rounds(
+                nodes,
+                decided,
+                planned.state,
+                run=run_round,
+                load_state=lambda: scope.records_of(nodes, backend.load()),
+                replan=replan,
+                coordinator=coordinator,
+                max_wait_seconds=settings.max_wait_seconds,
+                say=console.say,
+            )
         finally:
-            record_table_versions(recorder, planned.warehouse)
             try:
                 recorder.finish()
             except Exception as error:
@@ -179,7 +228,10 @@ def run_stateful(command: DbtCommand, settings: Settings, env: Mapping[str, str]
                     f"dbt ran, but saving the state to {backend.description} failed: {error}",
                     exit_code=2,
                 ) from error
-        code = 128 + received[0] if received else exit_code(result)
+            finally:
+                if coordinator is not None:
+                    coordinator.stop()
+        code, decided = rounds.code, rounds.plan
     saved = estimated_savings(decided, planned.state)
     document = plan_document(command.args, decided, nodes, recorder.statuses, saved)
     document["measurements"] = [
@@ -217,6 +269,23 @@ def run_stateful(command: DbtCommand, settings: Settings, env: Mapping[str, str]
             {"which": command.subcommand, "invocation_command": shlex.join(["dbt", *command.args])},
         )
     return code
+
+
+def _coordinator(
+    settings: Settings, backend: StateBackend, key_of: Callable[[str], str]
+) -> Coordinator | None:
+    """Claims for this run, unless waiting is off or the backend cannot hold them."""
+    if not settings.wait_for_other_runs:
+        return None
+    if backend.no_claims_reason is not None:
+        console.say(f"overlapping runs are not coordinated: {backend.no_claims_reason}")
+        return None
+    return Coordinator(
+        backend,
+        key_of,
+        settings.claim_lease_seconds,
+        poll_seconds=max(0.5, backend.checkpoint_seconds),
+    )
 
 
 def record_table_versions(recorder: RunRecorder, warehouse: Warehouse) -> None:

@@ -1,0 +1,122 @@
+"""Building the planned nodes when other runs share the state: claim what no live run holds,
+build it, release it once its records are saved, then wait for the rest and plan it again
+(another run's result is reused when it covers the data this run needs).
+
+Without coordination (no claims on this backend, or `--no-wait`) this is one round: dbt runs
+once on every node to build, as before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+
+from orchestra_dbt_py.coordination import Coordinator, descendants_within
+from orchestra_dbt_py.core.claims import Claim
+from orchestra_dbt_py.core.graph import Node
+from orchestra_dbt_py.core.planner import Decision, Plan
+from orchestra_dbt_py.core.records import NodeRecord
+from orchestra_dbt_py.report.plan import describe_seconds
+
+__all__ = ["Rounds", "build_in_rounds"]
+
+
+@dataclass
+class Rounds:
+    """What building took: dbt's exit code, the plan as it finally stood, and the waits."""
+
+    code: int = 0
+    plan: Plan = field(default_factory=Plan)
+    executed: set[str] = field(default_factory=set)
+    waits: list[str] = field(default_factory=list)
+    interrupted: bool = False
+
+
+def build_in_rounds(
+    nodes: Mapping[str, Node],
+    planned: Plan,
+    planned_state: Mapping[str, NodeRecord],
+    *,
+    run: Callable[[Sequence[str]], tuple[int, bool]],
+    load_state: Callable[[], Mapping[str, NodeRecord]],
+    replan: Callable[[], tuple[Plan, Mapping[str, NodeRecord]]],
+    coordinator: Coordinator | None,
+    max_wait_seconds: float,
+    say: Callable[[str], None],
+) -> Rounds:
+    """Build `planned`'s nodes. `run(ids)` runs dbt on them and saves their records, and
+    returns (dbt's exit code, whether the run was interrupted); `load_state` reads the state
+    now, `replan` plans the selection again on fresh state and measurements."""
+    done = Rounds(plan=planned)
+    state = planned_state
+    pending = planned.ids("build")
+    while pending:
+        blocked: dict[str, Claim] = {}
+        if coordinator is None:
+            held = list(pending)
+        else:
+            held, blocked = coordinator.claim(pending, descendants_within(nodes, pending))
+            changed = [uid for uid in held if load_state().get(uid) != state.get(uid)]
+            if changed:
+                # Another run saved a result between this run's plan and its claim.
+                coordinator.release(held)
+                done.plan, state = _replanned(done, replan)
+                pending = [uid for uid in done.plan.ids("build") if uid not in done.executed]
+                continue
+        if held:
+            code, interrupted = run(held)
+            if coordinator is not None:
+                coordinator.release(held)
+            done.executed.update(held)
+            done.code = max(done.code, code)
+            if interrupted:
+                done.interrupted = True
+                return done
+        if not blocked:
+            return done
+        assert coordinator is not None
+        waited = coordinator.wait(blocked, max_wait_seconds)
+        done.waits.append(_describe_wait(nodes, blocked, waited.seconds))
+        say(done.waits[-1])
+        if waited.still_held:
+            names = ", ".join(nodes[uid].label for uid in sorted(waited.still_held))
+            say(
+                f"still held after the maximum wait ({describe_seconds(max_wait_seconds)}): "
+                f"building {names} without waiting further"
+            )
+            coordinator = None
+        done.plan, state = _replanned(done, replan, blocked)
+        pending = [uid for uid in done.plan.ids("build") if uid not in done.executed]
+    return done
+
+
+def _replanned(
+    done: Rounds,
+    replan: Callable[[], tuple[Plan, Mapping[str, NodeRecord]]],
+    waited_for: Mapping[str, Claim] | None = None,
+) -> tuple[Plan, Mapping[str, NodeRecord]]:
+    """The new plan, keeping the decisions of the nodes this run already ran; a node another
+    run built while this one waited says so in its reason."""
+    fresh, state = replan()
+    decisions: dict[str, Decision] = {}
+    for uid, decision in fresh.decisions.items():
+        if uid in done.executed:
+            decisions[uid] = done.plan.decisions.get(uid, decision)
+        elif waited_for and uid in waited_for and decision.action == "reuse":
+            holder = waited_for[uid].label
+            decisions[uid] = replace(decision, reason=f"built by {holder}: {decision.reason}")
+        else:
+            decisions[uid] = decision
+    return replace(fresh, decisions=decisions), state
+
+
+def _describe_wait(nodes: Mapping[str, Node], blocked: Mapping[str, Claim], seconds: float) -> str:
+    by_run: dict[str, list[str]] = {}
+    for uid, claim in sorted(blocked.items()):
+        by_run.setdefault(claim.label, []).append(nodes[uid].label)
+    held = "; ".join(
+        f"{', '.join(names[:5])}{f' and {len(names) - 5} more' if len(names) > 5 else ''} "
+        f"held by {label}"
+        for label, names in by_run.items()
+    )
+    return f"waited {describe_seconds(seconds)} for other runs: {held}"
