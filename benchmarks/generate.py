@@ -41,11 +41,7 @@ def generate(out: Path, shape: Shape, package_dir: Path = REPO) -> Path:
         "name: synthetic\nversion: '1.0'\nconfig-version: 2\nprofile: synthetic\n"
         "models:\n  synthetic:\n    +materialized: table\n"
     )
-    (out / "profiles.yml").write_text(
-        "synthetic:\n  target: duckdb\n  outputs:\n    duckdb:\n      type: duckdb\n"
-        "      path: \"{{ env_var('SYNTHETIC_DUCKDB_PATH', 'synthetic.duckdb') }}\"\n"
-        "      threads: \"{{ env_var('SYNTHETIC_THREADS', '4') | as_number }}\"\n"
-    )
+    (out / "profiles.yml").write_text(_PROFILES)
     (out / "packages.yml").write_text(f"packages:\n  - local: {package_dir}\n")
     (out / "pyproject.toml").write_text(
         '[tool.orchestra_dbt]\nuse_stateful = true\nstate_file = ".orchestra/state.json"\n'
@@ -53,7 +49,7 @@ def generate(out: Path, shape: Shape, package_dir: Path = REPO) -> Path:
     (out / "macros" / "load_sources.sql").write_text(_load_macro(shape))
 
     sources = [f"src_{i}" for i in range(shape.sources)]
-    source_yml = ["version: 2", "sources:", "  - name: raw", "    schema: raw"]
+    source_yml = ["version: 2", "sources:", "  - name: raw", f"    schema: {_RAW_SCHEMA}"]
     source_yml += ["    loaded_at_field: loaded_at", "    tables:"]
     source_yml += [f"      - name: {s}" for s in sources]
     (models_dir / "_sources.yml").write_text("\n".join(source_yml) + "\n")
@@ -107,16 +103,47 @@ def _model_sql(inputs: list[str], materialized: str) -> str:
     return sql + "\ngroup by id\n"
 
 
+# DuckDB by default (a file in the project); `--target postgres` uses the PG* variables of
+# libpq and SYNTHETIC_SCHEMA, so that several tests can share one server.
+_PROFILES = """\
+synthetic:
+  target: duckdb
+  outputs:
+    duckdb:
+      type: duckdb
+      path: "{{ env_var('SYNTHETIC_DUCKDB_PATH', 'synthetic.duckdb') }}"
+      threads: "{{ env_var('SYNTHETIC_THREADS', '4') | as_number }}"
+    postgres:
+      type: postgres
+      host: "{{ env_var('PGHOST', 'localhost') }}"
+      port: "{{ env_var('PGPORT', '5432') | as_number }}"
+      user: "{{ env_var('PGUSER', 'postgres') }}"
+      password: "{{ env_var('PGPASSWORD', '') }}"
+      dbname: "{{ env_var('PGDATABASE', 'postgres') }}"
+      schema: "{{ env_var('SYNTHETIC_SCHEMA', 'synthetic') }}"
+      threads: "{{ env_var('SYNTHETIC_THREADS', '4') | as_number }}"
+"""
+_RAW_SCHEMA = "\"{{ env_var('SYNTHETIC_RAW_SCHEMA', 'raw') }}\""
+
+
 def _load_macro(shape: Shape) -> str:
+    def series(count: int) -> str:
+        """`count` rows numbered from 0 in a column `n`, on either warehouse."""
+        pg, duckdb = f"generate_series(0, {count - 1}) as g(n)", f"range({count}) as g(n)"
+        return f"('{pg}' if target.type == 'postgres' else '{duckdb}')"
+
     return f"""{{% macro load_sources(source=none) %}}
-  {{% do run_query("create schema if not exists raw") %}}
+  {{% set raw = env_var('SYNTHETIC_RAW_SCHEMA', 'raw') %}}
+  {{% do run_query("create schema if not exists " ~ raw) %}}
   {{% for i in range({shape.sources}) %}}
+    {{% set table = raw ~ ".src_" ~ i %}}
     {{% if source is none %}}
-      {{% do run_query("create or replace table raw.src_" ~ i ~ " as select range as id, "
-         ~ "range % 97 as value, now()::timestamp as loaded_at from range({shape.rows})") %}}
-    {{% elif source | int == i %}}
-      {{% do run_query("insert into raw.src_" ~ i ~ " select {shape.rows} + range, 1, "
-         ~ "now()::timestamp from range(10)") %}}
+      {{% do run_query("drop table if exists " ~ table) %}}
+      {{% do run_query("create table " ~ table ~ " as select n as id, n % 97 as value, "
+         ~ "now()::timestamp as loaded_at from " ~ {series(shape.rows)}) %}}
+    {{% elif source | int == i or source == 'all' %}}
+      {{% do run_query("insert into " ~ table ~ " select {shape.rows} + n, 1, "
+         ~ "now()::timestamp from " ~ {series(10)}) %}}
     {{% endif %}}
   {{% endfor %}}
 {{% endmacro %}}

@@ -27,7 +27,7 @@ from orchestra_dbt_py.core.claims import (
 from orchestra_dbt_py.core.graph import Node
 from orchestra_dbt_py.state.backend import StateBackend
 
-__all__ = ["Coordinator", "Waited", "descendants_within"]
+__all__ = ["Coordinator", "Waited", "descendants_within", "live_claims"]
 
 HOST = socket.gethostname()
 
@@ -162,6 +162,16 @@ class Coordinator:
                 released = [uid for key, uid in by_key.items() if key not in live]
                 return Waited(waited, released, still)
             time.sleep(min(self.poll_seconds, max(0.0, max_seconds - waited)))
+
+
+def live_claims(
+    backend: StateBackend, uid_by_key: Mapping[str, str], now: datetime
+) -> dict[str, Claim]:
+    """The live claims other runs hold on these nodes, by node id (read only)."""
+    if backend.no_claims_reason is not None:
+        return {}
+    look = partial(_live_holders, keys=list(uid_by_key), run_id="", now=now)
+    return {uid_by_key[key]: claim for key, claim in backend.change_claims(look).items()}
 
 
 def _renewed(

@@ -15,11 +15,11 @@ from types import FrameType
 
 from orchestra_dbt_py.artifacts import reported_write
 from orchestra_dbt_py.config import ALWAYS_ON, Settings
-from orchestra_dbt_py.coordination import Coordinator
+from orchestra_dbt_py.coordination import Coordinator, live_claims
 from orchestra_dbt_py.core.graph import Node, sources_to_measure, versioned_relations
 from orchestra_dbt_py.core.keys import KeyScope
 from orchestra_dbt_py.core.planner import Plan, PlanOptions, plan, rebuild_reason
-from orchestra_dbt_py.core.records import NodeRecord
+from orchestra_dbt_py.core.records import NodeRecord, format_timestamp
 from orchestra_dbt_py.core.versions import DataVersion, source_version
 from orchestra_dbt_py.dbt.command import DbtCommand, exit_code
 from orchestra_dbt_py.dbt.graph import ProjectGraph, read_graph
@@ -155,10 +155,29 @@ def show_plan(
     if html_path is not None:
         with reported_write(html_path, "give --html the path of a file in a folder you can write"):
             write_plan_html(html_path, document, plan_edges(planned.plan, planned.nodes))
+    scope = KeyScope.of(settings.integration_account_id, settings.local_run)
+    keys = {scope.key(planned.nodes[uid]): uid for uid in planned.plan.decisions}
+    claims = live_claims(planned.backend, keys, datetime.now(UTC))
+    document["claims"] = [
+        {
+            "unique_id": uid,
+            "run_id": claim.run_id,
+            "owner": claim.owner,
+            "host": claim.host,
+            "pid": claim.pid,
+            "expires": format_timestamp(claim.expires),
+        }
+        for uid, claim in sorted(claims.items())
+    ]
     if as_json:
         print(json.dumps(document, indent=2))
     else:
         console.print_plan_table(planned.plan, planned.nodes, planned.state, planned.freshness)
+        for uid, claim in sorted(claims.items()):
+            print(
+                f"{planned.nodes[uid].label} is being built by {claim.label} "
+                f"(claim renewed until {claim.expires:%Y-%m-%d %H:%M:%S} UTC)"
+            )
     return 0
 
 
