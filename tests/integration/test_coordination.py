@@ -19,7 +19,7 @@ import pytest
 from conftest import ORC, REPO, postgres_available
 
 sys.path.insert(0, str(REPO / "benchmarks"))
-from generate import Shape, generate  # noqa: E402
+from generate import Shape, generate
 
 pytestmark = [
     pytest.mark.postgres,
