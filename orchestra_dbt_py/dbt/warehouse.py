@@ -51,6 +51,19 @@ class Warehouse:
         return FRESHNESS_MACRO in self.session.manifest.macros
 
     @property
+    def adapter_type(self) -> str:
+        return self.session.adapter_type
+
+    @property
+    def transactions_disabled(self) -> bool:
+        """Whether the profile makes every statement commit on its own: dbt-duckdb's
+        `disable_transactions`, dbt-postgres's `autocommit`."""
+        credentials = self.session.config.credentials
+        return any(
+            getattr(credentials, name, False) for name in ("disable_transactions", "autocommit")
+        )
+
+    @property
     def replacing_drops_dependent_views(self) -> bool:
         return self.session.adapter_type in ADAPTERS_DROPPING_DEPENDENT_VIEWS
 

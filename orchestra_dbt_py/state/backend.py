@@ -54,8 +54,11 @@ class StateBackend:
         already there (which is never touched)."""
         raise NotImplementedError
 
-    # Why overlapping runs cannot coordinate through this backend (None when they can).
-    no_claims_reason: str | None = "this backend offers no atomic conditional write"
+    @property
+    def no_claims_reason(self) -> str | None:
+        """Why overlapping runs cannot coordinate through this backend (None when they
+        can). A backend may know only once it is used (the warehouse's adapter)."""
+        return "this backend offers no atomic conditional write"
 
     def change_claims(self, change: ClaimsChange[T]) -> T:
         """Read the claims board, apply `change` and write its board back, as one atomic step
@@ -77,7 +80,10 @@ class ScopedBackend(StateBackend):
         self.scope = scope
         self.description = inner.description
         self.checkpoint_seconds = inner.checkpoint_seconds
-        self.no_claims_reason = inner.no_claims_reason
+
+    @property
+    def no_claims_reason(self) -> str | None:
+        return self.inner.no_claims_reason
 
     def __repr__(self) -> str:
         return f"ScopedBackend({self.inner!r}, prefix={self.scope.prefix!r})"

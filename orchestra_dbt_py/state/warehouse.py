@@ -12,6 +12,16 @@ SQL is the same one the package's hooks use and each warehouse gets its own dial
   `last_updated` text that is not its item's time (`fixed_time`) stops it with one line.
 
 The table is created on the first write; a missing table reads as an empty state.
+
+Claims (`change_claims`) live beside it, in `<table>__claims`: one row holding the whole
+board as JSON (`core.claims.dump_board`), made with its table by one statement. A change
+is one transaction of `change_claims_board`: read the row, apply the change, write the row
+if the board changed, commit. One row, not one per claim, because a change is a function
+of the whole board (expired and dead claims go, the wanted keys come), and one row is what
+makes that atomic: PostgreSQL locks it (`for update`) from the read to the commit, and
+DuckDB, which has no locks, fails the later of two transactions that write it (tried
+again). The other warehouses' dbt adapters run each statement on its own, so the board
+cannot be held from its read to its write there: `no_claims_reason` says so.
 """
 
 from __future__ import annotations
@@ -19,23 +29,45 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Collection, Mapping
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
+from orchestra_dbt_py.core.claims import Claim, ClaimError, dump_board, parse_board
 from orchestra_dbt_py.core.document import dump_item_json, parse_item_json
 from orchestra_dbt_py.core.records import CLOCK_SKEW, NodeRecord, merge_states, prevails
 from orchestra_dbt_py.errors import OrcError, one_line
 from orchestra_dbt_py.location import WAREHOUSE_SCHEME
-from orchestra_dbt_py.state.backend import StateBackend, backoff_seconds
+from orchestra_dbt_py.state.backend import ClaimsChange, StateBackend, backoff_seconds
 
 __all__ = ["MacroCaller", "WarehouseBackend"]
 
+T = TypeVar("T")
+
 # A write that fails (e.g. PostgreSQL ends one of two deadlocked writers) is tried again.
 WRITE_ATTEMPTS = 3
+# A change of the claims board that fails is tried again: on DuckDB, the later of two
+# concurrent changes always fails, and a run changes its claims often (every heartbeat).
+CLAIMS_ATTEMPTS = 10
+# The adapters whose transactions hold the claims board from its read to its write.
+CLAIMS_ADAPTERS = frozenset({"postgres", "duckdb"})
+_UNHELD = "so nothing holds the claims board from its read to its write"
+NO_CLAIMS = {
+    "snowflake": f"dbt-snowflake commits every statement on its own, {_UNHELD}",
+    "bigquery": f"dbt-bigquery runs every statement as a job of its own, outside any "
+    f"transaction, {_UNHELD}",
+    "databricks": f"Databricks commits every statement on its own, {_UNHELD}",
+    "spark": f"Spark has no transactions, {_UNHELD}",
+}
 
 
 class MacroCaller(Protocol):
-    """What the backend needs from dbt: call a macro of the orchestra_dbt package, and ask
-    the warehouse whether a table exists."""
+    """What the backend needs from dbt: the adapter, call a macro of the orchestra_dbt
+    package, and ask the warehouse whether a table exists."""
+
+    @property
+    def adapter_type(self) -> str: ...
+
+    @property
+    def transactions_disabled(self) -> bool: ...
 
     def call_package_macro(self, name: str, kwargs: Mapping[str, Any]) -> Any: ...
 
@@ -121,6 +153,89 @@ class WarehouseBackend(StateBackend):
         self._call("write_state_rows", rows=[], removals=[], removed_before=None)
         return True
 
+    # --- claims ----------------------------------------------------------------------------
+
+    @property
+    def claims_description(self) -> str:
+        """The claims table (macros/state_table/claims_table_relation.sql), for messages."""
+        return f"the claims table {self.description}__claims"
+
+    @property
+    def no_claims_reason(self) -> str | None:
+        """None on PostgreSQL and DuckDB (with transactions); asks dbt for the adapter."""
+        dbt = self._dbt()
+        adapter = dbt.adapter_type
+        if adapter in CLAIMS_ADAPTERS and dbt.transactions_disabled:
+            return (
+                "the dbt profile makes every statement commit on its own (disable_transactions "
+                f"or autocommit), {_UNHELD}"
+            )
+        if adapter in CLAIMS_ADAPTERS:
+            return None
+        return NO_CLAIMS.get(
+            adapter,
+            f"orc holds the claims board from its read to its write only on PostgreSQL and "
+            f"DuckDB, not on {adapter}",
+        )
+
+    def change_claims(self, change: ClaimsChange[T]) -> T:
+        """One transaction of the package's `change_claims_board`, which gives the rows it
+        read to `apply` and writes the board text `apply` returns (None: unchanged, nothing
+        written). A failed transaction (two DuckDB writers of the row) is tried again,
+        with `change` applied again to the board as it then is."""
+        results: list[T] = []
+        failures: list[Exception] = []
+
+        def apply(rows: list[Any]) -> str | None:
+            # Called by the macro: an error raised here would reach orc wrapped by dbt.
+            try:
+                board = self._board(rows)
+                changed, result = change(dict(board))
+            except Exception as error:
+                failures.append(error)
+                return None
+            results[:] = [result]
+            return None if changed == board else dump_board(changed)
+
+        for attempt in range(1, CLAIMS_ATTEMPTS + 1):
+            results.clear()
+            failures.clear()
+            try:
+                self._call("change_claims_board", change=apply)
+                break
+            except _QueryFailed as error:
+                if failures:  # the board, or `change`, failed first
+                    raise failures[0] from None
+                if attempt == CLAIMS_ATTEMPTS:
+                    raise
+                if self._on_wait is not None and attempt >= WRITE_ATTEMPTS:
+                    self._on_wait(f"{error}; trying again")
+                time.sleep(backoff_seconds(attempt, 0.05, 1.0))
+        if failures:
+            raise failures[0]
+        if not results:
+            raise OrcError(
+                f"{self.claims_description} was not read: the orchestra_dbt "
+                "package's change_claims_board macro did not call orc; install this orc's "
+                "version of the package"
+            )
+        return results[0]
+
+    def _board(self, rows: list[Any]) -> dict[str, Claim]:
+        """The board in the claims table's rows, or a one-line OrcError naming the table."""
+        where = self.claims_description
+        fix = "drop it when no orc run is going on (orc makes it again)"
+        if len(rows) != 1:
+            raise OrcError(f"{where} has {len(rows)} rows, not its one board row: {fix}")
+        (text,) = rows
+        if not isinstance(text, str):
+            raise OrcError(f"{where} holds {_shown(text)}, not a claims board: {fix}")
+        try:
+            return parse_board(text)
+        except ClaimError as error:
+            detail = one_line(error)
+            raise OrcError(f"{where} holds a corrupt claims board ({detail}): {fix}") from None
+
     # --- internals ---------------------------------------------------------------------------
 
     def _record(self, key: object, moment: object, text: object) -> tuple[str, NodeRecord]:
@@ -183,10 +298,12 @@ class WarehouseBackend(StateBackend):
         except OrcError:
             raise
         except Exception as error:
-            raise _QueryFailed(
-                f"the state table {self.description} could not be "
-                f"{'read' if macro.startswith('read') else 'written'}: {one_line(error)}"
-            ) from error
+            if macro == "change_claims_board":
+                failed = f"{self.claims_description} could not be changed"
+            else:
+                done = "read" if macro.startswith("read") else "written"
+                failed = f"the state table {self.description} could not be {done}"
+            raise _QueryFailed(f"{failed}: {one_line(error)}") from error
 
 
 def _shown(value: object) -> str:
