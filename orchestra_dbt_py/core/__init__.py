@@ -5,6 +5,7 @@
 * `document` -- the state document's JSON format (parsing, writing, journals);
 * `keys` -- the state key rule and the account scope;
 * `planner` -- the decision itself: build or reuse, and why;
+* `definitions` -- what changed in a definition, named for a reason;
 * `recording` -- the record a finished node leaves.
 
 tests/unit/test_architecture.py fails when a module here imports anything outside the

@@ -4,7 +4,7 @@ them that the planner, the recorder and the reports share (docs/design.md, "The 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
@@ -59,7 +59,8 @@ class Node:
     A definition has two fingerprints, by who computed them: `fingerprint` is orc's own
     (orchestra_dbt_py.fingerprint); `hook_fingerprint` is what the dbt package's hooks
     compute, filled in only when a hook-written record must be checked and orc can trust
-    the hooks' fingerprint for this node.
+    the hooks' fingerprint for this node. `definition` holds the named parts of orc's
+    fingerprint with a short digest each, which say what changed when it changes.
     """
 
     unique_id: str
@@ -71,6 +72,7 @@ class Node:
     build_after: BuildAfter | None = None
     name: str = ""
     hook_fingerprint: str | None = None
+    definition: Mapping[str, str] | None = field(default=None, hash=False)
 
     @property
     def label(self) -> str:

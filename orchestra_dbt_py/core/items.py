@@ -120,6 +120,17 @@ def _version(value: Any, what: str) -> dict[str, str]:
     return value
 
 
+def _definition(value: Any) -> dict[str, str] | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise ItemError(f'"definition" must be an object, not {json_type(value)}')
+    for name, digest in value.items():
+        if not isinstance(digest, str):
+            raise ItemError(f'"definition" of {name!r} must be a string, not {json_type(digest)}')
+    return value
+
+
 def parse_item(item: Any) -> NodeRecord:
     """One item as a record; ItemError when it is not valid."""
     try:
@@ -170,6 +181,7 @@ def _parse_item(item: Any) -> NodeRecord:
         for source, version in _object(item, "data_versions").items()
     }
     version = None if item.get("version") is None else _version(item["version"], '"version"')
+    definition = _definition(item.get("definition"))
 
     fingerprint = _optional_str(item, "fingerprint")
     by_hook = fingerprint is not None and fingerprint.startswith(_HOOK_FINGERPRINT_PREFIX)
@@ -185,6 +197,7 @@ def _parse_item(item: Any) -> NodeRecord:
         execution_time=None if execution_time is None else float(execution_time),
         data_versions=data_versions,
         version=version,
+        definition=definition,
         extra={key: value for key, value in item.items() if key not in RECORD_FIELDS},
     )
 
@@ -218,4 +231,6 @@ def dump_item(record: NodeRecord) -> dict[str, Any]:
         }
     if record.version is not None:
         item["version"] = dict(record.version)
+    if record.definition is not None:
+        item["definition"] = dict(record.definition)
     return item

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
+from orchestra_dbt_py.core.definitions import definition_changed
 from orchestra_dbt_py.core.graph import (
     PASS_THROUGH,
     RELATION_TYPES,
@@ -264,7 +265,7 @@ def _record_problem(node: Node, record: NodeRecord | None, now: datetime) -> str
             return "definition changed since the hooked run (code, config, macros or vars)"
         return None
     if record.fingerprint != node.fingerprint:
-        return "definition changed (code, config, macros, vars or env vars it reads)"
+        return definition_changed(record.definition, node.definition)
     return None
 
 

@@ -65,6 +65,7 @@ def finished_record(
         sources={i: loaded_at(versions.get(i, {})) for i in sources},
         data_versions={i: versions[i] for i in sources if versions.get(i)},
         fingerprint=node.fingerprint,
+        definition=node.definition,
         relation=node.relation,
         upstream={
             i: known[i].last_updated

@@ -38,6 +38,7 @@ RECORD_FIELDS = frozenset(
         "execution_time",
         "data_versions",
         "version",
+        "definition",
     }
 )
 
@@ -62,6 +63,8 @@ class NodeRecord:
     one of them). `data_versions` holds the data version of each source the build read;
     `version` the data version of the node's own table right after the build (`{}` where
     the warehouse offers none; None in records of older tools, which are never reused).
+    `definition` holds the named parts of `fingerprint` with a short digest each, so that a
+    later run can say what changed (None in records without them).
 
     All timestamps are timezone-aware UTC (naive values given to the constructor are taken
     as UTC, other offsets are converted). Mappings are read-only
@@ -81,6 +84,7 @@ class NodeRecord:
     hook_fingerprint: str | None = None
     data_versions: Mapping[str, Mapping[str, str]] = field(default_factory=lambda: _EMPTY)
     version: Mapping[str, str] | None = None
+    definition: Mapping[str, str] | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.last_updated, datetime):
@@ -108,8 +112,10 @@ class NodeRecord:
             "data_versions",
             MappingProxyType({k: MappingProxyType(dict(v)) for k, v in self.data_versions.items()}),
         )
-        if self.version is not None:
-            set_(self, "version", MappingProxyType(dict(self.version)))
+        for name in ("version", "definition"):
+            value = getattr(self, name)
+            if value is not None:
+                set_(self, name, MappingProxyType(dict(value)))
         if self.execution_time is not None:
             set_(self, "execution_time", float(self.execution_time))
         clashes = sorted(RECORD_FIELDS.intersection(self.extra))

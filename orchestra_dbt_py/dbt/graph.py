@@ -1,5 +1,5 @@
 """The manifest translated into the core's plain nodes: parents, relations, materializations,
-build_after policies, and each node's definition fingerprint."""
+build_after policies, and each node's definition fingerprint and its parts."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from orchestra_dbt_py.fingerprint import (
     fingerprint_definitions,
     project_settings,
     unit_test_fingerprint,
+    unit_test_parts,
     vars_provider,
 )
 
@@ -58,12 +59,20 @@ def read_graph(
         for uid, node in manifest.nodes.items()
     }
     return ProjectGraph(
-        plain_nodes(manifest, definitions.fingerprints), definitions.computed_reads, checksums
+        plain_nodes(manifest, definitions.fingerprints, definitions.parts),
+        definitions.computed_reads,
+        checksums,
     )
 
 
-def plain_nodes(manifest: Manifest, fingerprints: Mapping[str, str]) -> dict[str, Node]:
-    """The manifest's sources, nodes and unit tests as the planner's plain nodes."""
+def plain_nodes(
+    manifest: Manifest,
+    fingerprints: Mapping[str, str],
+    parts: Mapping[str, Mapping[str, str]] | None = None,
+) -> dict[str, Node]:
+    """The manifest's sources, nodes and unit tests as the planner's plain nodes, with the
+    fingerprints and definition parts given (unit tests get their fingerprints here)."""
+    parts = parts or {}
     nodes: dict[str, Node] = {}
     for uid, source in manifest.sources.items():
         nodes[uid] = Node(uid, "source", relation=source.relation_name, name=source.name)
@@ -75,6 +84,7 @@ def plain_nodes(manifest: Manifest, fingerprints: Mapping[str, str]) -> dict[str
             parents=tuple(getattr(node.depends_on, "nodes", ())),
             relation=_relation_name(node),
             fingerprint=fingerprints.get(uid),
+            definition=parts.get(uid),
             build_after=_build_after(node),
             name=node.name,
         )
@@ -85,6 +95,7 @@ def plain_nodes(manifest: Manifest, fingerprints: Mapping[str, str]) -> dict[str
             resource_type="unit_test",
             parents=parents,
             fingerprint=unit_test_fingerprint(unit_test, [fingerprints.get(p) for p in parents]),
+            definition=unit_test_parts(unit_test, [parts.get(p) for p in parents]),
             name=unit_test.name,
         )
     return nodes

@@ -29,7 +29,8 @@ Env var values are never stored: only a sha256 of each enters the (hashed) paylo
 
 Modules: `sql` (the lexer behind `normalize_sql`), `references` (what code reads), `canonical`
 (canonical JSON and digests), `variables` (effective vars, project settings), `macros` (macro
-index and closures), `definitions` (the fingerprinter), `unit_tests` (unit test fingerprints).
+index and closures), `definitions` (the fingerprinter), `parts` (the named parts of a
+definition, which explain a changed fingerprint), `unit_tests` (unit test fingerprints).
 """
 
 from orchestra_dbt_py.fingerprint.definitions import (
@@ -39,7 +40,7 @@ from orchestra_dbt_py.fingerprint.definitions import (
     fingerprint_definitions,
 )
 from orchestra_dbt_py.fingerprint.sql import normalize_sql
-from orchestra_dbt_py.fingerprint.unit_tests import unit_test_fingerprint
+from orchestra_dbt_py.fingerprint.unit_tests import unit_test_fingerprint, unit_test_parts
 from orchestra_dbt_py.fingerprint.variables import project_settings, vars_provider
 
 __all__ = [
@@ -50,5 +51,6 @@ __all__ = [
     "normalize_sql",
     "project_settings",
     "unit_test_fingerprint",
+    "unit_test_parts",
     "vars_provider",
 ]

@@ -14,7 +14,8 @@ from orchestra_dbt_py.fingerprint.canonical import (
     plain,
     sha256_hex,
 )
-from orchestra_dbt_py.fingerprint.macros import MacroIndex
+from orchestra_dbt_py.fingerprint.macros import MacroIndex, builtin_packages
+from orchestra_dbt_py.fingerprint.parts import config_defaults, definition_parts
 from orchestra_dbt_py.fingerprint.references import Refs, merge_refs
 from orchestra_dbt_py.fingerprint.sql import lex
 
@@ -55,7 +56,10 @@ class _Fingerprinter:
         self.settings = None if settings is None else plain(settings)
         self.macros = MacroIndex(manifest)
         self.project_name = manifest.metadata.project_name or ""
+        self.builtin_packages = builtin_packages(adapter_type)
         self.done: dict[str, str] = {}
+        self.parts: dict[str, dict[str, str]] = {}
+        self._macro_parts: dict[str, dict[str, str]] = {}
         # Nodes that read a var, env var or target field by a computed name (themselves or
         # through an ephemeral parent): their fingerprint holds every value they might read.
         self.computed_reads: set[str] = set()
@@ -68,8 +72,13 @@ class _Fingerprinter:
     def fingerprint(self, unique_id: str) -> str:
         found = self.done.get(unique_id)
         if found is None:
-            found = sha256_hex(canonical_json(self.payload(self.manifest.nodes[unique_id])))
+            node = self.manifest.nodes[unique_id]
+            payload = self.payload(node)
+            found = sha256_hex(canonical_json(payload))
             self.done[unique_id] = found
+            self.parts[unique_id] = definition_parts(
+                payload, self._macro_parts[unique_id], config_defaults(type(node.config))
+            )
         return found
 
     def payload(self, node: Any) -> dict[str, Any]:
@@ -220,6 +229,9 @@ class _Fingerprinter:
             # Tagged, so that no value can look like a missing var.
             var_values[name] = {"value": package_vars[name]} if name in package_vars else None
         result: dict[str, Any] = {"macros": closure.digest, "vars": var_values}
+        self._macro_parts[node.unique_id] = self.macros.parts(
+            closure, self.project_name, self.builtin_packages
+        )
         if all_refs.any_var or all_refs.any_env or all_refs.any_target:
             self.computed_reads.add(node.unique_id)
         if all_refs.any_var:
@@ -318,6 +330,8 @@ class Definitions:
     fingerprints: dict[str, str]
     # The nodes among them that read a var, env var or target field by a computed name.
     computed_reads: frozenset[str]
+    # Each node's definition parts (fingerprint.parts): what a changed fingerprint changed in.
+    parts: dict[str, dict[str, str]]
 
 
 def fingerprint_definitions(
@@ -330,7 +344,8 @@ def fingerprint_definitions(
     target: Mapping[str, Any] | None = None,
     settings: Mapping[str, Any] | None = None,
 ) -> Definitions:
-    """sha256 hex digest of each node's definition (see the package docstring for the inputs).
+    """sha256 hex digest of each node's definition (see the package docstring for the inputs),
+    and the named parts of each definition with a short digest each (`parts`).
 
     `manifest` comes straight from `parse`. `vars_for_package` gives the effective vars of a
     package (see `vars_provider`); `env` is the environment dbt runs with. `node_ids` limits
@@ -351,5 +366,7 @@ def fingerprint_definitions(
             raise KeyError(f"{unique_id} is not a node of this manifest")
     fingerprints = {unique_id: fingerprinter.fingerprint(unique_id) for unique_id in wanted}
     return Definitions(
-        fingerprints, frozenset(fingerprinter.computed_reads.intersection(fingerprints))
+        fingerprints,
+        frozenset(fingerprinter.computed_reads.intersection(fingerprints)),
+        {unique_id: fingerprinter.parts[unique_id] for unique_id in fingerprints},
     )

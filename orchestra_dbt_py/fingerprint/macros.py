@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from orchestra_dbt_py.fingerprint.canonical import sha256_hex
+from orchestra_dbt_py.fingerprint.parts import macro_parts
 from orchestra_dbt_py.fingerprint.references import Refs, merge_refs
 from orchestra_dbt_py.fingerprint.sql import lex
 
@@ -30,6 +32,18 @@ class _MacroInfo:
 class _Closure:
     digest: str
     refs: Refs
+    members: tuple[str, ...]
+
+
+def builtin_packages(adapter_type: str) -> frozenset[str]:
+    """The packages of dbt itself and of the adapter (and the adapters it extends)."""
+    try:
+        from dbt.adapters.factory import get_adapter_package_names
+
+        return frozenset(get_adapter_package_names(adapter_type))
+    except Exception:
+        # No registered adapter to ask: dbt's and the adapter's own package by convention.
+        return frozenset({"dbt", f"dbt_{adapter_type}"})
 
 
 class MacroIndex:
@@ -53,6 +67,7 @@ class MacroIndex:
         )
         self._info: dict[str, _MacroInfo] = {}
         self._closures: dict[frozenset[str], _Closure] = {}
+        self._parts: dict[str, dict[str, str]] = {}
 
     def resolve(self, refs: Refs) -> set[str]:
         """Macro ids that the names in `refs` may denote."""
@@ -104,6 +119,27 @@ class MacroIndex:
             info = self.info(unique_id)
             pairs.append(f"{unique_id}={info.digest}")
             merge_refs(refs, info.refs)
-        result = _Closure(sha256_hex("\n".join(pairs)), refs)
+        result = _Closure(sha256_hex("\n".join(pairs)), refs, tuple(sorted(seen)))
         self._closures[start] = result
         return result
+
+    def parts(
+        self, closure: _Closure, root_package: str, builtin_packages: Collection[str]
+    ) -> dict[str, str]:
+        """The definition parts of a closure: a part per macro of the root project (by its
+        name) and of installed packages (`package.name`), one for dbt's and the adapter's."""
+        cached = self._parts.get(closure.digest)
+        if cached is None:
+            macros = {unique_id: self.macros[unique_id] for unique_id in closure.members}
+            cached = macro_parts(
+                {unique_id: self.info(unique_id).digest for unique_id in closure.members},
+                {
+                    unique_id: macro.name
+                    if macro.package_name == root_package
+                    else f"{macro.package_name}.{macro.name}"
+                    for unique_id, macro in macros.items()
+                },
+                {u for u, macro in macros.items() if macro.package_name in builtin_packages},
+            )
+            self._parts[closure.digest] = cached
+        return cached

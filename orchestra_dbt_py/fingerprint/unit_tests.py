@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from typing import Any
+
+from orchestra_dbt_py.fingerprint.canonical import plain
+from orchestra_dbt_py.fingerprint.parts import part_digest
 
 # Fields of a unit test that do not change what it checks.
 _EXCLUDED = frozenset({"created_at", "tags", "unrendered_config_call_dict"})
@@ -19,6 +23,20 @@ def unit_test_fingerprint(unit_test: Any, parent_fingerprints: list[str | None])
     """
     if not parent_fingerprints or None in parent_fingerprints:
         return None
-    definition = {key: value for key, value in unit_test.to_dict().items() if key not in _EXCLUDED}
-    payload = json.dumps([definition, parent_fingerprints], sort_keys=True, default=str)
+    payload = json.dumps([_definition(unit_test), parent_fingerprints], sort_keys=True, default=str)
     return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def unit_test_parts(
+    unit_test: Any, parent_parts: list[Mapping[str, str] | None]
+) -> dict[str, str] | None:
+    """The definition parts of a unit test of one model: the model's parts and `unit test`
+    for its own fixtures and expectations. None for a unit test of several models or of a
+    model without parts."""
+    if len(parent_parts) != 1 or parent_parts[0] is None:
+        return None
+    return {**parent_parts[0], "unit test": part_digest(plain(_definition(unit_test)))}
+
+
+def _definition(unit_test: Any) -> dict[str, Any]:
+    return {key: value for key, value in unit_test.to_dict().items() if key not in _EXCLUDED}

@@ -56,6 +56,7 @@ class Parsed:
     fingerprints: dict[str, str]
     vars_for_package: Any
     settings: dict[str, Any]
+    parts: dict[str, dict[str, str]]
 
 
 @dataclass
@@ -135,13 +136,13 @@ class Project:
             config = get_adapter_by_type("duckdb").config
             provider = vars_provider(config)
             settings = project_settings(config)
-            fingerprints = fingerprint_definitions(
+            definitions = fingerprint_definitions(
                 manifest,
                 vars_for_package=provider,
                 env=dict(os.environ),
                 adapter_type="duckdb",
-            ).fingerprints
-        return Parsed(manifest, fingerprints, provider, settings)
+            )
+        return Parsed(manifest, definitions.fingerprints, provider, settings, definitions.parts)
 
 
 def changed(before: Mapping[str, str], after: Mapping[str, str]) -> set[str]:
@@ -356,6 +357,21 @@ def test_macro_body_change_changes_its_callers(
 ) -> None:
     project.edit(relative, old, new)
     assert changed(baseline, project.parse().fingerprints) == expected
+
+
+def test_parts_name_the_macro_that_changed(project: Project) -> None:
+    before = project.parse().parts
+    project.edit("macros/fp_to_dollars.sql", "100.0", "100")
+    after = project.parse().parts
+    assert changed(before[STG_ORDERS], after[STG_ORDERS]) == {"macro:fp_to_dollars"}
+    # Project macros by name, package macros as package.name, dbt's own in one part.
+    assert {n for n in after[DISPATCHER] if n.startswith("macro:")} == {
+        "macro:fp_fmt",
+        "macro:default__fp_fmt",
+        "macro:duckdb__fp_fmt",
+    }
+    assert "macro:fp_pkg.fp_pkg_double" in after[FROM_PACKAGE]
+    assert "dbt macros" in after[DISPATCHER]
 
 
 def test_package_macro_change_changes_its_callers(

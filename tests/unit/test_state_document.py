@@ -35,6 +35,7 @@ def full_record() -> NodeRecord:
         upstream={"model.shop.stg_orders": datetime(2026, 11, 22, 7, 30, 1, 5, tzinfo=UTC)},
         status="success",
         execution_time=1.25,
+        definition={"sql": "0a1b2c3d", "config:materialized": "4e5f6a7b"},
         extra={"owner": {"team": "data", "tags": ["a", {"b": None}]}, "attempts": 3},
     )
 
@@ -54,6 +55,8 @@ def test_round_trip_preserves_every_field() -> None:
     assert restored.sources["source.shop.raw.events"] is None
     assert restored.extra["owner"]["tags"][1]["b"] is None
     assert restored.execution_time == 1.25
+    assert dict(restored.definition or {}) == {"sql": "0a1b2c3d", "config:materialized": "4e5f6a7b"}
+    assert parsed["model.shop.bare"].definition is None
 
 
 def test_dump_is_deterministic_and_stable() -> None:
@@ -261,6 +264,9 @@ CORRUPT: list[tuple[str, str, str]] = [
     ("execution-time-string", item_doc(execution_time="fast"), "execution_time"),
     ("execution-time-bool", item_doc(execution_time=True), "execution_time"),
     ("execution-time-negative", item_doc(execution_time=-1), "execution_time"),
+    ("definition-array", item_doc(definition=["sql"]), '"definition" must be an object'),
+    ("definition-number", item_doc(definition={"sql": 5}), "\"definition\" of 'sql'"),
+    ("definition-null-part", item_doc(definition={"sql": None}), "must be a string, not null"),
     ("duplicate-key", '{"state": {"m": {"last_updated": "2026-11-22T07:31:17Z"}, '
      '"m": {"last_updated": "2026-11-22T07:31:17Z"}}}', "'m'"),
     ("nan", '{"state": {"m": {"last_updated": "2026-11-22T07:31:17Z", "x": NaN}}}', "NaN"),

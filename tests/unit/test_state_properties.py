@@ -47,6 +47,7 @@ records = st.builds(
     status=st.sampled_from([None, "success", "error", "pass"]),
     data_versions=st.dictionaries(TEXT, versions, max_size=2),
     version=st.none() | versions,
+    definition=st.none() | versions,
 )
 states = st.dictionaries(KEYS, records, max_size=4)
 
@@ -99,6 +100,7 @@ documents = st.one_of(
                         "data_versions",
                         "version",
                         "fingerprint",
+                        "definition",
                     ]
                 ),
                 json_values,
