@@ -16,13 +16,15 @@ from types import FrameType
 from orchestra_dbt_py.artifacts import reported_write
 from orchestra_dbt_py.config import ALWAYS_ON, Settings
 from orchestra_dbt_py.coordination import Coordinator, live_claims
-from orchestra_dbt_py.core.graph import Node, sources_to_measure, versioned_relations
+from orchestra_dbt_py.core.claims import Claim
+from orchestra_dbt_py.core.graph import Node, sources_to_measure, times, versioned_relations
 from orchestra_dbt_py.core.keys import KeyScope
 from orchestra_dbt_py.core.planner import Plan, PlanOptions, plan, rebuild_reason
 from orchestra_dbt_py.core.records import NodeRecord, format_timestamp
 from orchestra_dbt_py.core.versions import DataVersion, source_version
 from orchestra_dbt_py.dbt.command import DbtCommand, exit_code
 from orchestra_dbt_py.dbt.graph import ProjectGraph, read_graph
+from orchestra_dbt_py.dbt.invocation import invocation_id, one_invocation_id
 from orchestra_dbt_py.dbt.run_results import RUN_RESULTS, add_reused_results
 from orchestra_dbt_py.dbt.session import DbtSession
 from orchestra_dbt_py.dbt.warehouse import WITHOUT_PACKAGE, Warehouse
@@ -75,7 +77,7 @@ def make_plan(
     selected = session.selected_ids()
     graph = read_graph(session, selected, env)
     if not warehouse.has_package:
-        console.say(WITHOUT_PACKAGE)
+        console.warn(WITHOUT_PACKAGE)
     return decide(session, backend, graph, selected, command, settings, warehouse)
 
 
@@ -102,7 +104,7 @@ def decide(
         nodes[uid] = replace(nodes[uid], hook_fingerprint=found)
     freshness, errors = warehouse.measure_freshness(sources_to_measure(nodes, selected))
     for uid, error in errors.items():
-        console.say(f"could not measure the freshness of {nodes[uid].label}: {error}")
+        console.warn(f"could not measure the freshness of {nodes[uid].label}: {error}")
     existing = warehouse.existing_relations(nodes[uid] for uid in selected)
     versions = observe_versions(nodes, selected, freshness, warehouse)
     options = PlanOptions(
@@ -129,7 +131,7 @@ def observe_versions(
     wanted = versioned_relations(nodes, selected)
     measured, error = warehouse.data_versions(wanted)
     if error is not None:
-        console.say(f"could not measure data versions (they count as changed): {error}")
+        console.warn(f"could not measure data versions (they count as changed): {error}")
     found = measured or {}
     return {
         uid: source_version(freshness.get(uid), found.get(uid, {}))
@@ -147,42 +149,55 @@ def show_plan(
     html_path: Path | None = None,
 ) -> int:
     """`orc plan`: the decisions `orc dbt build` would make; nothing is built or saved."""
-    console.use_log_format(command.params.get("log_format"))
-    console.keep_stdout_for_data(as_json)
-    planned = make_plan(command, settings, env)
-    saved = estimated_savings(planned.plan, planned.state)
-    document = plan_document(command.args, planned.plan, planned.nodes, {}, saved)
-    if html_path is not None:
-        with reported_write(html_path, "give --html the path of a file in a folder you can write"):
-            write_plan_html(html_path, document, plan_edges(planned.plan, planned.nodes))
-    scope = KeyScope.of(settings.integration_account_id, settings.local_run)
-    keys = {scope.key(planned.nodes[uid]): uid for uid in planned.plan.decisions}
-    claims = live_claims(planned.backend, keys, datetime.now(UTC))
-    document["claims"] = [
-        {
-            "unique_id": uid,
-            "run_id": claim.run_id,
-            "owner": claim.owner,
-            "host": claim.host,
-            "pid": claim.pid,
-            "expires": format_timestamp(claim.expires),
-        }
-        for uid, claim in sorted(claims.items())
-    ]
-    if as_json:
-        print(json.dumps(document, indent=2))
-    else:
-        console.print_plan_table(planned.plan, planned.nodes, planned.state, planned.freshness)
-        for uid, claim in sorted(claims.items()):
-            print(
-                f"{planned.nodes[uid].label} is being built by {claim.label} "
-                f"(claim renewed until {claim.expires:%Y-%m-%d %H:%M:%S} UTC)"
-            )
+    with orc_lines(command, stdout_for_data=as_json):
+        planned = make_plan(command, settings, env)
+        saved = estimated_savings(planned.plan, planned.state)
+        document = plan_document(command.args, planned.plan, planned.nodes, {}, saved)
+        claims = _live_claims(planned, settings)
+        document["claims"] = [
+            {
+                "unique_id": uid,
+                "run_id": claim.run_id,
+                "owner": claim.owner,
+                "host": claim.host,
+                "pid": claim.pid,
+                "expires": format_timestamp(claim.expires),
+            }
+            for uid, claim in sorted(claims.items())
+        ]
+        if html_path is not None:
+            fix = "give --html the path of a file in a folder you can write"
+            with reported_write(html_path, fix):
+                write_plan_html(html_path, document, plan_edges(planned.plan, planned.nodes))
+        if as_json:
+            print(json.dumps(document, indent=2))
+        else:
+            console.print_plan_table(planned.plan, planned.nodes, planned.state, planned.freshness)
+            for uid, claim in sorted(claims.items()):
+                print(
+                    f"{planned.nodes[uid].label} is being built by {claim.label} "
+                    f"(claim renewed until {claim.expires:%Y-%m-%d %H:%M:%S} UTC)"
+                )
+        if html_path is not None:
+            console.say(f"wrote the plan page to {console.shown_path(html_path)}")
     return 0
 
 
+@contextmanager
+def orc_lines(command: DbtCommand, stdout_for_data: bool = False) -> Iterator[None]:
+    """orc's lines follow the dbt command's `--log-format` and `--quiet`, and carry the one
+    dbt invocation id of this orc command (see `one_invocation_id`)."""
+    console.configure(command.params, stdout_for_data, invocation_id)
+    with one_invocation_id():
+        yield
+
+
 def run_stateful(command: DbtCommand, settings: Settings, env: Mapping[str, str]) -> int:
-    console.use_log_format(command.params.get("log_format"))
+    with orc_lines(command):
+        return _run_stateful(command, settings, env)
+
+
+def _run_stateful(command: DbtCommand, settings: Settings, env: Mapping[str, str]) -> int:
     started_at = datetime.now(UTC)
     planned = make_plan(command, settings, env, on_wait=console.say)
     nodes, decided, backend = planned.nodes, planned.plan, planned.backend
@@ -259,13 +274,13 @@ def run_stateful(command: DbtCommand, settings: Settings, env: Mapping[str, str]
     ]
     console.summarize(decided, recorder.statuses, saved)
     if recorder.save_error is not None:
-        console.say(
+        console.warn(
             f"a checkpoint save failed during the run, the final save succeeded: "
             f"{recorder.save_error}"
         )
     if verbose and to_run:
         console.say(
-            f"state saved {recorder.saves} times during the run "
+            f"state saved {times(recorder.saves)} during the run "
             f"({recorder.save_seconds:.2f} s in all) to {backend.description}"
         )
     # Last, so that a report that cannot be written hides nothing of the run.
@@ -287,7 +302,15 @@ def run_stateful(command: DbtCommand, settings: Settings, env: Mapping[str, str]
             started_at,
             {"which": command.subcommand, "invocation_command": shlex.join(["dbt", *command.args])},
         )
+    page = console.shown_path(target_dir / HTML_ARTIFACT)
+    console.say(f"plan and reasons: {page} (orc plan shows them as a table)")
     return code
+
+
+def _live_claims(planned: PlannedRun, settings: Settings) -> dict[str, Claim]:
+    scope = KeyScope.of(settings.integration_account_id, settings.local_run)
+    keys = {scope.key(planned.nodes[uid]): uid for uid in planned.plan.decisions}
+    return live_claims(planned.backend, keys, datetime.now(UTC))
 
 
 def _coordinator(
@@ -319,7 +342,7 @@ def record_table_versions(recorder: RunRecorder, warehouse: Warehouse) -> None:
     except Exception as failure:  # never in the way of saving what the run built
         measured, error = None, str(failure)
     if measured is None:
-        console.say(f"could not measure the tables this run built: {error}")
+        console.warn(f"could not measure the tables this run built: {error}")
         return
     recorder.set_table_versions({uid: measured.get(uid, {}) for uid in built})
 

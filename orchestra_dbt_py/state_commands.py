@@ -14,6 +14,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from orchestra_dbt_py.core.graph import plural
 from orchestra_dbt_py.errors import OrcError
 
 if TYPE_CHECKING:
@@ -93,7 +94,7 @@ def transfer(settings: Settings, action: str, args: list[str]) -> int:
         if len(args) != 1:
             raise OrcError("`orc state push` takes one file: the unsaved state a failed save wrote")
         result = push(open_backend(settings), Path(args[0]))
-        print(f"Sent {result.sent} records to {result.target} ({result.total} there now)")
+        print(f"Sent {plural(result.sent, 'record')} to {result.target} ({result.total} there now)")
         return 0
     pairs = dict(zip(args[::2], args[1::2], strict=False))
     if len(args) != 4 or set(pairs) != {"--from", "--to"}:
@@ -101,7 +102,7 @@ def transfer(settings: Settings, action: str, args: list[str]) -> int:
     source = backend_for_uri(pairs["--from"], settings)
     target = backend_for_uri(pairs["--to"], settings)
     result = migrate(source, target)
-    print(f"Copied {result.sent} records to {result.target} ({result.total} there now)")
+    print(f"Copied {plural(result.sent, 'record')} to {result.target} ({result.total} there now)")
     return 0
 
 
@@ -115,7 +116,7 @@ def show(items: Mapping[str, NodeRecord], where: str, as_json: bool) -> None:
         print(dump_state(items))
         return
     now = datetime.now(UTC)
-    print(f"{len(items)} records in {where}")
+    print(f"{plural(len(items), 'record')} in {where}")
     for key in sorted(items):
         record = items[key]
         if is_future_dated(record, now):
@@ -167,12 +168,12 @@ def validate_file(paths: list[str]) -> int:
 def _report_problems(where: str, count: int, problems: list[str]) -> None:
     """Print the problems of one state, one per line, and fail when there is one."""
     if not problems:
-        print(f"{where}: valid state with {count} records")
+        print(f"{where}: valid state with {plural(count, 'record')}")
         return
     for problem in problems:
         print(f"{where} {problem}", file=sys.stderr)
     raise OrcError(
-        f"state {where} has {len(problems)} problem{'s' if len(problems) > 1 else ''} "
+        f"state {where} has {plural(len(problems), 'problem')} "
         "(listed above): fix or move it; orc never overwrites it"
     )
 
@@ -198,7 +199,7 @@ def forget(settings: Settings, selection: list[str], everything: bool = False) -
         for key in gone:
             print(f"  {names[key]}")
         backend.save({}, removals=gone)
-    print(f"Forgot {len(gone)} of {len(names)} selected nodes in {backend.description}")
+    print(f"Forgot {len(gone)} of {plural(len(names), 'selected node')} in {backend.description}")
     return 0
 
 

@@ -200,9 +200,20 @@ def describe_duration(window: timedelta) -> str:
     seconds = int(window.total_seconds())
     for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
         if seconds % size == 0 and seconds >= size:
-            count = seconds // size
-            return f"{count} {unit}{'s' if count != 1 else ''}"
-    return f"{seconds} seconds"
+            return plural(seconds // size, unit)
+    return plural(seconds, "second")
+
+
+def plural(count: int, noun: str, nouns: str | None = None) -> str:
+    """`1 node`, `2 nodes`, `0 nodes`; `nouns` when adding an `s` is wrong."""
+    if count == 1:
+        return f"{count} {noun}"
+    return f"{count} {nouns or noun + 's'}"
+
+
+def times(count: int) -> str:
+    """`once`, `2 times`."""
+    return "once" if count == 1 else plural(count, "time")
 
 
 def describe_moment(moment: datetime) -> str:

@@ -25,6 +25,7 @@ from orchestra_dbt_py.core.graph import (
     describe_moment,
     effective_build_after,
     holds_data,
+    sources_to_measure,
     topological_order,
 )
 from orchestra_dbt_py.core.recording import describe_outcome
@@ -88,14 +89,13 @@ def plan(
     existing = {r.lower() for r in existing_relations}
     decisions: dict[str, Decision] = {}
     building: set[str] = set()
-    unmeasured: set[str] = set()
     forced = _models_forced_by_unit_tests(nodes, selected_set, state, now, options)
 
     for uid in topological_order(nodes):
         if uid not in selected_set:
             continue
         node = nodes[uid]
-        context = _Context(nodes, state, versions, building, unmeasured, now)
+        context = _Context(nodes, state, versions, building, now)
         if node.resource_type == "unit_test":
             action, reason = _decide_unit_test(node, context, options)
         elif node.resource_type in TEST_TYPES:
@@ -113,7 +113,17 @@ def plan(
         if action == "build":
             building.add(uid)
         decisions[uid] = Decision(uid, action, reason)
-    return Plan(decisions, tuple(sorted(unmeasured)))
+    return Plan(decisions, unmeasured_sources(nodes, selected_set, versions))
+
+
+def unmeasured_sources(
+    nodes: Mapping[str, Node], selected: Collection[str], versions: Mapping[str, DataVersion]
+) -> tuple[str, ...]:
+    """The sources the selected nodes read (through views) that have no data version now,
+    whatever the decisions: they count as changed wherever they are compared. Unit tests
+    read fixtures, not sources."""
+    reading = [u for u in selected if u in nodes and nodes[u].resource_type != "unit_test"]
+    return tuple(sorted(s for s in sources_to_measure(nodes, reading) if not versions.get(s)))
 
 
 @dataclass
@@ -122,7 +132,6 @@ class _Context:
     state: Mapping[str, NodeRecord]
     versions: Mapping[str, DataVersion]
     building: set[str]
-    unmeasured: set[str]
     now: datetime
 
 
@@ -332,7 +341,6 @@ def _input_change(input_id: str, record: NodeRecord, ctx: _Context) -> str | Non
 def _source_change(source: Node, record: NodeRecord, ctx: _Context) -> str | None:
     observed = ctx.versions.get(source.unique_id) or {}
     if not observed:
-        ctx.unmeasured.add(source.unique_id)
         return (
             f"source {source.label} has no measurable freshness or data version, "
             "so it counts as changed"

@@ -5,34 +5,53 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import click
 
-from orchestra_dbt_py.core.graph import FAILED_STATUSES, Node, data_inputs
+from orchestra_dbt_py.core.graph import FAILED_STATUSES, Node, data_inputs, plural
 from orchestra_dbt_py.core.planner import Plan
 from orchestra_dbt_py.core.records import NodeRecord
-from orchestra_dbt_py.report.plan import describe_seconds, estimated_savings
-
-_log_format = {"value": "text"}
-_to_stderr = {"value": False}
+from orchestra_dbt_py.report.plan import describe_seconds, describe_unmeasured, estimated_savings
 
 
-def use_log_format(log_format: str | None) -> None:
-    """Follow dbt's `--log-format`: with `json`, orc's own lines are JSON too."""
-    _log_format["value"] = "json" if log_format == "json" else "text"
+@dataclass
+class _Output:
+    """Where and how orc's lines are written; one per process, set by `configure`."""
+
+    json: bool = False
+    quiet: bool = False
+    to_stderr: bool = False
+    invocation_id: Callable[[], str] = lambda: ""
 
 
-def keep_stdout_for_data(flag: bool) -> None:
-    """With True, log lines go to stderr (stdout carries a JSON document)."""
-    _to_stderr["value"] = flag
+_output = _Output()
+
+
+def configure(
+    dbt_params: Mapping[str, Any],
+    stdout_for_data: bool = False,
+    invocation_id: Callable[[], str] = lambda: "",
+) -> None:
+    """Follow the dbt command's `--log-format` (with `json`, orc's lines are JSON too,
+    carrying `invocation_id()`) and `--quiet` (only warnings and errors are written).
+    With `stdout_for_data`, the lines go to stderr: stdout carries a JSON document."""
+    _output.json = dbt_params.get("log_format") == "json"
+    _output.quiet = bool(dbt_params.get("quiet"))
+    _output.to_stderr = stdout_for_data
+    _output.invocation_id = invocation_id
 
 
 def say(message: str, level: str = "info") -> None:
-    """One log line in dbt's console format, or a JSON line shaped like dbt's."""
-    if _log_format["value"] == "json":
+    """One log line in dbt's console format, or a JSON line shaped like dbt's. With
+    `--quiet`, only warnings (`warn`) and errors are written."""
+    if _output.quiet and level == "info":
+        return
+    if _output.json:
         now = datetime.now(UTC)
         line = {
             "info": {
@@ -45,22 +64,35 @@ def say(message: str, level: str = "info") -> None:
                 "thread": threading.current_thread().name,
                 "category": "",
                 "extra": {},
-                "invocation_id": "",
+                "invocation_id": _output.invocation_id(),
             },
             "data": {"msg": message},
         }
-        click.echo(json.dumps(line), err=_to_stderr["value"])
+        click.echo(json.dumps(line), err=_output.to_stderr)
         return
-    click.echo(f"{datetime.now():%H:%M:%S}  orc: {message}", err=_to_stderr["value"])
+    click.echo(f"{datetime.now():%H:%M:%S}  orc: {message}", err=_output.to_stderr)
+
+
+def warn(message: str) -> None:
+    """A line `--quiet` does not silence: something the user should act on."""
+    say(message, "warn")
+
+
+def shown_path(path: Path) -> str:
+    """`path` relative to the working directory when it is under it, else absolute."""
+    absolute = Path(os.path.abspath(path))
+    try:
+        return str(absolute.relative_to(Path.cwd()))
+    except ValueError:
+        return str(absolute)
 
 
 def announce_plan(plan: Plan, nodes: Mapping[str, Node], verbose: Any = False) -> None:
     if plan.unmeasured_sources:
-        names = ", ".join(nodes[s].label for s in plan.unmeasured_sources)
-        say(
-            f"{len(plan.unmeasured_sources)} source(s) have no measurable data version and count "
-            f"as changed on every run: {names}. Give them a loaded_at_field or loaded_at_query "
-            "(this warehouse reports no change signal of its own for them)."
+        names = [nodes[s].label for s in plan.unmeasured_sources]
+        warn(
+            f"{describe_unmeasured(names)}. Give each one a loaded_at_field or "
+            "loaded_at_query: the warehouse reports no change signal of its own for it."
         )
     built, reused = plan.ids("build"), plan.ids("reuse")
     say(f"plan: {len(built)} to run, {len(reused)} to reuse of {len(plan.decisions)} selected")
@@ -75,7 +107,7 @@ def summarize(plan: Plan, statuses: Mapping[str, str], saved_seconds: float) -> 
     ran = len(statuses)
     failed = sum(1 for s in statuses.values() if s in FAILED_STATUSES)
     skipped = sum(1 for s in statuses.values() if s == "skipped")
-    line = f"Reused {reused} of {total} nodes; ran {ran}"
+    line = f"Reused {reused} of {plural(total, 'node')}; ran {ran}"
     if failed or skipped:
         line += f" ({failed} failed, {skipped} skipped)"
     if saved_seconds:

@@ -31,7 +31,7 @@ from typing import Any
 
 from orchestra_dbt_py.artifacts import replace_file
 from orchestra_dbt_py.core.graph import FAILED_STATUSES
-from orchestra_dbt_py.report.plan import describe_seconds
+from orchestra_dbt_py.report.plan import describe_seconds, describe_unmeasured
 
 HTML_ARTIFACT = "orc_plan.html"
 
@@ -272,10 +272,7 @@ def render_plan_html(document: Mapping[str, Any], edges: Sequence[tuple[str, str
     extra_lines = []
     unmeasured = [str(s) for s in summary.get("unmeasured_sources") or []]
     if unmeasured:
-        extra_lines.append(
-            f'<p class="note">{len(unmeasured)} source(s) have no measurable freshness and '
-            f"count as changed on every run: {esc(', '.join(unmeasured))}</p>"
-        )
+        extra_lines.append(f'<p class="note">{esc(describe_unmeasured(unmeasured))}</p>')
     outcome: dict[str, int] = {}
     for node in nodes:
         if node["status"]:

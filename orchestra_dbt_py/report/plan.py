@@ -12,7 +12,7 @@ from typing import Any
 
 from orchestra_dbt_py import __version__
 from orchestra_dbt_py.artifacts import replace_file
-from orchestra_dbt_py.core.graph import Node
+from orchestra_dbt_py.core.graph import Node, plural
 from orchestra_dbt_py.core.planner import Plan
 from orchestra_dbt_py.core.records import NodeRecord
 
@@ -32,6 +32,15 @@ def describe_seconds(seconds: float) -> str:
     if seconds >= 90:
         return f"about {seconds / 60:.0f} min"
     return f"about {seconds:.1f} s"
+
+
+def describe_unmeasured(names: Sequence[str]) -> str:
+    """`2 sources have no measurable data version and count as changed on every run: a, b`."""
+    one = len(names) == 1
+    return (
+        f"{plural(len(names), 'source')} {'has' if one else 'have'} no measurable data version "
+        f"and {'counts' if one else 'count'} as changed on every run: {', '.join(names)}"
+    )
 
 
 def plan_document(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -98,6 +99,7 @@ def test_state_commands_from_the_command_line(tmp_path: Path) -> None:
     (tmp_path / "unsaved.json").write_text(dump_state({"model.p.a": record}))
     pushed = orc("state", "push", "unsaved.json")
     assert pushed.returncode == 0, pushed.stderr
+    assert pushed.stdout.startswith("Sent 1 record to ")
     assert "model.p.a" in orc("state", "show").stdout
     copied = orc("state", "migrate", "--from", "state.json", "--to", "copy.json")
     assert copied.returncode == 0, copied.stderr
@@ -186,6 +188,19 @@ def test_an_unwritable_plan_page_is_one_line(project: Project) -> None:
         assert result.stdout == "" and result.stderr.count("\n") == 1, result.stderr
         assert result.stderr.startswith(f"orc: error: cannot write {path} (")
         assert "give --html the path of a file" in result.stderr
+
+
+def test_orc_plan_says_where_it_wrote_the_page(project: Project) -> None:
+    project.orc("state", "init")
+    shown = project.orc("plan", "--html", "plan.html").stdout.splitlines()
+    assert shown[-1].endswith("orc: wrote the plan page to plan.html"), shown
+    assert (project.dir / "plan.html").is_file()
+    # With --output json, stdout is the document alone and orc's lines go to stderr.
+    as_json = project.orc("plan", "--output", "json", "--html", "../plan.html")
+    assert json.loads(as_json.stdout)["summary"]["selected"] > 0
+    outside = project.root / "plan.html"
+    assert as_json.stderr.splitlines()[-1].endswith(f"orc: wrote the plan page to {outside}")
+    assert outside.is_file()
 
 
 def test_an_unwritable_report_after_a_stateful_run_is_one_line(project: Project) -> None:

@@ -4,6 +4,8 @@ exactly what reads them, and the warehouse then equals a plain full build."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from conftest import TARGETS, Project
 from test_stateful import (
@@ -86,6 +88,27 @@ def test_a_source_without_loaded_at_is_reused_untouched_and_rebuilt_when_changed
     )
     assert "stg_orders" not in ran(third)
     assert_matches_full_build(stateful, third)
+
+
+def test_unmeasured_sources_are_named_on_every_run_from_the_first_even_quiet(
+    stateful: Project,
+) -> None:
+    sources = stateful.dir / "models" / "staging" / "_sources.yml"
+    sources.write_text(sources.read_text().replace("    loaded_at_field: _loaded_at\n", ""))
+    unmeasured = {"ORCHESTRA_REQUIRE_EXPLICIT_SOURCE_FRESHNESS": "true"}
+    names = [f"source.jaffle_tutorial.raw.{t}" for t in ("customers", "orders", "payments")]
+    planned = json.loads(stateful.orc("plan", "--output", "json", **unmeasured).stdout)
+    assert planned["summary"]["unmeasured_sources"] == names
+    for run in ("first", "second"):
+        result = stateful.orc("dbt", "build", "--quiet", **unmeasured)
+        said = [line for line in result.stdout.splitlines() if "orc: " in line]
+        assert len(said) == 1, (run, result.stdout)
+        assert said[0].endswith(
+            "orc: 3 sources have no measurable data version and count as changed on every "
+            "run: raw.customers, raw.orders, raw.payments. Give each one a loaded_at_field "
+            "or loaded_at_query: the warehouse reports no change signal of its own for it."
+        ), run
+        assert stateful.plan_artifact()["summary"]["unmeasured_sources"] == names, run
 
 
 def test_a_table_rebuilt_outside_orc_then_reverted_in_the_project_is_rebuilt(

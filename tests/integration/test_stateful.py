@@ -150,11 +150,51 @@ def test_plan_predicts_the_build_and_changes_nothing(built: Project) -> None:
     built.build()  # checks that the build does what the plan said
 
 
+def json_lines(output: str) -> list[dict[str, Any]]:
+    return [json.loads(line)["info"] for line in output.splitlines() if line.strip()]
+
+
+def invocation_ids(lines: list[dict[str, Any]], orc: bool) -> set[str]:
+    return {line["invocation_id"] for line in lines if (line["name"] == "OrcMessage") == orc}
+
+
 def test_json_logs_stay_json(built: Project) -> None:
-    output = built.orc("dbt", "build", "--log-format", "json").stdout
-    lines = [json.loads(line) for line in output.splitlines() if line.strip()]
-    messages = [line["info"]["msg"] for line in lines if line["info"]["name"] == "OrcMessage"]
+    lines = json_lines(built.orc("dbt", "build", "--log-format", "json").stdout)
+    messages = [line["msg"] for line in lines if line["name"] == "OrcMessage"]
     assert any(m.startswith("Reused ") and "execution avoided" in m for m in messages), messages
+    # Nothing ran: orc's lines carry the id of the run_results.json orc wrote.
+    assert invocation_ids(lines, orc=True) == {run_results_invocation_id(built)} != {""}
+
+
+def run_results_invocation_id(project: Project) -> str:
+    results = json.loads((project.dir / "target" / "run_results.json").read_text())
+    return str(results["metadata"]["invocation_id"])
+
+
+@pytest.mark.compat
+def test_json_lines_of_a_run_carry_its_dbt_invocation_id(stateful: Project) -> None:
+    lines = json_lines(stateful.orc("dbt", "build", "--log-format", "json").stdout)
+    build_id = run_results_invocation_id(stateful)
+    assert invocation_ids(lines, orc=True) == invocation_ids(lines, orc=False) == {build_id}
+    assert build_id
+
+
+def test_a_run_ends_with_where_its_plan_page_is(stateful: Project) -> None:
+    ending = "orc: plan and reasons: {} (orc plan shows them as a table)"
+    last = stateful.orc("dbt", "build").stdout.splitlines()[-1]
+    assert last.endswith(ending.format("target/orc_plan.html")), last
+    elsewhere = stateful.root / "elsewhere"
+    last = stateful.orc("dbt", "build", "--target-path", str(elsewhere)).stdout.splitlines()[-1]
+    assert last.endswith(ending.format(elsewhere / "orc_plan.html")), last
+    assert (elsewhere / "orc_plan.html").is_file()
+
+
+def test_quiet_silences_orc_as_it_silences_dbt(built: Project) -> None:
+    path = built.dir / "models" / "marts" / "fct_large_orders.sql"
+    path.write_text(path.read_text().replace("select *", "select *, 1 as one"))
+    quiet = built.orc("dbt", "build", "-q", ORCHESTRA_DBT_DEBUG="true")
+    assert quiet.stdout == "", quiet.stdout
+    assert built_relations(built.plan_artifact()) == {"fct_large_orders"}
 
 
 def test_sql_edit_rebuilds_the_model_and_its_data_dependents(built: Project) -> None:

@@ -174,7 +174,10 @@ def test_the_page_has_a_title_a_labelled_search_box_and_the_totals() -> None:
     assert re.search(r"<title>orc plan: 8 selected, 5 to build, 3 to reuse</title>", page)
     assert '<label for="q">' in page and '<input id="q" type="search"' in page
     assert "8 selected: 5 to build, 3 to reuse; about 2 min of execution avoided" in page
-    assert "count as changed on every run: source.shop.raw.orders" in page
+    assert (
+        "1 source has no measurable data version and counts as changed on every run: "
+        "source.shop.raw.orders" in page
+    )
     assert "Outcome: 1 error, 1 fail, 1 runtime error, 1 skipped, 1 success" in page
 
 
