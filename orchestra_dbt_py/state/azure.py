@@ -26,7 +26,7 @@ from orchestra_dbt_py.errors import OrcError
 from orchestra_dbt_py.location import AzureBlob
 from orchestra_dbt_py.state.objectstore import ObjectStoreBackend, one_line
 
-__all__ = ["AzureBlobBackend", "make_blob_client"]
+__all__ = ["AzureBlobBackend", "make_container_client"]
 
 _CONNECTION_STRING = "AZURE_STORAGE_CONNECTION_STRING"
 _ACCOUNT = "AZURE_STORAGE_ACCOUNT"
@@ -54,38 +54,41 @@ class AzureBlobBackend(ObjectStoreBackend):
         environ: Mapping[str, str] | None = None,
         **retry: Any,
     ) -> None:
-        """`client` is an `azure.storage.blob.BlobClient` for the blob (by default made by
-        `make_blob_client` from `environ`, default the process environment); the other
-        arguments are `ObjectStoreBackend`'s."""
-        super().__init__(location.uri, **retry)
+        """`client` is an `azure.storage.blob.ContainerClient` for the blob's container (by
+        default made by `make_container_client` from `environ`, default the process
+        environment); the other arguments are `ObjectStoreBackend`'s."""
+        super().__init__(location.uri, location.blob, **retry)
         self.location = location
-        self._client = client if client is not None else make_blob_client(location, environ)
+        self._client = client if client is not None else make_container_client(location, environ)
         self.container = location.container
         self.account = str(getattr(self._client, "account_name", None) or location.account)
 
     def exists(self) -> bool:
         """True when the blob is there (whatever it holds)."""
         try:
-            self._client.get_blob_properties()
+            self._blob(self.key).get_blob_properties()
         except Exception as error:
             if _error_code(error) == "BlobNotFound":
                 return False
-            raise self._failure("read", error) from None
+            raise self._failure("read", error, self.key) from None
         return True
 
     # --- the object store operations ---------------------------------------------------------
 
-    def _get(self) -> tuple[bytes, str] | None:
+    def _blob(self, key: str) -> Any:
+        return self._client.get_blob_client(key)
+
+    def _get(self, key: str) -> tuple[bytes, str] | None:
         try:
-            download = self._client.download_blob()
+            download = self._blob(key).download_blob()
             data: bytes = download.readall()
         except Exception as error:
             if _error_code(error) == "BlobNotFound":
                 return None
-            raise self._failure("read", error) from None
+            raise self._failure("read", error, key) from None
         return data, str(download.properties.etag)
 
-    def _put(self, data: bytes, version: str | None) -> bool:
+    def _put(self, key: str, data: bytes, version: str | None) -> bool:
         from azure.core import MatchConditions
         from azure.storage.blob import ContentSettings
 
@@ -95,7 +98,7 @@ class AzureBlobBackend(ObjectStoreBackend):
             else {"match_condition": MatchConditions.IfNotModified, "etag": version}
         )
         try:
-            self._client.upload_blob(
+            self._blob(key).upload_blob(
                 data,
                 overwrite=True,
                 content_settings=ContentSettings(content_type="application/json"),
@@ -107,14 +110,15 @@ class AzureBlobBackend(ObjectStoreBackend):
                 return False
             if version is not None and code == "BlobNotFound":
                 return False  # deleted since it was read: read again
-            raise self._failure("write", error) from None
+            raise self._failure("write", error, key) from None
         return True
 
     # --- errors ------------------------------------------------------------------------------
 
-    def _failure(self, action: str, error: Exception) -> OrcError:
+    def _failure(self, action: str, error: Exception, key: str) -> OrcError:
         """A one-line OrcError for an Azure, credentials or connection problem (never a
         secret: neither the connection string nor a token is ever shown)."""
+        uri = self._uri(key)
         from azure.core.exceptions import ClientAuthenticationError, HttpResponseError
 
         code, status = _error_code(error), getattr(error, "status_code", None)
@@ -126,32 +130,30 @@ class AzureBlobBackend(ObjectStoreBackend):
             )
         if code in _REFUSED_CODES:
             return OrcError(
-                f"the credentials for {self.description} were refused ({code}): check the "
+                f"the credentials for {uri} were refused ({code}): check the "
                 f"account key or SAS token in {_CONNECTION_STRING}, or sign in again"
             )
         if status == 403:
             return OrcError(
-                f"access to {self.description} was denied ({code or status}): grant the "
+                f"access to {uri} was denied ({code or status}): grant the "
                 f"Storage Blob Data Contributor role on {where}, or use other credentials"
             )
         if isinstance(error, ClientAuthenticationError) or status == 401:
-            return OrcError(
-                f"no usable Azure credentials to {action} {self.description}: {_CREDENTIALS_FIX}"
-            )
+            return OrcError(f"no usable Azure credentials to {action} {uri}: {_CREDENTIALS_FIX}")
         if isinstance(error, HttpResponseError) and status is not None:
             return OrcError(
-                f"Azure refused to {action} {self.description} ({code or status}): check the "
+                f"Azure refused to {action} {uri} ({code or status}): check the "
                 f"{where} and your Azure credentials"
             )
         detail = one_line(str(error).splitlines()[0] if str(error) else error)
         return OrcError(
-            f"cannot {action} {self.description} ({detail}): check the network, the account "
+            f"cannot {action} {uri} ({detail}): check the network, the account "
             f"name and {_CONNECTION_STRING}"
         )
 
 
-def make_blob_client(location: AzureBlob, environ: Mapping[str, str] | None = None) -> Any:
-    """The BlobClient for `location`: from AZURE_STORAGE_CONNECTION_STRING when it is set
+def make_container_client(location: AzureBlob, environ: Mapping[str, str] | None = None) -> Any:
+    """The ContainerClient for `location`: from AZURE_STORAGE_CONNECTION_STRING when it is set
     (and names the URI's account, if the URI names one), else at the account's endpoint with
     DefaultAzureCredential. OrcError when the packages or the account are missing."""
     import os
@@ -171,7 +173,7 @@ def make_blob_client(location: AzureBlob, environ: Mapping[str, str] | None = No
                 "the storage account's Access keys, or unset it"
             ) from None
         if location.account is None or service.account_name == location.account:
-            return service.get_blob_client(location.container, location.blob)
+            return service.get_container_client(location.container)
     account = location.account or env.get(_ACCOUNT, "").strip()
     if not account:
         raise OrcError(
@@ -185,7 +187,7 @@ def make_blob_client(location: AzureBlob, environ: Mapping[str, str] | None = No
         raise OrcError(_INSTALL) from None
     endpoint = f"https://{account}.blob.{location.suffix}"
     service = BlobServiceClient(endpoint, credential=DefaultAzureCredential())
-    return service.get_blob_client(location.container, location.blob)
+    return service.get_container_client(location.container)
 
 
 def _error_code(error: Exception) -> str | None:

@@ -7,11 +7,12 @@ import random
 from collections.abc import Callable, Collection, Mapping
 from typing import TypeVar
 
-from orchestra_dbt_py.core.claims import Claim
+from orchestra_dbt_py.core.claims import Claim, ClaimError, parse_board
 from orchestra_dbt_py.core.keys import KeyScope
 from orchestra_dbt_py.core.records import NodeRecord
+from orchestra_dbt_py.errors import OrcError, one_line
 
-__all__ = ["ClaimsChange", "ScopedBackend", "StateBackend", "backoff_seconds"]
+__all__ = ["ClaimsChange", "ScopedBackend", "StateBackend", "backoff_seconds", "stored_board"]
 
 T = TypeVar("T")
 # Given the claims board as it stands, the board to write and what to return to the caller.
@@ -63,7 +64,8 @@ class StateBackend:
     def change_claims(self, change: ClaimsChange[T]) -> T:
         """Read the claims board, apply `change` and write its board back, as one atomic step
         (the same concurrency control as `update`; the board is stored beside the document,
-        never in it). Only called when `no_claims_reason` is None."""
+        never in it). Only called when `no_claims_reason` is None. `change` must be pure:
+        it may be called again after a lost race, and while the backend holds its lock."""
         raise NotImplementedError
 
     def exists(self) -> bool:
@@ -118,3 +120,19 @@ def backoff_seconds(attempt: int, base: float, ceiling: float) -> float:
     `ceiling`, jittered so that competing writers do not retry in step."""
     top = min(ceiling, base * 2**attempt)
     return random.uniform(top / 2, top)
+
+
+def stored_board(data: bytes | None, where: str) -> dict[str, Claim]:
+    """The claims board stored at `where` (None: there is none yet, an empty board); a
+    one-line OrcError naming it when it cannot be trusted. Never repaired: a board nobody
+    can read would let two runs build the same node."""
+    if data is None:
+        return {}
+    try:
+        return parse_board(data.decode("utf-8"))
+    except (UnicodeDecodeError, ClaimError) as error:
+        detail = "not UTF-8 text" if isinstance(error, UnicodeDecodeError) else one_line(error)
+        raise OrcError(
+            f"the claims board {where} is corrupt ({detail}): delete it when no orc run is "
+            "going on (orc starts a new one)"
+        ) from None

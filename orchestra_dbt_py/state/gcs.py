@@ -42,9 +42,8 @@ class GcsBackend(ObjectStoreBackend):
     ) -> None:
         """`client` is a `google.cloud.storage.Client` (one is made from Application Default
         Credentials when omitted); the other arguments are `ObjectStoreBackend`'s."""
-        super().__init__(f"gs://{bucket}/{key}", **retry)
+        super().__init__(f"gs://{bucket}/{key}", key, **retry)
         self.bucket = bucket
-        self.key = key
         self._client = client if client is not None else _make_client(self.description)
 
     def exists(self) -> bool:
@@ -52,42 +51,42 @@ class GcsBackend(ObjectStoreBackend):
         from google.api_core.exceptions import NotFound
 
         try:
-            self._blob().reload()
+            self._blob(self.key).reload()
         except NotFound:
             self._check_bucket()
             return False
         except Exception as error:
-            raise self._failure("read", error) from None
+            raise self._failure("read", error, self.key) from None
         return True
 
     # --- the object store operations ---------------------------------------------------------
 
-    def _blob(self) -> Any:
-        return self._client.bucket(self.bucket).blob(self.key)
+    def _blob(self, key: str) -> Any:
+        return self._client.bucket(self.bucket).blob(key)
 
-    def _get(self) -> tuple[bytes, str] | None:
+    def _get(self, key: str) -> tuple[bytes, str] | None:
         from google.api_core.exceptions import NotFound
 
-        blob = self._blob()
+        blob = self._blob(key)
         try:
             data: bytes = blob.download_as_bytes()
         except NotFound:
             self._check_bucket()  # a missing bucket answers 404 too: tell them apart
             return None
         except Exception as error:
-            raise self._failure("read", error) from None
+            raise self._failure("read", error, key) from None
         if blob.generation is None:  # the download's x-goog-generation header
             raise OrcError(
-                f"the server did not say which generation of {self.description} it returned, "
+                f"the server did not say which generation of {self._uri(key)} it returned, "
                 "so orc cannot write it safely: check STORAGE_EMULATOR_HOST"
             )
         return data, str(blob.generation)
 
-    def _put(self, data: bytes, version: str | None) -> bool:
+    def _put(self, key: str, data: bytes, version: str | None) -> bool:
         from google.api_core.exceptions import NotFound, PreconditionFailed
 
         try:
-            self._blob().upload_from_string(
+            self._blob(key).upload_from_string(
                 data,
                 content_type="application/json",
                 if_generation_match=0 if version is None else int(version),
@@ -98,7 +97,7 @@ class GcsBackend(ObjectStoreBackend):
             self._check_bucket()
             return False  # the object was deleted since it was read: read again
         except Exception as error:
-            raise self._failure("write", error) from None
+            raise self._failure("write", error, key) from None
         return True
 
     # --- errors ------------------------------------------------------------------------------
@@ -113,7 +112,7 @@ class GcsBackend(ObjectStoreBackend):
         except Forbidden:
             return
         except Exception as error:
-            raise self._failure("read", error) from None
+            raise self._failure("read", error, self.key) from None
         if not found:
             raise self._no_bucket()
 
@@ -123,20 +122,20 @@ class GcsBackend(ObjectStoreBackend):
             "create the bucket or fix state_file"
         )
 
-    def _failure(self, action: str, error: Exception) -> OrcError:
+    def _failure(self, action: str, error: Exception, key: str) -> OrcError:
         """A one-line OrcError for a GCS, credentials or connection problem (never a
         secret)."""
+        uri = self._uri(key)
         from google.api_core.exceptions import Forbidden, GoogleAPICallError, Unauthorized
         from google.auth.exceptions import DefaultCredentialsError, RefreshError
 
         if isinstance(error, DefaultCredentialsError | RefreshError | Unauthorized):
             return OrcError(
-                f"no usable Google Cloud credentials to {action} {self.description}: "
-                f"{_CREDENTIALS_FIX}"
+                f"no usable Google Cloud credentials to {action} {uri}: {_CREDENTIALS_FIX}"
             )
         if isinstance(error, Forbidden):
             return OrcError(
-                f"access to {self.description} was denied (403): grant roles/storage.objectUser "
+                f"access to {uri} was denied (403): grant roles/storage.objectUser "
                 f"(storage.objects.get, create and delete) on bucket {self.bucket}, or use "
                 "other Google Cloud credentials"
             )
@@ -144,13 +143,12 @@ class GcsBackend(ObjectStoreBackend):
             what = " ".join(str(part) for part in (error.code, error.reason) if part)
             what = what or type(error).__name__
             return OrcError(
-                f"GCS refused to {action} {self.description} ({what}): check the bucket and "
+                f"GCS refused to {action} {uri} ({what}): check the bucket and "
                 "your Google Cloud credentials"
             )
         where = "STORAGE_EMULATOR_HOST" if os.environ.get("STORAGE_EMULATOR_HOST") else "proxy"
         return OrcError(
-            f"cannot {action} {self.description} ({one_line(error)}): check the network and "
-            f"the {where} settings"
+            f"cannot {action} {uri} ({one_line(error)}): check the network and the {where} settings"
         )
 
 

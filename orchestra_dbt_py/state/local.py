@@ -7,6 +7,9 @@ merge, and replace the file. The lock file is left in place on purpose: deleting
 two writers lock two different files. When the state file is a symbolic link, the file it
 points to is read, locked and replaced, and the link is kept.
 
+The claims board of overlapping runs is a sibling `<name>.claims` file (beside the file a
+link points to), changed under the same lock and replaced the same way.
+
 POSIX only (fcntl).
 """
 
@@ -14,13 +17,12 @@ from __future__ import annotations
 
 import fcntl
 import os
-import secrets
-import stat
 from collections.abc import Callable, Collection, Iterator, Mapping
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
+from orchestra_dbt_py.core.claims import dump_board
 from orchestra_dbt_py.core.document import (
     decode_document,
     dump_journal_line,
@@ -30,7 +32,8 @@ from orchestra_dbt_py.core.document import (
 )
 from orchestra_dbt_py.core.records import NodeRecord, merge_states
 from orchestra_dbt_py.errors import OrcError
-from orchestra_dbt_py.state.backend import StateBackend
+from orchestra_dbt_py.state.backend import ClaimsChange, StateBackend, T, stored_board
+from orchestra_dbt_py.state.files import replace_durably
 
 __all__ = ["LocalFileBackend"]
 
@@ -40,6 +43,7 @@ class LocalFileBackend(StateBackend):
 
     # A save is a local rename: checkpoint often.
     checkpoint_seconds = 0.25
+    no_claims_reason = None
 
     def __init__(self, path: Path, on_wait: Callable[[str], None] | None = None) -> None:
         self.path = Path(path)
@@ -130,6 +134,33 @@ class LocalFileBackend(StateBackend):
                 return False
             self._write(target, dump_state({}))
         return True
+
+    def change_claims(self, change: ClaimsChange[T]) -> T:
+        """Read the claims file, apply `change`, and replace the file when the board changed,
+        all under the state lock. A missing file is an empty board; a corrupt one an
+        OrcError (never replaced)."""
+        target = self._target()
+        path = _claims(target)
+        with self._locked(target, announce=False):
+            try:
+                data: bytes | None = path.read_bytes()
+            except FileNotFoundError:
+                data = None
+            except OSError as error:
+                raise OrcError(
+                    f"cannot read the claims board {path} ({_reason(error)}): fix its permissions"
+                ) from None
+            board = stored_board(data, str(path))
+            changed, result = change(dict(board))
+            if changed != board:
+                try:
+                    replace_durably(path, dump_board(changed).encode("utf-8"))
+                except OSError as error:
+                    raise OrcError(
+                        f"cannot write the claims board {path} ({_reason(error)}): free disk "
+                        "space or fix permissions"
+                    ) from None
+        return result
 
     # --- internals ---------------------------------------------------------------------------
 
@@ -261,58 +292,27 @@ class LocalFileBackend(StateBackend):
 
     def _write(self, target: Path, text: str) -> None:
         """Atomically replace `target` with `text`; on any failure no temp file remains."""
-        directory = target.parent
-        temp = directory / f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
-        data = text.encode("utf-8")
         try:
-            mode: int | None = stat.S_IMODE(os.stat(target).st_mode)
-        except FileNotFoundError:
-            mode = None  # a new file: 0o666 less the umask, as for any file the user creates
-        try:
-            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
-            try:
-                with os.fdopen(fd, "wb") as handle:
-                    if mode is not None:
-                        os.fchmod(handle.fileno(), mode)
-                    handle.write(data)
-                    handle.flush()
-                    os.fsync(handle.fileno())
-            except BaseException:
-                with suppress(OSError):
-                    os.unlink(temp)
-                raise
-            try:
-                os.replace(temp, target)
-            except BaseException:
-                with suppress(OSError):
-                    os.unlink(temp)
-                raise
+            replace_durably(target, text.encode("utf-8"))
         except OSError as error:
             raise OrcError(
                 f"cannot write state file {self.path} ({_reason(error)}): free disk space or "
                 "fix permissions; the previous state is unchanged"
             ) from None
-        _fsync_directory(directory)
 
 
 def _journal(target: Path) -> Path:
     return target.with_name(target.name + ".journal")
 
 
+def _claims(target: Path) -> Path:
+    return target.with_name(target.name + ".claims")
+
+
 def _identity(path: Path) -> tuple[int, int, int]:
     """What changes whenever the file is replaced or rewritten."""
     stat_result = os.stat(path)
     return (stat_result.st_ino, stat_result.st_mtime_ns, stat_result.st_size)
-
-
-def _fsync_directory(directory: Path) -> None:
-    """Make the rename durable. Best effort: some file systems cannot fsync a directory."""
-    with suppress(OSError):
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 def _reason(error: OSError) -> str:

@@ -41,9 +41,8 @@ class S3Backend(ObjectStoreBackend):
     ) -> None:
         """`client` is a boto3 S3 client (one is made from the AWS chain when omitted);
         `retry` takes `ObjectStoreBackend`'s keyword arguments (on_wait, attempts, backoff)."""
-        super().__init__(f"s3://{bucket}/{key}", **retry)
+        super().__init__(f"s3://{bucket}/{key}", key, **retry)
         self.bucket = bucket
-        self.key = key
         self._client = client if client is not None else _make_client()
 
     def exists(self) -> bool:
@@ -56,27 +55,27 @@ class S3Backend(ObjectStoreBackend):
                 # A missing bucket answers HEAD with a bare 404 too: tell them apart.
                 self._check_bucket()
                 return False
-            raise self._failure("read", error) from None
+            raise self._failure("read", error, self.key) from None
         return True
 
     # --- the object store operations ---------------------------------------------------------
 
-    def _get(self) -> tuple[bytes, str] | None:
+    def _get(self, key: str) -> tuple[bytes, str] | None:
         try:
-            response = self._client.get_object(Bucket=self.bucket, Key=self.key)
+            response = self._client.get_object(Bucket=self.bucket, Key=key)
             data: bytes = response["Body"].read()
         except Exception as error:
             if _error_code(error) in _MISSING_KEY_CODES:
                 return None
-            raise self._failure("read", error) from None
+            raise self._failure("read", error, key) from None
         return data, response.get("ETag")
 
-    def _put(self, data: bytes, version: str | None) -> bool:
+    def _put(self, key: str, data: bytes, version: str | None) -> bool:
         condition = {"IfMatch": version} if version is not None else {"IfNoneMatch": "*"}
         try:
             self._client.put_object(
                 Bucket=self.bucket,
-                Key=self.key,
+                Key=key,
                 Body=data,
                 ContentType="application/json",
                 **condition,
@@ -85,7 +84,7 @@ class S3Backend(ObjectStoreBackend):
             code = _error_code(error)
             if code in _CONFLICT_CODES or (version is not None and code in _MISSING_KEY_CODES):
                 return False
-            raise self._failure("write", error) from None
+            raise self._failure("write", error, key) from None
         return True
 
     # --- errors ------------------------------------------------------------------------------
@@ -96,7 +95,7 @@ class S3Backend(ObjectStoreBackend):
         except Exception as error:
             if _error_code(error) in _MISSING_KEY_CODES:
                 raise self._no_bucket() from None
-            raise self._failure("read", error) from None
+            raise self._failure("read", error, self.key) from None
 
     def _no_bucket(self) -> OrcError:
         return OrcError(
@@ -104,13 +103,14 @@ class S3Backend(ObjectStoreBackend):
             "create the bucket or fix state_file"
         )
 
-    def _failure(self, action: str, error: Exception) -> OrcError:
+    def _failure(self, action: str, error: Exception, key: str) -> OrcError:
         """A one-line OrcError for an S3 or connection problem (never a secret)."""
+        uri = self._uri(key)
         from botocore.exceptions import NoCredentialsError, PartialCredentialsError
 
         if isinstance(error, NoCredentialsError | PartialCredentialsError):
             return OrcError(
-                f"no usable AWS credentials to {action} {self.description}: configure them "
+                f"no usable AWS credentials to {action} {uri}: configure them "
                 "(AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or an instance role)"
             )
         code = _error_code(error)
@@ -118,7 +118,7 @@ class S3Backend(ObjectStoreBackend):
             return self._no_bucket()
         if code in _DENIED_CODES:
             return OrcError(
-                f"access to {self.description} was denied ({code}): grant s3:GetObject, "
+                f"access to {uri} was denied ({code}): grant s3:GetObject, "
                 f"s3:PutObject and s3:ListBucket on bucket {self.bucket}, or use other AWS "
                 "credentials"
             )
@@ -126,13 +126,12 @@ class S3Backend(ObjectStoreBackend):
             detail = _error_message(error)
             what = f"{code}: {detail}" if detail else code
             return OrcError(
-                f"S3 refused to {action} {self.description} ({what}): check the bucket, its "
+                f"S3 refused to {action} {uri} ({what}): check the bucket, its "
                 "region and your AWS credentials"
             )
         detail = one_line(error)
         return OrcError(
-            f"cannot {action} {self.description} ({detail}): check the network, the region "
-            "and AWS_ENDPOINT_URL"
+            f"cannot {action} {uri} ({detail}): check the network, the region and AWS_ENDPOINT_URL"
         )
 
 

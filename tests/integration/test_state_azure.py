@@ -164,14 +164,14 @@ def test_a_stale_etag_is_refused_then_merged(container: str) -> None:
     original_put = az._put
     refused: list[bool] = []
 
-    def put_after_someone_else(data: bytes, version: str | None) -> bool:
+    def put_after_someone_else(key: str, data: bytes, version: str | None) -> bool:
         if not refused:
             az_at(f"az://{container}/{KEY}").update({"theirs": record(1)})
             assert version is not None and version != etag(container)
-            accepted = original_put(data, version)
+            accepted = original_put(key, data, version)
             refused.append(not accepted)
             return accepted
-        return original_put(data, version)
+        return original_put(key, data, version)
 
     az._put = put_after_someone_else  # type: ignore[method-assign]
     az.update({"ours": record(2)})

@@ -136,14 +136,14 @@ def test_a_stale_generation_is_refused_then_merged(bucket: str) -> None:
     original_put = gcs._put
     refused: list[bool] = []
 
-    def put_after_someone_else(data: bytes, version: str | None) -> bool:
+    def put_after_someone_else(key: str, data: bytes, version: str | None) -> bool:
         if not refused:
             gcs_at(f"gs://{bucket}/{KEY}").update({"theirs": record(1)})
             assert version is not None and int(version) != generation(bucket)
-            accepted = original_put(data, version)
+            accepted = original_put(key, data, version)
             refused.append(not accepted)
             return accepted
-        return original_put(data, version)
+        return original_put(key, data, version)
 
     gcs._put = put_after_someone_else  # type: ignore[method-assign]
     gcs.update({"ours": record(2)})

@@ -183,7 +183,7 @@ def test_az_takes_its_account_from_the_connection_string() -> None:
     backend = azure_backend(
         "az://state/s.json", {"AZURE_STORAGE_CONNECTION_STRING": CONNECTION.format(key=KEY)}
     )
-    assert backend._client.url == "https://fromconn.blob.core.windows.net/state/s.json"
+    assert backend._blob(backend.key).url == "https://fromconn.blob.core.windows.net/state/s.json"
     assert backend.account == "fromconn"
     assert KEY not in repr(backend) and KEY not in backend.description
 
@@ -192,7 +192,7 @@ def test_az_without_a_connection_string_uses_the_account_and_default_credential(
     from azure.identity import DefaultAzureCredential
 
     backend = azure_backend("az://state/s.json", {"AZURE_STORAGE_ACCOUNT": "teamacct"})
-    assert backend._client.url == "https://teamacct.blob.core.windows.net/state/s.json"
+    assert backend._blob(backend.key).url == "https://teamacct.blob.core.windows.net/state/s.json"
     assert isinstance(backend._client.credential, DefaultAzureCredential)
 
 
@@ -201,7 +201,7 @@ def test_abfss_uses_its_own_account_unless_the_connection_string_names_it() -> N
 
     other = {"AZURE_STORAGE_CONNECTION_STRING": CONNECTION.format(key=KEY)}
     backend = azure_backend("abfss://state@teamacct.dfs.core.windows.net/s.json", other)
-    assert backend._client.url == "https://teamacct.blob.core.windows.net/state/s.json"
+    assert backend._blob(backend.key).url == "https://teamacct.blob.core.windows.net/state/s.json"
     assert isinstance(backend._client.credential, DefaultAzureCredential)
     same = azure_backend("abfss://state@fromconn.dfs.core.windows.net/s.json", other)
     assert not isinstance(same._client.credential, DefaultAzureCredential)
@@ -257,6 +257,9 @@ class FakeBlob:
         return self
 
     def blob(self, key: str) -> FakeBlob:
+        return self
+
+    def get_blob_client(self, key: str) -> FakeBlob:  # the container is this blob too
         return self
 
     def exists(self) -> bool:

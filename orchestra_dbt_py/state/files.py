@@ -1,0 +1,48 @@
+"""Durable atomic replacement of a local file, shared by the local backend's state document
+and its claims board."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import stat
+from contextlib import suppress
+from pathlib import Path
+
+__all__ = ["replace_durably"]
+
+
+def replace_durably(target: Path, data: bytes) -> None:
+    """Replace `target` with `data`: a temp file beside it, fsynced, renamed over it, and the
+    rename fsynced. An existing file's mode is kept. Raises OSError; on any failure `target`
+    is unchanged and no temp file remains."""
+    directory = target.parent
+    temp = directory / f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+    try:
+        mode: int | None = stat.S_IMODE(os.stat(target).st_mode)
+    except FileNotFoundError:
+        mode = None  # a new file: 0o666 less the umask, as for any file the user creates
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            if mode is not None:
+                os.fchmod(handle.fileno(), mode)
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, target)
+    except BaseException:
+        with suppress(OSError):
+            os.unlink(temp)
+        raise
+    _fsync_directory(directory)
+
+
+def _fsync_directory(directory: Path) -> None:
+    """Make the rename durable. Best effort: some file systems cannot fsync a directory."""
+    with suppress(OSError):
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
