@@ -155,7 +155,8 @@ def parse_board(text: str) -> dict[str, Claim]:
     return {str(key): _parse_claim(key, value) for key, value in claims.items()}
 
 
-def _parse_claim(key: str, value: Any) -> Claim:
+def _parse_claim(name: str, value: Any) -> Claim:
+    key = json.dumps(name)  # shown quoted: a key may hold any character, newlines included
     if not isinstance(value, dict) or set(value) != set(_FIELDS):
         raise ClaimError(f"claim {key}: expected the fields {', '.join(sorted(_FIELDS))}")
     for name, kind in _FIELDS.items():

@@ -122,17 +122,18 @@ def backoff_seconds(attempt: int, base: float, ceiling: float) -> float:
     return random.uniform(top / 2, top)
 
 
-def stored_board(data: bytes | None, where: str) -> dict[str, Claim]:
-    """The claims board stored at `where` (None: there is none yet, an empty board); a
-    one-line OrcError naming it when it cannot be trusted. Never repaired: a board nobody
-    can read would let two runs build the same node."""
+def stored_board(
+    data: bytes | None,
+    where: str,
+    fix: str = "delete it when no orc run is going on (orc starts a new one)",
+) -> dict[str, Claim]:
+    """The claims board stored in `where` ("the claims board <path>"; None: there is none
+    yet, an empty board); a one-line OrcError naming it when it cannot be trusted. Never
+    repaired: a board nobody can read would let two runs build the same node."""
     if data is None:
         return {}
     try:
         return parse_board(data.decode("utf-8"))
     except (UnicodeDecodeError, ClaimError) as error:
         detail = "not UTF-8 text" if isinstance(error, UnicodeDecodeError) else one_line(error)
-        raise OrcError(
-            f"the claims board {where} is corrupt ({detail}): delete it when no orc run is "
-            "going on (orc starts a new one)"
-        ) from None
+        raise OrcError(f"{where} is corrupt ({detail}): {fix}") from None

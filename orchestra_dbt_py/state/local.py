@@ -150,7 +150,7 @@ class LocalFileBackend(StateBackend):
                 raise OrcError(
                     f"cannot read the claims board {path} ({_reason(error)}): fix its permissions"
                 ) from None
-            board = stored_board(data, str(path))
+            board = stored_board(data, f"the claims board {path}")
             changed, result = change(dict(board))
             if changed != board:
                 try:

@@ -121,7 +121,7 @@ class ObjectStoreBackend(StateBackend):
     def change_claims(self, change: ClaimsChange[R]) -> R:
         """Change the claims object `<key>.claims` with the same conditional writes as
         `update`; a missing object is an empty board, an unchanged board is not written."""
-        where = f"{self.description}.claims"
+        where = f"the claims board {self.description}.claims"
 
         def apply(data: bytes | None) -> tuple[bytes | None, R]:
             board = stored_board(data, where)

@@ -31,12 +31,17 @@ from collections.abc import Callable, Collection, Mapping
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 
-from orchestra_dbt_py.core.claims import Claim, ClaimError, dump_board, parse_board
+from orchestra_dbt_py.core.claims import Claim, dump_board
 from orchestra_dbt_py.core.document import dump_item_json, parse_item_json
 from orchestra_dbt_py.core.records import CLOCK_SKEW, NodeRecord, merge_states, prevails
 from orchestra_dbt_py.errors import OrcError, one_line
 from orchestra_dbt_py.location import WAREHOUSE_SCHEME
-from orchestra_dbt_py.state.backend import ClaimsChange, StateBackend, backoff_seconds
+from orchestra_dbt_py.state.backend import (
+    ClaimsChange,
+    StateBackend,
+    backoff_seconds,
+    stored_board,
+)
 
 __all__ = ["MacroCaller", "WarehouseBackend"]
 
@@ -230,11 +235,7 @@ class WarehouseBackend(StateBackend):
         (text,) = rows
         if not isinstance(text, str):
             raise OrcError(f"{where} holds {_shown(text)}, not a claims board: {fix}")
-        try:
-            return parse_board(text)
-        except ClaimError as error:
-            detail = one_line(error)
-            raise OrcError(f"{where} holds a corrupt claims board ({detail}): {fix}") from None
+        return stored_board(text.encode("utf-8"), where, fix)
 
     # --- internals ---------------------------------------------------------------------------
 

@@ -124,8 +124,8 @@ def test_an_unchanged_board_is_not_written(wh: HookedProject) -> None:
 
 
 CORRUPT = [
-    ("{not json", "holds a corrupt claims board (not JSON"),
-    ('{"claims": []}', 'holds a corrupt claims board ("claims" is not an object)'),
+    ("{not json", "is corrupt (not JSON"),
+    ('{"claims": []}', 'is corrupt ("claims" is not an object)'),
     (None, "holds NULL, not a claims board"),
 ]
 

@@ -119,7 +119,7 @@ def test_an_unchanged_board_is_not_rewritten(backend: LocalFileBackend, state_pa
     [
         (b'{"claims": {', "not JSON"),
         (b"\xff\xfe{}", "not UTF-8 text"),
-        (b'{"claims": {"a\\nb": 1}}', "claim a b: expected the fields"),
+        (b'{"claims": {"a\\nb": 1}}', 'claim "a\\nb": expected the fields'),
         (b'{"state": {}}', "not a claims document"),
     ],
 )
@@ -255,7 +255,7 @@ def test_local_and_object_stores_coordinate_and_http_says_why_not(state_path: Pa
 )
 def test_any_stored_bytes_are_a_board_or_a_one_line_error_naming_it(data: bytes) -> None:
     try:
-        stored_board(data, "s3://b/orc/state.json.claims")
+        stored_board(data, "the claims board s3://b/orc/state.json.claims")
     except OrcError as error:
         assert "\n" not in str(error)
         assert str(error).startswith("the claims board s3://b/orc/state.json.claims is corrupt")

@@ -185,8 +185,8 @@ def test_change_gets_a_board_of_its_own() -> None:
 
 
 CORRUPT = [
-    (["{not json"], "holds a corrupt claims board (not JSON"),
-    (['{"claims": {"a": {}}}'], "holds a corrupt claims board (claim a: expected the fields"),
+    (["{not json"], "is corrupt (not JSON"),
+    (['{"claims": {"a": {}}}'], 'is corrupt (claim "a": expected the fields'),
     ([None], "holds NULL, not a claims board"),
     ([7], "holds not text (int '7'), not a claims board"),
     ([], "has 0 rows, not its one board row"),
@@ -212,7 +212,7 @@ def test_a_board_orc_cannot_trust_is_one_line(rows: list[Any], words: str) -> No
 def test_a_corrupt_board_is_reported_over_a_failed_commit() -> None:
     table = ClaimsTable(rows=["{not json"])
     table.failures = [RuntimeError("commit failed")]
-    with pytest.raises(OrcError, match="corrupt claims board"):
+    with pytest.raises(OrcError, match="is corrupt"):
         backend(table).change_claims(lambda board: (board, None))
     assert table.calls == 1
 
