@@ -94,7 +94,8 @@ def _model_sql(inputs: list[str], materialized: str) -> str:
         config = "{{ config(materialized='incremental', unique_key='id') }}\n"
     selects = [f"select id, value, loaded_at from {relation}" for relation in inputs]
     body = "\nunion all\n".join(selects)
-    sql = f"{config}select id, sum(value) as value, max(loaded_at) as loaded_at\nfrom (\n{body}\n)"
+    sql = f"{config}select id, sum(value) as value, max(loaded_at) as loaded_at\n"
+    sql += f"from (\n{body}\n) as inputs"
     if materialized == "incremental":
         sql += (
             "\n{% if is_incremental() %}"
