@@ -103,14 +103,17 @@ class Coordinator:
     def claim(
         self, node_ids: Iterable[str], downstream: Mapping[str, Collection[str]]
     ) -> tuple[list[str], dict[str, Claim]]:
-        """Take every node no other live run holds, except those downstream of a held one:
-        (the node ids now held by this run, the node ids held by others with their claims)."""
-        by_key = {self.key_of(uid): uid for uid in node_ids}
+        """Take every node no other live run holds, except those downstream of a held one
+        (`downstream`: each node of the graph with the nodes below it): (the node ids now
+        held by this run, the node ids held by others that hold some back, with claims)."""
+        wanted = [self.key_of(uid) for uid in node_ids]
+        by_key = {self.key_of(uid): uid for uid in downstream}
+        by_key.update(zip(wanted, node_ids, strict=True))
         below = {self.key_of(u): [self.key_of(d) for d in ds] for u, ds in downstream.items()}
         mine = self._mine()
 
         def change(board: dict[str, Claim]) -> tuple[dict[str, Claim], Taken]:
-            taken = take(board, by_key, mine, self.clock(), dead_runs(board), below)
+            taken = take(board, wanted, mine, self.clock(), dead_runs(board), below)
             return taken.board, taken
 
         taken = self.backend.change_claims(change)

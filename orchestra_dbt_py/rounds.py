@@ -50,12 +50,13 @@ def build_in_rounds(
     done = Rounds(plan=planned)
     state = planned_state
     pending = planned.ids("build")
+    below = descendants_within(nodes, list(nodes)) if coordinator is not None else {}
     while pending:
         blocked: dict[str, Claim] = {}
         if coordinator is None:
             held = list(pending)
         else:
-            held, blocked = coordinator.claim(pending, descendants_within(nodes, pending))
+            held, blocked = coordinator.claim(pending, below)
             changed = [uid for uid in held if load_state().get(uid) != state.get(uid)]
             if changed:
                 # Another run saved a result between this run's plan and its claim.

@@ -81,18 +81,26 @@ def take(
     downstream: Mapping[str, Collection[str]] | None = None,
 ) -> Taken:
     """Claim for `mine` every wanted key that no other live run holds, except the keys
-    downstream of one that is held (they must wait for its result). Expired and dead claims
-    are dropped from the board."""
+    downstream of one that is held, wanted or not (they must wait for its result: built on
+    top of it now, they would read a table being replaced and be stale at once). Expired and
+    dead claims are dropped from the board. `blocked` holds the other runs' claims that
+    hold back a wanted key."""
     kept = {
         key: claim
         for key, claim in board.items()
         if claim.run_id == mine.run_id or not free_to_take(claim, mine.run_id, now, dead_runs)
     }
     wanted = list(dict.fromkeys(wanted))
-    blocked = {key: kept[key] for key in wanted if key in kept and kept[key].run_id != mine.run_id}
-    waiting = set(blocked)
-    for key in blocked:
-        waiting.update((downstream or {}).get(key, ()))
+    below = downstream or {}
+    blocked: dict[str, Claim] = {}
+    waiting: set[str] = set()
+    for key, claim in kept.items():
+        if claim.run_id == mine.run_id:
+            continue
+        held_back = {key, *below.get(key, ())}.intersection(wanted)
+        if held_back:
+            blocked[key] = claim
+            waiting |= held_back
     held = [key for key in wanted if key not in waiting]
     for key in held:
         kept[key] = mine

@@ -36,7 +36,7 @@ def team(tmp_path: Path) -> Iterator[Team]:
 
 SELECTIONS = [
     (),  # everything
-    ("--select", "m_00000+", "m_00001+", "m_00002+"),
+    ("--select", "+m_00018", "+m_00020"),
     ("--select", "+m_00023"),
     ("--exclude", "m_00003+"),
 ]

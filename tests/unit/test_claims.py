@@ -72,6 +72,16 @@ def test_keys_downstream_of_a_blocked_key_wait_for_it() -> None:
     assert taken.board == {"a": THEIRS, "d": MINE, "y": MINE}
 
 
+def test_keys_below_an_upstream_another_run_holds_wait_though_it_is_not_wanted() -> None:
+    # `u` is outside this run's selection; another run is rebuilding it right now.
+    downstream = {"u": ["b"], "b": []}
+    taken = take({"u": THEIRS}, ["b", "d"], MINE, NOW, downstream=downstream)
+    assert taken.held == ["d"]
+    assert taken.blocked == {"u": THEIRS}
+    # A claim that holds back nothing this run wants is not reported.
+    assert take({"u": THEIRS}, ["d"], MINE, NOW, downstream=downstream).blocked == {}
+
+
 def test_expired_and_dead_claims_are_taken_over_and_dropped() -> None:
     expired = claim("gone", expires=NOW - timedelta(seconds=1))
     dead = claim("dead")
