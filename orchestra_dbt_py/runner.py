@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 from orchestra_dbt_py.artifacts import reported_write
 from orchestra_dbt_py.config import ALWAYS_ON, Settings
@@ -25,7 +26,7 @@ from orchestra_dbt_py.core.versions import DataVersion, source_version
 from orchestra_dbt_py.dbt.command import DbtCommand, exit_code
 from orchestra_dbt_py.dbt.graph import ProjectGraph, read_graph
 from orchestra_dbt_py.dbt.invocation import invocation_id, one_invocation_id
-from orchestra_dbt_py.dbt.run_results import RUN_RESULTS, add_reused_results
+from orchestra_dbt_py.dbt.run_results import RUN_RESULTS, add_reused_results, results_since
 from orchestra_dbt_py.dbt.session import DbtSession
 from orchestra_dbt_py.dbt.warehouse import WITHOUT_PACKAGE, Warehouse
 from orchestra_dbt_py.errors import OrcError
@@ -218,11 +219,14 @@ def _run_stateful(command: DbtCommand, settings: Settings, env: Mapping[str, str
         forget_everything=bool(command.partial_data_flags),
     )
     code = 0
+    ran: list[dict[str, Any]] = []  # dbt's results of every round (it rewrites its file)
     if to_run:
 
         def run_round(node_ids: Sequence[str]) -> tuple[int, bool]:
+            round_started = datetime.now(UTC)
             with interrupts_as_keyboard_interrupt() as received:
                 result = planned.session.run(node_ids, callbacks=[recorder.on_event])
+            ran.extend(results_since(planned.session.target_dir, round_started))
             record_table_versions(recorder, planned.warehouse)
             recorder.flush()  # before the claims go: a waiting run then finds the records
             return (128 + received[0] if received else exit_code(result)), bool(received)
@@ -301,6 +305,7 @@ def _run_stateful(command: DbtCommand, settings: Settings, env: Mapping[str, str
             {uid: node.relation for uid, node in nodes.items()},
             started_at,
             {"which": command.subcommand, "invocation_command": shlex.join(["dbt", *command.args])},
+            earlier=ran,
         )
     page = console.shown_path(target_dir / HTML_ARTIFACT)
     console.say(f"plan and reasons: {page} (orc plan shows them as a table)")

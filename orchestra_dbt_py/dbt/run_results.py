@@ -5,14 +5,14 @@ selection, also when dbt did not run at all."""
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from orchestra_dbt_py.artifacts import replace_file
 
-__all__ = ["RUN_RESULTS", "add_reused_results", "reused_status"]
+__all__ = ["RUN_RESULTS", "add_reused_results", "results_since", "reused_status"]
 
 RUN_RESULTS = "run_results.json"
 _SCHEMA = "https://schemas.getdbt.com/dbt/run-results/v6.json"
@@ -31,11 +31,13 @@ def add_reused_results(
     relations: Mapping[str, str | None],
     started_at: datetime,
     invocation: Mapping[str, Any],
+    earlier: Sequence[Mapping[str, Any]] = (),
 ) -> Path:
     """Add a result for each reused node (unique id -> orc's reason) to the run_results.json
     dbt wrote in this run, or write one with only those when dbt did not run (a file older
     than `started_at` is a previous run's and is replaced). `invocation` becomes the
-    `args` of a new file."""
+    `args` of a new file. `earlier` holds the results of this run's earlier dbt invocations
+    (it waited for another run between them); those the file lacks are added."""
     path = target_dir / RUN_RESULTS
     document = _written_since(path, started_at)
     if document is None:
@@ -54,6 +56,10 @@ def add_reused_results(
             "args": dict(invocation),
         }
     listed = {result.get("unique_id") for result in document["results"]}
+    for result in earlier:
+        if result.get("unique_id") not in listed:
+            document["results"].append(dict(result))
+            listed.add(result.get("unique_id"))
     status = reused_status()
     for uid in sorted(reused.keys() - listed):
         document["results"].append(
@@ -73,6 +79,12 @@ def add_reused_results(
             }
         )
     return replace_file(path, json.dumps(document, indent=2))
+
+
+def results_since(target_dir: Path, started_at: datetime) -> list[dict[str, Any]]:
+    """The results of the run_results.json dbt wrote after `started_at` (none if it did not)."""
+    document = _written_since(target_dir / RUN_RESULTS, started_at)
+    return [] if document is None else list(document["results"])
 
 
 def _written_since(path: Path, started_at: datetime) -> dict[str, Any] | None:

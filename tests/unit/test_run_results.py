@@ -48,3 +48,21 @@ def test_a_previous_runs_file_or_a_broken_one_is_replaced(tmp_path: Path) -> Non
         document = json.loads(path.read_text())
         assert document["args"] == ARGS
         assert document["metadata"]["generated_at"].endswith("Z")
+
+
+def test_the_results_of_earlier_rounds_are_kept(tmp_path: Path) -> None:
+    """A run that waited for another runs dbt twice; dbt's second file lacks the first's."""
+    from orchestra_dbt_py.dbt.run_results import results_since
+
+    path = tmp_path / "run_results.json"
+    dbt_wrote(path, "model.p.a")
+    first = results_since(tmp_path, STARTED)
+    dbt_wrote(path, "model.p.c")
+    ran = first + results_since(tmp_path, STARTED)
+    add_reused_results(tmp_path, {"model.p.b": "built by another run"}, {}, STARTED, ARGS, ran)
+    assert results_of(path) == {
+        "model.p.a": "success",
+        "model.p.b": reused_status(),
+        "model.p.c": "success",
+    }
+    assert results_since(tmp_path, datetime.now(UTC) + timedelta(minutes=1)) == []
