@@ -188,7 +188,7 @@ def show_plan(
 def orc_lines(command: DbtCommand, stdout_for_data: bool = False) -> Iterator[None]:
     """orc's lines follow the dbt command's `--log-format` and `--quiet`, and carry the one
     dbt invocation id of this orc command (see `one_invocation_id`)."""
-    console.configure(command.params, stdout_for_data, invocation_id)
+    console.configure(command.effective or command.params, stdout_for_data, invocation_id)
     with one_invocation_id():
         yield
 
@@ -202,7 +202,7 @@ def _run_stateful(command: DbtCommand, settings: Settings, env: Mapping[str, str
     started_at = datetime.now(UTC)
     planned = make_plan(command, settings, env, on_wait=console.say)
     nodes, decided, backend = planned.nodes, planned.plan, planned.backend
-    verbose = bool(settings.debug or command.params.get("debug"))
+    verbose = bool(settings.debug or command.effective.get("debug"))
     if verbose:
         for key in settings.always_on_keys:
             console.say(f"{key} is set: orc always {ALWAYS_ON[key]}, whatever its value")

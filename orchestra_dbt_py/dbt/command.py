@@ -9,7 +9,7 @@ import os
 import shlex
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +69,8 @@ class DbtCommand:
     subcommand: str | None
     # Parameters the user gave on the command line, as dbt's click parser read them.
     params: Mapping[str, Any]
+    # Every parameter's value as dbt will use it, from the environment (DBT_QUIET...) too.
+    effective: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def full_refresh(self) -> bool:
@@ -180,7 +182,8 @@ def _read_command(args: Sequence[str]) -> tuple[DbtCommand, str | click.ClickExc
         for key, value in ctx.params.items()
         if ctx.get_parameter_source(key) == ParameterSource.COMMANDLINE
     }
-    return DbtCommand(tuple(args), name, params), ""
+    effective = {key: value for ctx in (root, sub) for key, value in ctx.params.items()}
+    return DbtCommand(tuple(args), name, params, effective), ""
 
 
 def accepted_params(subcommand: str) -> set[str]:
