@@ -132,9 +132,7 @@ class _Bearer(requests.auth.AuthBase):
 class HttpBackend(StateBackend):
     """State kept by the Orchestra API (or a compatible server)."""
 
-    no_claims_reason = (
-        "the Orchestra API offers no conditional write, so overlapping runs are not coordinated"
-    )
+    no_claims_reason = "the Orchestra API offers no conditional write"
 
     def __init__(
         self,

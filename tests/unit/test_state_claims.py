@@ -237,9 +237,7 @@ def test_local_and_object_stores_coordinate_and_http_says_why_not(state_path: Pa
     assert scoped.change_claims(taking(["a"], "r1")) == ["a"]
     assert board_of(local) == {"a": claim("r1")}
     assert StateBackend.no_claims_reason is not None
-    assert HttpBackend.no_claims_reason == (
-        "the Orchestra API offers no conditional write, so overlapping runs are not coordinated"
-    )
+    assert HttpBackend.no_claims_reason == ("the Orchestra API offers no conditional write")
 
 
 # --- boards that cannot be trusted -----------------------------------------------------------
