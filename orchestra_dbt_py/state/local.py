@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import threading
 from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -53,6 +54,7 @@ class LocalFileBackend(StateBackend):
         # a checkpoint re-parses the file only when another writer has replaced it since.
         self._known: tuple[tuple[int, int, int], dict[str, NodeRecord]] | None = None
         self._texts: dict[str, tuple[NodeRecord, str]] = {}
+        self._thread_lock = threading.RLock()
 
     # --- the StateBackend interface ----------------------------------------------------------
 
@@ -262,6 +264,14 @@ class LocalFileBackend(StateBackend):
 
     @contextmanager
     def _locked(self, target: Path, announce: bool = True) -> Iterator[None]:
+        # Threads of this run (checkpoints, claim renewals) queue here, silently: a file lock
+        # is per open file, so without this they would wait for each other on the file lock
+        # and be announced as another run.
+        with self._thread_lock, self._file_locked(target, announce):
+            yield
+
+    @contextmanager
+    def _file_locked(self, target: Path, announce: bool) -> Iterator[None]:
         lock_path = target.with_name(target.name + ".lock")
         try:
             fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)

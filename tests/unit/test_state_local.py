@@ -411,3 +411,47 @@ def test_open_backend_warehouse_rejects_a_malformed_table(state_file: str) -> No
 def test_open_backend_rejects_an_unknown_scheme() -> None:
     with pytest.raises(OrcError, match="scheme"):
         open_backend(Settings(state_file="https://example.com/state.json"))
+
+
+def test_threads_of_one_run_wait_for_each_other_without_a_message(tmp_path: Path) -> None:
+    """A run's checkpoint and its claim renewals share the lock: neither is 'another run'."""
+    import threading
+
+    from orchestra_dbt_py.state.local import LocalFileBackend
+
+    said: list[str] = []
+    backend = LocalFileBackend(tmp_path / "state.json", on_wait=said.append)
+    backend.init()
+    inside, leave = threading.Event(), threading.Event()
+
+    def hold() -> tuple[dict[str, object], None]:
+        inside.set()
+        leave.wait(10)
+        return {}, None
+
+    holder = threading.Thread(target=lambda: backend.change_claims(lambda board: hold()))
+    holder.start()
+    assert inside.wait(10)
+    saver = threading.Thread(target=lambda: backend.update({}))
+    saver.start()
+    saver.join(0.3)
+    assert saver.is_alive()  # it waits for the holder...
+    leave.set()
+    holder.join(10)
+    saver.join(10)
+    assert not saver.is_alive() and said == []  # ...and says nothing
+    other = LocalFileBackend(tmp_path / "state.json", on_wait=said.append)
+    inside.clear()
+    leave.clear()
+    holder = threading.Thread(target=lambda: backend.change_claims(lambda board: hold()))
+    holder.start()
+    assert inside.wait(10)
+    waiter = threading.Thread(target=lambda: other.update({}))
+    waiter.start()
+    waiter.join(0.3)
+    leave.set()
+    holder.join(10)
+    waiter.join(10)
+    assert said == [
+        f"waiting for the state lock on {tmp_path / 'state.json'} (another orc run is saving)"
+    ]
