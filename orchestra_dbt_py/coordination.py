@@ -173,8 +173,8 @@ def live_claims(
     """The live claims other runs hold on these nodes, by node id (read only)."""
     if backend.no_claims_reason is not None:
         return {}
-    look = partial(_live_holders, keys=list(uid_by_key), run_id="", now=now)
-    return {uid_by_key[key]: claim for key, claim in backend.change_claims(look).items()}
+    _, live = _live_holders(backend.read_claims(), list(uid_by_key), "", now)
+    return {uid_by_key[key]: claim for key, claim in live.items()}
 
 
 def _renewed(

@@ -61,6 +61,10 @@ class StateBackend:
         can). A backend may know only once it is used (the warehouse's adapter)."""
         return "this backend offers no atomic conditional write"
 
+    def read_claims(self) -> dict[str, Claim]:
+        """The claims board as it stands (`orc plan`): nothing is created or written."""
+        return self.change_claims(_unchanged)
+
     def change_claims(self, change: ClaimsChange[T]) -> T:
         """Read the claims board, apply `change` and write its board back, as one atomic step
         (the same concurrency control as `update`; the board is stored beside the document,
@@ -108,11 +112,18 @@ class ScopedBackend(StateBackend):
     def init(self) -> bool:
         return self.inner.init()
 
+    def read_claims(self) -> dict[str, Claim]:
+        return self.inner.read_claims()
+
     def change_claims(self, change: ClaimsChange[T]) -> T:
         return self.inner.change_claims(change)
 
     def exists(self) -> bool:
         return self.inner.exists()
+
+
+def _unchanged(board: dict[str, Claim]) -> tuple[dict[str, Claim], dict[str, Claim]]:
+    return board, dict(board)
 
 
 def backoff_seconds(attempt: int, base: float, ceiling: float) -> float:

@@ -165,6 +165,15 @@ class WarehouseBackend(StateBackend):
         """The claims table (macros/state_table/claims_table_relation.sql), for messages."""
         return f"the claims table {self.description}__claims"
 
+    def read_claims(self) -> dict[str, Claim]:
+        """The board, without creating its table when there is none (`orc plan` writes
+        nothing)."""
+        parts = self.table.split(".")
+        database = parts[0] if len(parts) == 3 else None
+        if not self._dbt().table_exists(database, parts[-2], f"{parts[-1]}__claims"):
+            return {}
+        return super().read_claims()
+
     @property
     def no_claims_reason(self) -> str | None:
         """None on PostgreSQL and DuckDB (with transactions); asks dbt for the adapter."""

@@ -271,3 +271,23 @@ def test_a_macro_that_never_calls_change_is_an_error() -> None:
     table.skip_change = True
     with pytest.raises(OrcError, match=f"^{WHERE} was not read: .* install this orc's version"):
         backend(table).change_claims(lambda board: (board, None))
+
+
+def test_reading_the_board_never_creates_its_table() -> None:
+    """`orc plan` shows claims: with no claims table there are none, and nothing is made."""
+
+    class Missing(ClaimsTable):
+        def __init__(self, rows: list[Any]) -> None:
+            super().__init__(rows=rows)
+            self.looked_up: list[tuple[str | None, str, str]] = []
+
+        def table_exists(self, database: str | None, schema: str, identifier: str) -> bool:
+            self.looked_up.append((database, schema, identifier))
+            return bool(self.rows)
+
+    missing = Missing(rows=[])
+    assert backend(missing).read_claims() == {}
+    assert (missing.calls, missing.looked_up) == (0, [(None, "analytics", "orc_state__claims")])
+    there = Missing(rows=[dump_board({"model.p.a": claim("r1")})])
+    assert backend(there).read_claims() == {"model.p.a": claim("r1")}
+    assert there.writes == []
