@@ -149,3 +149,11 @@ def test_a_core_module_importing_an_edge_is_caught(tmp_path: Path) -> None:
     found = set(imports_of(fake, f"{NAME}.core.bad"))
     assert f"{NAME}.state" in found and "dbt.version" in found
     assert part_of(f"{NAME}.state") != "core"
+
+
+def test_test_files_have_unique_names() -> None:
+    """pytest imports test files by their base name (the folders are not packages): two
+    files of one name stop the whole suite at collection."""
+    tests = Path(__file__).resolve().parents[1]
+    names = [path.name for path in tests.rglob("test_*.py")]
+    assert sorted({n for n in names if names.count(n) > 1}) == []
