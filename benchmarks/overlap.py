@@ -75,15 +75,20 @@ class Team:
         shutil.copytree(self.base, copy, symlinks=True, ignore=shutil.ignore_patterns("target"))
         return copy
 
-    def start(self, where: Path, *args: str) -> subprocess.Popen[str]:
-        return subprocess.Popen(
-            [str(ORC), *args, "dbt", "build", "--target", "postgres"],
-            cwd=where,
-            env=self.env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
+    def start(
+        self, where: Path, *args: str, selection: tuple[str, ...] = ()
+    ) -> subprocess.Popen[str]:
+        """Start a build whose output goes to `orc.log` in its checkout (a pipe nobody reads
+        while waiting for another process would stop it, holding its claims)."""
+        with (where / "orc.log").open("w") as log:
+            return subprocess.Popen(
+                [str(ORC), *args, "dbt", "build", "--target", "postgres", *selection],
+                cwd=where,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
 
     def overlap(self, runs: int, *args: str) -> tuple[float, Counter[str], list[int]]:
         """Start `runs` builds together: (wall seconds, executions per node, exit codes).
@@ -91,10 +96,12 @@ class Team:
         checkouts = [self.checkout(f"run{i}") for i in range(runs)]
         started = time.perf_counter()
         processes = [self.start(where, *args) for where in checkouts]
-        outputs = [process.communicate()[0] for process in processes]
+        for process in processes:
+            process.wait()
         seconds = time.perf_counter() - started
-        for process, output in zip(processes, outputs, strict=True):
+        for process, where in zip(processes, checkouts, strict=True):
             if process.returncode not in (0, 1):  # 1: a node failed, as dbt says
+                output = (where / "orc.log").read_text()
                 raise RuntimeError(f"a run exited {process.returncode}:\n{output}")
         counts = Counter(uid for where in checkouts for uid in executed(where))
         return seconds, counts, [process.returncode for process in processes]

@@ -4,7 +4,6 @@ file, separate checkouts) build each node once, and a killed run's claims are ta
 from __future__ import annotations
 
 import signal
-import subprocess
 import sys
 import time
 from collections import Counter
@@ -12,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import ORC, REPO, postgres_available
+from conftest import REPO, postgres_available
 
 sys.path.insert(0, str(REPO / "benchmarks"))
 from generate import Shape
@@ -48,20 +47,9 @@ def test_overlapping_runs_build_each_stale_node_once(team: Team, runs: int) -> N
     stale = team.stale()
     assert len(stale) > 10
     checkouts = [team.checkout(f"run{i}") for i in range(runs)]
-    started = [
-        subprocess.Popen(
-            [str(ORC), "dbt", "build", "--target", "postgres", *SELECTIONS[i]],
-            cwd=where,
-            env=team.env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        for i, where in enumerate(checkouts)
-    ]
-    outputs = [process.communicate(timeout=600)[0] for process in started]
-    for process, output in zip(started, outputs, strict=True):
-        assert process.returncode == 0, output
+    started = [team.start(where, selection=SELECTIONS[i]) for i, where in enumerate(checkouts)]
+    for process, where in zip(started, checkouts, strict=True):
+        assert process.wait(timeout=600) == 0, (where / "orc.log").read_text()
     counts = Counter(uid for where in checkouts for uid in executed(where))
     assert set(counts) == stale
     assert [uid for uid, n in counts.items() if n > 1] == []
@@ -89,7 +77,6 @@ def test_a_killed_runs_claims_are_taken_over(team: Team) -> None:
     (second / "models" / "slow.sql").unlink()
     (team.base / "models" / "slow.sql").unlink()
     survivor = team.start(second)
-    output = survivor.communicate(timeout=600)[0]
-    assert survivor.returncode == 0, output
+    assert survivor.wait(timeout=600) == 0, (second / "orc.log").read_text()
     assert team.tables(team.schema) | {"slow": []} == team.plain_build() | {"slow": []}
     assert team.stale() == set()
