@@ -57,7 +57,8 @@ def build_in_rounds(
             held = list(pending)
         else:
             held, blocked = coordinator.claim(pending, below)
-            changed = [uid for uid in held if load_state().get(uid) != state.get(uid)]
+            now = load_state()
+            changed = [uid for uid in held if now.get(uid) != state.get(uid)]
             if changed:
                 # Another run saved a result between this run's plan and its claim.
                 coordinator.release(held)

@@ -159,3 +159,14 @@ def test_a_result_saved_between_plan_and_claim_is_planned_again() -> None:
         Board(), a_plan([X]), replans=[a_plan([], reuse=[X])], state=lambda: next(states)
     )
     assert runs == [] and done.plan.decisions[X].action == "reuse"
+
+
+def test_the_state_is_read_once_per_claim_not_once_per_node() -> None:
+    reads: list[int] = []
+
+    def state() -> Mapping[str, NodeRecord]:
+        reads.append(1)
+        return {}
+
+    _, runs, _ = build(Board(), a_plan([X, Y, Z]), state=state)
+    assert runs == [[X, Y, Z]] and len(reads) == 1
