@@ -24,10 +24,9 @@ from orchestra_dbt_py.core.claims import (
     renew,
     take,
 )
-from orchestra_dbt_py.core.graph import Node
 from orchestra_dbt_py.state.backend import StateBackend
 
-__all__ = ["Coordinator", "Waited", "descendants_within", "live_claims"]
+__all__ = ["Coordinator", "Waited", "live_claims"]
 
 HOST = socket.gethostname()
 
@@ -47,34 +46,11 @@ def dead_runs(board: Mapping[str, Claim]) -> set[str]:
     return {c.run_id for c in board.values() if c.host == HOST and not _alive(c.pid)}
 
 
-def descendants_within(nodes: Mapping[str, Node], among: Collection[str]) -> dict[str, set[str]]:
-    """For each node in `among`, the nodes of `among` downstream of it (transitively)."""
-    children: dict[str, set[str]] = {uid: set() for uid in among}
-    for uid in among:
-        for parent in nodes[uid].parents:
-            if parent in children:
-                children[parent].add(uid)
-    found: dict[str, set[str]] = {}
-
-    def below(uid: str) -> set[str]:
-        if uid not in found:
-            found[uid] = set()
-            for child in children[uid]:
-                found[uid] |= {child, *below(child)}
-        return found[uid]
-
-    for uid in among:
-        below(uid)
-    return found
-
-
 @dataclass(frozen=True)
 class Waited:
     """What a wait for other runs ended with."""
 
     seconds: float
-    # Node ids whose holder finished (or died) while this run waited.
-    released: list[str]
     # Node ids still held when the maximum wait ran out.
     still_held: dict[str, Claim]
 
@@ -162,8 +138,7 @@ class Coordinator:
             waited = time.monotonic() - started
             if not live or waited >= max_seconds:
                 still = {by_key[key]: claim for key, claim in live.items()}
-                released = [uid for key, uid in by_key.items() if key not in live]
-                return Waited(waited, released, still)
+                return Waited(waited, still)
             time.sleep(min(self.poll_seconds, max(0.0, max_seconds - waited)))
 
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
-from orchestra_dbt_py.coordination import Coordinator, descendants_within
+from orchestra_dbt_py.coordination import Coordinator
 from orchestra_dbt_py.core.claims import Claim
-from orchestra_dbt_py.core.graph import Node
+from orchestra_dbt_py.core.graph import Node, descendants_within
 from orchestra_dbt_py.core.planner import Decision, Plan
 from orchestra_dbt_py.core.records import NodeRecord
 from orchestra_dbt_py.report.plan import describe_seconds
@@ -23,13 +23,12 @@ __all__ = ["Rounds", "build_in_rounds"]
 
 @dataclass
 class Rounds:
-    """What building took: dbt's exit code, the plan as it finally stood, and the waits."""
+    """What building took: dbt's exit code, the plan as it finally stood, and the nodes
+    this run executed."""
 
     code: int = 0
     plan: Plan = field(default_factory=Plan)
     executed: set[str] = field(default_factory=set)
-    waits: list[str] = field(default_factory=list)
-    interrupted: bool = False
 
 
 def build_in_rounds(
@@ -72,14 +71,12 @@ def build_in_rounds(
             done.executed.update(held)
             done.code = max(done.code, code)
             if interrupted:
-                done.interrupted = True
                 return done
         if not blocked:
             return done
         assert coordinator is not None
         waited = coordinator.wait(blocked, max_wait_seconds)
-        done.waits.append(_describe_wait(nodes, blocked, waited.seconds))
-        say(done.waits[-1])
+        say(_describe_wait(nodes, blocked, waited.seconds))
         if waited.still_held:
             names = ", ".join(nodes[uid].label for uid in sorted(waited.still_held))
             say(

@@ -3,7 +3,7 @@ them that the planner, the recorder and the reports share (docs/design.md, "The 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Literal
@@ -221,3 +221,24 @@ def describe_moment(moment: datetime) -> str:
     if moment.tzinfo is not None:
         moment = moment.astimezone(UTC)
     return moment.replace(tzinfo=None).isoformat(" ", "seconds")
+
+
+def descendants_within(nodes: Mapping[str, Node], among: Collection[str]) -> dict[str, set[str]]:
+    """For each node in `among`, the nodes of `among` downstream of it (transitively)."""
+    children: dict[str, set[str]] = {uid: set() for uid in among}
+    for uid in among:
+        for parent in nodes[uid].parents:
+            if parent in children:
+                children[parent].add(uid)
+    found: dict[str, set[str]] = {}
+
+    def below(uid: str) -> set[str]:
+        if uid not in found:
+            found[uid] = set()
+            for child in children[uid]:
+                found[uid] |= {child, *below(child)}
+        return found[uid]
+
+    for uid in among:
+        below(uid)
+    return found

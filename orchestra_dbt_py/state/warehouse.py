@@ -168,9 +168,7 @@ class WarehouseBackend(StateBackend):
     def read_claims(self) -> dict[str, Claim]:
         """The board, without creating its table when there is none (`orc plan` writes
         nothing)."""
-        parts = self.table.split(".")
-        database = parts[0] if len(parts) == 3 else None
-        if not self._dbt().table_exists(database, parts[-2], f"{parts[-1]}__claims"):
+        if not self._table_exists("__claims"):
             return {}
         return super().read_claims()
 
@@ -280,11 +278,15 @@ class WarehouseBackend(StateBackend):
             )
         return key, record
 
-    def _rows(self, keys: Collection[str] | None = None) -> list[tuple[Any, Any, Any]] | None:
+    def _table_exists(self, suffix: str = "") -> bool:
+        """Whether the state table (or its `<table><suffix>` sibling) exists."""
         parts = self.table.split(".")
         database = parts[0] if len(parts) == 3 else None
+        return bool(self._dbt().table_exists(database, parts[-2], parts[-1] + suffix))
+
+    def _rows(self, keys: Collection[str] | None = None) -> list[tuple[Any, Any, Any]] | None:
         try:
-            exists = self._dbt().table_exists(database, parts[-2], parts[-1])
+            exists = self._table_exists()
         except OrcError:
             raise
         except Exception as error:
