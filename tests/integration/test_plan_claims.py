@@ -41,3 +41,14 @@ def test_plan_lists_live_claims_and_a_build_waits_at_most_the_maximum(stateful: 
     # The other run's claim is its own to release: it is still there.
     board = parse_board(stateful.state_path.with_name("state.json.claims").read_text())
     assert list(board.values()) == [claim]
+
+
+@pytest.mark.parametrize("target", ["duckdb"], indirect=True)
+def test_a_corrupt_claims_board_is_named_and_left_alone(stateful: Project) -> None:
+    board = stateful.state_path.with_name("state.json.claims")
+    board.write_text("{oops")
+    planned = stateful.orc("plan")  # the plan stands; the board is named with its fix
+    assert "live claims not shown: the claims board" in planned.stdout + planned.stderr
+    built = stateful.orc("dbt", "build", expect=2)
+    assert built.stderr.count("\n") == 1 and "delete it when no orc run" in built.stderr
+    assert board.read_text() == "{oops"
