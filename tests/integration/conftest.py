@@ -1,174 +1,15 @@
-"""Real dbt on real warehouses: a copy of the tutorial per test, run through the `orc` CLI."""
+"""Fixtures of the integration tests: the tutorial per test (tests/support/tutorial.py)."""
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
-import shutil
-import subprocess
-import sys
-import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-ORC = Path(sys.executable).with_name("orc")
-GENERATED = {"target", "logs", "dbt_packages", ".orchestra"}
-
-
-def postgres_available() -> bool:
-    return bool(os.environ.get("PGHOST") and os.environ.get("PGPORT"))
-
-
-TARGETS = [
-    "duckdb",
-    pytest.param(
-        "postgres",
-        marks=[
-            pytest.mark.postgres,
-            pytest.mark.skipif(
-                not postgres_available(), reason="needs PGHOST/PGPORT (make test starts a server)"
-            ),
-        ],
-    ),
-]
-
-
-def run_orc(
-    args: tuple[str, ...], cwd: Path, env: dict[str, str], expect: int | None = 0
-) -> subprocess.CompletedProcess[str]:
-    """Run the `orc` command; fail with its output unless it exits with `expect`."""
-    completed = subprocess.run(
-        [str(ORC), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600
-    )
-    if expect is not None and completed.returncode != expect:
-        raise AssertionError(
-            f"orc {' '.join(args)} exited {completed.returncode}, expected {expect}\n"
-            f"--- stdout\n{completed.stdout}\n--- stderr\n{completed.stderr}"
-        )
-    return completed
-
-
-@dataclass
-class Project:
-    """A copy of the tutorial (with the root dbt package beside it) and a warehouse for it."""
-
-    root: Path
-    target: str
-    schema: str
-    env: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def dir(self) -> Path:
-        return self.root / "tutorial"
-
-    @property
-    def state_path(self) -> Path:
-        return self.dir / ".orchestra" / "state.json"
-
-    def orc(
-        self, *args: str, expect: int | None = 0, **env: str
-    ) -> subprocess.CompletedProcess[str]:
-        takes_target = args[:1] == ("plan",) or (args[:1] == ("dbt",) and len(args) > 1)
-        if takes_target and self.target != "duckdb":
-            args = (*args, "--target", self.target)
-        return run_orc(args, self.dir, {**self.env, **env}, expect)
-
-    def build(self, *args: str, **env: str) -> dict[str, Any]:
-        """A stateful `orc dbt build`; returns orc's plan artifact with each node's status.
-
-        `orc plan` with the same arguments is asked first: it must predict exactly what
-        the build decides and what dbt then executes.
-        """
-        predicted = json.loads(self.orc("plan", "--output", "json", *args, **env).stdout)
-        self.orc("dbt", "build", *args, **env)
-        artifact = self.plan_artifact()
-        decisions = {n["unique_id"]: n["decision"] for n in artifact["nodes"]}
-        assert {n["unique_id"]: n["decision"] for n in predicted["nodes"]} == decisions
-        executed = {n["unique_id"] for n in artifact["nodes"] if n["status"] is not None}
-        assert executed == {uid for uid, d in decisions.items() if d == "build"}
-        return artifact
-
-    def plan_artifact(self) -> dict[str, Any]:
-        return json.loads((self.dir / "target" / "orc_plan.json").read_text())
-
-    def run_results(self) -> dict[str, str]:
-        data = json.loads((self.dir / "target" / "run_results.json").read_text())
-        return {r["unique_id"]: r["status"] for r in data["results"]}
-
-    def query(self, sql: str) -> list[tuple[Any, ...]]:
-        if self.target == "duckdb":
-            import duckdb
-
-            with duckdb.connect(str(self.dir / "tutorial.duckdb"), read_only=True) as con:
-                return [tuple(r) for r in con.execute(sql).fetchall()]
-        import psycopg2
-
-        with psycopg2.connect("") as con, con.cursor() as cur:
-            cur.execute(sql)
-            return [tuple(r) for r in cur.fetchall()] if cur.description else []
-
-    def execute(self, sql: str) -> None:
-        if self.target == "duckdb":
-            import duckdb
-
-            with duckdb.connect(str(self.dir / "tutorial.duckdb")) as con:
-                con.execute(sql)
-            return
-        import psycopg2
-
-        with psycopg2.connect("") as con, con.cursor() as cur:
-            cur.execute(sql)
-
-    def relations(self, schema: str | None = None) -> set[str]:
-        schema = schema or self.schema
-        rows = self.query(
-            f"select table_name from information_schema.tables where table_schema = '{schema}'"
-        )
-        return {r[0] for r in rows}
-
-    def project_files(self) -> dict[str, str]:
-        """A digest of every file of the user's project (not what dbt or orc generate)."""
-        digests: dict[str, str] = {}
-        for path in sorted(self.dir.rglob("*")):
-            rel = path.relative_to(self.dir)
-            if (
-                path.is_dir()
-                or rel.parts[0] in GENERATED
-                or path.name.startswith("tutorial.duckdb")
-            ):
-                continue
-            digests[str(rel)] = hashlib.sha256(path.read_bytes()).hexdigest()
-        return digests
-
-
-def make_project(root: Path, target: str) -> Project:
-    shutil.copytree(
-        REPO / "tutorial",
-        root / "tutorial",
-        ignore=shutil.ignore_patterns(*GENERATED, "*.duckdb*", "package-lock.yml"),
-    )
-    shutil.copy(REPO / "dbt_project.yml", root / "dbt_project.yml")
-    shutil.copytree(REPO / "macros", root / "macros")
-    schema = f"orc_{uuid.uuid4().hex[:10]}" if target == "postgres" else "main"
-    env = {
-        **os.environ,
-        "DO_NOT_TRACK": "1",
-        "DBT_PROFILES_DIR": str(root / "tutorial"),
-        "TUTORIAL_SCHEMA": schema,
-        "TUTORIAL_DUCKDB_PATH": str(root / "tutorial" / "tutorial.duckdb"),
-    }
-    for key in list(env):
-        if key.startswith("ORCHESTRA_"):
-            del env[key]
-    # The tutorial's pyproject turns stateful orchestration on; plain tests turn it off.
-    env["ORCHESTRA_USE_STATEFUL"] = "false"
-    return Project(root, target, schema, env)
+from tests.support.hooked import TARGETS as HOOKED_TARGETS
+from tests.support.hooked import HookedProject, stage
+from tests.support.tutorial import TARGETS, Project, make_project
 
 
 @pytest.fixture(params=TARGETS)
@@ -194,3 +35,10 @@ def stateful(project: Project) -> Project:
     project.env["ORCHESTRA_USE_STATEFUL"] = "true"
     project.orc("state", "init")
     return project
+
+
+@pytest.fixture(params=HOOKED_TARGETS)
+def wh(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[HookedProject]:
+    project = stage(tmp_path, str(request.param))
+    yield project
+    project.drop()

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import REPO
+from tests.support.tutorial import REPO
 
 
 def test_benchmark_script_runs(tmp_path: Path) -> None:

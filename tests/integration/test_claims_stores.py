@@ -7,7 +7,6 @@ not running."""
 from __future__ import annotations
 
 import multiprocessing
-import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from multiprocessing.sharedctypes import Synchronized
@@ -17,12 +16,13 @@ from typing import Any
 
 import pytest
 
-TESTS_DIR = Path(__file__).resolve().parents[1]
-if str(TESTS_DIR) not in sys.path:
-    sys.path.insert(0, str(TESTS_DIR))
-
-from claim_contention import check_contention, contend, run_contenders  # noqa: E402
-from cloud_stores import (  # noqa: E402
+from orchestra_dbt_py.core.claims import Claim, parse_board, take
+from orchestra_dbt_py.core.document import dump_state
+from orchestra_dbt_py.errors import OrcError
+from orchestra_dbt_py.location import parse_azure_uri
+from orchestra_dbt_py.state.objectstore import ObjectStoreBackend
+from tests.support.claim_contention import check_contention, contend, run_contenders
+from tests.support.cloud_stores import (
     KEY,
     azure_service,
     gcs_client,
@@ -31,13 +31,7 @@ from cloud_stores import (  # noqa: E402
     requires_azure,
     requires_gcs,
 )
-from state_servers import new_bucket, requires_s3, s3_client  # noqa: E402
-
-from orchestra_dbt_py.core.claims import Claim, parse_board, take  # noqa: E402
-from orchestra_dbt_py.core.document import dump_state  # noqa: E402
-from orchestra_dbt_py.errors import OrcError  # noqa: E402
-from orchestra_dbt_py.location import parse_azure_uri  # noqa: E402
-from orchestra_dbt_py.state.objectstore import ObjectStoreBackend  # noqa: E402
+from tests.support.state_servers import new_bucket, requires_s3, s3_client
 
 BOARD = f"{KEY}.claims"
 T0 = datetime(2026, 11, 22, 7, 31, 17, tzinfo=UTC)

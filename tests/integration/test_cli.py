@@ -10,7 +10,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from conftest import ORC, Project
+
+from tests.support.tutorial import ORC, Project
 
 TUTORIAL_TABLES = {"int_order_payments", "fct_orders", "dim_customers", "orders_incremental"}
 TUTORIAL_VIEWS = {"stg_customers", "stg_orders", "stg_payments"}

@@ -8,7 +8,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import ORC, Project
+
+from tests.support.tutorial import ORC, Project
 
 
 def orc_in(folder: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:

@@ -4,18 +4,16 @@ file, separate checkouts) build each node once, and a killed run's claims are ta
 from __future__ import annotations
 
 import signal
-import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import REPO, postgres_available
-
-sys.path.insert(0, str(REPO / "benchmarks"))
 from generate import Shape
 from overlap import Team, executed
+
+from tests.support.tutorial import postgres_available
 
 pytestmark = [
     pytest.mark.postgres,

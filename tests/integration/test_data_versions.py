@@ -7,9 +7,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import TARGETS, Project
-from test_stateful import (
+
+from tests.support.tutorial import (
     TABLES_READING_ORDERS,
+    TARGETS,
+    Project,
     assert_matches_full_build,
     built_relations,
     name,

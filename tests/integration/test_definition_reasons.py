@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import Project
+
+from tests.support.tutorial import Project
 
 LARGE = "model.jaffle_tutorial.fct_large_orders"
 PAYMENTS = "model.jaffle_tutorial.stg_payments"

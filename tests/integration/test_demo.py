@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import REPO
+from tests.support.tutorial import REPO
 
 GOLDEN = REPO / "tests" / "golden" / "demo.txt"
 MASKS = [

@@ -17,12 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ORC, run_orc
 from generate import Shape, generate
 
 from orchestra_dbt_py.core.document import dump_state, parse_state
 from orchestra_dbt_py.core.records import NodeRecord
 from orchestra_dbt_py.state.local import LocalFileBackend
+from tests.support.tutorial import ORC, run_orc
 
 COMPLETED = re.compile(r"OK created sql \w+ model main\.(m_\d+)")
 # Seconds: each result is journalled as dbt reports it; allow for the report reaching us

@@ -7,8 +7,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import Project
-from test_stateful import assert_matches_full_build, built_relations, name
+
+from tests.support.tutorial import Project, assert_matches_full_build, built_relations, name
 
 FAILING_SQL = "cast('not a number' as integer) as amount\nfrom orders"
 

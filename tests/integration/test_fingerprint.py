@@ -182,8 +182,7 @@ def test_fingerprints_do_not_depend_on_the_process(
 ) -> None:
     # Another interpreter with another hash seed: nothing may depend on set ordering.
     script = f"""
-import json, os, sys
-sys.path.insert(0, {str(REPO_ROOT)!r})
+import json, os
 from dbt.adapters.factory import get_adapter_by_type
 from dbt.cli.main import dbtRunner
 from orchestra_dbt_py.fingerprint import fingerprint_definitions, vars_provider

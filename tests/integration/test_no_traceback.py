@@ -9,7 +9,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import Project, make_project
+
+from tests.support.tutorial import Project, make_project
 
 GOOD_ITEM = {"last_updated": "2026-11-22T07:00:00Z", "checksum": "c"}
 

@@ -29,6 +29,8 @@ from typing import Any
 
 import pytest
 
+from tests.support.hooked import COMMON_TESTS, DUCKDB_ONLY_TESTS
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 IT_PROJECT = "orchestra_dbt_integration_tests"
 
@@ -36,30 +38,8 @@ IT_PROJECT = "orchestra_dbt_integration_tests"
 CSV_MTIME = 1_651_820_889  # 2022-05-06 07:08:09 UTC
 ARCHIVE_MTIME = CSV_MTIME - 86_400  # older, so a glob must pick orders.csv
 
-COMMON_TESTS = frozenset(
-    {
-        "assert_loaded_at_field_returns_max",
-        "assert_loaded_at_query_returns_value",
-        "assert_loaded_at_query_preferred_over_field",
-        "assert_filter_is_applied",
-        "assert_no_config_returns_none",
-        "assert_empty_table_returns_none",
-        "assert_dispatch_override_wins",
-        "assert_data_versions_shape",
-    }
-)
-DUCKDB_ONLY_TESTS = frozenset(
-    {
-        "assert_duckdb_external_plain_path",
-        "assert_duckdb_external_read_csv",
-        "assert_duckdb_external_glob_newest",
-        "assert_duckdb_external_from_relation",
-        "assert_duckdb_external_unmeasurable_none",
-        "assert_duckdb_file_sources_readable",
-    }
-)
 # The relations of the project; the sh_* ones (models/state_hooks/, seeds/state_hooks/) are
-# the state-table hooks' (tests/integration/test_state_warehouse.py), which run in every build.
+# the state-table hooks' (tests/integration/py), which run in every build.
 BUILT_NODES = frozenset(
     {
         "it_events",

@@ -6,9 +6,9 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import Project
 
 from orchestra_dbt_py.core.claims import Claim, dump_board, parse_board
+from tests.support.tutorial import Project
 
 FCT = "model.jaffle_tutorial.fct_orders"
 

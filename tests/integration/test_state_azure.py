@@ -5,18 +5,19 @@ connection string it sets. Skipped when AZURITE_BLOB_ENDPOINT is not set."""
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Callable
 from multiprocessing.synchronize import Barrier
 from pathlib import Path
 
 import pytest
 
-TESTS_DIR = Path(__file__).resolve().parents[1]
-if str(TESTS_DIR) not in sys.path:
-    sys.path.insert(0, str(TESTS_DIR))
-
-from cloud_stores import (  # noqa: E402
+from orchestra_dbt_py.config import Settings
+from orchestra_dbt_py.core.document import dump_state, parse_state
+from orchestra_dbt_py.errors import OrcError
+from orchestra_dbt_py.location import parse_azure_uri
+from orchestra_dbt_py.state import backend_for_uri, open_backend
+from orchestra_dbt_py.state.azure import AzureBlobBackend
+from tests.support.cloud_stores import (
     KEY,
     assert_nothing_lost,
     azure_service,
@@ -28,15 +29,8 @@ from cloud_stores import (  # noqa: E402
     run_writers,
     write_rounds,
 )
-from conftest import run_orc  # noqa: E402
-from state_servers import new_bucket, requires_s3  # noqa: E402
-
-from orchestra_dbt_py.config import Settings  # noqa: E402
-from orchestra_dbt_py.core.document import dump_state, parse_state  # noqa: E402
-from orchestra_dbt_py.errors import OrcError  # noqa: E402
-from orchestra_dbt_py.location import parse_azure_uri  # noqa: E402
-from orchestra_dbt_py.state import backend_for_uri, open_backend  # noqa: E402
-from orchestra_dbt_py.state.azure import AzureBlobBackend  # noqa: E402
+from tests.support.state_servers import new_bucket, requires_s3
+from tests.support.tutorial import run_orc
 
 pytestmark = requires_azure
 ACCOUNT = "devstoreaccount1"  # Azurite's development account

@@ -1,4 +1,4 @@
-"""The HTTP state backend against a real HTTP server on 127.0.0.1 (tests/state_servers.py):
+"""The HTTP state backend against a real HTTP server on 127.0.0.1 (tests/support/state_servers.py):
 round trips, retries, timeouts, invalid answers, refused keys, the unsaved-state file and
 `orc state push`, the account prefix, proxies, and that the key never shows up anywhere."""
 
@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -16,25 +15,20 @@ from typing import Any
 
 import pytest
 
-TESTS_DIR = Path(__file__).resolve().parents[1]
-if str(TESTS_DIR) not in sys.path:
-    sys.path.insert(0, str(TESTS_DIR))
-
-from conftest import Project  # noqa: E402
-from state_servers import (  # noqa: E402
+from orchestra_dbt_py.config import Settings
+from orchestra_dbt_py.core.records import NodeRecord
+from orchestra_dbt_py.errors import OrcError
+from orchestra_dbt_py.state import open_backend
+from orchestra_dbt_py.state.backend import ScopedBackend
+from orchestra_dbt_py.state.http import HttpBackend
+from orchestra_dbt_py.state.transfer import push
+from tests.support.state_servers import (
     Misbehaviour,
     StateApiServer,
     recording_proxy,
     state_api_server,
 )
-
-from orchestra_dbt_py.config import Settings  # noqa: E402
-from orchestra_dbt_py.core.records import NodeRecord  # noqa: E402
-from orchestra_dbt_py.errors import OrcError  # noqa: E402
-from orchestra_dbt_py.state import open_backend  # noqa: E402
-from orchestra_dbt_py.state.backend import ScopedBackend  # noqa: E402
-from orchestra_dbt_py.state.http import HttpBackend  # noqa: E402
-from orchestra_dbt_py.state.transfer import push  # noqa: E402
+from tests.support.tutorial import Project
 
 KEY = "sk-orc-test-9f8e7d6c5b4a"
 T0 = datetime(2026, 11, 22, 7, 31, 17, tzinfo=UTC)

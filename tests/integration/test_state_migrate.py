@@ -7,28 +7,22 @@ unchanged."""
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-TESTS_DIR = Path(__file__).resolve().parents[1]
-if str(TESTS_DIR) not in sys.path:
-    sys.path.insert(0, str(TESTS_DIR))
-
-from cloud_stores import new_container, new_gcs_bucket, requires_azure, requires_gcs  # noqa: E402
-from state_servers import StateApiServer, new_bucket, requires_s3, state_api_server  # noqa: E402
-from test_state_warehouse import TARGETS, HookedProject, stage  # noqa: E402
-
-import orchestra_dbt_py.state as state_module  # noqa: E402
-from orchestra_dbt_py.config import Settings  # noqa: E402
-from orchestra_dbt_py.core.document import dump_state, parse_state  # noqa: E402
-from orchestra_dbt_py.core.records import NodeRecord  # noqa: E402
-from orchestra_dbt_py.state import backend_for_uri  # noqa: E402
-from orchestra_dbt_py.state.backend import StateBackend  # noqa: E402
-from orchestra_dbt_py.state.transfer import migrate  # noqa: E402
+import orchestra_dbt_py.state as state_module
+from orchestra_dbt_py.config import Settings
+from orchestra_dbt_py.core.document import dump_state, parse_state
+from orchestra_dbt_py.core.records import NodeRecord
+from orchestra_dbt_py.state import backend_for_uri
+from orchestra_dbt_py.state.backend import StateBackend
+from orchestra_dbt_py.state.transfer import migrate
+from tests.support.cloud_stores import new_container, new_gcs_bucket, requires_azure, requires_gcs
+from tests.support.hooked import TARGETS, HookedProject, stage
+from tests.support.state_servers import StateApiServer, new_bucket, requires_s3, state_api_server
 
 KEY = "sk-migrate-test-0001"
 T0 = datetime(2026, 11, 22, 7, 31, 17, 250000, tzinfo=UTC)
@@ -111,7 +105,7 @@ def test_migrate_round_trips_the_items(
 def warehouse(
     request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[HookedProject]:
-    """The package's integration_tests project (see test_state_warehouse.py), as the current
+    """The package's integration_tests project (see py), as the current
     directory and environment: `warehouse:` URIs are opened with its dbt project and target.
     Every warehouse backend of a test shares one parse of the project."""
     from dbt.adapters.factory import reset_adapters

@@ -3,29 +3,22 @@ starts (`make test` runs it). Skipped when AWS_ENDPOINT_URL is not set."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from multiprocessing.synchronize import Barrier
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-TESTS_DIR = Path(__file__).resolve().parents[1]
-if str(TESTS_DIR) not in sys.path:
-    sys.path.insert(0, str(TESTS_DIR))
-
-from cloud_stores import ROUNDS, WRITERS, run_writers  # noqa: E402
-from state_servers import new_bucket, requires_s3, s3_client  # noqa: E402
-
-from orchestra_dbt_py.config import Settings  # noqa: E402
-from orchestra_dbt_py.core.document import dump_state, parse_state  # noqa: E402
-from orchestra_dbt_py.core.records import NodeRecord  # noqa: E402
-from orchestra_dbt_py.errors import OrcError  # noqa: E402
-from orchestra_dbt_py.location import parse_s3_uri  # noqa: E402
-from orchestra_dbt_py.state import open_backend  # noqa: E402
-from orchestra_dbt_py.state.s3 import S3Backend  # noqa: E402
+from orchestra_dbt_py.config import Settings
+from orchestra_dbt_py.core.document import dump_state, parse_state
+from orchestra_dbt_py.core.records import NodeRecord
+from orchestra_dbt_py.errors import OrcError
+from orchestra_dbt_py.location import parse_s3_uri
+from orchestra_dbt_py.state import open_backend
+from orchestra_dbt_py.state.s3 import S3Backend
+from tests.support.cloud_stores import ROUNDS, WRITERS, run_writers
+from tests.support.state_servers import new_bucket, requires_s3, s3_client
 
 pytestmark = requires_s3
 

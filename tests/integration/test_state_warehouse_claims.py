@@ -2,7 +2,7 @@
 real PostgreSQL server: the board lives in `<schema>.orc_state__claims`, one row of JSON,
 read and written by the package's `change_claims_board` macro in one transaction.
 
-The project and its warehouse are staged as tests/integration/test_state_warehouse.py
+The project and its warehouse are staged as tests/integration/py
 stages them; the backend runs in-process on a parsed dbt session, as `orc` runs it. The
 concurrency tests take the same keys from several writers at once: processes on PostgreSQL
 (each with its own dbt session and connections), threads on DuckDB (a DuckDB file has one
@@ -24,15 +24,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import test_state_warehouse
-from test_state_warehouse import HookedProject
 
 from orchestra_dbt_py.core.claims import Claim, Taken, dump_board, release, take
 from orchestra_dbt_py.errors import OrcError
 from orchestra_dbt_py.state.warehouse import WarehouseBackend
-
-# The staged project of each target (DuckDB, PostgreSQL), as test_state_warehouse stages it.
-wh = test_state_warehouse.wh
+from tests.support.hooked import HookedProject, stage
+from tests.support.tutorial import postgres_available
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 KEYS = ["model.p.a", "model.p.b", "model.p.c"]
@@ -200,9 +197,9 @@ def assert_no_claim_lost(results: list[tuple[int, list[str]]], project: HookedPr
 
 @pytest.mark.postgres
 def test_processes_never_hold_one_key_together_on_postgres(tmp_path: Path) -> None:
-    if not test_state_warehouse.postgres_available():
+    if not postgres_available():
         pytest.skip("needs PGHOST/PGPORT (make test starts a server)")
-    project = test_state_warehouse.stage(tmp_path, "postgres")
+    project = stage(tmp_path, "postgres")
     writers, rounds = 4, 15
     context = multiprocessing.get_context("spawn")
     try:
@@ -220,7 +217,7 @@ def test_processes_never_hold_one_key_together_on_postgres(tmp_path: Path) -> No
 
 
 def test_threads_never_hold_one_key_together_on_duckdb(tmp_path: Path) -> None:
-    project = test_state_warehouse.stage(tmp_path, "duckdb")
+    project = stage(tmp_path, "duckdb")
     writers, rounds = 4, 10
     start = threading.Barrier(writers)
     with session_backend(project.env, project.dir, project.table) as backend:

@@ -1,6 +1,6 @@
 """The warehouse state table's rows, on real DuckDB files and a real PostgreSQL server,
 through `orc state` commands (the project and its warehouse are staged as in
-tests/integration/test_state_warehouse.py):
+tests/integration/py):
 
 * a record of any year keeps the table's text order, so an old record pushed into the table
   never deletes a newer row of its key, nor is kept over the next one;
@@ -14,14 +14,10 @@ import json
 from datetime import UTC, datetime
 
 import pytest
-import test_state_warehouse
-from test_state_warehouse import HookedProject
 
 from orchestra_dbt_py.core.document import dump_item_json, dump_state, parse_state
 from orchestra_dbt_py.core.records import NodeRecord
-
-# The staged project of each target (DuckDB, PostgreSQL), as test_state_warehouse stages it.
-wh = test_state_warehouse.wh
+from tests.support.hooked import HookedProject
 
 NEWER = datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC)
 OLDER = datetime(999, 1, 2, 3, 4, 5, tzinfo=UTC)

@@ -9,81 +9,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Project, make_project, postgres_available
 
-TABLES_READING_ORDERS = {
-    "int_order_payments",
-    "fct_orders",
-    "dim_customers",
-    "fct_large_orders",
-    "orders_incremental",
-}
-# Views built on tables: PostgreSQL drops them when those tables are replaced.
-VIEWS_ON_TABLES = {"rpt_top_customers"}
-COMPARED = {
-    "stg_customers",
-    "stg_orders",
-    "stg_payments",
-    "int_order_payments",
-    "fct_orders",
-    "dim_customers",
-    "fct_large_orders",
-    "orders_incremental",
-    "customer_revenue_daily",
-    "rpt_top_customers",
-    "order_statuses",
-}
-
-
-def name(unique_id: str) -> str:
-    return (
-        unique_id.split(".")[2] if unique_id.startswith("test.") else unique_id.rsplit(".", 1)[-1]
-    )
-
-
-def built_relations(artifact: dict[str, Any]) -> set[str]:
-    """Models, seeds and snapshots orc decided to build."""
-    return {
-        name(n["unique_id"])
-        for n in artifact["nodes"]
-        if n["decision"] == "build" and n["resource_type"] in {"model", "seed", "snapshot"}
-    }
-
-
-def ran(artifact: dict[str, Any]) -> set[str]:
-    """Every node dbt actually executed in that run."""
-    return {name(n["unique_id"]) for n in artifact["nodes"] if n["status"] is not None}
-
-
-def replaced_view_rebuilds(project: Project, tables: set[str]) -> set[str]:
-    return VIEWS_ON_TABLES if project.target == "postgres" and tables & {"dim_customers"} else set()
-
-
-def assert_matches_full_build(
-    project: Project, artifact: dict[str, Any], *args: str, skip: frozenset[str] = frozenset()
-) -> None:
-    """Every model orc left in the warehouse equals what a plain full build makes of the same
-    data (except models deliberately left stale by their build_after policy, and `skip`)."""
-    stale = {name(n["unique_id"]) for n in artifact["nodes"] if "build_after" in n["reason"]}
-    stale |= skip
-    ref = f"{project.schema}_ref"
-    project.orc(
-        "dbt",
-        "build",
-        "--target-path",
-        "target_ref",
-        *args,
-        TUTORIAL_SCHEMA=ref,
-        TUTORIAL_RAW_SCHEMA=f"{project.schema}_raw",
-        ORCHESTRA_USE_STATEFUL="false",
-    )
-    for model in sorted(COMPARED - stale):
-        mine, theirs = f"{project.schema}.{model}", f"{ref}.{model}"
-        for a, b in ((mine, theirs), (theirs, mine)):
-            extra = project.query(f"select * from {a} except select * from {b}")
-            assert not extra, f"{a} has rows {b} lacks: {extra[:3]}"
-        count = f"select (select count(*) from {mine}) - (select count(*) from {ref}.{model})"
-        assert project.query(count)[0][0] == 0, model
+from tests.support.tutorial import (
+    TABLES_READING_ORDERS,
+    Project,
+    assert_matches_full_build,
+    built_relations,
+    make_project,
+    name,
+    postgres_available,
+    ran,
+    replaced_view_rebuilds,
+)
 
 
 @pytest.fixture

@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import Project
-from test_stateful import assert_matches_full_build, built_relations
+
+from tests.support.tutorial import Project, assert_matches_full_build, built_relations
 
 pytestmark = pytest.mark.parametrize("target", ["duckdb"])
 

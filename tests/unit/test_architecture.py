@@ -151,9 +151,37 @@ def test_a_core_module_importing_an_edge_is_caught(tmp_path: Path) -> None:
     assert part_of(f"{NAME}.state") != "core"
 
 
-def test_test_files_have_unique_names() -> None:
-    """pytest imports test files by their base name (the folders are not packages): two
-    files of one name stop the whole suite at collection."""
-    tests = Path(__file__).resolve().parents[1]
-    names = [path.name for path in tests.rglob("test_*.py")]
-    assert sorted({n for n in names if names.count(n) > 1}) == []
+TESTS = Path(__file__).resolve().parents[1]
+
+
+def modules_of_tests() -> list[Path]:
+    return sorted(p for p in TESTS.rglob("*.py") if p.name.startswith(("test_", "conftest")))
+
+
+def test_tests_are_a_package_importing_only_support() -> None:
+    """Test modules share code through tests/support/, never by importing each other or by
+    editing the import path."""
+    offenders = []
+    for path in modules_of_tests():
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = []
+            if (
+                isinstance(node, ast.Attribute)
+                and node.attr == "path"
+                and isinstance(node.value, ast.Name)
+                and node.value.id == "sys"
+            ):
+                offenders.append(f"{path.relative_to(TESTS)} uses sys.path")
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                names = [node.module]
+            for name in names:
+                leaf = name.rsplit(".", 1)[-1]
+                from_tests = name.split(".")[0] == "tests" and not name.startswith("tests.support")
+                if leaf.startswith(("test_", "conftest")) or from_tests:
+                    offenders.append(f"{path.relative_to(TESTS)} imports {name}")
+    for folder in (TESTS, TESTS / "unit", TESTS / "integration", TESTS / "support"):
+        if not (folder / "__init__.py").exists():
+            offenders.append(f"{folder.relative_to(TESTS.parent)} is not a package")
+    assert offenders == []

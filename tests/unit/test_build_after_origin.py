@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from test_planner import (
+from orchestra_dbt_py.core.graph import BuildAfter, Node, effective_build_after
+from orchestra_dbt_py.core.planner import plan
+from tests.support.planner_graph import (
     EPH,
     FCT,
     HOUR,
@@ -23,9 +25,6 @@ from test_planner import (
     relation,
     versions_of,
 )
-
-from orchestra_dbt_py.core.graph import BuildAfter, Node, effective_build_after
-from orchestra_dbt_py.core.planner import plan
 
 OTHER = "model.p.other"  # a second table reading int_orders
 

@@ -1,7 +1,7 @@
 """The SQL of the claims table (`<table>__claims`, macros/state_table/), per adapter.
 
 The real macro files are rendered as tests/unit/test_state_table_sql.py renders the state
-table's (tests/macro_render.py), and every statement is parsed with sqlglot in the
+table's (tests/support/macro_render.py), and every statement is parsed with sqlglot in the
 warehouse's dialect. `change_claims_board` is checked on the captured statements: one
 transaction (an explicit `begin` on PostgreSQL, whose dbt adapter begins none), the board
 read (locked on PostgreSQL), written only when `change` returns a board, then committed.
@@ -9,20 +9,13 @@ read (locked on PostgreSQL), written only when `change` returns a board, then co
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlglot import exp
 
-TESTS_DIR = Path(__file__).resolve().parents[1]
-for path in (TESTS_DIR, TESTS_DIR / "unit"):
-    if str(path) not in sys.path:
-        sys.path.insert(0, str(path))
-
-from macro_render import MacroRenderer, RenderedMacro, table  # noqa: E402
-from test_state_table_sql import (  # noqa: E402
+from tests.support.macro_render import MacroRenderer, RenderedMacro, table
+from tests.support.table_sql import (
     BY_TYPE,
     TRICKY_VALUES,
     WAREHOUSES,

@@ -1,7 +1,7 @@
 """The SQL of orchestra_dbt.data_versions, per adapter, and the versions it hands back.
 
 The real macro files are rendered with dbt's Jinja environment against a fake context (see
-tests/macro_render.py) for PostgreSQL, DuckDB, Snowflake, BigQuery, Databricks, Spark and
+tests/support/macro_render.py) for PostgreSQL, DuckDB, Snowflake, BigQuery, Databricks, Spark and
 Redshift. Every query is parsed with sqlglot in the warehouse's dialect: it must be one
 statement, name the tables quoted as the warehouse's relations quote them, and carry the
 names unchanged in its string literals. The number of queries is checked for many relations
@@ -13,20 +13,14 @@ tests/integration/test_package_macros.py.
 from __future__ import annotations
 
 import datetime as dt
-import sys
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlglot
 from sqlglot import exp
 
-TESTS_DIR = Path(__file__).resolve().parents[1]
-if str(TESTS_DIR) not in sys.path:
-    sys.path.insert(0, str(TESTS_DIR))
-
-from macro_render import (  # noqa: E402
+from tests.support.macro_render import (
     MacroRenderer,
     backtick_relation,
     duckdb_relation,

@@ -7,7 +7,13 @@ from dataclasses import replace
 from datetime import timedelta
 
 import pytest
-from test_planner import (
+
+from orchestra_dbt_py.core.document import dump_state, parse_state
+from orchestra_dbt_py.core.planner import plan
+from orchestra_dbt_py.core.recording import finished_record
+from orchestra_dbt_py.core.records import NodeRecord, merge_states, prevails
+from orchestra_dbt_py.state_commands import show
+from tests.support.planner_graph import (
     FCT,
     INT,
     NOW,
@@ -21,12 +27,6 @@ from test_planner import (
     relation,
     versions_of,
 )
-
-from orchestra_dbt_py.core.document import dump_state, parse_state
-from orchestra_dbt_py.core.planner import plan
-from orchestra_dbt_py.core.recording import finished_record
-from orchestra_dbt_py.core.records import NodeRecord, merge_states, prevails
-from orchestra_dbt_py.state_commands import show
 
 FAILED_AT = NOW - timedelta(minutes=30)
 

@@ -5,34 +5,27 @@ Python core. Three rules are written in both languages and must agree: which rel
 node's data depends on (`data_inputs` / `_data_inputs`), the state key of a node
 (`KeyScope.key` / `_state_key`), and the record a finished node leaves
 (`finished_record` / `_node_item`). This test runs both on the same generated graphs, the
-Jinja through dbt's own template engine (tests/macro_render.py).
+Jinja through dbt's own template engine (tests/support/macro_render.py).
 """
 
 from __future__ import annotations
 
 import json
 import random
-import sys
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
-TESTS_DIR = Path(__file__).resolve().parents[1]
-if str(TESTS_DIR) not in sys.path:
-    sys.path.insert(0, str(TESTS_DIR))
-
-from macro_render import MacroRenderer  # noqa: E402
-
-from orchestra_dbt_py.core.document import parse_item_json  # noqa: E402
-from orchestra_dbt_py.core.graph import Node, data_inputs  # noqa: E402
-from orchestra_dbt_py.core.keys import KeyScope  # noqa: E402
-from orchestra_dbt_py.core.recording import finished_record  # noqa: E402
-from orchestra_dbt_py.core.records import NodeRecord, format_timestamp  # noqa: E402
-from orchestra_dbt_py.core.versions import source_version  # noqa: E402
+from orchestra_dbt_py.core.document import parse_item_json
+from orchestra_dbt_py.core.graph import Node, data_inputs
+from orchestra_dbt_py.core.keys import KeyScope
+from orchestra_dbt_py.core.recording import finished_record
+from orchestra_dbt_py.core.records import NodeRecord, format_timestamp
+from orchestra_dbt_py.core.versions import source_version
+from tests.support.macro_render import MacroRenderer
 
 PROJECT = "spec"
 MATERIALIZATIONS = ("table", "view", "ephemeral", "incremental")

@@ -2,7 +2,7 @@
 
 Snowflake, BigQuery and Databricks cannot run here, so the real macro files are
 rendered with dbt's Jinja environment against a fake context (see
-tests/macro_render.py): the captured SQL is checked, and so is the value
+tests/support/macro_render.py): the captured SQL is checked, and so is the value
 handed back to the caller. DuckDB's `external_location` parsing is tested the
 same way; its queries run for real in tests/integration/test_package_macros.py.
 """
@@ -10,17 +10,11 @@ same way; its queries run for real in tests/integration/test_package_macros.py.
 from __future__ import annotations
 
 import datetime as dt
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-TESTS_DIR = Path(__file__).resolve().parents[1]
-if str(TESTS_DIR) not in sys.path:
-    sys.path.insert(0, str(TESTS_DIR))
-
-from macro_render import (  # noqa: E402
+from tests.support.macro_render import (
     MacroRenderer,
     backtick_relation,
     duckdb_relation,

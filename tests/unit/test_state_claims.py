@@ -10,7 +10,6 @@ import multiprocessing
 import os
 import resource
 import signal
-import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from multiprocessing.connection import Connection
@@ -22,20 +21,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-TESTS_DIR = Path(__file__).resolve().parents[1]
-if str(TESTS_DIR) not in sys.path:
-    sys.path.insert(0, str(TESTS_DIR))
-
-from claim_contention import check_contention, contend, run_contenders  # noqa: E402
-
-from orchestra_dbt_py.core.claims import Claim, dump_board, parse_board, release, take  # noqa: E402
-from orchestra_dbt_py.core.document import dump_state  # noqa: E402
-from orchestra_dbt_py.core.keys import KeyScope  # noqa: E402
-from orchestra_dbt_py.errors import OrcError  # noqa: E402
-from orchestra_dbt_py.state.backend import ScopedBackend, StateBackend, stored_board  # noqa: E402
-from orchestra_dbt_py.state.http import HttpBackend  # noqa: E402
-from orchestra_dbt_py.state.local import LocalFileBackend  # noqa: E402
-from orchestra_dbt_py.state.objectstore import ObjectStoreBackend  # noqa: E402
+from orchestra_dbt_py.core.claims import Claim, dump_board, parse_board, release, take
+from orchestra_dbt_py.core.document import dump_state
+from orchestra_dbt_py.core.keys import KeyScope
+from orchestra_dbt_py.errors import OrcError
+from orchestra_dbt_py.state.backend import ScopedBackend, StateBackend, stored_board
+from orchestra_dbt_py.state.http import HttpBackend
+from orchestra_dbt_py.state.local import LocalFileBackend
+from orchestra_dbt_py.state.objectstore import ObjectStoreBackend
+from tests.support.claim_contention import check_contention, contend, run_contenders
 
 T0 = datetime(2026, 11, 22, 7, 31, 17, tzinfo=UTC)
 DEADLINE = 60.0

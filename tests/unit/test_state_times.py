@@ -1,5 +1,5 @@
 """The state table's time text: orc's `fixed_time` (Python) and the package's `_state_time`
-macro (Jinja, rendered with dbt's own engine by tests/macro_render.py) write the same text
+macro (Jinja, rendered with dbt's own engine by tests/support/macro_render.py) write the same text
 for the same instant, with a four-digit year and six fraction digits, so that text order is
 time order for every year (the table's SQL orders and deletes rows by that text). With
 `fixed=false` the macro writes what orc's `format_timestamp` writes (the JSON's times).
@@ -8,19 +8,12 @@ time order for every year (the table's SQL orders and deletes rows by that text)
 from __future__ import annotations
 
 import datetime as dt
-import sys
-from pathlib import Path
 
 import pytest
 
-TESTS_DIR = Path(__file__).resolve().parents[1]
-if str(TESTS_DIR) not in sys.path:
-    sys.path.insert(0, str(TESTS_DIR))
-
-from macro_render import MacroRenderer  # noqa: E402
-
-from orchestra_dbt_py.core.records import format_timestamp, parse_timestamp  # noqa: E402
-from orchestra_dbt_py.state.warehouse import fixed_time  # noqa: E402
+from orchestra_dbt_py.core.records import format_timestamp, parse_timestamp
+from orchestra_dbt_py.state.warehouse import fixed_time
+from tests.support.macro_render import MacroRenderer
 
 UTC = dt.UTC
 PLUS_TWO = dt.timezone(dt.timedelta(hours=2))

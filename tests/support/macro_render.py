@@ -49,7 +49,7 @@ from dbt_common.clients.jinja import BlockTag, extract_toplevel_blocks, get_envi
 from dbt_common.exceptions import CompilationError
 from dbt_common.utils.jinja import get_dbt_macro_name
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 PACKAGE_NAME = "orchestra_dbt"
 PACKAGE_MACRO_DIR = REPO_ROOT / "macros"
 

@@ -143,7 +143,7 @@ def build_twice_with_state_at(root: Path, state_uri: str) -> set[str]:
     """The tutorial (DuckDB) built twice by `orc dbt build` with its state at `state_uri`:
     the first run builds, the second reuses everything and executes nothing. Returns the
     nodes the first run recorded."""
-    from conftest import make_project  # tests/integration, on sys.path under pytest
+    from tests.support.tutorial import make_project
 
     project = make_project(root, "duckdb")
     project.orc("dbt", "deps", "--quiet")
