@@ -9,7 +9,8 @@ import pytest
 
 from tests.support.hooked import TARGETS as HOOKED_TARGETS
 from tests.support.hooked import HookedProject, stage
-from tests.support.tutorial import TARGETS, Project, make_project
+from tests.support.prepared import PreparedProjects
+from tests.support.tutorial import TARGETS, Project
 
 
 @pytest.fixture(params=TARGETS)
@@ -17,24 +18,27 @@ def target(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
+@pytest.fixture(scope="session")
+def prepared(tmp_path_factory: pytest.TempPathFactory) -> PreparedProjects:
+    return PreparedProjects(tmp_path_factory.mktemp("prepared"))
+
+
 @pytest.fixture
-def project(tmp_path: Path, target: str) -> Iterator[Project]:
+def project(prepared: PreparedProjects, tmp_path: Path, target: str) -> Project:
     """The tutorial with its packages installed and batch 1 of raw data loaded."""
-    proj = make_project(tmp_path, target)
-    proj.orc("dbt", "deps", "--quiet", expect=0)
-    proj.orc("dbt", "run-operation", "load_raw_data", expect=0)
-    yield proj
-    if target == "postgres":
-        for schema in (proj.schema, f"{proj.schema}_raw", f"{proj.schema}_ref"):
-            proj.execute(f'drop schema if exists "{schema}" cascade')
+    return prepared.copy(target, "loaded", tmp_path)
 
 
 @pytest.fixture
-def stateful(project: Project) -> Project:
+def stateful(prepared: PreparedProjects, tmp_path: Path, target: str) -> Project:
     """The same, with stateful orchestration on and an empty state file."""
-    project.env["ORCHESTRA_USE_STATEFUL"] = "true"
-    project.orc("state", "init")
-    return project
+    return prepared.copy(target, "stateful", tmp_path)
+
+
+@pytest.fixture
+def built(prepared: PreparedProjects, tmp_path: Path, target: str) -> Project:
+    """The same after its first stateful `orc dbt build` (checked as a first build)."""
+    return prepared.copy(target, "built", tmp_path)
 
 
 @pytest.fixture(params=HOOKED_TARGETS)

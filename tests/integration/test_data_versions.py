@@ -49,12 +49,6 @@ def assert_readers_of_orders_rebuilt(
     assert ran(project.build()) == set()
 
 
-@pytest.fixture
-def built(stateful: Project) -> Project:
-    stateful.build()
-    return stateful
-
-
 def test_updated_rows_without_a_newer_loaded_at_rebuild_their_readers(built: Project) -> None:
     built.execute(f"update {raw(built, 'orders')} set status = 'shipped' where id in (1, 2, 3)")
     assert_readers_of_orders_rebuilt(built, "source raw.orders changed since this was built")

@@ -23,16 +23,6 @@ from tests.support.tutorial import (
 )
 
 
-@pytest.fixture
-def built(stateful: Project) -> Project:
-    """A stateful tutorial after its first full orc build."""
-    artifact = stateful.build()
-    assert artifact["summary"]["reuse"] == 0
-    assert {"fct_orders", "customers_snapshot", "order_statuses"} <= built_relations(artifact)
-    assert "assert_order_totals_match" in ran(artifact)
-    return stateful
-
-
 def test_unchanged_second_run_executes_nothing(built: Project) -> None:
     files = built.project_files()
     artifact = built.build()

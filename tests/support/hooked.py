@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 
 import pytest
 
-from tests.support.tutorial import REPO, postgres_available, run_orc
+from tests.support.tutorial import REPO, postgres_available, run_dbt, run_orc
 
 COMMON_TESTS = frozenset(
     {
@@ -163,20 +163,7 @@ class HookedProject:
 
     def dbt(self, *args: str, expect: int = 0, **env: str) -> subprocess.CompletedProcess[str]:
         """A plain dbt command: its builds run the hooks."""
-        completed = subprocess.run(
-            [str(DBT), *args],
-            cwd=self.dir,
-            env={**self.env, **env},
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
-        if completed.returncode != expect:
-            raise AssertionError(
-                f"dbt {' '.join(args)} exited {completed.returncode}, expected {expect}\n"
-                f"--- stdout\n{completed.stdout}\n--- stderr\n{completed.stderr}"
-            )
-        return completed
+        return run_dbt(args, self.dir, {**self.env, **env}, expect)
 
     def orc(
         self, *args: str, expect: int | None = 0, env: Mapping[str, str] | None = None

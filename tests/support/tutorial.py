@@ -10,11 +10,15 @@ import shutil
 import subprocess
 import sys
 import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.support.forked import run_forked
 
 REPO = Path(__file__).resolve().parents[2]
 ORC = Path(sys.executable).with_name("orc")
@@ -40,15 +44,26 @@ TARGETS = [
 
 
 def run_orc(
-    args: tuple[str, ...], cwd: Path, env: dict[str, str], expect: int | None = 0
+    args: tuple[str, ...], cwd: Path, env: Mapping[str, str], expect: int | None = 0
 ) -> subprocess.CompletedProcess[str]:
-    """Run the `orc` command; fail with its output unless it exits with `expect`."""
-    completed = subprocess.run(
-        [str(ORC), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600
-    )
+    """Run `orc` (a process of its own, see forked.py); fail with its output unless it exits
+    with `expect`."""
+    return expect_exit(run_forked("orc", list(args), cwd, dict(env)), expect)
+
+
+def run_dbt(
+    args: tuple[str, ...], cwd: Path, env: Mapping[str, str], expect: int | None = 0
+) -> subprocess.CompletedProcess[str]:
+    """Run plain `dbt` the same way."""
+    return expect_exit(run_forked("dbt", list(args), cwd, dict(env)), expect)
+
+
+def expect_exit(
+    completed: subprocess.CompletedProcess[str], expect: int | None
+) -> subprocess.CompletedProcess[str]:
     if expect is not None and completed.returncode != expect:
         raise AssertionError(
-            f"orc {' '.join(args)} exited {completed.returncode}, expected {expect}\n"
+            f"{' '.join(completed.args)} exited {completed.returncode}, expected {expect}\n"
             f"--- stdout\n{completed.stdout}\n--- stderr\n{completed.stderr}"
         )
     return completed
@@ -107,9 +122,7 @@ class Project:
 
             with duckdb.connect(str(self.dir / "tutorial.duckdb"), read_only=True) as con:
                 return [tuple(r) for r in con.execute(sql).fetchall()]
-        import psycopg2
-
-        with psycopg2.connect("") as con, con.cursor() as cur:
+        with self.postgres() as con, con.cursor() as cur:
             cur.execute(sql)
             return [tuple(r) for r in cur.fetchall()] if cur.description else []
 
@@ -120,10 +133,20 @@ class Project:
             with duckdb.connect(str(self.dir / "tutorial.duckdb")) as con:
                 con.execute(sql)
             return
+        with self.postgres() as con, con.cursor() as cur:
+            cur.execute(sql)
+
+    @contextmanager
+    def postgres(self) -> Iterator[Any]:
+        """A connection to the project's PostgreSQL database, committed and closed after."""
         import psycopg2
 
-        with psycopg2.connect("") as con, con.cursor() as cur:
-            cur.execute(sql)
+        connection = psycopg2.connect(dbname=self.env.get("PGDATABASE", "postgres"))
+        try:
+            with connection:
+                yield connection
+        finally:
+            connection.close()
 
     def relations(self, schema: str | None = None) -> set[str]:
         schema = schema or self.schema
@@ -147,7 +170,10 @@ class Project:
         return digests
 
 
-def make_project(root: Path, target: str) -> Project:
+def make_project(root: Path, target: str, database: str | None = None) -> Project:
+    """A copy of the tutorial under `root`, nothing installed or loaded. On PostgreSQL it
+    uses `database` (schema `orc`) when given, else a schema of its own in the server's
+    default database."""
     shutil.copytree(
         REPO / "tutorial",
         root / "tutorial",
@@ -155,7 +181,9 @@ def make_project(root: Path, target: str) -> Project:
     )
     shutil.copy(REPO / "dbt_project.yml", root / "dbt_project.yml")
     shutil.copytree(REPO / "macros", root / "macros")
-    schema = f"orc_{uuid.uuid4().hex[:10]}" if target == "postgres" else "main"
+    schema = "main"
+    if target == "postgres":
+        schema = "orc" if database else f"orc_{uuid.uuid4().hex[:10]}"
     env = {
         **os.environ,
         "DO_NOT_TRACK": "1",
@@ -168,6 +196,8 @@ def make_project(root: Path, target: str) -> Project:
             del env[key]
     # The tutorial's pyproject turns stateful orchestration on; plain tests turn it off.
     env["ORCHESTRA_USE_STATEFUL"] = "false"
+    if database:
+        env["PGDATABASE"] = database
     return Project(root, target, schema, env)
 
 
