@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from orchestra_dbt_py.core.claims import Claim, parse_board, take
+from orchestra_dbt_py.core.claims import Claim, parse_board, release, take
 from orchestra_dbt_py.core.records import NodeRecord
 from orchestra_dbt_py.errors import OrcError
 from orchestra_dbt_py.state.local import LocalFileBackend
@@ -62,6 +62,15 @@ ITEMS = {
     "test.p.not_null_orders_id": NodeRecord(last_updated=T0, status="pass"),
 }
 NewPlace = Callable[[], Place]
+CLASSES = {
+    "local": "LocalFileBackend",
+    "s3": "S3Backend",
+    "gcs": "GcsBackend",
+    "azure": "AzureBlobBackend",
+    "http": "HttpBackend",
+    "duckdb": "WarehouseBackend",
+    "postgres": "WarehouseBackend",
+}
 
 
 # --- the backends: one kind per module-wide parameter, a fresh place per test ---------------
@@ -125,6 +134,8 @@ def every(where: Callable[[Any], bool] = lambda _: True) -> pytest.MarkDecorator
 @every()
 def test_declared_capabilities_are_the_backends_own(place: Place) -> None:
     backend = place.open()
+    assert type(backend).__name__ == CLASSES[place.kind]
+    assert place.where in backend.description
     capabilities = CAPABILITIES[place.kind]
     reason = backend.no_claims_reason
     assert (reason is None) == capabilities.claims
@@ -153,6 +164,8 @@ def test_round_trip(place: Place) -> None:
     assert backend.load() == newer
     # An older record does not replace a newer one.
     assert backend.update({"model.p.orders": record(0, "older")}) == newer
+    # ... nor does one from another writer, whose merge returns the newer one.
+    assert place.open().update({"model.p.orders": record(0, "older")}) == newer
     assert place.open().load()["model.p.orders"].checksum == "newer"
 
 
@@ -329,17 +342,21 @@ def taking(keys: list[str], run_id: str) -> Callable[[dict[str, Claim]], Any]:
 @every(CLAIMING)
 def test_claims_round_trip_beside_the_document(place: Place) -> None:
     backend = place.open()
-    document = place.stored()
     assert backend.read_claims() == {}
     assert place.board() is None  # reading an empty board writes nothing
     assert backend.change_claims(taking(["a", "b"], "r1")) == ["a", "b"]
     stored = place.board_text()
     assert stored is not None
     assert parse_board(stored) == {"a": claim("r1"), "b": claim("r1")}
-    assert place.open().change_claims(taking(["a", "c"], "r2")) == ["c"]
+    # Claims make no document: it is never touched, and older orcs keep reading it as it is.
+    assert place.stored() is None
+    assert backend.init() is True
+    other = place.open()
+    assert other.change_claims(taking(["a", "c"], "r2")) == ["c"]
     assert backend.read_claims() == {"a": claim("r1"), "b": claim("r1"), "c": claim("r2")}
-    # The document is never touched: older orcs keep reading it as it is.
-    assert place.stored() == document
+    other.change_claims(lambda board: (release(board, ["a", "c"], "r2"), None))
+    assert backend.read_claims() == {"a": claim("r1"), "b": claim("r1")}
+    assert place.stored() == place.empty()
 
 
 @every(CLAIMING)
@@ -348,6 +365,7 @@ def test_an_unchanged_board_is_not_rewritten(place: Place) -> None:
     backend.change_claims(taking(["a"], "r1"))
     before = place.board()
     assert backend.change_claims(taking(["a"], "r1")) == ["a"]
+    backend.change_claims(lambda board: (release(board, ["a"], "someone-else"), None))
     assert place.board() == before
 
 
