@@ -93,14 +93,6 @@ def test_patch_sends_only_the_items_and_the_removals(
     assert patch.body["state"]["d"]["last_updated"] == "2026-11-22T07:31:18Z"
 
 
-def test_the_newer_item_wins_on_the_server(server: StateApiServer, tmp_path: Path) -> None:
-    api = backend(server, tmp_path)
-    api.update({"m": record(10, "new")})
-    merged = api.update({"m": record(5, "old")})
-    assert merged["m"].checksum == "new"
-    assert api.load()["m"].checksum == "new"
-
-
 def test_open_backend_selects_http_when_a_key_is_set(
     server: StateApiServer, tmp_path: Path
 ) -> None:

@@ -89,25 +89,6 @@ def taking(mine: Claim) -> Callable[[dict[str, Claim]], tuple[dict[str, Claim], 
     return change
 
 
-def test_claims_round_trip_beside_the_state(wh: HookedProject) -> None:
-    with session_backend(wh.env, wh.dir, wh.table) as backend:
-        assert backend.no_claims_reason is None
-        # The first change makes the table, with an empty board, and writes the new one.
-        taken = backend.change_claims(taking(claim("run-1")))
-        assert taken.held == KEYS and taken.blocked == {}
-        assert boards(wh) == [dump_board(taken.board)]
-        # The state itself is not touched: its table is not even made.
-        assert not wh.exists(wh.table)
-
-        # Another run sees run-1's claims and takes none of them.
-        other = backend.change_claims(taking(claim("run-2")))
-        assert other.held == [] and set(other.blocked) == set(KEYS)
-        assert backend.change_claims(unchanged) == {key: claim("run-1") for key in KEYS}
-
-        backend.change_claims(lambda board: (release(board, KEYS[:2], "run-1"), None))
-        assert json.loads(boards(wh)[0]) == json.loads(dump_board({KEYS[2]: claim("run-1")}))
-
-
 def test_an_unchanged_board_is_not_written(wh: HookedProject) -> None:
     with session_backend(wh.env, wh.dir, wh.table) as backend:
         backend.change_claims(unchanged)

@@ -1,7 +1,8 @@
 """The claims board the state backends keep beside the document: the local file backend's
 `<state file>.claims` on real files (changed under the state lock, replaced atomically),
 overlapping runs in real processes, which backends can coordinate, and what a board that
-cannot be trusted says."""
+cannot be trusted says. A board's round trip, an unchanged board and a corrupt one on every
+backend are the backend contract's (tests/integration/test_backend_contract.py)."""
 
 from __future__ import annotations
 
@@ -21,8 +22,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from orchestra_dbt_py.core.claims import Claim, dump_board, parse_board, release, take
-from orchestra_dbt_py.core.document import dump_state
+from orchestra_dbt_py.core.claims import Claim, dump_board, parse_board, take
 from orchestra_dbt_py.core.keys import KeyScope
 from orchestra_dbt_py.errors import OrcError
 from orchestra_dbt_py.state.backend import ScopedBackend, StateBackend, stored_board
@@ -78,34 +78,6 @@ def claims_path(state_path: Path) -> Path:
 
 
 # --- the local file backend ------------------------------------------------------------------
-
-
-def test_a_missing_board_is_empty_and_reading_it_writes_nothing(
-    backend: LocalFileBackend, state_path: Path
-) -> None:
-    assert board_of(backend) == {}
-    assert not claims_path(state_path).exists()
-
-
-def test_claims_round_trip_beside_the_document(backend: LocalFileBackend, state_path: Path) -> None:
-    document = state_path.read_bytes()
-    assert backend.change_claims(taking(["a", "b"], "r1")) == ["a", "b"]
-    assert parse_board(claims_path(state_path).read_text()) == {"a": claim("r1"), "b": claim("r1")}
-    other = LocalFileBackend(state_path)
-    assert other.change_claims(taking(["a", "c"], "r2")) == ["c"]
-    other.change_claims(lambda board: (release(board, ["a", "c"], "r2"), None))
-    assert board_of(backend) == {"a": claim("r1"), "b": claim("r1")}
-    # The document is never touched: older orcs keep reading it as it is.
-    assert state_path.read_bytes() == document == dump_state({}).encode()
-
-
-def test_an_unchanged_board_is_not_rewritten(backend: LocalFileBackend, state_path: Path) -> None:
-    backend.change_claims(taking(["a"], "r1"))
-    before = os.stat(claims_path(state_path))
-    assert backend.change_claims(taking(["a"], "r1")) == ["a"]
-    backend.change_claims(lambda board: (release(board, ["a"], "someone-else"), None))
-    after = os.stat(claims_path(state_path))
-    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,9 @@
-"""The local file backend on real files: init, load, locked read-merge-write, atomic
-replacement, concurrent writers in real processes, and open_backend's selection."""
+"""The local file backend on real files: what only it does (a missing folder, the journal,
+atomic replacement without temp files, the file mode, symbolic links, the lock and its
+messages, concurrent writers leaving no stray files) and open_backend's selection. What
+every backend does (round trip, missing document, init, corrupt document, unchanged
+document, concurrent writers, migrate, claims) is the backend contract's
+(tests/integration/test_backend_contract.py), which runs on a local file too."""
 
 from __future__ import annotations
 
@@ -17,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from orchestra_dbt_py.config import Settings
-from orchestra_dbt_py.core.document import dump_state, parse_state
+from orchestra_dbt_py.core.document import parse_state
 from orchestra_dbt_py.core.records import NodeRecord
 from orchestra_dbt_py.errors import OrcError
 from orchestra_dbt_py.state import open_backend
@@ -58,55 +62,9 @@ def backend(state_path: Path) -> LocalFileBackend:
 # --- init, exists, load ------------------------------------------------------------------
 
 
-def test_init_creates_an_empty_document(state_path: Path) -> None:
-    created = LocalFileBackend(state_path)
-    assert created.exists() is False
-    assert created.init() is True
-    assert created.exists() is True
-    assert state_path.read_text(encoding="utf-8") == dump_state({})
-    assert created.load() == {}
-    assert created.description == str(state_path)
-
-
-def test_init_keeps_an_existing_file(state_path: Path) -> None:
-    state_path.parent.mkdir(parents=True)
-    original = b'{"state": {"m": {"last_updated": "2026-11-22T07:31:17Z"}}}'
-    state_path.write_bytes(original)
-    assert LocalFileBackend(state_path).init() is False
-    assert state_path.read_bytes() == original
-
-
-def test_init_never_touches_even_a_corrupt_file(state_path: Path) -> None:
-    state_path.parent.mkdir(parents=True)
-    state_path.write_bytes(b"corrupt")
-    assert LocalFileBackend(state_path).init() is False
-    assert state_path.read_bytes() == b"corrupt"
-
-
-def test_init_twice(state_path: Path) -> None:
-    first = LocalFileBackend(state_path)
-    assert first.init() is True
-    first.update({"m": record()})
-    assert LocalFileBackend(state_path).init() is False
-    assert set(first.load()) == {"m"}
-
-
-def test_a_missing_file_is_empty_state(state_path: Path) -> None:
-    state_path.parent.mkdir()
-    assert LocalFileBackend(state_path).load() == {}
-    assert not state_path.exists()
-
-
 def test_a_missing_folder_is_an_error_before_anything_runs(state_path: Path) -> None:
     with pytest.raises(OrcError, match="does not exist: create it"):
         LocalFileBackend(state_path).load()
-
-
-def test_load_corrupt_file_names_it(backend: LocalFileBackend, state_path: Path) -> None:
-    state_path.write_text("{oops", encoding="utf-8")
-    with pytest.raises(OrcError, match="not valid JSON") as caught:
-        backend.load()
-    assert str(state_path) in str(caught.value)
 
 
 def test_load_reads_a_dbt_orchestra_file(state_path: Path) -> None:
@@ -122,24 +80,6 @@ def test_load_reads_a_dbt_orchestra_file(state_path: Path) -> None:
 
 
 # --- update --------------------------------------------------------------------------------
-
-
-def test_update_merges_and_persists(backend: LocalFileBackend, state_path: Path) -> None:
-    backend.update({"a": record(0, "a"), "b": record(0, "b")})
-    merged = backend.update({"b": record(5, "b2"), "c": record(0, "c")}, removals=["a"])
-    assert {key: item.checksum for key, item in merged.items()} == {"b": "b2", "c": "c"}
-    assert LocalFileBackend(state_path).load() == merged
-    assert parse_state(state_path.read_text(encoding="utf-8"), "x") == merged
-
-
-def test_update_keeps_a_newer_record_written_by_someone_else(
-    backend: LocalFileBackend, state_path: Path
-) -> None:
-    other = LocalFileBackend(state_path)
-    other.update({"m": record(10, "newer")})
-    merged = backend.update({"m": record(5, "older")})
-    assert merged["m"].checksum == "newer"
-    assert backend.load()["m"].checksum == "newer"
 
 
 def test_update_in_a_missing_folder_names_it(state_path: Path) -> None:
@@ -194,15 +134,6 @@ def test_update_replaces_the_file_atomically_and_leaves_no_temp_files(
         backend.update({f"m{index}": record(index)})
     assert listing(state_path.parent) == {state_path.name, lock_path(state_path).name}
     assert set(backend.load()) == {f"m{index}" for index in range(5)}
-
-
-def test_update_without_changes_does_not_rewrite(
-    backend: LocalFileBackend, state_path: Path
-) -> None:
-    backend.update({"m": record(10)})
-    before = os.stat(state_path).st_ino
-    backend.update({"m": record(0)})  # older: the merge keeps the current record
-    assert os.stat(state_path).st_ino == before
 
 
 def test_update_keeps_the_file_mode(backend: LocalFileBackend, state_path: Path) -> None:
