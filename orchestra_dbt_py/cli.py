@@ -261,7 +261,7 @@ def state() -> None:
 def state_init() -> int:
     """Create the state (a file, an S3 object, the Orchestra API's or a warehouse table)
     unless it exists."""
-    from orchestra_dbt_py.state_commands import init_command
+    from orchestra_dbt_py.cli_state import init_command
 
     return init_command()
 
@@ -271,7 +271,7 @@ def state_init() -> int:
 def state_show(output: str) -> int:
     """List the records of the state: each node, when it was built, its status and the
     sources it read."""
-    from orchestra_dbt_py.state_commands import show_command
+    from orchestra_dbt_py.cli_state import show_command
 
     return show_command(output == "json")
 
@@ -280,7 +280,7 @@ def state_show(output: str) -> int:
 @click.argument("files", nargs=-1, metavar="[FILE]...")
 def state_validate(files: tuple[str, ...]) -> int:
     """Check that each FILE, or else the state, is a valid state document."""
-    from orchestra_dbt_py.state_commands import validate_command
+    from orchestra_dbt_py.cli_state import validate_command
 
     return validate_command(files)
 
@@ -302,7 +302,7 @@ def state_forget(everything: bool, selection: tuple[str, ...]) -> int:
     matches nothing forgets nothing."""
     if everything and selection:
         raise click.UsageError("--all takes no dbt selection")
-    from orchestra_dbt_py.state_commands import forget_command
+    from orchestra_dbt_py.cli_state import forget_command
 
     return forget_command(list(selection), everything=everything)
 
@@ -312,7 +312,7 @@ def state_forget(everything: bool, selection: tuple[str, ...]) -> int:
 def state_push(file: str) -> int:
     """Send the records in FILE to the state: the file a failed save wrote (named
     like .orchestra/unsaved-state-*.json) and named in its error message."""
-    from orchestra_dbt_py.state_commands import push_command
+    from orchestra_dbt_py.cli_state import push_command
 
     return push_command(file)
 
@@ -330,7 +330,7 @@ def state_migrate(source: str, target: str) -> int:
     A URI is a local path, s3://bucket/key, warehouse:<schema>.<table> (in the dbt project
     of the working directory), or orchestra:// for the Orchestra API.
     """
-    from orchestra_dbt_py.state_commands import migrate_command
+    from orchestra_dbt_py.cli_state import migrate_command
 
     return migrate_command(source, target)
 

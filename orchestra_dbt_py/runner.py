@@ -26,9 +26,9 @@ from orchestra_dbt_py.core.versions import DataVersion, source_version
 from orchestra_dbt_py.dbt.command import DbtCommand, exit_code
 from orchestra_dbt_py.dbt.graph import ProjectGraph, read_graph
 from orchestra_dbt_py.dbt.invocation import invocation_id, one_invocation_id
+from orchestra_dbt_py.dbt.queries import WITHOUT_PACKAGE, Warehouse
 from orchestra_dbt_py.dbt.run_results import RUN_RESULTS, add_reused_results, results_since
 from orchestra_dbt_py.dbt.session import DbtSession
-from orchestra_dbt_py.dbt.warehouse import WITHOUT_PACKAGE, Warehouse
 from orchestra_dbt_py.errors import OrcError
 from orchestra_dbt_py.recorder import RunRecorder
 from orchestra_dbt_py.report import console

@@ -29,7 +29,7 @@ from test_state_warehouse import HookedProject
 
 from orchestra_dbt_py.core.claims import Claim, Taken, dump_board, release, take
 from orchestra_dbt_py.errors import OrcError
-from orchestra_dbt_py.state.warehouse import WarehouseBackend
+from orchestra_dbt_py.state.table import WarehouseBackend
 
 # The staged project of each target (DuckDB, PostgreSQL), as test_state_warehouse stages it.
 wh = test_state_warehouse.wh
@@ -48,8 +48,8 @@ def session_backend(env: Mapping[str, str], project_dir: Path, table: str) -> It
     from dbt.adapters.factory import reset_adapters
 
     from orchestra_dbt_py.dbt.command import parse_command
+    from orchestra_dbt_py.dbt.queries import Warehouse
     from orchestra_dbt_py.dbt.session import DbtSession
-    from orchestra_dbt_py.dbt.warehouse import Warehouse
 
     saved = dict(os.environ), Path.cwd()
     os.environ.update(env)

@@ -22,11 +22,11 @@ from test_planner import (
     versions_of,
 )
 
+from orchestra_dbt_py.cli_state import show
 from orchestra_dbt_py.core.document import dump_state, parse_state
+from orchestra_dbt_py.core.finished import finished_record
 from orchestra_dbt_py.core.planner import plan
-from orchestra_dbt_py.core.recording import finished_record
 from orchestra_dbt_py.core.records import NodeRecord, merge_states, prevails
-from orchestra_dbt_py.state_commands import show
 
 FAILED_AT = NOW - timedelta(minutes=30)
 

@@ -28,9 +28,9 @@ if str(TESTS_DIR) not in sys.path:
 from macro_render import MacroRenderer  # noqa: E402
 
 from orchestra_dbt_py.core.document import parse_item_json  # noqa: E402
+from orchestra_dbt_py.core.finished import finished_record  # noqa: E402
 from orchestra_dbt_py.core.graph import Node, data_inputs  # noqa: E402
 from orchestra_dbt_py.core.keys import KeyScope  # noqa: E402
-from orchestra_dbt_py.core.recording import finished_record  # noqa: E402
 from orchestra_dbt_py.core.records import NodeRecord, format_timestamp  # noqa: E402
 from orchestra_dbt_py.core.versions import source_version  # noqa: E402
 

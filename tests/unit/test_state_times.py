@@ -20,7 +20,7 @@ if str(TESTS_DIR) not in sys.path:
 from macro_render import MacroRenderer  # noqa: E402
 
 from orchestra_dbt_py.core.records import format_timestamp, parse_timestamp  # noqa: E402
-from orchestra_dbt_py.state.warehouse import fixed_time  # noqa: E402
+from orchestra_dbt_py.state.table import fixed_time  # noqa: E402
 
 UTC = dt.UTC
 PLUS_TWO = dt.timezone(dt.timedelta(hours=2))

@@ -211,8 +211,8 @@ def _selected_records(
     from orchestra_dbt_py.core.keys import KeyScope
     from orchestra_dbt_py.dbt.command import parse_build_arguments
     from orchestra_dbt_py.dbt.graph import plain_nodes
+    from orchestra_dbt_py.dbt.queries import Warehouse
     from orchestra_dbt_py.dbt.session import DbtSession
-    from orchestra_dbt_py.dbt.warehouse import Warehouse
     from orchestra_dbt_py.state import open_backend
 
     command = parse_build_arguments(selection, "`orc state forget`", ("--all",))
