@@ -11,12 +11,15 @@ import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from orchestra_dbt_py import __version__
 from orchestra_dbt_py.errors import OrcError
+
+if TYPE_CHECKING:
+    from orchestra_dbt_py.config import Settings
 
 DBT_HELP_HEADER = """\
 orc dbt: runs dbt with these arguments, exactly as `dbt` would, and exits with dbt's code.
@@ -159,11 +162,13 @@ def orc(ctx: click.Context, no_wait: bool, max_wait: float | None) -> None:
     recorded state, runs dbt on what must run and records each result; every other dbt
     command runs unchanged.
     """
-    # The flags win over the environment and pyproject, which are read as the settings load.
+    # The options win over the environment and the pyproject (see `current_settings`).
+    overrides: dict[str, bool | float | str] = {}
     if no_wait:
-        os.environ["ORCHESTRA_WAIT_FOR_OTHER_RUNS"] = "false"
+        overrides["wait_for_other_runs"] = False
     if max_wait is not None:
-        os.environ["ORCHESTRA_MAX_WAIT_SECONDS"] = repr(max_wait)
+        overrides["max_wait_seconds"] = max_wait
+    ctx.obj = overrides
     if ctx.invoked_subcommand is None:
         raise OrcError(
             "no command given: try `orc dbt build` (dbt build, reusing what is unchanged), "
@@ -194,11 +199,20 @@ def dbt(ctx: click.Context) -> int:
     return dbt_command(list(ctx.args))
 
 
-def dbt_command(args: list[str]) -> int:
+def current_settings() -> Settings:
+    """This invocation's settings: orc's own options (kept by the `orc` group in the click
+    context) over the ORCHESTRA_* variables over the pyproject."""
     from orchestra_dbt_py.config import load_settings
+
+    ctx = click.get_current_context(silent=True)
+    overrides = ctx.find_object(dict) if ctx is not None else None
+    return load_settings(Path.cwd(), os.environ, overrides)
+
+
+def dbt_command(args: list[str]) -> int:
     from orchestra_dbt_py.dbt.command import STATEFUL_SUBCOMMANDS, parse_command, run_dbt
 
-    settings = load_settings(Path.cwd(), os.environ)
+    settings = current_settings()
     command = parse_command(args)
     if not settings.use_stateful or command.subcommand not in STATEFUL_SUBCOMMANDS:
         return run_dbt(args)
@@ -238,12 +252,11 @@ def plan_command(args: list[str], output: str, html: Path | None) -> int:
             f"--html {html} is a directory: give the path of a file to write, "
             f"such as {html / HTML_ARTIFACT}"
         )
-    from orchestra_dbt_py.config import load_settings
     from orchestra_dbt_py.dbt.command import parse_build_arguments
     from orchestra_dbt_py.runner import show_plan
 
     command = parse_build_arguments(args, "`orc plan`", ("--output", "--json", "--html"))
-    settings = load_settings(Path.cwd(), os.environ)
+    settings = current_settings()
     return show_plan(command, settings, os.environ, as_json=output == "json", html_path=html)
 
 
@@ -263,7 +276,7 @@ def state_init() -> int:
     unless it exists."""
     from orchestra_dbt_py.cli_state import init_command
 
-    return init_command()
+    return init_command(current_settings())
 
 
 @state.command("show", short_help="List the records of the state.")
@@ -273,7 +286,7 @@ def state_show(output: str) -> int:
     sources it read."""
     from orchestra_dbt_py.cli_state import show_command
 
-    return show_command(output == "json")
+    return show_command(current_settings(), output == "json")
 
 
 @state.command("validate", short_help="Check the state, or state files, can be read.")
@@ -282,7 +295,7 @@ def state_validate(files: tuple[str, ...]) -> int:
     """Check that each FILE, or else the state, is a valid state document."""
     from orchestra_dbt_py.cli_state import validate_command
 
-    return validate_command(files)
+    return validate_command(current_settings(), files)
 
 
 @state.command(
@@ -304,7 +317,7 @@ def state_forget(everything: bool, selection: tuple[str, ...]) -> int:
         raise click.UsageError("--all takes no dbt selection")
     from orchestra_dbt_py.cli_state import forget_command
 
-    return forget_command(list(selection), everything=everything)
+    return forget_command(current_settings(), list(selection), everything=everything)
 
 
 @state.command("push", short_help="Send the records a failed save left in FILE.")
@@ -314,7 +327,7 @@ def state_push(file: str) -> int:
     like .orchestra/unsaved-state-*.json) and named in its error message."""
     from orchestra_dbt_py.cli_state import push_command
 
-    return push_command(file)
+    return push_command(current_settings(), file)
 
 
 @state.command(
@@ -332,7 +345,7 @@ def state_migrate(source: str, target: str) -> int:
     """
     from orchestra_dbt_py.cli_state import migrate_command
 
-    return migrate_command(source, target)
+    return migrate_command(current_settings(), source, target)
 
 
 if __name__ == "__main__":

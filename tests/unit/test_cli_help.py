@@ -50,7 +50,9 @@ def test_json_output_has_an_alias(
     from orchestra_dbt_py import cli_state
 
     monkeypatch.setattr(
-        cli_state, "show_command", lambda as_json: seen.append("json" if as_json else "text")
+        cli_state,
+        "show_command",
+        lambda settings, as_json: seen.append("json" if as_json else "text"),
     )
     for flags in (["--json"], ["--output", "json"], ["-o", "json"], [], ["-o", "text"]):
         assert run(capsys, *command, *flags)[0] == 0
