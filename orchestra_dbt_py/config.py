@@ -12,8 +12,9 @@ Rules (see docs/design.md and the README):
   broken file was meant to configure it, so it says so rather than guess.
 * Precedence per key: an option of the command line (`--no-wait`, `--max-wait`: handed to
   `load_settings` as `overrides`, never written into the environment) wins, then an
-  environment variable that is set, then the pyproject value, then the default. An environment variable set to the empty string (or only whitespace) counts as
-  not set. String values from the environment are stripped of surrounding whitespace.
+  environment variable that is set, then the pyproject value, then the default. An
+  environment variable set to the empty string (or only whitespace) counts as not set.
+  String values from the environment are stripped of surrounding whitespace.
 * A boolean environment variable is `true` or `false`, in any case; any other non-empty value
   (`1`, `yes`, `on`, ...) is an error naming the variable, so that a typo never turns orc off.
   In the pyproject, booleans must be TOML booleans (`true` / `false`, without quotes).
