@@ -27,9 +27,9 @@ Rules (see docs/design.md and the README):
   `ORCHESTRA_STATE_FILE` relative to the working directory, from the pyproject relative to that
   pyproject's folder. A value with a URI scheme (`s3://...`, `warehouse:...`, `https://...`)
   is kept as written.
-* Unknown keys in `[tool.orchestra_dbt]` are errors (typo protection), except keys that
-  dbt-orchestra itself accepts and orc does not use (`seed_state_orchestration`), which are
-  type-checked and ignored so one pyproject can serve both tools.
+* Unknown keys in `[tool.orchestra_dbt]` are errors (typo protection). dbt-orchestra's keys
+  for what orc always does (`ALWAYS_ON`) are accepted, type-checked and otherwise ignored, so
+  one pyproject can serve both tools.
 """
 
 from __future__ import annotations
@@ -95,8 +95,10 @@ class Settings:
     local_run: bool = True
     debug: bool = False
     integration_account_id: str | None = None
-    # dbt-orchestra's settings: with false, seeds are built on every run (orc's default is
-    # to reuse a seed whose file and definition are unchanged).
+    # dbt-orchestra's setting, read by the planner: with false, every selected seed is built
+    # on every run; with true (the default) a seed is decided like any table, reused only
+    # when the reuse rules hold (its record, its relation, its definition with the seed
+    # file's contents, its table's data version).
     seed_state_orchestration: bool = True
     # Sources without a loaded_at_field / loaded_at_query are not measured (always changed).
     require_explicit_source_freshness: bool = False
