@@ -86,9 +86,9 @@ def main() -> None:
         measure("local file", local, args.records, args.repeat)
 
         from orchestra_dbt_py.dbt.command import parse_command, run_dbt
+        from orchestra_dbt_py.dbt.queries import Warehouse
         from orchestra_dbt_py.dbt.session import DbtSession
-        from orchestra_dbt_py.dbt.warehouse import Warehouse
-        from orchestra_dbt_py.state.warehouse import WarehouseBackend
+        from orchestra_dbt_py.state.table import WarehouseBackend
 
         project = generate(root / "project", Shape(models=5, sources=1, test_share=0.0))
         os.chdir(project)

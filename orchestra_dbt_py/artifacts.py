@@ -2,28 +2,20 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from orchestra_dbt_py.errors import OrcError
+from orchestra_dbt_py.files import replace_durably
 
 
 def replace_file(path: Path, text: str) -> Path:
-    """Write `text` to `path` atomically (a temp file beside it, then a rename), so a
-    reader never sees half a file; readable like any file dbt writes there."""
+    """Write `text` to `path` (its folder made when missing) durably and atomically
+    (`files.replace_durably`): a reader never sees half a file, and a crash never leaves
+    an empty one."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    replace_durably(path, text.encode("utf-8"))
     return path
 
 

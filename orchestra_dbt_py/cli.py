@@ -11,12 +11,15 @@ import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from orchestra_dbt_py import __version__
 from orchestra_dbt_py.errors import OrcError
+
+if TYPE_CHECKING:
+    from orchestra_dbt_py.config import Settings
 
 DBT_HELP_HEADER = """\
 orc dbt: runs dbt with these arguments, exactly as `dbt` would, and exits with dbt's code.
@@ -159,11 +162,13 @@ def orc(ctx: click.Context, no_wait: bool, max_wait: float | None) -> None:
     recorded state, runs dbt on what must run and records each result; every other dbt
     command runs unchanged.
     """
-    # The flags win over the environment and pyproject, which are read as the settings load.
+    # The options win over the environment and the pyproject (see `current_settings`).
+    overrides: dict[str, bool | float | str] = {}
     if no_wait:
-        os.environ["ORCHESTRA_WAIT_FOR_OTHER_RUNS"] = "false"
+        overrides["wait_for_other_runs"] = False
     if max_wait is not None:
-        os.environ["ORCHESTRA_MAX_WAIT_SECONDS"] = repr(max_wait)
+        overrides["max_wait_seconds"] = max_wait
+    ctx.obj = overrides
     if ctx.invoked_subcommand is None:
         raise OrcError(
             "no command given: try `orc dbt build` (dbt build, reusing what is unchanged), "
@@ -194,11 +199,20 @@ def dbt(ctx: click.Context) -> int:
     return dbt_command(list(ctx.args))
 
 
-def dbt_command(args: list[str]) -> int:
+def current_settings() -> Settings:
+    """This invocation's settings: orc's own options (kept by the `orc` group in the click
+    context) over the ORCHESTRA_* variables over the pyproject."""
     from orchestra_dbt_py.config import load_settings
+
+    ctx = click.get_current_context(silent=True)
+    overrides = ctx.find_object(dict) if ctx is not None else None
+    return load_settings(Path.cwd(), os.environ, overrides)
+
+
+def dbt_command(args: list[str]) -> int:
     from orchestra_dbt_py.dbt.command import STATEFUL_SUBCOMMANDS, parse_command, run_dbt
 
-    settings = load_settings(Path.cwd(), os.environ)
+    settings = current_settings()
     command = parse_command(args)
     if not settings.use_stateful or command.subcommand not in STATEFUL_SUBCOMMANDS:
         return run_dbt(args)
@@ -238,12 +252,11 @@ def plan_command(args: list[str], output: str, html: Path | None) -> int:
             f"--html {html} is a directory: give the path of a file to write, "
             f"such as {html / HTML_ARTIFACT}"
         )
-    from orchestra_dbt_py.config import load_settings
     from orchestra_dbt_py.dbt.command import parse_build_arguments
     from orchestra_dbt_py.runner import show_plan
 
     command = parse_build_arguments(args, "`orc plan`", ("--output", "--json", "--html"))
-    settings = load_settings(Path.cwd(), os.environ)
+    settings = current_settings()
     return show_plan(command, settings, os.environ, as_json=output == "json", html_path=html)
 
 
@@ -261,9 +274,9 @@ def state() -> None:
 def state_init() -> int:
     """Create the state (a file, an S3 object, the Orchestra API's or a warehouse table)
     unless it exists."""
-    from orchestra_dbt_py.state_commands import init_command
+    from orchestra_dbt_py.cli_state import init_command
 
-    return init_command()
+    return init_command(current_settings())
 
 
 @state.command("show", short_help="List the records of the state.")
@@ -271,18 +284,18 @@ def state_init() -> int:
 def state_show(output: str) -> int:
     """List the records of the state: each node, when it was built, its status and the
     sources it read."""
-    from orchestra_dbt_py.state_commands import show_command
+    from orchestra_dbt_py.cli_state import show_command
 
-    return show_command(output == "json")
+    return show_command(current_settings(), output == "json")
 
 
 @state.command("validate", short_help="Check the state, or state files, can be read.")
 @click.argument("files", nargs=-1, metavar="[FILE]...")
 def state_validate(files: tuple[str, ...]) -> int:
     """Check that each FILE, or else the state, is a valid state document."""
-    from orchestra_dbt_py.state_commands import validate_command
+    from orchestra_dbt_py.cli_state import validate_command
 
-    return validate_command(files)
+    return validate_command(current_settings(), files)
 
 
 @state.command(
@@ -302,9 +315,9 @@ def state_forget(everything: bool, selection: tuple[str, ...]) -> int:
     matches nothing forgets nothing."""
     if everything and selection:
         raise click.UsageError("--all takes no dbt selection")
-    from orchestra_dbt_py.state_commands import forget_command
+    from orchestra_dbt_py.cli_state import forget_command
 
-    return forget_command(list(selection), everything=everything)
+    return forget_command(current_settings(), list(selection), everything=everything)
 
 
 @state.command("push", short_help="Send the records a failed save left in FILE.")
@@ -312,9 +325,9 @@ def state_forget(everything: bool, selection: tuple[str, ...]) -> int:
 def state_push(file: str) -> int:
     """Send the records in FILE to the state: the file a failed save wrote (named
     like .orchestra/unsaved-state-*.json) and named in its error message."""
-    from orchestra_dbt_py.state_commands import push_command
+    from orchestra_dbt_py.cli_state import push_command
 
-    return push_command(file)
+    return push_command(current_settings(), file)
 
 
 @state.command(
@@ -330,9 +343,9 @@ def state_migrate(source: str, target: str) -> int:
     A URI is a local path, s3://bucket/key, warehouse:<schema>.<table> (in the dbt project
     of the working directory), or orchestra:// for the Orchestra API.
     """
-    from orchestra_dbt_py.state_commands import migrate_command
+    from orchestra_dbt_py.cli_state import migrate_command
 
-    return migrate_command(source, target)
+    return migrate_command(current_settings(), source, target)
 
 
 if __name__ == "__main__":

@@ -10,9 +10,11 @@ Rules (see docs/design.md and the README):
   configure orc in its own pyproject while an unrelated pyproject sits closer (or the other way
   round). Every `pyproject.toml` met on the way must be valid TOML: orc cannot know whether a
   broken file was meant to configure it, so it says so rather than guess.
-* Precedence per key: an environment variable that is set wins, then the pyproject value, then
-  the default. An environment variable set to the empty string (or only whitespace) counts as
-  not set. String values from the environment are stripped of surrounding whitespace.
+* Precedence per key: an option of the command line (`--no-wait`, `--max-wait`: handed to
+  `load_settings` as `overrides`, never written into the environment) wins, then an
+  environment variable that is set, then the pyproject value, then the default. An
+  environment variable set to the empty string (or only whitespace) counts as not set.
+  String values from the environment are stripped of surrounding whitespace.
 * A boolean environment variable is `true` or `false`, in any case; any other non-empty value
   (`1`, `yes`, `on`, ...) is an error naming the variable, so that a typo never turns orc off.
   In the pyproject, booleans must be TOML booleans (`true` / `false`, without quotes).
@@ -25,9 +27,9 @@ Rules (see docs/design.md and the README):
   `ORCHESTRA_STATE_FILE` relative to the working directory, from the pyproject relative to that
   pyproject's folder. A value with a URI scheme (`s3://...`, `warehouse:...`, `https://...`)
   is kept as written.
-* Unknown keys in `[tool.orchestra_dbt]` are errors (typo protection), except keys that
-  dbt-orchestra itself accepts and orc does not use (`seed_state_orchestration`), which are
-  type-checked and ignored so one pyproject can serve both tools.
+* Unknown keys in `[tool.orchestra_dbt]` are errors (typo protection). dbt-orchestra's keys
+  for what orc always does (`ALWAYS_ON`) are accepted, type-checked and otherwise ignored, so
+  one pyproject can serve both tools.
 """
 
 from __future__ import annotations
@@ -93,8 +95,10 @@ class Settings:
     local_run: bool = True
     debug: bool = False
     integration_account_id: str | None = None
-    # dbt-orchestra's settings: with false, seeds are built on every run (orc's default is
-    # to reuse a seed whose file and definition are unchanged).
+    # dbt-orchestra's setting, read by the planner: with false, every selected seed is built
+    # on every run; with true (the default) a seed is decided like any table, reused only
+    # when the reuse rules hold (its record, its relation, its definition with the seed
+    # file's contents, its table's data version).
     seed_state_orchestration: bool = True
     # Sources without a loaded_at_field / loaded_at_query are not measured (always changed).
     require_explicit_source_freshness: bool = False
@@ -125,14 +129,23 @@ class Settings:
         return parse_location(self.state_file, Path.cwd())
 
 
-def load_settings(cwd: Path, environ: Mapping[str, str]) -> Settings:
+def load_settings(
+    cwd: Path,
+    environ: Mapping[str, str],
+    overrides: Mapping[str, bool | float | str] | None = None,
+) -> Settings:
     """Read the configuration for a run started in `cwd` with environment `environ`.
 
+    `overrides` (setting name -> value) are the command line's options: they win over the
+    environment and the pyproject, and are checked as a pyproject value is.
     Raises OrcError (one line, naming the key or file and the fix) for any invalid value.
     """
     cwd = cwd.absolute()
     pyproject, table = _find_pyproject(cwd)
     file_values = _validate_table(table, pyproject) if pyproject is not None else {}
+    given = {
+        key: _checked(key, value, "on the command line") for key, value in (overrides or {}).items()
+    }
 
     def env_value(key: str) -> str | None:
         raw = environ.get(key)
@@ -142,6 +155,8 @@ def load_settings(cwd: Path, environ: Mapping[str, str]) -> Settings:
         return stripped or None
 
     def bool_setting(key: str, default: bool) -> bool:
+        if key in given:
+            return bool(given[key])
         variable = _ENV_VARS[key]
         raw = env_value(variable)
         if raw is not None:
@@ -155,7 +170,9 @@ def load_settings(cwd: Path, environ: Mapping[str, str]) -> Settings:
         return default if value is None else bool(value)
 
     def str_setting(key: str) -> tuple[str | None, str]:
-        """The value and where it came from ("env" or "file"; "" when unset)."""
+        """The value and where it came from ("option", "env" or "file"; "" when unset)."""
+        if key in given:
+            return str(given[key]), "option"
         raw = env_value(_ENV_VARS[key])
         if raw is not None:
             return raw, "env"
@@ -164,21 +181,25 @@ def load_settings(cwd: Path, environ: Mapping[str, str]) -> Settings:
             return None, ""
         return str(value), "file"
 
+    def where(key: str, value: str, origin: str, in_file: str) -> str:
+        """Where a value came from, for a message."""
+        if origin == "option":
+            return f"{key}={value!r} on the command line"
+        return f"{_ENV_VARS[key]}={value!r}" if origin == "env" else f"{in_file} in {pyproject}"
+
     orchestra_env, env_origin = str_setting("orchestra_env")
     if orchestra_env is None:
         orchestra_env = "app"
     elif orchestra_env.lower() not in ORCHESTRA_ENVS:
-        where = (
-            f"ORCHESTRA_ENV={orchestra_env!r}"
-            if env_origin == "env"
-            else f"orchestra_env = {orchestra_env!r} in {pyproject}"
+        named = where(
+            "orchestra_env", orchestra_env, env_origin, f"orchestra_env = {orchestra_env!r}"
         )
-        raise OrcError(f"{where} is not one of app, stage, dev: set it to one of those")
+        raise OrcError(f"{named} is not one of app, stage, dev: set it to one of those")
     orchestra_env = orchestra_env.lower()
 
     state_file, state_origin = str_setting("state_file")
     if state_file is not None:
-        base = cwd if state_origin == "env" else pyproject.parent if pyproject else cwd
+        base = pyproject.parent if state_origin == "file" and pyproject else cwd
         state_file = _resolve_state_file(state_file, base, environ)
 
     api_base_url = env_value("ORCHESTRA_API_BASE_URL")
@@ -194,13 +215,13 @@ def load_settings(cwd: Path, environ: Mapping[str, str]) -> Settings:
         raw, origin = str_setting(key)
         if raw is None:
             return default
-        where = f"{_ENV_VARS[key]}={raw!r}" if origin == "env" else f"{key} in {pyproject}"
+        named = where(key, raw, origin, key)
         try:
             value = float(raw)
         except ValueError:
             value = -1.0
         if not 0 < value < 10**9:  # also false for NaN
-            raise OrcError(f"{where} is not a number of seconds above 0: fix it, or unset it")
+            raise OrcError(f"{named} is not a number of seconds above 0: fix it, or unset it")
         return value
 
     return Settings(
@@ -216,7 +237,9 @@ def load_settings(cwd: Path, environ: Mapping[str, str]) -> Settings:
         max_wait_seconds=seconds_setting("max_wait_seconds", 3600.0),
         claim_lease_seconds=seconds_setting("claim_lease_seconds", 60.0),
         always_on_keys=tuple(
-            key for key in ALWAYS_ON if key in file_values or env_value(_ENV_VARS[key])
+            key
+            for key in ALWAYS_ON
+            if key in given or key in file_values or env_value(_ENV_VARS[key])
         ),
         api_key=env_value("ORCHESTRA_API_KEY"),
         api_base_url=api_base_url,
@@ -283,31 +306,35 @@ def _validate_table(table: Mapping[str, Any], pyproject: Path) -> dict[str, bool
                 f"{key} in [tool.{_TABLE}] of {pyproject} is not allowed: {what} in the "
                 f"environment; remove it from the file and set {variable} instead"
             )
-        if key in _BOOL_KEYS:
-            if not isinstance(value, bool):
-                raise OrcError(
-                    f"{key} in [tool.{_TABLE}] of {pyproject} must be true or false "
-                    f"(a TOML boolean, without quotes), not {value!r}"
-                )
-            values[key] = value
-        elif key in _STR_KEYS:
-            if not isinstance(value, str) or not value.strip():
-                raise OrcError(
-                    f"{key} in [tool.{_TABLE}] of {pyproject} must be a non-empty quoted "
-                    f"string, not {value!r}: fix or remove it"
-                )
-            values[key] = value.strip()
-        elif key in _SECONDS_KEYS:
-            if not isinstance(value, int | float) or isinstance(value, bool):
-                raise OrcError(
-                    f"{key} in [tool.{_TABLE}] of {pyproject} must be a number of seconds "
-                    f"(without quotes), not {value!r}: fix or remove it"
-                )
-            values[key] = str(value)
-        else:
-            known = ", ".join(sorted(_ENV_VARS))
-            raise OrcError(
-                f"unknown key {key!r} in [tool.{_TABLE}] of {pyproject}: "
-                f"fix the spelling or remove it (known keys: {known})"
-            )
+        values[key] = _checked(key, value, f"in [tool.{_TABLE}] of {pyproject}")
     return values
+
+
+def _checked(key: str, value: object, where: str) -> bool | str:
+    """One setting's value from the pyproject or the command line (`where`: "in ..." or
+    "on the command line"), type-checked; a number of seconds is kept as text, as an
+    environment variable holds it."""
+    if key in _BOOL_KEYS:
+        if not isinstance(value, bool):
+            raise OrcError(
+                f"{key} {where} must be true or false "
+                f"(a TOML boolean, without quotes), not {value!r}"
+            )
+        return value
+    if key in _STR_KEYS:
+        if not isinstance(value, str) or not value.strip():
+            raise OrcError(
+                f"{key} {where} must be a non-empty quoted string, not {value!r}: fix or remove it"
+            )
+        return value.strip()
+    if key in _SECONDS_KEYS:
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            raise OrcError(
+                f"{key} {where} must be a number of seconds (without quotes), not {value!r}: "
+                "fix or remove it"
+            )
+        return str(value)
+    known = ", ".join(sorted(_ENV_VARS))
+    raise OrcError(
+        f"unknown key {key!r} {where}: fix the spelling or remove it (known keys: {known})"
+    )

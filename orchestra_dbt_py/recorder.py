@@ -15,8 +15,8 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from orchestra_dbt_py.core.finished import finished_record
 from orchestra_dbt_py.core.graph import Node, holds_data
-from orchestra_dbt_py.core.recording import finished_record
 from orchestra_dbt_py.core.records import NodeRecord
 from orchestra_dbt_py.core.versions import DataVersion
 from orchestra_dbt_py.state.backend import StateBackend

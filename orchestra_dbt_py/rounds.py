@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Protocol
 
 from orchestra_dbt_py.coordination import Coordinator
 from orchestra_dbt_py.core.claims import Claim
@@ -18,7 +19,24 @@ from orchestra_dbt_py.core.planner import Decision, Plan
 from orchestra_dbt_py.core.records import NodeRecord
 from orchestra_dbt_py.report.plan import describe_seconds
 
-__all__ = ["Rounds", "build_in_rounds"]
+__all__ = ["Builder", "Rounds", "build_in_rounds"]
+
+
+class Builder(Protocol):
+    """What building in rounds asks of the run it serves (`building.StatefulBuild`)."""
+
+    def run(self, node_ids: Sequence[str]) -> tuple[int, bool]:
+        """Run dbt on these nodes and save their records; (dbt's exit code, whether the
+        run was interrupted)."""
+        ...
+
+    def load_state(self) -> Mapping[str, NodeRecord]:
+        """The state as it is now."""
+        ...
+
+    def replan(self) -> tuple[Plan, Mapping[str, NodeRecord]]:
+        """The selection planned again on fresh state and measurements."""
+        ...
 
 
 @dataclass
@@ -35,17 +53,13 @@ def build_in_rounds(
     nodes: Mapping[str, Node],
     planned: Plan,
     planned_state: Mapping[str, NodeRecord],
+    builder: Builder,
     *,
-    run: Callable[[Sequence[str]], tuple[int, bool]],
-    load_state: Callable[[], Mapping[str, NodeRecord]],
-    replan: Callable[[], tuple[Plan, Mapping[str, NodeRecord]]],
     coordinator: Coordinator | None,
     max_wait_seconds: float,
     say: Callable[[str], None],
 ) -> Rounds:
-    """Build `planned`'s nodes. `run(ids)` runs dbt on them and saves their records, and
-    returns (dbt's exit code, whether the run was interrupted); `load_state` reads the state
-    now, `replan` plans the selection again on fresh state and measurements."""
+    """Build `planned`'s nodes (planned on `planned_state`) through `builder`."""
     done = Rounds(plan=planned)
     state = planned_state
     pending = planned.ids("build")
@@ -56,16 +70,16 @@ def build_in_rounds(
             held = list(pending)
         else:
             held, blocked = coordinator.claim(pending, below)
-            now = load_state()
+            now = builder.load_state()
             changed = [uid for uid in held if now.get(uid) != state.get(uid)]
             if changed:
                 # Another run saved a result between this run's plan and its claim.
                 coordinator.release(held)
-                done.plan, state = _replanned(done, replan)
+                done.plan, state = _replanned(done, builder)
                 pending = [uid for uid in done.plan.ids("build") if uid not in done.executed]
                 continue
         if held:
-            code, interrupted = run(held)
+            code, interrupted = builder.run(held)
             if coordinator is not None:
                 coordinator.release(held)
             done.executed.update(held)
@@ -84,19 +98,19 @@ def build_in_rounds(
                 f"building {names} without waiting further"
             )
             coordinator = None
-        done.plan, state = _replanned(done, replan, blocked)
+        done.plan, state = _replanned(done, builder, blocked)
         pending = [uid for uid in done.plan.ids("build") if uid not in done.executed]
     return done
 
 
 def _replanned(
     done: Rounds,
-    replan: Callable[[], tuple[Plan, Mapping[str, NodeRecord]]],
+    builder: Builder,
     waited_for: Mapping[str, Claim] | None = None,
 ) -> tuple[Plan, Mapping[str, NodeRecord]]:
     """The new plan, keeping the decisions of the nodes this run already ran; a node another
     run built while this one waited says so in its reason."""
-    fresh, state = replan()
+    fresh, state = builder.replan()
     decisions: dict[str, Decision] = {}
     for uid, decision in fresh.decisions.items():
         if uid in done.executed:

@@ -1,35 +1,30 @@
-"""A stateful `orc dbt build|run|test` and `orc plan`: parse, load state, measure, plan,
-run dbt once, record. The decisions are the core's; this module only wires the edges."""
+"""A stateful `orc dbt build|run|test` and `orc plan`: plan (`planning`), build what the plan
+says (`rounds`, through a `building.StatefulBuild`), record, report. The decisions are the
+core's; this module only wires the edges, and nothing it calls calls back into it."""
 
 from __future__ import annotations
 
 import json
 import shlex
-import signal
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from types import FrameType
-from typing import Any
 
 from orchestra_dbt_py.artifacts import reported_write
+from orchestra_dbt_py.building import StatefulBuild
 from orchestra_dbt_py.config import ALWAYS_ON, Settings
 from orchestra_dbt_py.coordination import Coordinator, live_claims
 from orchestra_dbt_py.core.claims import Claim
-from orchestra_dbt_py.core.graph import Node, sources_to_measure, times, versioned_relations
+from orchestra_dbt_py.core.graph import times
 from orchestra_dbt_py.core.keys import KeyScope
-from orchestra_dbt_py.core.planner import Plan, PlanOptions, plan, rebuild_reason
-from orchestra_dbt_py.core.records import NodeRecord, format_timestamp
-from orchestra_dbt_py.core.versions import DataVersion, source_version
-from orchestra_dbt_py.dbt.command import DbtCommand, exit_code
-from orchestra_dbt_py.dbt.graph import ProjectGraph, read_graph
+from orchestra_dbt_py.core.planner import Plan
+from orchestra_dbt_py.core.records import format_timestamp
+from orchestra_dbt_py.dbt.command import DbtCommand
 from orchestra_dbt_py.dbt.invocation import invocation_id, one_invocation_id
-from orchestra_dbt_py.dbt.run_results import RUN_RESULTS, add_reused_results, results_since
-from orchestra_dbt_py.dbt.session import DbtSession
-from orchestra_dbt_py.dbt.warehouse import WITHOUT_PACKAGE, Warehouse
+from orchestra_dbt_py.dbt.run_results import RUN_RESULTS, add_reused_results
 from orchestra_dbt_py.errors import OrcError
+from orchestra_dbt_py.planning import PlannedRun, make_plan
 from orchestra_dbt_py.recorder import RunRecorder
 from orchestra_dbt_py.report import console
 from orchestra_dbt_py.report.html import HTML_ARTIFACT, write_plan_html
@@ -40,106 +35,8 @@ from orchestra_dbt_py.report.plan import (
     plan_edges,
     write_plan_artifact,
 )
-from orchestra_dbt_py.rounds import build_in_rounds
-from orchestra_dbt_py.state import StateBackend, configured_location, open_backend
-
-
-@dataclass(frozen=True)
-class PlannedRun:
-    session: DbtSession
-    backend: StateBackend
-    graph: ProjectGraph
-    plan: Plan
-    # The state of the project's nodes, keyed by unique id.
-    state: dict[str, NodeRecord]
-    freshness: dict[str, datetime | None]
-    # The data versions observed before the run, of sources and tables (see `plan`).
-    versions: dict[str, DataVersion]
-    warehouse: Warehouse
-    selected: list[str]
-
-    @property
-    def nodes(self) -> dict[str, Node]:
-        return self.graph.nodes
-
-
-def make_plan(
-    command: DbtCommand,
-    settings: Settings,
-    env: Mapping[str, str],
-    on_wait: Callable[[str], None] | None = None,
-) -> PlannedRun:
-    """Everything up to the decision; reads the warehouse, writes nothing."""
-    location = configured_location(settings)  # before the parse: a typo fails fast
-    session = DbtSession(command)
-    warehouse = Warehouse(session, settings.require_explicit_source_freshness)
-    # A warehouse state is read and written with the command's own project and target.
-    backend = open_backend(settings, location=location, on_wait=on_wait, dbt=lambda: warehouse)
-    selected = session.selected_ids()
-    graph = read_graph(session, selected, env)
-    if not warehouse.has_package:
-        console.warn(WITHOUT_PACKAGE)
-    return decide(session, backend, graph, selected, command, settings, warehouse)
-
-
-def decide(
-    session: DbtSession,
-    backend: StateBackend,
-    graph: ProjectGraph,
-    selected: list[str],
-    command: DbtCommand,
-    settings: Settings,
-    warehouse: Warehouse,
-) -> PlannedRun:
-    """Read the state, measure and plan: the decision on the state and data as they are now
-    (again after waiting for another run)."""
-    nodes = graph.nodes
-    scope = KeyScope.of(settings.integration_account_id, settings.local_run)
-    state = scope.records_of(nodes, backend.load())
-    hooked = [
-        uid
-        for uid, record in state.items()
-        if record.hook_fingerprint is not None and uid not in graph.computed_reads
-    ]
-    for uid, found in warehouse.hook_fingerprints(hooked).items():
-        nodes[uid] = replace(nodes[uid], hook_fingerprint=found)
-    freshness, errors = warehouse.measure_freshness(sources_to_measure(nodes, selected))
-    for uid, error in errors.items():
-        console.warn(f"could not measure the freshness of {nodes[uid].label}: {error}")
-    existing = warehouse.existing_relations(nodes[uid] for uid in selected)
-    versions = observe_versions(nodes, selected, freshness, warehouse)
-    options = PlanOptions(
-        full_refresh=command.full_refresh,
-        rebuild_reason=rebuild_reason(command.partial_data_flags, command.full_refresh),
-        unit_tests_run_with_their_model=command.subcommand == "build",
-        replacing_drops_dependent_views=warehouse.replacing_drops_dependent_views,
-        build_every_seed=not settings.seed_state_orchestration,
-    )
-    decided = plan(nodes, selected, state, versions, existing, datetime.now(UTC), options)
-    return PlannedRun(
-        session, backend, graph, decided, state, freshness, versions, warehouse, selected
-    )
-
-
-def observe_versions(
-    nodes: Mapping[str, Node],
-    selected: Collection[str],
-    freshness: Mapping[str, datetime | None],
-    warehouse: Warehouse,
-) -> dict[str, DataVersion]:
-    """The data version of every source and table the plan depends on, measured now; a
-    source's `loaded_at` maximum is one of its fields."""
-    wanted = versioned_relations(nodes, selected)
-    measured, error = warehouse.data_versions(wanted)
-    if error is not None:
-        console.warn(f"could not measure data versions (they count as changed): {error}")
-    found = measured or {}
-    return {
-        uid: source_version(freshness.get(uid), found.get(uid, {}))
-        if nodes[uid].resource_type == "source"
-        else found.get(uid, {})
-        for uid in wanted
-    }
+from orchestra_dbt_py.rounds import Rounds, build_in_rounds
+from orchestra_dbt_py.state import StateBackend
 
 
 def show_plan(
@@ -201,93 +98,88 @@ def run_stateful(command: DbtCommand, settings: Settings, env: Mapping[str, str]
 def _run_stateful(command: DbtCommand, settings: Settings, env: Mapping[str, str]) -> int:
     started_at = datetime.now(UTC)
     planned = make_plan(command, settings, env, on_wait=console.say)
-    nodes, decided, backend = planned.nodes, planned.plan, planned.backend
     verbose = bool(settings.debug or command.effective.get("debug"))
     if verbose:
         for key in settings.always_on_keys:
             console.say(f"{key} is set: orc always {ALWAYS_ON[key]}, whatever its value")
-    console.announce_plan(decided, nodes, verbose=verbose)
-    to_run = decided.ids("build")
+    console.announce_plan(planned.plan, planned.nodes, verbose=verbose)
+    build = StatefulBuild(planned, command, settings, _recorder(planned, command, settings))
+    built = _build(build) if planned.plan.ids("build") else Rounds(plan=planned.plan)
+    _summarize(build, built, verbose)
+    _write_artifacts(build, built.plan, started_at)
+    return built.code
+
+
+def _recorder(planned: PlannedRun, command: DbtCommand, settings: Settings) -> RunRecorder:
+    """The recorder of this run's results, starting from the state it planned on."""
     scope = KeyScope.of(settings.integration_account_id, settings.local_run)
-    recorder = RunRecorder(
+    nodes = planned.nodes
+    return RunRecorder(
         nodes=nodes,
         known=dict(planned.state),
         versions=planned.versions,
         checksums=planned.graph.checksums,
-        backend=backend,
+        backend=planned.backend,
         key_of=lambda uid: scope.key(nodes[uid]),
         forget_everything=bool(command.partial_data_flags),
     )
-    code = 0
-    ran: list[dict[str, Any]] = []  # dbt's results of every round (it rewrites its file)
-    if to_run:
 
-        def run_round(node_ids: Sequence[str]) -> tuple[int, bool]:
-            round_started = datetime.now(UTC)
-            with interrupts_as_keyboard_interrupt() as received:
-                result = planned.session.run(node_ids, callbacks=[recorder.on_event])
-            ran.extend(results_since(planned.session.target_dir, round_started))
-            record_table_versions(recorder, planned.warehouse)
-            recorder.flush()  # before the claims go: a waiting run then finds the records
-            return (128 + received[0] if received else exit_code(result)), bool(received)
 
-        def replan() -> tuple[Plan, Mapping[str, NodeRecord]]:
-            fresh = decide(
-                planned.session,
-                backend,
-                planned.graph,
-                planned.selected,
-                command,
-                settings,
-                planned.warehouse,
-            )
-            recorder.update_inputs(fresh.state, fresh.versions)
-            return fresh.plan, fresh.state
-
-        coordinator = _coordinator(settings, backend, recorder.key_of)
-        recorder.start()
+def _build(build: StatefulBuild) -> Rounds:
+    """Build what the plan says, in rounds when other runs share the state, recording as
+    nodes finish; the state is saved last, whatever happened."""
+    planned, recorder = build.planned, build.recorder
+    backend = planned.backend
+    coordinator = _coordinator(build.settings, backend, recorder.key_of)
+    recorder.start()
+    try:
+        return build_in_rounds(
+            planned.nodes,
+            planned.plan,
+            planned.state,
+            build,
+            coordinator=coordinator,
+            max_wait_seconds=build.settings.max_wait_seconds,
+            say=console.say,
+        )
+    finally:
         try:
-            rounds = build_in_rounds(
-                nodes,
-                decided,
-                planned.state,
-                run=run_round,
-                load_state=lambda: scope.records_of(nodes, backend.load()),
-                replan=replan,
-                coordinator=coordinator,
-                max_wait_seconds=settings.max_wait_seconds,
-                say=console.say,
-            )
+            recorder.finish()
+        except Exception as error:
+            raise OrcError(
+                f"dbt ran, but saving the state to {backend.description} failed: {error}",
+                exit_code=2,
+            ) from error
         finally:
-            try:
-                recorder.finish()
-            except Exception as error:
-                raise OrcError(
-                    f"dbt ran, but saving the state to {backend.description} failed: {error}",
-                    exit_code=2,
-                ) from error
-            finally:
-                if coordinator is not None:
-                    coordinator.stop()
-        code, decided = rounds.code, rounds.plan
-    saved = estimated_savings(decided, planned.state)
-    document = plan_document(command.args, decided, nodes, recorder.statuses, saved)
-    document["measurements"] = [
-        {"step": step, "relations": count, "seconds": round(seconds, 3)}
-        for step, count, seconds in planned.warehouse.measurements
-    ]
-    console.summarize(decided, recorder.statuses, saved)
+            if coordinator is not None:
+                coordinator.stop()
+
+
+def _summarize(build: StatefulBuild, built: Rounds, verbose: bool) -> None:
+    recorder, planned = build.recorder, build.planned
+    console.summarize(built.plan, recorder.statuses, estimated_savings(built.plan, planned.state))
     if recorder.save_error is not None:
         console.warn(
             f"a checkpoint save failed during the run, the final save succeeded: "
             f"{recorder.save_error}"
         )
-    if verbose and to_run:
+    if verbose and planned.plan.ids("build"):
         console.say(
             f"state saved {times(recorder.saves)} during the run "
-            f"({recorder.save_seconds:.2f} s in all) to {backend.description}"
+            f"({recorder.save_seconds:.2f} s in all) to {planned.backend.description}"
         )
-    # Last, so that a report that cannot be written hides nothing of the run.
+
+
+def _write_artifacts(build: StatefulBuild, decided: Plan, started_at: datetime) -> None:
+    """orc_plan.json, the plan's page and run_results.json completed with the reused nodes.
+    Last, so that a report that cannot be written hides nothing of the run."""
+    planned, command, nodes = build.planned, build.command, build.planned.nodes
+    saved = estimated_savings(decided, planned.state)
+    document = plan_document(command.args, decided, nodes, build.recorder.statuses, saved)
+    document["measurements"] = [
+        {"step": step, "relations": count, "seconds": round(seconds, 3)}
+        for step, count, seconds in planned.warehouse.measurements
+    ]
     target_dir = planned.session.target_dir
     fix = "dbt ran and the state is saved; remove what is in the way or make the folder writable"
     with reported_write(target_dir / PLAN_ARTIFACT, fix):
@@ -305,11 +197,10 @@ def _run_stateful(command: DbtCommand, settings: Settings, env: Mapping[str, str
             {uid: node.relation for uid, node in nodes.items()},
             started_at,
             {"which": command.subcommand, "invocation_command": shlex.join(["dbt", *command.args])},
-            earlier=ran,
+            earlier=build.results,
         )
     page = console.shown_path(target_dir / HTML_ARTIFACT)
     console.say(f"plan and reasons: {page} (orc plan shows them as a table)")
-    return code
 
 
 def _live_claims(planned: PlannedRun, settings: Settings) -> dict[str, Claim]:
@@ -337,43 +228,3 @@ def _coordinator(
         settings.claim_lease_seconds,
         poll_seconds=max(0.5, backend.checkpoint_seconds),
     )
-
-
-def record_table_versions(recorder: RunRecorder, warehouse: Warehouse) -> None:
-    """Measure the tables the run built, in one call, and keep each one's version in its
-    record: a later change made outside orc is then seen. When the measurement fails the
-    records keep no version, and the next run rebuilds those tables."""
-    built = recorder.built_tables()
-    if not built:
-        return
-    try:
-        measured, error = warehouse.data_versions(built)
-    except Exception as failure:  # never in the way of saving what the run built
-        measured, error = None, str(failure)
-    if measured is None:
-        console.warn(f"could not measure the tables this run built: {error}")
-        return
-    recorder.set_table_versions({uid: measured.get(uid, {}) for uid in built})
-
-
-@contextmanager
-def interrupts_as_keyboard_interrupt() -> Iterator[list[int]]:
-    """Let SIGTERM stop dbt the way Ctrl-C does, so completed nodes are still saved.
-
-    Yields a list that holds the signal number once one arrived.
-    """
-    received: list[int] = []
-    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
-
-    def handle(signum: int, frame: FrameType | None) -> None:
-        if not received:
-            received.append(signum)
-        raise KeyboardInterrupt
-
-    for sig in previous:
-        signal.signal(sig, handle)
-    try:
-        yield received
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
-from orchestra_dbt_py.core.definitions import definition_changed
+from orchestra_dbt_py.core.change_words import definition_changed
+from orchestra_dbt_py.core.finished import describe_outcome
 from orchestra_dbt_py.core.graph import (
     PASS_THROUGH,
     RELATION_TYPES,
@@ -28,7 +29,6 @@ from orchestra_dbt_py.core.graph import (
     sources_to_measure,
     topological_order,
 )
-from orchestra_dbt_py.core.recording import describe_outcome
 from orchestra_dbt_py.core.records import NodeRecord, is_future_dated
 from orchestra_dbt_py.core.versions import LOADED_AT, DataVersion, describe_change, loaded_at
 

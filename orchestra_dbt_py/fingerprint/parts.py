@@ -4,7 +4,7 @@ changed fingerprint can be explained by the names of the parts that changed.
 A part's name is either a single word or phrase (`sql`, `relation`, `settings`, `dbt macros`)
 or `<group>:<name>` (`config:materialized`, `macro:cents_to_dollars`, `var:start_date`,
 `env var:API_REGION`, `target:schema`, `parent:stg_orders`, `ephemeral:eph_orders`,
-`source:raw.orders`). `orchestra_dbt_py.core.definitions` reads these names. Config keys
+`source:raw.orders`). `orchestra_dbt_py.core.change_words` reads these names. Config keys
 left at dbt's default or without a value (null, empty) share the one part `config`, which
 keeps each record small: most of dbt's many config keys are left alone on most nodes.
 

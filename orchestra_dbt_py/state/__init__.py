@@ -31,7 +31,7 @@ from orchestra_dbt_py.state.backend import ScopedBackend, StateBackend
 from orchestra_dbt_py.state.local import LocalFileBackend
 
 if TYPE_CHECKING:
-    from orchestra_dbt_py.state.warehouse import MacroCaller
+    from orchestra_dbt_py.state.table import MacroCaller
 
 __all__ = [
     "LocalFileBackend",
@@ -118,7 +118,7 @@ def _open(
 
         return AzureBlobBackend(location.azure_blob, on_wait=on_wait)
     if location.kind == "warehouse":
-        from orchestra_dbt_py.state.warehouse import WarehouseBackend
+        from orchestra_dbt_py.state.table import WarehouseBackend
 
         return WarehouseBackend(location.target, dbt or _project_session(), on_wait=on_wait)
     from orchestra_dbt_py.state.http import HttpBackend
@@ -139,8 +139,8 @@ def _project_session() -> Callable[[], MacroCaller]:
     def session() -> MacroCaller:
         if not opened:
             from orchestra_dbt_py.dbt.command import parse_command
+            from orchestra_dbt_py.dbt.queries import Warehouse
             from orchestra_dbt_py.dbt.session import DbtSession
-            from orchestra_dbt_py.dbt.warehouse import Warehouse
 
             opened.append(Warehouse(DbtSession(parse_command(["parse"]))))
         return opened[0]

@@ -33,8 +33,8 @@ from orchestra_dbt_py.core.document import (
 )
 from orchestra_dbt_py.core.records import NodeRecord, merge_states
 from orchestra_dbt_py.errors import OrcError
+from orchestra_dbt_py.files import replace_durably
 from orchestra_dbt_py.state.backend import ClaimsChange, StateBackend, T, stored_board
-from orchestra_dbt_py.state.files import replace_durably
 
 __all__ = ["LocalFileBackend"]
 

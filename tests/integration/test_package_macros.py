@@ -39,7 +39,7 @@ CSV_MTIME = 1_651_820_889  # 2022-05-06 07:08:09 UTC
 ARCHIVE_MTIME = CSV_MTIME - 86_400  # older, so a glob must pick orders.csv
 
 # The relations of the project; the sh_* ones (models/state_hooks/, seeds/state_hooks/) are
-# the state-table hooks' (tests/integration/py), which run in every build.
+# the state-table hooks' (tests/support/hooked.py), which run in every build.
 BUILT_NODES = frozenset(
     {
         "it_events",

@@ -442,9 +442,9 @@ def test_concurrent_updates_on_one_session_keep_every_key(
 
     from orchestra_dbt_py.core.records import NodeRecord
     from orchestra_dbt_py.dbt.command import parse_command
+    from orchestra_dbt_py.dbt.queries import Warehouse
     from orchestra_dbt_py.dbt.session import DbtSession
-    from orchestra_dbt_py.dbt.warehouse import Warehouse
-    from orchestra_dbt_py.state.warehouse import WarehouseBackend
+    from orchestra_dbt_py.state.table import WarehouseBackend
 
     for key, value in wh.env.items():
         monkeypatch.setenv(key, value)

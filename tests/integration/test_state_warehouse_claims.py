@@ -2,7 +2,7 @@
 real PostgreSQL server: the board lives in `<schema>.orc_state__claims`, one row of JSON,
 read and written by the package's `change_claims_board` macro in one transaction.
 
-The project and its warehouse are staged as tests/integration/py
+The project and its warehouse are staged as tests/support/hooked.py
 stages them; the backend runs in-process on a parsed dbt session, as `orc` runs it. The
 concurrency tests take the same keys from several writers at once: processes on PostgreSQL
 (each with its own dbt session and connections), threads on DuckDB (a DuckDB file has one
@@ -27,7 +27,7 @@ import pytest
 
 from orchestra_dbt_py.core.claims import Claim, Taken, dump_board, release, take
 from orchestra_dbt_py.errors import OrcError
-from orchestra_dbt_py.state.warehouse import WarehouseBackend
+from orchestra_dbt_py.state.table import WarehouseBackend
 from tests.support.hooked import HookedProject, stage
 from tests.support.tutorial import postgres_available
 
@@ -45,8 +45,8 @@ def session_backend(env: Mapping[str, str], project_dir: Path, table: str) -> It
     from dbt.adapters.factory import reset_adapters
 
     from orchestra_dbt_py.dbt.command import parse_command
+    from orchestra_dbt_py.dbt.queries import Warehouse
     from orchestra_dbt_py.dbt.session import DbtSession
-    from orchestra_dbt_py.dbt.warehouse import Warehouse
 
     saved = dict(os.environ), Path.cwd()
     os.environ.update(env)

@@ -1,6 +1,6 @@
 """The warehouse state table's rows, on real DuckDB files and a real PostgreSQL server,
 through `orc state` commands (the project and its warehouse are staged as in
-tests/integration/py):
+tests/support/hooked.py):
 
 * a record of any year keeps the table's text order, so an old record pushed into the table
   never deletes a newer row of its key, nor is kept over the next one;

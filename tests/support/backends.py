@@ -396,7 +396,7 @@ class WarehousePlace(Place):
         self.corrupt_says = "has an invalid item 'model.p.m'"
 
     def open(self, on_wait: Callable[[str], None] | None = None) -> StateBackend:
-        from orchestra_dbt_py.state.warehouse import WarehouseBackend
+        from orchestra_dbt_py.state.table import WarehouseBackend
 
         return WarehouseBackend(self.table, self.warehouse.caller, on_wait=on_wait)
 
@@ -447,7 +447,7 @@ class Warehouse:
         self.tables = 0
 
     def caller(self) -> Any:
-        from orchestra_dbt_py.dbt.warehouse import Warehouse as DbtWarehouse
+        from orchestra_dbt_py.dbt.queries import Warehouse as DbtWarehouse
 
         return DbtWarehouse(self.session)
 

@@ -124,7 +124,7 @@ def _cycle(edges: dict[str, set[str]]) -> list[str] | None:
     [
         f"{NAME}.core.planner",
         f"{NAME}.core.document",
-        f"{NAME}.core.recording",
+        f"{NAME}.core.finished",
         f"{NAME}.core.keys",
     ],
 )

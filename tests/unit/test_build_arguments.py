@@ -124,3 +124,40 @@ def test_dbt_settings_from_the_environment_are_followed(monkeypatch: pytest.Monk
     command = parse_command(["build", "--debug"])
     assert command.params == {"debug": True}
     assert (command.effective["quiet"], command.effective["log_format"]) == (True, "json")
+
+
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        ([], (True, 200.0)),
+        (["--no-wait"], (False, 200.0)),
+        (["--max-wait", "5"], (True, 5.0)),
+        (["--no-wait", "--max-wait", "0.5"], (False, 0.5)),
+    ],
+)
+@pytest.mark.parametrize("command", [["plan"], ["state", "show"]])
+def test_orc_options_reach_the_settings_and_never_the_environment(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    options: list[str],
+    expected: tuple[bool, float],
+    command: list[str],
+) -> None:
+    """`--no-wait` and `--max-wait` win over ORCHESTRA_* variables, and are handed to the
+    settings as arguments: dbt and every subprocess see the environment as it was."""
+    from orchestra_dbt_py import cli_state
+
+    monkeypatch.setenv("ORCHESTRA_WAIT_FOR_OTHER_RUNS", "true")
+    monkeypatch.setenv("ORCHESTRA_MAX_WAIT_SECONDS", "200")
+    seen: list[Any] = []
+
+    def show_plan(command: Any, settings: Any, *args: Any, **kwargs: Any) -> int:
+        seen.append(settings)
+        return 0
+
+    monkeypatch.setattr(runner, "show_plan", show_plan)
+    monkeypatch.setattr(cli_state, "show_command", lambda settings, as_json: seen.append(settings))
+    before = dict(os.environ)
+    assert run(capsys, *options, *command)[0] == 0
+    assert dict(os.environ) == before
+    assert [(s.wait_for_other_runs, s.max_wait_seconds) for s in seen] == [expected]

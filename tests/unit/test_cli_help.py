@@ -47,10 +47,12 @@ def test_json_output_has_an_alias(
     """`--output json` (`-o json`) everywhere orc prints data, and `--json` as its alias."""
     seen: list[str] = []
     monkeypatch.setattr(cli, "plan_command", lambda args, output, html: seen.append(output))
-    from orchestra_dbt_py import state_commands
+    from orchestra_dbt_py import cli_state
 
     monkeypatch.setattr(
-        state_commands, "show_command", lambda as_json: seen.append("json" if as_json else "text")
+        cli_state,
+        "show_command",
+        lambda settings, as_json: seen.append("json" if as_json else "text"),
     )
     for flags in (["--json"], ["--output", "json"], ["-o", "json"], [], ["-o", "text"]):
         assert run(capsys, *command, *flags)[0] == 0

@@ -515,3 +515,49 @@ def test_backend_from_pyproject_state_file(tmp_path: Path, value: str, backend: 
 def test_backend_none_without_state_file(tmp_path: Path) -> None:
     write_pyproject(tmp_path, "use_stateful = true")
     assert load_settings(tmp_path, {}).location is None
+
+
+# --- the command line's options: over the environment and the pyproject ----------------------
+
+
+@pytest.mark.parametrize("in_env", [False, True])
+@pytest.mark.parametrize("in_file", [False, True])
+def test_an_override_wins_over_the_environment_and_the_pyproject(
+    tmp_path: Path, in_env: bool, in_file: bool
+) -> None:
+    write_pyproject(
+        tmp_path, "wait_for_other_runs = true\nmax_wait_seconds = 100" if in_file else ""
+    )
+    environ = (
+        {"ORCHESTRA_WAIT_FOR_OTHER_RUNS": "true", "ORCHESTRA_MAX_WAIT_SECONDS": "200"}
+        if in_env
+        else {}
+    )
+    overrides = {"wait_for_other_runs": False, "max_wait_seconds": 5.0}
+    settings = load_settings(tmp_path, environ, overrides)
+    assert (settings.wait_for_other_runs, settings.max_wait_seconds) == (False, 5.0)
+    without = load_settings(tmp_path, environ).max_wait_seconds
+    assert without == (200.0 if in_env else 100.0 if in_file else 3600.0)
+
+
+def test_an_override_shadows_an_invalid_environment_variable(tmp_path: Path) -> None:
+    """As when the command line's option replaced the variable: the variable is not read."""
+    environ = {"ORCHESTRA_MAX_WAIT_SECONDS": "soon"}
+    assert load_settings(tmp_path, environ, {"max_wait_seconds": 7.0}).max_wait_seconds == 7.0
+    assert "ORCHESTRA_MAX_WAIT_SECONDS='soon'" in error_of(tmp_path, environ)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ({"max_wait_seconds": 1e10}, "max_wait_seconds='10000000000.0' on the command line is"),
+        ({"max_wait_seconds": "5"}, "max_wait_seconds on the command line must be a number"),
+        ({"wait_for_other_runs": "false"}, "wait_for_other_runs on the command line must be"),
+        ({"max_wait": 5.0}, "unknown key 'max_wait' on the command line"),
+    ],
+)
+def test_an_override_is_checked_as_a_pyproject_value_is(
+    tmp_path: Path, overrides: dict[str, Any], expected: str
+) -> None:
+    with pytest.raises(OrcError, match=expected.replace(".", r"\.")):
+        load_settings(tmp_path, {}, overrides)

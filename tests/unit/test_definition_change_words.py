@@ -1,6 +1,6 @@
 """A changed definition is explained by the parts that changed: the fingerprinter's parts
-(fingerprint/parts.py), how the planner names them (core/definitions.py), and the record
-that carries them from one run to the next (core/recording.py)."""
+(fingerprint/parts.py), how the planner names them (core/change_words.py), and the record
+that carries them from one run to the next (core/finished.py)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
+from orchestra_dbt_py.core.finished import finished_record
 from orchestra_dbt_py.core.graph import Node
 from orchestra_dbt_py.core.planner import plan
-from orchestra_dbt_py.core.recording import finished_record
 from orchestra_dbt_py.core.records import NodeRecord
 from orchestra_dbt_py.fingerprint.canonical import canonical_json, env_digest, sha256_hex
 from orchestra_dbt_py.fingerprint.parts import (
@@ -35,7 +35,7 @@ MACROS = {"macro:cents_to_dollars": "aaaa1111", BUILTIN_MACROS: "bbbb2222"}
 
 
 def payload() -> dict[str, Any]:
-    """A payload shaped like the fingerprinter's (definitions.py), small."""
+    """A payload shaped like the fingerprinter's (fingerprint/definitions.py), small."""
     return {
         "fingerprint_version": 1,
         "settings": {"dispatch": []},

@@ -8,11 +8,11 @@ from datetime import timedelta
 
 import pytest
 
+from orchestra_dbt_py.cli_state import show
 from orchestra_dbt_py.core.document import dump_state, parse_state
+from orchestra_dbt_py.core.finished import finished_record
 from orchestra_dbt_py.core.planner import plan
-from orchestra_dbt_py.core.recording import finished_record
 from orchestra_dbt_py.core.records import NodeRecord, merge_states, prevails
-from orchestra_dbt_py.state_commands import show
 from tests.support.planner_graph import (
     FCT,
     INT,

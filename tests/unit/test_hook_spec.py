@@ -20,9 +20,9 @@ from typing import Any
 import pytest
 
 from orchestra_dbt_py.core.document import parse_item_json
+from orchestra_dbt_py.core.finished import finished_record
 from orchestra_dbt_py.core.graph import Node, data_inputs
 from orchestra_dbt_py.core.keys import KeyScope
-from orchestra_dbt_py.core.recording import finished_record
 from orchestra_dbt_py.core.records import NodeRecord, format_timestamp
 from orchestra_dbt_py.core.versions import source_version
 from tests.support.macro_render import MacroRenderer

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from orchestra_dbt_py import artifacts
+from orchestra_dbt_py import files
 from orchestra_dbt_py.report.html import (
     STATE_COLOURS,
     layout,
@@ -284,7 +284,7 @@ def test_a_failed_write_keeps_the_old_page(tmp_path: Path, monkeypatch: Any) -> 
     def refuse(src: str, dst: str) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr(artifacts.os, "replace", refuse)
+    monkeypatch.setattr(files.os, "replace", refuse)
     with pytest.raises(OSError, match="disk full"):
         write_plan_html(target, plan_document(), EDGES)
     assert target.read_text(encoding="utf-8") == "old page"

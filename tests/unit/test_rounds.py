@@ -58,6 +58,35 @@ def coordinator(board: Board) -> Coordinator:
     return Coordinator(board, lambda uid: uid, 60.0, poll_seconds=0.01, clock=lambda: NOW)
 
 
+class Builder:
+    """The run's side of building in rounds: records what dbt was asked to run."""
+
+    def __init__(
+        self,
+        board: Board | None,
+        replans: list[Plan],
+        state: Callable[[], Mapping[str, NodeRecord]],
+        said: list[str],
+    ) -> None:
+        self.coordinator = coordinator(board) if board is not None else None
+        self.board, self.replans, self.state, self.said = board, replans, state, said
+        self.runs: list[list[str]] = []
+
+    def run(self, node_ids: Sequence[str]) -> tuple[int, bool]:
+        self.runs.append(sorted(node_ids))
+        if self.board is not None and self.coordinator is not None:
+            run_id = self.coordinator.run_id
+            held = {k for k, c in self.board.claims.items() if c.run_id == run_id}
+            self.said.append(f"held while dbt ran: {sorted(held)}")
+        return 0, False
+
+    def load_state(self) -> Mapping[str, NodeRecord]:
+        return self.state()
+
+    def replan(self) -> tuple[Plan, Mapping[str, NodeRecord]]:
+        return self.replans.pop(0), {}
+
+
 def build(
     board: Board | None,
     planned: Plan,
@@ -65,32 +94,20 @@ def build(
     state: Callable[[], Mapping[str, NodeRecord]] = dict,
     max_wait: float = 60.0,
 ) -> tuple[Any, list[list[str]], list[str]]:
-    runs: list[list[str]] = []
     said: list[str] = []
-    again = list(replans or [])
-
-    def run(ids: Sequence[str]) -> tuple[int, bool]:
-        runs.append(sorted(ids))
-        if board is not None and coord is not None:
-            held = {k for k, c in board.claims.items() if c.run_id == coord.run_id}
-            said.append(f"held while dbt ran: {sorted(held)}")
-        return 0, False
-
-    coord = coordinator(board) if board is not None else None
+    builder = Builder(board, list(replans or []), state, said)
     done = build_in_rounds(
         NODES,
         planned,
         {},
-        run=run,
-        load_state=state,
-        replan=lambda: (again.pop(0), {}),
-        coordinator=coord,
+        builder,
+        coordinator=builder.coordinator,
         max_wait_seconds=max_wait,
         say=said.append,
     )
-    if coord is not None:
-        coord.stop()
-    return done, runs, said
+    if builder.coordinator is not None:
+        builder.coordinator.stop()
+    return done, builder.runs, said
 
 
 def test_without_coordination_dbt_runs_once_on_every_node_to_build() -> None:

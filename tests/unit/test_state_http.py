@@ -100,6 +100,21 @@ def test_repr_and_description_hide_the_key(tmp_path: Path) -> None:
     assert api.url == "https://example.com/api/engine/public/state/DBT_CORE"
 
 
+def test_the_unsaved_state_file_is_written_durably(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The only copy of a failed save's records is fsynced before it replaces the last one."""
+    from orchestra_dbt_py import files
+
+    synced: list[int] = []
+    real_fsync = files.os.fsync
+    monkeypatch.setattr(files.os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd)))
+    api = HttpBackend("https://example.com", KEY, unsaved_dir=tmp_path / "unsaved")
+    path = api._keep_unsaved({"m1": record(1)}, ["m0"], "the server said no")
+    assert parse_unsaved(path.read_text(), str(path)) == ({"m1": record(1)}, ["m0"])
+    assert len(synced) == 2  # the file, then its folder's rename
+
+
 # --- Retry-After --------------------------------------------------------------------------
 
 

@@ -319,7 +319,7 @@ def test_open_backend_without_state_file() -> None:
     ],
 )
 def test_open_backend_warehouse_names_the_table(state_file: str, table: str) -> None:
-    from orchestra_dbt_py.state.warehouse import WarehouseBackend
+    from orchestra_dbt_py.state.table import WarehouseBackend
 
     backend = open_backend(Settings(state_file=state_file))  # nothing is parsed until used
     assert isinstance(backend, WarehouseBackend)

@@ -12,7 +12,7 @@ import datetime as dt
 import pytest
 
 from orchestra_dbt_py.core.records import format_timestamp, parse_timestamp
-from orchestra_dbt_py.state.warehouse import fixed_time
+from orchestra_dbt_py.state.table import fixed_time
 from tests.support.macro_render import MacroRenderer
 
 UTC = dt.UTC

@@ -19,7 +19,7 @@ from orchestra_dbt_py.core.records import NodeRecord
 from orchestra_dbt_py.errors import OrcError
 from orchestra_dbt_py.location import StateLocation, parse_location
 from orchestra_dbt_py.state.backend import ScopedBackend
-from orchestra_dbt_py.state.warehouse import WarehouseBackend, fixed_time
+from orchestra_dbt_py.state.table import WarehouseBackend, fixed_time
 
 T0 = datetime(2026, 11, 22, 7, 0, tzinfo=UTC)
 
@@ -185,7 +185,7 @@ def test_the_account_prefix_limits_reads_and_writes() -> None:
 
 
 def test_a_failed_write_is_tried_again_then_reported(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("orchestra_dbt_py.state.warehouse.time.sleep", lambda _: None)
+    monkeypatch.setattr("orchestra_dbt_py.state.table.time.sleep", lambda _: None)
     table = Table()
     waits: list[str] = []
     state = WarehouseBackend("analytics.orc_state", lambda: table, on_wait=waits.append)

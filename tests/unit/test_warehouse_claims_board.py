@@ -17,10 +17,10 @@ import pytest
 
 from orchestra_dbt_py.core.claims import Claim, dump_board, parse_board, release, take
 from orchestra_dbt_py.core.keys import KeyScope
-from orchestra_dbt_py.dbt.warehouse import Warehouse
+from orchestra_dbt_py.dbt.queries import Warehouse
 from orchestra_dbt_py.errors import OrcError
 from orchestra_dbt_py.state.backend import ScopedBackend
-from orchestra_dbt_py.state.warehouse import CLAIMS_ATTEMPTS, WarehouseBackend
+from orchestra_dbt_py.state.table import CLAIMS_ATTEMPTS, WarehouseBackend
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 WHERE = "the claims table warehouse:analytics.orc_state__claims"
@@ -230,7 +230,7 @@ def test_a_failed_change_is_tried_again_on_the_board_as_it_then_is(
 ) -> None:
     """The later of two DuckDB writers fails; its change is applied again to the board the
     winner wrote."""
-    monkeypatch.setattr("orchestra_dbt_py.state.warehouse.time.sleep", lambda _: None)
+    monkeypatch.setattr("orchestra_dbt_py.state.table.time.sleep", lambda _: None)
     table = ClaimsTable()
     waits: list[str] = []
     state = WarehouseBackend("analytics.orc_state", lambda: table, on_wait=waits.append)
@@ -250,7 +250,7 @@ def test_a_failed_change_is_tried_again_on_the_board_as_it_then_is(
 
 
 def test_a_change_that_keeps_failing_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("orchestra_dbt_py.state.warehouse.time.sleep", lambda _: None)
+    monkeypatch.setattr("orchestra_dbt_py.state.table.time.sleep", lambda _: None)
     table = ClaimsTable()
     table.failures = [RuntimeError(f"Conflict\non update {n}") for n in range(CLAIMS_ATTEMPTS)]
     waits: list[str] = []

@@ -7,7 +7,6 @@ this one stays cheap.
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
@@ -23,38 +22,31 @@ if TYPE_CHECKING:
     from orchestra_dbt_py.state import StateBackend
 
 
-def _settings() -> Settings:
-    from orchestra_dbt_py.config import load_settings
-
-    return load_settings(Path.cwd(), os.environ)
-
-
-def init_command() -> int:
+def init_command(settings: Settings) -> int:
     """`orc state init`: create the state the settings select, unless it exists."""
     from orchestra_dbt_py.state import open_backend
 
-    backend = open_backend(_settings())
+    backend = open_backend(settings)
     created = backend.init()
     print(f"{'Created' if created else 'Kept the existing'} state at {backend.description}")
     return 0
 
 
-def show_command(as_json: bool) -> int:
+def show_command(settings: Settings, as_json: bool) -> int:
     """`orc state show [--json]`: list the records of the state."""
     from orchestra_dbt_py.state import open_backend
 
-    backend = open_backend(_settings())
+    backend = open_backend(settings)
     items = backend.load()
     show(items, backend.description, as_json=as_json)
     return 0
 
 
-def validate_command(paths: Sequence[str]) -> int:
+def validate_command(settings: Settings, paths: Sequence[str]) -> int:
     """`orc state validate [FILE...]`: list every problem of the files, or else of the state
     the settings select; exit 2 when there is one."""
     from orchestra_dbt_py.state import open_backend
 
-    settings = _settings()
     location = settings.location
     if not paths and location is not None and location.kind == "local":
         paths = [str(location.path)]
@@ -70,19 +62,19 @@ def validate_command(paths: Sequence[str]) -> int:
     return 0
 
 
-def forget_command(selection: Sequence[str], everything: bool = False) -> int:
+def forget_command(settings: Settings, selection: Sequence[str], everything: bool = False) -> int:
     """`orc state forget <dbt selection> | --all`."""
-    return forget(_settings(), list(selection), everything)
+    return forget(settings, list(selection), everything)
 
 
-def push_command(path: str) -> int:
+def push_command(settings: Settings, path: str) -> int:
     """`orc state push FILE`."""
-    return transfer(_settings(), "push", [path])
+    return transfer(settings, "push", [path])
 
 
-def migrate_command(source: str, target: str) -> int:
+def migrate_command(settings: Settings, source: str, target: str) -> int:
     """`orc state migrate --from URI --to URI`."""
-    return transfer(_settings(), "migrate", ["--from", source, "--to", target])
+    return transfer(settings, "migrate", ["--from", source, "--to", target])
 
 
 def transfer(settings: Settings, action: str, args: list[str]) -> int:
@@ -211,8 +203,8 @@ def _selected_records(
     from orchestra_dbt_py.core.keys import KeyScope
     from orchestra_dbt_py.dbt.command import parse_build_arguments
     from orchestra_dbt_py.dbt.graph import plain_nodes
+    from orchestra_dbt_py.dbt.queries import Warehouse
     from orchestra_dbt_py.dbt.session import DbtSession
-    from orchestra_dbt_py.dbt.warehouse import Warehouse
     from orchestra_dbt_py.state import open_backend
 
     command = parse_build_arguments(selection, "`orc state forget`", ("--all",))

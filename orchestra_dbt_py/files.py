@@ -1,5 +1,6 @@
-"""Durable atomic replacement of a local file, shared by the local backend's state document
-and its claims board."""
+"""Durable atomic replacement of a local file: the one way orc replaces a file it writes (the
+local backend's state document and claims board, the HTTP backend's unsaved-state file,
+and orc's artifacts under dbt's target folder, through `artifacts.replace_file`)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,122 @@
+"""Everything up to the decision of a stateful command: parse, open the state, measure, plan.
+Reads the warehouse, writes nothing; `decide` is also how a run plans again after waiting
+for another run."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+
+from orchestra_dbt_py.config import Settings
+from orchestra_dbt_py.core.graph import Node, sources_to_measure, versioned_relations
+from orchestra_dbt_py.core.keys import KeyScope
+from orchestra_dbt_py.core.planner import Plan, PlanOptions, plan, rebuild_reason
+from orchestra_dbt_py.core.records import NodeRecord
+from orchestra_dbt_py.core.versions import DataVersion, source_version
+from orchestra_dbt_py.dbt.command import DbtCommand
+from orchestra_dbt_py.dbt.graph import ProjectGraph, read_graph
+from orchestra_dbt_py.dbt.queries import WITHOUT_PACKAGE, Warehouse
+from orchestra_dbt_py.dbt.session import DbtSession
+from orchestra_dbt_py.report import console
+from orchestra_dbt_py.state import StateBackend, configured_location, open_backend
+
+__all__ = ["PlannedRun", "decide", "make_plan"]
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    session: DbtSession
+    backend: StateBackend
+    graph: ProjectGraph
+    plan: Plan
+    # The state of the project's nodes, keyed by unique id.
+    state: dict[str, NodeRecord]
+    freshness: dict[str, datetime | None]
+    # The data versions observed before the run, of sources and tables (see `plan`).
+    versions: dict[str, DataVersion]
+    warehouse: Warehouse
+    selected: list[str]
+
+    @property
+    def nodes(self) -> dict[str, Node]:
+        return self.graph.nodes
+
+
+def make_plan(
+    command: DbtCommand,
+    settings: Settings,
+    env: Mapping[str, str],
+    on_wait: Callable[[str], None] | None = None,
+) -> PlannedRun:
+    """Everything up to the decision; reads the warehouse, writes nothing."""
+    location = configured_location(settings)  # before the parse: a typo fails fast
+    session = DbtSession(command)
+    warehouse = Warehouse(session, settings.require_explicit_source_freshness)
+    # A warehouse state is read and written with the command's own project and target.
+    backend = open_backend(settings, location=location, on_wait=on_wait, dbt=lambda: warehouse)
+    selected = session.selected_ids()
+    graph = read_graph(session, selected, env)
+    if not warehouse.has_package:
+        console.warn(WITHOUT_PACKAGE)
+    return decide(session, backend, graph, selected, command, settings, warehouse)
+
+
+def decide(
+    session: DbtSession,
+    backend: StateBackend,
+    graph: ProjectGraph,
+    selected: list[str],
+    command: DbtCommand,
+    settings: Settings,
+    warehouse: Warehouse,
+) -> PlannedRun:
+    """Read the state, measure and plan: the decision on the state and data as they are now
+    (again after waiting for another run)."""
+    nodes = graph.nodes
+    scope = KeyScope.of(settings.integration_account_id, settings.local_run)
+    state = scope.records_of(nodes, backend.load())
+    hooked = [
+        uid
+        for uid, record in state.items()
+        if record.hook_fingerprint is not None and uid not in graph.computed_reads
+    ]
+    for uid, found in warehouse.hook_fingerprints(hooked).items():
+        nodes[uid] = replace(nodes[uid], hook_fingerprint=found)
+    freshness, errors = warehouse.measure_freshness(sources_to_measure(nodes, selected))
+    for uid, error in errors.items():
+        console.warn(f"could not measure the freshness of {nodes[uid].label}: {error}")
+    existing = warehouse.existing_relations(nodes[uid] for uid in selected)
+    versions = observe_versions(nodes, selected, freshness, warehouse)
+    options = PlanOptions(
+        full_refresh=command.full_refresh,
+        rebuild_reason=rebuild_reason(command.partial_data_flags, command.full_refresh),
+        unit_tests_run_with_their_model=command.subcommand == "build",
+        replacing_drops_dependent_views=warehouse.replacing_drops_dependent_views,
+        build_every_seed=not settings.seed_state_orchestration,
+    )
+    decided = plan(nodes, selected, state, versions, existing, datetime.now(UTC), options)
+    return PlannedRun(
+        session, backend, graph, decided, state, freshness, versions, warehouse, selected
+    )
+
+
+def observe_versions(
+    nodes: Mapping[str, Node],
+    selected: Collection[str],
+    freshness: Mapping[str, datetime | None],
+    warehouse: Warehouse,
+) -> dict[str, DataVersion]:
+    """The data version of every source and table the plan depends on, measured now; a
+    source's `loaded_at` maximum is one of its fields."""
+    wanted = versioned_relations(nodes, selected)
+    measured, error = warehouse.data_versions(wanted)
+    if error is not None:
+        console.warn(f"could not measure data versions (they count as changed): {error}")
+    found = measured or {}
+    return {
+        uid: source_version(freshness.get(uid), found.get(uid, {}))
+        if nodes[uid].resource_type == "source"
+        else found.get(uid, {})
+        for uid in wanted
+    }
