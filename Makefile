@@ -1,5 +1,7 @@
 # The two commands a newcomer needs: `make demo` and `make test`.
 PYTHON ?= python3
+# pytest workers of the main suite (pytest-xdist); the compatibility runs share the cores.
+WORKERS ?= 2
 VENV := .venv
 BIN := $(VENV)/bin
 # dbt-core 1.12 depends on a package that downloads a binary at install time;
@@ -36,7 +38,8 @@ typecheck: $(VENV)/.dev-installed
 pytest: $(VENV)/.dev-installed
 	scripts/ensure-chromium.sh >/dev/null
 	PATH="$(CURDIR)/$(BIN):$$PATH" scripts/with-postgres.sh scripts/with-moto.sh \
-		scripts/with-gcs.sh scripts/with-azurite.sh $(BIN)/pytest -q $(PYTEST_ARGS)
+		scripts/with-gcs.sh scripts/with-azurite.sh $(BIN)/pytest -q -n $(WORKERS) \
+		--durations=30 $(PYTEST_ARGS)
 
 # The compatibility runs (other Python and dbt-core releases) use the second core while the
 # main suite runs.

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.forked import run_forked
 from tests.support.tutorial import ORC, Project
 
 TUTORIAL_TABLES = {"int_order_payments", "fct_orders", "dim_customers", "orders_incremental"}
@@ -55,7 +56,7 @@ def test_stateful_unknown_flag_exits_2(project: Project) -> None:
 
 
 def run_orc(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(ORC), *args], capture_output=True, text=True, timeout=120)
+    return run_forked("orc", list(args), Path.cwd(), dict(os.environ))
 
 
 def test_no_arguments_is_a_usage_error() -> None:
@@ -75,7 +76,8 @@ def test_subcommand_without_dbt_is_a_usage_error() -> None:
 def test_version() -> None:
     from orchestra_dbt_py import __version__
 
-    result = run_orc("--version")
+    # The installed script itself, in a process of its own.
+    result = subprocess.run([str(ORC), "--version"], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0
     assert result.stdout.strip() == f"orc {__version__}"
 
@@ -89,9 +91,7 @@ def test_state_commands_from_the_command_line(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ORCHESTRA_")}
 
     def orc(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [str(ORC), *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
-        )
+        return run_forked("orc", list(args), tmp_path, env)
 
     missing = orc("state", "show")
     assert missing.returncode == 0 and "0 records" in missing.stdout, missing.stderr

@@ -9,15 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.tutorial import ORC, Project
+from tests.support.forked import run_forked
+from tests.support.tutorial import Project
 
 
 def orc_in(folder: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     environment = {k: v for k, v in os.environ.items() if not k.startswith(("ORCHESTRA_", "DBT_"))}
     environment.update({"DO_NOT_TRACK": "1", "HOME": str(folder), **env})
-    return subprocess.run(
-        [str(ORC), *args], cwd=folder, env=environment, capture_output=True, text=True, timeout=300
-    )
+    return run_forked("orc", list(args), folder, environment)
 
 
 @pytest.mark.parametrize(

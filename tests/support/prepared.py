@@ -8,8 +8,11 @@ TEMPLATE`. Each stage is made once per pytest worker and kept:
 * `stateful`: the same with stateful orchestration on and an empty state file;
 * `built`: the same after the first stateful `orc dbt build`, checked as a first build.
 
-A copy is a project of its own: its own folder (the DuckDB file inside it) or its own
-PostgreSQL database. On PostgreSQL every copy of one worker uses the same database name, the
+A copy is a project of its own: its own folder (the DuckDB file inside it, named relative to
+the folder orc runs in) or its own PostgreSQL database. Its connection details are the same
+as the prepared stage's, so dbt's partial parsing (target/partial_parse.msgpack, copied
+too) spares each test a full parse; dbt still reparses every file whose content changed.
+On PostgreSQL every copy of one worker uses the same database name, the
 one its stage was prepared under, because orc's records name their relations with it; a
 worker runs one test at a time, so the name is free again before each copy.
 """
@@ -69,6 +72,8 @@ class PreparedProjects:
                     f'create database "{DATABASE}"',
                 )
             project = make_project(root, target, DATABASE if target == "postgres" else None)
+            # The same connection details in every copy let dbt's partial parsing carry over.
+            project.env["TUTORIAL_DUCKDB_PATH"] = "tutorial.duckdb"
             project.orc("dbt", "deps", "--quiet")
             project.orc("dbt", "run-operation", "load_raw_data")
         else:
@@ -93,17 +98,12 @@ class PreparedProjects:
             root,
             symlinks=True,
             dirs_exist_ok=True,
-            # dbt's partial parse would keep the prepared folder's paths: each copy parses anew.
-            ignore=shutil.ignore_patterns("logs", "partial_parse.msgpack"),
+            ignore=shutil.ignore_patterns("logs"),
         )
         package = root / "tutorial" / "dbt_packages" / "orchestra_dbt"
         package.unlink()
         package.symlink_to(root)
-        env = {
-            **prepared.env,
-            "DBT_PROFILES_DIR": str(root / "tutorial"),
-            "TUTORIAL_DUCKDB_PATH": str(root / "tutorial" / "tutorial.duckdb"),
-        }
+        env = {**prepared.env, "DBT_PROFILES_DIR": str(root / "tutorial")}
         if prepared.target == "postgres":
             postgres_admin(
                 f'drop database if exists "{DATABASE}" with (force)',

@@ -12,6 +12,9 @@ import pytest
 
 from orchestra_dbt_py import cli, runner
 
+# Runs dbt-core's code (its Jinja, click or artifacts): tested on every supported release.
+pytestmark = pytest.mark.compat
+
 RECORDS = '{"state": {"model.p.a": {"last_updated": "2026-11-22T07:00:00Z", "checksum": "c"}}}'
 
 

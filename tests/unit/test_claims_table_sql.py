@@ -28,6 +28,9 @@ from tests.support.table_sql import (
     string_literals,
 )
 
+# Runs dbt-core's code (its Jinja, click or artifacts): tested on every supported release.
+pytestmark = pytest.mark.compat
+
 CLAIMS = "state_rows__claims"
 BOARD = '{"claims": {}}'
 

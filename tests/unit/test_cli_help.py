@@ -13,6 +13,9 @@ import pytest
 from orchestra_dbt_py import __version__, cli
 from orchestra_dbt_py.errors import OrcError
 
+# Runs dbt-core's code (its Jinja, click or artifacts): tested on every supported release.
+pytestmark = pytest.mark.compat
+
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
     code = cli.main(list(args))

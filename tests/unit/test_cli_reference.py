@@ -8,6 +8,11 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
+import pytest
+
+# Runs dbt-core's code (its Jinja, click or artifacts): tested on every supported release.
+pytestmark = pytest.mark.compat
+
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "cli_reference.py"
 
 

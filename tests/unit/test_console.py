@@ -15,6 +15,9 @@ from orchestra_dbt_py.core.planner import Decision, Plan, plan
 from orchestra_dbt_py.core.records import NodeRecord
 from orchestra_dbt_py.report import console
 
+# Runs dbt-core's code (its Jinja, click or artifacts): tested on every supported release.
+pytestmark = pytest.mark.compat
+
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 ORDERS = "source.p.raw.orders"
 EVENTS = "source.p.raw.events"

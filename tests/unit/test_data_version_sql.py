@@ -32,6 +32,9 @@ from tests.support.macro_render import (
     warehouse_relation,
 )
 
+# Runs dbt-core's code (its Jinja, click or artifacts): tested on every supported release.
+pytestmark = pytest.mark.compat
+
 ADAPTERS = ["postgres", "duckdb", "snowflake", "bigquery", "databricks", "spark", "redshift"]
 
 # Names that need quoting, escaping or case care.

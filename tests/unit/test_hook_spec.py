@@ -27,6 +27,9 @@ from orchestra_dbt_py.core.records import NodeRecord, format_timestamp
 from orchestra_dbt_py.core.versions import source_version
 from tests.support.macro_render import MacroRenderer
 
+# Runs dbt-core's code (its Jinja, click or artifacts): tested on every supported release.
+pytestmark = pytest.mark.compat
+
 PROJECT = "spec"
 MATERIALIZATIONS = ("table", "view", "ephemeral", "incremental")
 T0 = datetime(2026, 11, 22, 7, 0, tzinfo=UTC)

@@ -26,6 +26,9 @@ from tests.support.macro_render import (
     table,
 )
 
+# Runs dbt-core's code (its Jinja, click or artifacts): tested on every supported release.
+pytestmark = pytest.mark.compat
+
 LOADED_AT = dt.datetime(2024, 5, 6, 7, 8, 9, tzinfo=dt.UTC)
 
 # Every adapter variant, plus one without a variant of its own (-> default__).

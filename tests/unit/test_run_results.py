@@ -7,7 +7,12 @@ import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from orchestra_dbt_py.dbt.run_results import add_reused_results, reused_status
+
+# Runs dbt-core's code (its Jinja, click or artifacts): tested on every supported release.
+pytestmark = pytest.mark.compat
 
 STARTED = datetime.now(UTC) - timedelta(seconds=5)
 ARGS = {"which": "build", "invocation_command": "dbt build"}

@@ -45,6 +45,9 @@ from tests.support.table_sql import (
     table_key,
 )
 
+# Runs dbt-core's code (its Jinja, click or artifacts): tested on every supported release.
+pytestmark = pytest.mark.compat
+
 # --- state_table_relation ---------------------------------------------------------------
 
 

@@ -15,6 +15,9 @@ from orchestra_dbt_py.core.records import format_timestamp, parse_timestamp
 from orchestra_dbt_py.state.table import fixed_time
 from tests.support.macro_render import MacroRenderer
 
+# Runs dbt-core's code (its Jinja, click or artifacts): tested on every supported release.
+pytestmark = pytest.mark.compat
+
 UTC = dt.UTC
 PLUS_TWO = dt.timezone(dt.timedelta(hours=2))
 MINUS_FIVE = dt.timezone(dt.timedelta(hours=-5, minutes=-30))

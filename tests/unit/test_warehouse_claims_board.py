@@ -22,6 +22,9 @@ from orchestra_dbt_py.errors import OrcError
 from orchestra_dbt_py.state.backend import ScopedBackend
 from orchestra_dbt_py.state.table import CLAIMS_ATTEMPTS, WarehouseBackend
 
+# Runs dbt-core's code (its Jinja, click or artifacts): tested on every supported release.
+pytestmark = pytest.mark.compat
+
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 WHERE = "the claims table warehouse:analytics.orc_state__claims"
 
