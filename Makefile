@@ -9,9 +9,9 @@ BIN := $(VENV)/bin
 DBT_CORE ?= dbt-core>=1.10,<1.12
 export DO_NOT_TRACK := 1
 # setuptools says on every editable install that it is one; nothing else is silenced.
-INSTALL := PYTHONWARNINGS="ignore:Editable installation" $(BIN)/pip install -q
+INSTALL := PYTHONWARNINGS="ignore:Editable installation" $(BIN)/pip install -q --no-compile
 
-.PHONY: demo test lint typecheck pytest compat clean
+.PHONY: demo test checked-pytest lint typecheck pytest compat clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,14 +39,19 @@ pytest: $(VENV)/.dev-installed
 	scripts/ensure-chromium.sh >/dev/null
 	PATH="$(CURDIR)/$(BIN):$$PATH" scripts/with-postgres.sh scripts/with-moto.sh \
 		scripts/with-gcs.sh scripts/with-azurite.sh $(BIN)/pytest -q -n $(WORKERS) \
-		--durations=30 $(PYTEST_ARGS)
+		--dist worksteal --durations=30 $(PYTEST_ARGS)
 
-# The compatibility runs (other Python and dbt-core releases) use the second core while the
-# main suite runs.
-test: lint typecheck
-	$(MAKE) --no-print-directory -j2 pytest compat
+# The compatibility runs (other Python and dbt-core releases) start at once and share the
+# cores with the checks and the main suite, which run one after the other.
+test:
+	$(MAKE) --no-print-directory -j2 checked-pytest compat
 
-compat: $(VENV)/.dev-installed
+checked-pytest: $(VENV)/.dev-installed
+	$(MAKE) --no-print-directory lint
+	$(MAKE) --no-print-directory typecheck
+	$(MAKE) --no-print-directory pytest
+
+compat:
 	scripts/compat-all.sh
 
 clean:

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.hooked import TARGETS as HOOKED_TARGETS
 from tests.support.hooked import HookedProject, stage
 from tests.support.prepared import PreparedProjects
 from tests.support.tutorial import TARGETS, Project
@@ -41,7 +40,7 @@ def built(prepared: PreparedProjects, tmp_path: Path, target: str) -> Project:
     return prepared.copy(target, "built", tmp_path)
 
 
-@pytest.fixture(params=HOOKED_TARGETS)
+@pytest.fixture(params=TARGETS)
 def wh(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[HookedProject]:
     project = stage(tmp_path, str(request.param))
     yield project

@@ -14,14 +14,13 @@ import multiprocessing
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from orchestra_dbt_py.core.claims import Claim, parse_board, release, take
-from orchestra_dbt_py.core.records import NodeRecord
 from orchestra_dbt_py.errors import OrcError
 from orchestra_dbt_py.state.local import LocalFileBackend
 from orchestra_dbt_py.state.objectstore import ObjectStoreBackend
@@ -43,24 +42,9 @@ from tests.support.backends import (
     write_rounds,
     write_rounds_at,
 )
+from tests.support.cloud_stores import RECORDED_AT, RECORDS
 from tests.support.state_servers import StateApiServer, state_api_server
 
-T0 = datetime(2026, 11, 22, 7, 31, 17, 250000, tzinfo=UTC)
-ITEMS = {
-    "model.p.orders": NodeRecord(
-        last_updated=T0,
-        checksum="c0ffee",
-        sources={"source.p.raw.orders": T0 - timedelta(hours=1), "source.p.raw.other": None},
-        fingerprint="fp1",
-        relation='"db"."main"."orders"',
-        upstream={"model.p.stg_orders": T0 - timedelta(minutes=5)},
-        status="success",
-        execution_time=1.5,
-        extra={"written_by": "dbt-orchestra", "nested": {"list": [1, "two", None]}},
-    ),
-    "model.p.stg_orders": NodeRecord(last_updated=T0 - timedelta(minutes=5)),
-    "test.p.not_null_orders_id": NodeRecord(last_updated=T0, status="pass"),
-}
 NewPlace = Callable[[], Place]
 CLASSES = {
     "local": "LocalFileBackend",
@@ -290,17 +274,17 @@ def test_migrate_out_and_back(new_place: NewPlace, tmp_path: Path) -> None:
     """Every item arrives as it was, fields orc does not model included, in a local file
     and back in a new place of the same kind."""
     source = new_place().open()
-    source.update(ITEMS)
+    source.update(RECORDS)
     there = LocalFileBackend(tmp_path / "migrated.json")
     result = migrate(source, there)
-    assert (result.sent, result.total) == (len(ITEMS), len(ITEMS))
-    assert there.load() == ITEMS
+    assert (result.sent, result.total) == (len(RECORDS), len(RECORDS))
+    assert there.load() == RECORDS
     back = new_place()
     result = migrate(there, back.open())
-    assert (result.sent, result.total) == (len(ITEMS), len(ITEMS))
+    assert (result.sent, result.total) == (len(RECORDS), len(RECORDS))
     assert back.where in result.target
-    assert back.open().load() == ITEMS
-    assert sorted(back.stored_keys()) == sorted(ITEMS)
+    assert back.open().load() == RECORDS
+    assert sorted(back.stored_keys()) == sorted(RECORDS)
 
 
 @every(lambda capabilities: capabilities.keeps_unsaved)
@@ -328,12 +312,14 @@ CLAIMING = lambda capabilities: capabilities.claims  # noqa: E731
 
 
 def claim(run_id: str) -> Claim:
-    return Claim(run_id, "ci-host", 42, "ana@ci-host", T0, T0 + timedelta(minutes=5))
+    return Claim(
+        run_id, "ci-host", 42, "ana@ci-host", RECORDED_AT, RECORDED_AT + timedelta(minutes=5)
+    )
 
 
 def taking(keys: list[str], run_id: str) -> Callable[[dict[str, Claim]], Any]:
     def change(board: dict[str, Claim]) -> tuple[dict[str, Claim], list[str]]:
-        taken = take(board, keys, claim(run_id), T0)
+        taken = take(board, keys, claim(run_id), RECORDED_AT)
         return taken.board, taken.held
 
     return change

@@ -36,21 +36,20 @@ def edit(project: Project, relative: str, old: str, new: str) -> None:
     path.write_text(text.replace(old, new))
 
 
-def test_the_reason_names_the_part_that_changed(stateful: Project) -> None:
-    stateful.orc("dbt", "build")
-    state = json.loads(stateful.state_path.read_text())["state"]
+def test_the_reason_names_the_part_that_changed(built: Project) -> None:
+    state = json.loads(built.state_path.read_text())["state"]
     assert "sql" in state[LARGE]["definition"]
 
-    edit(stateful, "models/marts/fct_large_orders.sql", "select *", "select *, 1 as one")
-    assert rebuilt_because(stateful)[LARGE] == "definition changed: its SQL"
+    edit(built, "models/marts/fct_large_orders.sql", "select *", "select *, 1 as one")
+    assert rebuilt_because(built)[LARGE] == "definition changed: its SQL"
 
     marker = "  - name: fct_large_orders\n"
-    edit(stateful, "models/marts/_marts.yml", marker, marker + "    config:\n      tags: [big]\n")
-    assert rebuilt_because(stateful)[LARGE] == "definition changed: config tags"
+    edit(built, "models/marts/_marts.yml", marker, marker + "    config:\n      tags: [big]\n")
+    assert rebuilt_because(built)[LARGE] == "definition changed: config tags"
 
-    edit(stateful, "macros/cents_to_dollars.sql", "100.0", "100.00")
+    edit(built, "macros/cents_to_dollars.sql", "100.0", "100.00")
     # stg_payments is built because its unit test, which covers the model, must run.
-    assert "definition changed: macro cents_to_dollars" in rebuilt_because(stateful)[PAYMENTS]
+    assert "definition changed: macro cents_to_dollars" in rebuilt_because(built)[PAYMENTS]
 
-    reasons = rebuilt_because(stateful, "--vars", "{large_order_threshold: 80}")
+    reasons = rebuilt_because(built, "--vars", "{large_order_threshold: 80}")
     assert reasons[LARGE] == "definition changed: var large_order_threshold"

@@ -14,27 +14,26 @@ FAILING_SQL = "cast('not a number' as integer) as amount\nfrom orders"
 
 
 @pytest.mark.parametrize("target", ["duckdb"])
-def test_a_failed_build_is_rebuilt_next_run_and_says_so(stateful: Project) -> None:
-    stateful.build()
-    path = stateful.dir / "models" / "marts" / "fct_orders.sql"
+def test_a_failed_build_is_rebuilt_next_run_and_says_so(built: Project) -> None:
+    path = built.dir / "models" / "marts" / "fct_orders.sql"
     original = path.read_text()
     assert "orders.amount\nfrom orders" in original
     path.write_text(original.replace("orders.amount\nfrom orders", FAILING_SQL))
 
-    stateful.orc("dbt", "build", expect=1)  # fails at run time, in the warehouse
-    statuses = {name(n["unique_id"]): n["status"] for n in stateful.plan_artifact()["nodes"]}
+    built.orc("dbt", "build", expect=1)  # fails at run time, in the warehouse
+    statuses = {name(n["unique_id"]): n["status"] for n in built.plan_artifact()["nodes"]}
     assert statuses["fct_orders"] == "error" and statuses["dim_customers"] == "skipped"
-    shown = stateful.orc("state", "show").stdout
+    shown = built.orc("state", "show").stdout
     assert "model.jaffle_tutorial.fct_orders  failed " in shown, shown
 
     path.write_text(original)
-    planned = json.loads(stateful.orc("plan", "--output", "json").stdout)
-    artifact = stateful.build()
+    planned = json.loads(built.orc("plan", "--output", "json").stdout)
+    artifact = built.build()
     reasons = {name(n["unique_id"]): n["reason"] for n in artifact["nodes"]}
     # orc plan, its JSON, the HTML page and --debug all print the one Decision.reason.
     assert planned["nodes"] == [{**n, "status": None} for n in artifact["nodes"]]
     assert reasons["fct_orders"].startswith("its last build failed (status error at 20")
     assert reasons["dim_customers"].startswith("its last build was skipped at 20")
     assert {"fct_orders", "dim_customers", "fct_large_orders"} <= built_relations(artifact)
-    assert_matches_full_build(stateful, artifact)
-    assert stateful.build()["summary"]["build"] == 0
+    assert_matches_full_build(built, artifact)
+    assert built.build()["summary"]["build"] == 0

@@ -23,23 +23,22 @@ def claimed_by_another_run(project: Project, minutes: float) -> Claim:
 
 
 @pytest.mark.parametrize("target", ["duckdb"], indirect=True)
-def test_plan_lists_live_claims_and_a_build_waits_at_most_the_maximum(stateful: Project) -> None:
-    stateful.orc("dbt", "build")
-    stateful.orc("dbt", "run-operation", "load_raw_data", "--args", "{batch: 2}")
-    claim = claimed_by_another_run(stateful, minutes=10)
-    table = stateful.orc("plan").stdout
+def test_plan_lists_live_claims_and_a_build_waits_at_most_the_maximum(built: Project) -> None:
+    built.orc("dbt", "run-operation", "load_raw_data", "--args", "{batch: 2}")
+    claim = claimed_by_another_run(built, minutes=10)
+    table = built.orc("plan").stdout
     assert "fct_orders is being built by run elsewhere01 (ana on etl-2, pid 8120)" in table
-    planned = json.loads(stateful.orc("plan", "--output", "json").stdout)
+    planned = json.loads(built.orc("plan", "--output", "json").stdout)
     assert [(c["unique_id"], c["run_id"], c["pid"]) for c in planned["claims"]] == [
         (FCT, "elsewhere01", 8120)
     ]
-    built = stateful.orc("--max-wait", "1", "dbt", "build")
-    assert "held by run elsewhere01 (ana on etl-2, pid 8120)" in built.stdout
-    assert "still held after the maximum wait" in built.stdout
-    executed = {n["unique_id"] for n in stateful.plan_artifact()["nodes"] if n["status"]}
+    waited = built.orc("--max-wait", "1", "dbt", "build")
+    assert "held by run elsewhere01 (ana on etl-2, pid 8120)" in waited.stdout
+    assert "still held after the maximum wait" in waited.stdout
+    executed = {n["unique_id"] for n in built.plan_artifact()["nodes"] if n["status"]}
     assert FCT in executed  # built anyway, after the wait
     # The other run's claim is its own to release: it is still there.
-    board = parse_board(stateful.state_path.with_name("state.json.claims").read_text())
+    board = parse_board(built.state_path.with_name("state.json.claims").read_text())
     assert list(board.values()) == [claim]
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -16,32 +15,21 @@ import pytest
 import orchestra_dbt_py.state as state_module
 from orchestra_dbt_py.config import Settings
 from orchestra_dbt_py.core.document import dump_state, parse_state
-from orchestra_dbt_py.core.records import NodeRecord
 from orchestra_dbt_py.state import backend_for_uri
 from orchestra_dbt_py.state.backend import StateBackend
 from orchestra_dbt_py.state.transfer import migrate
-from tests.support.cloud_stores import new_container, new_gcs_bucket, requires_azure, requires_gcs
-from tests.support.hooked import TARGETS, HookedProject, stage
+from tests.support.cloud_stores import (
+    RECORDS,
+    new_container,
+    new_gcs_bucket,
+    requires_azure,
+    requires_gcs,
+)
+from tests.support.hooked import HookedProject, stage
 from tests.support.state_servers import StateApiServer, new_bucket, requires_s3, state_api_server
+from tests.support.tutorial import TARGETS
 
 KEY = "sk-migrate-test-0001"
-T0 = datetime(2026, 11, 22, 7, 31, 17, 250000, tzinfo=UTC)
-
-ITEMS = {
-    "model.p.orders": NodeRecord(
-        last_updated=T0,
-        checksum="c0ffee",
-        sources={"source.p.raw.orders": T0 - timedelta(hours=1), "source.p.raw.other": None},
-        fingerprint="fp1",
-        relation='"db"."main"."orders"',
-        upstream={"model.p.stg_orders": T0 - timedelta(minutes=5)},
-        status="success",
-        execution_time=1.5,
-        extra={"written_by": "dbt-orchestra", "nested": {"list": [1, "two", None]}},
-    ),
-    "model.p.stg_orders": NodeRecord(last_updated=T0 - timedelta(minutes=5)),
-    "test.p.not_null_orders_id": NodeRecord(last_updated=T0, status="pass"),
-}
 
 
 @pytest.fixture
@@ -85,17 +73,17 @@ def test_migrate_round_trips_the_items(
 ) -> None:
     source = opener(source_kind, tmp_path, api)
     source.init()
-    source.update(ITEMS)
-    assert source.load() == ITEMS
+    source.update(RECORDS)
+    assert source.load() == RECORDS
 
     target = opener(target_kind, tmp_path, api)
     result = migrate(source, target)
-    assert (result.sent, result.total) == (len(ITEMS), len(ITEMS))
-    assert target.load() == ITEMS
+    assert (result.sent, result.total) == (len(RECORDS), len(RECORDS))
+    assert target.load() == RECORDS
 
     back = opener(source_kind, tmp_path, api)
     migrate(target, back)
-    assert back.load() == ITEMS
+    assert back.load() == RECORDS
 
 
 # --- the warehouse table ---------------------------------------------------------------------
@@ -152,30 +140,30 @@ def test_migrate_between_the_warehouse_and_another_backend(
 
     # warehouse -> other -> warehouse
     first = table(1)
-    first.update(ITEMS)
-    assert first.load() == ITEMS
+    first.update(RECORDS)
+    assert first.load() == RECORDS
     there = opener(other, tmp_path, api)
     result = migrate(first, there)
-    assert (result.sent, result.total) == (len(ITEMS), len(ITEMS))
-    assert there.load() == ITEMS
+    assert (result.sent, result.total) == (len(RECORDS), len(RECORDS))
+    assert there.load() == RECORDS
     back = table(2)
     migrate(there, back)
-    assert back.load() == ITEMS
+    assert back.load() == RECORDS
 
     # other -> warehouse -> other
     source = opener(other, tmp_path, api)
     source.init()
-    source.update(ITEMS)
+    source.update(RECORDS)
     into = table(3)
     result = migrate(source, into)
-    assert (result.sent, result.total) == (len(ITEMS), len(ITEMS))
-    assert into.load() == ITEMS
+    assert (result.sent, result.total) == (len(RECORDS), len(RECORDS))
+    assert into.load() == RECORDS
     out = opener(other, tmp_path, api)
     migrate(into, out)
-    assert out.load() == ITEMS
+    assert out.load() == RECORDS
 
     for n in (1, 2, 3):
-        assert keys_in(warehouse, f"{warehouse.schema}.orc_migrate_{n}") == sorted(ITEMS)
+        assert keys_in(warehouse, f"{warehouse.schema}.orc_migrate_{n}") == sorted(RECORDS)
 
 
 @pytest.mark.parametrize("target", TARGETS)
@@ -184,18 +172,18 @@ def test_orc_state_migrate_command_with_the_warehouse(tmp_path: Path, target: st
     directory: a state file into a table and back."""
     project = stage(tmp_path, target)
     try:
-        (tmp_path / "state.json").write_text(dump_state(ITEMS))
+        (tmp_path / "state.json").write_text(dump_state(RECORDS))
         uri = f"warehouse:{project.schema}.orc_migrated"
         done = project.orc("state", "migrate", "--from", str(tmp_path / "state.json"), "--to", uri)
         assert done.stdout.splitlines()[-1] == f"Copied 3 records to {uri} (3 there now)"
         rows = project.query(f"select state_key, item from {project.schema}.orc_migrated")
-        assert sorted(str(key) for key, _ in rows) == sorted(ITEMS)
+        assert sorted(str(key) for key, _ in rows) == sorted(RECORDS)
         items = {str(key): json.loads(str(item)) for key, item in rows}
         # Fields orc does not model travel in the row's item as they were.
         assert items["model.p.orders"]["written_by"] == "dbt-orchestra"
         assert items["model.p.orders"]["nested"] == {"list": [1, "two", None]}
 
         project.orc("state", "migrate", "--from", uri, "--to", str(tmp_path / "back.json"))
-        assert parse_state((tmp_path / "back.json").read_text(), "back.json") == ITEMS
+        assert parse_state((tmp_path / "back.json").read_text(), "back.json") == RECORDS
     finally:
         project.drop()

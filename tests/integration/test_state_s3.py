@@ -7,16 +7,15 @@ is here."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from orchestra_dbt_py.config import Settings
-from orchestra_dbt_py.core.records import NodeRecord
 from orchestra_dbt_py.errors import OrcError
 from orchestra_dbt_py.location import parse_s3_uri
 from orchestra_dbt_py.state import open_backend
 from orchestra_dbt_py.state.s3 import S3Backend
+from tests.support.cloud_stores import record
 from tests.support.state_servers import new_bucket, requires_s3
 
 pytestmark = requires_s3
@@ -26,17 +25,7 @@ def s3_at(uri: str, on_wait: Callable[[str], None] | None = None) -> S3Backend:
     return S3Backend(*parse_s3_uri(uri), on_wait=on_wait)
 
 
-T0 = datetime(2026, 11, 22, 7, 31, 17, tzinfo=UTC)
 KEY = "orc/state.json"
-
-
-def record(seconds: int = 0, checksum: str | None = None) -> NodeRecord:
-    return NodeRecord(
-        last_updated=T0 + timedelta(seconds=seconds),
-        checksum=checksum,
-        sources={"source.p.raw.orders": T0, "source.p.raw.unmeasured": None},
-        relation='"db"."main"."orders"',
-    )
 
 
 @pytest.fixture

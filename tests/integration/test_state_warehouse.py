@@ -41,7 +41,6 @@ from tests.support.hooked import (
     PROBE,
     PROJECT,
     SH_RELATIONS,
-    TARGETS,
     UNIT_TEST,
     UNIT_TEST_FORCES,
     HookedProject,
@@ -53,7 +52,7 @@ from tests.support.hooked import (
     stage,
     uid,
 )
-from tests.support.tutorial import ORC, postgres_available
+from tests.support.tutorial import ORC, TARGETS, postgres_available
 
 
 def sources_read(project: HookedProject) -> dict[str, list[str]]:

@@ -16,12 +16,6 @@ FCT_ORDERS = "model.jaffle_tutorial.fct_orders"
 DAILY = "model.jaffle_tutorial.customer_revenue_daily"
 
 
-@pytest.fixture
-def built(stateful: Project) -> Project:
-    stateful.build()
-    return stateful
-
-
 def set_last_updated(project: Project, key: str, moment: str) -> None:
     document = json.loads(project.state_path.read_text())
     document["state"][key]["last_updated"] = moment

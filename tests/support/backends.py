@@ -20,7 +20,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from multiprocessing.synchronize import Barrier
 from pathlib import Path
 from typing import Any
@@ -33,10 +33,12 @@ from orchestra_dbt_py.core.records import NodeRecord
 from orchestra_dbt_py.state import backend_for_uri
 from orchestra_dbt_py.state.backend import StateBackend
 from tests.support.cloud_stores import (
+    T0,
     azure_service,
     gcs_client,
     new_container,
     new_gcs_bucket,
+    record,
     requires_azure,
     requires_gcs,
 )
@@ -53,7 +55,6 @@ from tests.support.tutorial import postgres_available
 API_KEY = "sk-orc-contract-5e4d3c2b1a"
 KEY = "orc/state.json"
 BOARD = f"{KEY}.claims"
-T0 = datetime(2026, 11, 22, 7, 31, 17, tzinfo=UTC)
 WRITERS = 8
 ROUNDS = 4
 # A document no backend can read, and a claims board nobody can read.
@@ -142,15 +143,6 @@ def kinds(where: Callable[[Capabilities], bool] = lambda _: True) -> list[Any]:
         for kind, capabilities in CAPABILITIES.items()
         if where(capabilities)
     ]
-
-
-def record(seconds: int = 0, checksum: str | None = None) -> NodeRecord:
-    return NodeRecord(
-        last_updated=T0 + timedelta(seconds=seconds),
-        checksum=checksum,
-        sources={"source.p.raw.orders": T0, "source.p.raw.unmeasured": None},
-        relation='"db"."main"."orders"',
-    )
 
 
 # --- one backend under test ----------------------------------------------------------------

@@ -157,3 +157,26 @@ def build_twice_with_state_at(root: Path, state_uri: str) -> set[str]:
     assert [n["unique_id"] for n in second["nodes"] if n["status"] is not None] == []
     assert not project.state_path.exists()  # the state went to the store, not a local file
     return {n["unique_id"] for n in first["nodes"] if n["status"] is not None}
+
+
+RECORDED_AT = datetime(2026, 11, 22, 7, 31, 17, 250000, tzinfo=UTC)
+
+# Records with every field set: stored, moved between backends and compared whole.
+RECORDS = {
+    "model.p.orders": NodeRecord(
+        last_updated=RECORDED_AT,
+        checksum="c0ffee",
+        sources={
+            "source.p.raw.orders": RECORDED_AT - timedelta(hours=1),
+            "source.p.raw.other": None,
+        },
+        fingerprint="fp1",
+        relation='"db"."main"."orders"',
+        upstream={"model.p.stg_orders": RECORDED_AT - timedelta(minutes=5)},
+        status="success",
+        execution_time=1.5,
+        extra={"written_by": "dbt-orchestra", "nested": {"list": [1, "two", None]}},
+    ),
+    "model.p.stg_orders": NodeRecord(last_updated=RECORDED_AT - timedelta(minutes=5)),
+    "test.p.not_null_orders_id": NodeRecord(last_updated=RECORDED_AT, status="pass"),
+}

@@ -16,9 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
-import pytest
-
-from tests.support.tutorial import REPO, postgres_available, run_dbt, run_orc
+from tests.support.tutorial import REPO, run_dbt, run_orc
 
 COMMON_TESTS = frozenset(
     {
@@ -76,19 +74,6 @@ HOOK_CHANGED = "definition changed since the hooked run (code, config, macros or
 # builds what reads it once after each hooked run, and records a version it can reuse.
 PROBE = f"source.{PROJECT}.orc_it.override_probe"
 UNIT_TEST_FORCES = f"its unit test {UNIT_TEST} must run (no run recorded)"
-
-TARGETS = [
-    "duckdb",
-    pytest.param(
-        "postgres",
-        marks=[
-            pytest.mark.postgres,
-            pytest.mark.skipif(
-                not postgres_available(), reason="needs PGHOST/PGPORT (make test starts a server)"
-            ),
-        ],
-    ),
-]
 
 
 def recorded_nodes(target: str) -> set[str]:
