@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.forked import run_forked
 from tests.support.tutorial import ORC, Project
+from tests.support.tutorial import run_orc as run_orc_in
 
 TUTORIAL_TABLES = {"int_order_payments", "fct_orders", "dim_customers", "orders_incremental"}
 TUTORIAL_VIEWS = {"stg_customers", "stg_orders", "stg_payments"}
@@ -56,7 +56,7 @@ def test_stateful_unknown_flag_exits_2(project: Project) -> None:
 
 
 def run_orc(*args: str) -> subprocess.CompletedProcess[str]:
-    return run_forked("orc", list(args), Path.cwd(), dict(os.environ))
+    return run_orc_in(args, Path.cwd(), os.environ, expect=None)
 
 
 def test_no_arguments_is_a_usage_error() -> None:
@@ -91,7 +91,7 @@ def test_state_commands_from_the_command_line(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ORCHESTRA_")}
 
     def orc(*args: str) -> subprocess.CompletedProcess[str]:
-        return run_forked("orc", list(args), tmp_path, env)
+        return run_orc_in(args, tmp_path, env, expect=None)
 
     missing = orc("state", "show")
     assert missing.returncode == 0 and "0 records" in missing.stdout, missing.stderr

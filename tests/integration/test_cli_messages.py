@@ -9,14 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.forked import run_forked
-from tests.support.tutorial import Project
+from tests.support.tutorial import Project, run_orc
 
 
 def orc_in(folder: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     environment = {k: v for k, v in os.environ.items() if not k.startswith(("ORCHESTRA_", "DBT_"))}
     environment.update({"DO_NOT_TRACK": "1", "HOME": str(folder), **env})
-    return run_forked("orc", list(args), folder, environment)
+    return run_orc(args, folder, environment, expect=None)
 
 
 @pytest.mark.parametrize(

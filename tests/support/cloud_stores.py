@@ -1,8 +1,8 @@
 """The cloud object store emulators for the state backend tests, started by the wrapper
 scripts that `make test` runs: fake-gcs-server (scripts/with-gcs.sh sets
 STORAGE_EMULATOR_HOST) and Azurite (scripts/with-azurite.sh sets AZURITE_BLOB_ENDPOINT and
-AZURE_STORAGE_CONNECTION_STRING). Also what the tests of both stores share: records, the
-concurrent writer processes, and a stateful build of the tutorial with its state there."""
+AZURE_STORAGE_CONNECTION_STRING). Also what the tests of both stores share: records and
+a stateful build of the tutorial with its state there."""
 
 from __future__ import annotations
 
@@ -10,20 +10,16 @@ import os
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from multiprocessing.synchronize import Barrier
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
 
 from orchestra_dbt_py.core.records import NodeRecord
-from orchestra_dbt_py.state.backend import StateBackend
 
 F = TypeVar("F", bound=Callable[..., Any])
 T0 = datetime(2026, 11, 22, 7, 31, 17, tzinfo=UTC)
 KEY = "orc/state.json"
-WRITERS = 8
-ROUNDS = 4
 
 GCS_REASON = (
     "needs the fake-gcs-server that `make test` starts "
@@ -96,44 +92,6 @@ def new_container(prefix: str = "orc-test") -> str:
     name = unique(prefix)
     azure_service().create_container(name)
     return name
-
-
-# --- concurrent writers -------------------------------------------------------------------
-
-
-def write_rounds(backend: StateBackend, index: int, barrier: Barrier) -> None:
-    """One writer process: after all have started, ROUNDS updates, each adding a record of
-    its own and a newer version of a record every writer shares."""
-    barrier.wait(timeout=60)
-    for round_ in range(ROUNDS):
-        backend.update(
-            {
-                f"model.p.w{index}_r{round_}": record(index),
-                "model.p.shared": record(100 * round_ + index, f"w{index}_r{round_}"),
-            }
-        )
-
-
-def run_writers(target: Callable[[str, int, Barrier], None], uri: str) -> None:
-    """WRITERS processes (spawned, not forked) running `target(uri, index, barrier)`."""
-    import multiprocessing
-
-    ctx = multiprocessing.get_context("spawn")
-    barrier = ctx.Barrier(WRITERS)
-    processes = [ctx.Process(target=target, args=(uri, i, barrier)) for i in range(WRITERS)]
-    for process in processes:
-        process.start()
-    for process in processes:
-        process.join(timeout=120)
-    assert [p.exitcode for p in processes] == [0] * WRITERS
-
-
-def assert_nothing_lost(items: dict[str, NodeRecord]) -> None:
-    expected = {f"model.p.w{i}_r{r}" for i in range(WRITERS) for r in range(ROUNDS)}
-    assert set(items) == expected | {"model.p.shared"}
-    newest = 100 * (ROUNDS - 1) + WRITERS - 1
-    assert items["model.p.shared"].checksum == f"w{WRITERS - 1}_r{ROUNDS - 1}"
-    assert items["model.p.shared"].last_updated == T0 + timedelta(seconds=newest)
 
 
 # --- a stateful build of the tutorial -------------------------------------------------------
