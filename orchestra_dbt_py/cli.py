@@ -149,7 +149,8 @@ class PassThroughCommand(click.Command):
 )
 @click.option(
     "--max-wait",
-    type=click.FloatRange(min=0, min_open=True),
+    # The range the settings accept (config.py), so click names the option when it is not.
+    type=click.FloatRange(min=0, min_open=True, max=10**9, max_open=True),
     metavar="SECONDS",
     help="Wait at most this long for nodes another run is building, then build them "
     "(the same as ORCHESTRA_MAX_WAIT_SECONDS; default 3600).",

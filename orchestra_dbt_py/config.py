@@ -221,7 +221,9 @@ def load_settings(
         except ValueError:
             value = -1.0
         if not 0 < value < 10**9:  # also false for NaN
-            raise OrcError(f"{named} is not a number of seconds above 0: fix it, or unset it")
+            raise OrcError(
+                f"{named} is not a number of seconds above 0 and below 10^9: fix it, or unset it"
+            )
         return value
 
     return Settings(

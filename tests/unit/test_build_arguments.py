@@ -164,3 +164,15 @@ def test_orc_options_reach_the_settings_and_never_the_environment(
     assert run(capsys, *options, *command)[0] == 0
     assert dict(os.environ) == before
     assert [(s.wait_for_other_runs, s.max_wait_seconds) for s in seen] == [expected]
+
+
+@pytest.mark.parametrize("seconds", ["0", "-5", "1e10", "soon"])
+def test_a_max_wait_out_of_range_names_the_option(
+    capsys: pytest.CaptureFixture[str], seconds: str
+) -> None:
+    """The option accepts what the settings accept (above 0, below 10^9): anything else is
+    click's usage error naming `--max-wait`, before orc reads any setting."""
+    code, _, err = run(capsys, "--max-wait", seconds, "plan")
+    assert code == 2
+    assert "Invalid value for '--max-wait'" in err
+    assert "Traceback" not in err
