@@ -64,15 +64,25 @@
   {%- if not execute or not relations -%}
     {{ return(versions) }}
   {%- endif -%}
-  {%- set tables = orchestra_dbt._versions_by_position(
-        run_query(orchestra_dbt._postgres_catalog_sql(relations)),
-        {'oid': 'table_oid', 'relfilenode': 'relfilenode', 'columns': 'columns_digest'}) -%}
-  {%- if tables -%}
-    {%- set digests = orchestra_dbt._versions_by_position(
-          run_query(orchestra_dbt._postgres_digest_sql(orchestra_dbt._positioned(relations, tables.keys()))),
-          {'rows': 'row_count', 'xmin_digest': 'xmin_digest'}) -%}
-    {%- do versions.update(orchestra_dbt._merged_versions(relations, tables, digests)) -%}
-  {%- endif -%}
+  {%- set layouts = orchestra_dbt._postgres_layouts(run_query(orchestra_dbt._postgres_catalog_sql(relations))) -%}
+  {%- set stored = [] -%}
+  {%- set stored_index = {} -%}
+  {%- for position, layout in layouts.items() -%}
+    {%- for part in layout['stored'] if part['oid'] not in stored_index -%}
+      {%- do stored_index.update({part['oid']: stored | length}) -%}
+      {%- do stored.append([stored | length, api.Relation.create(
+            database=relations[position].database, schema=part['schema'], identifier=part['table'])]) -%}
+    {%- endfor -%}
+  {%- endfor -%}
+  {%- set digests = orchestra_dbt._versions_by_position(
+        run_query(orchestra_dbt._postgres_digest_sql(stored)),
+        {'rows': 'row_count', 'xmin_digest': 'xmin_digest'}) if stored else {} -%}
+  {%- for position, layout in layouts.items() -%}
+    {%- set version = orchestra_dbt._postgres_version(layout, stored_index, digests) -%}
+    {%- if version is not none -%}
+      {%- do versions.update({relations[position].render(): version}) -%}
+    {%- endif -%}
+  {%- endfor -%}
   {{ return(versions) }}
 {%- endmacro %}
 
@@ -141,8 +151,9 @@
   {%- endfor -%}
 
   {%- if tables -%}
-    {%- set found = orchestra_dbt._versions_by_position(
-          run_query(orchestra_dbt._duckdb_catalog_sql(tables)), {'columns': 'columns_digest'}) -%}
+    {%- set found = orchestra_dbt._without_empty_fields(orchestra_dbt._versions_by_position(
+          run_query(orchestra_dbt._duckdb_catalog_sql(tables)),
+          {'columns': 'columns_digest', 'definition': 'definition_digest'})) -%}
     {%- if found -%}
       {%- set digests = orchestra_dbt._versions_by_position(
             run_query(orchestra_dbt._duckdb_digest_sql(orchestra_dbt._positioned(tables, found.keys()))),

@@ -118,6 +118,21 @@
 {%- endmacro %}
 
 
+{#- The same {position: {field: text}}, without the fields whose text is empty (a column
+    that only some relations have, such as a view's definition). -#}
+{% macro _without_empty_fields(found) -%}
+  {%- set kept = {} -%}
+  {%- for position, fields in found.items() -%}
+    {%- set version = {} -%}
+    {%- for field, text in fields.items() if text != '' -%}
+      {%- do version.update({field: text}) -%}
+    {%- endfor -%}
+    {%- do kept.update({position: version}) -%}
+  {%- endfor -%}
+  {{ return(kept) }}
+{%- endmacro %}
+
+
 {#- [[position, relation], ...] for the given positions of `relations`, in order. -#}
 {% macro _positioned(relations, positions) -%}
   {%- set entries = [] -%}

@@ -8,9 +8,10 @@
 {%- endmacro %}
 
 
-{#- Which of the relations are base tables (views and missing relations are left out),
-    with a digest of their column names and types. One query for all relations; DuckDB
-    matches identifiers case-insensitively, and so does this query. -#}
+{#- Which of the relations are base tables or views (missing relations are left out), with
+    a digest of their column names and types and, for a view, of its definition. One query
+    for all relations; DuckDB matches identifiers case-insensitively, and so does this
+    query. -#}
 {% macro _duckdb_catalog_sql(relations) -%}
   {%- set wanted = [] -%}
   {%- for relation in relations -%}
@@ -21,7 +22,8 @@
   {%- set sql -%}
 select
     wanted.relation_position,
-    md5(string_agg(c.column_name || ' ' || c.data_type, ', ' order by c.ordinal_position)) as columns_digest
+    md5(string_agg(c.column_name || ' ' || c.data_type, ', ' order by c.ordinal_position)) as columns_digest,
+    md5(any_value(v.view_definition)) as definition_digest
 from (values
     {{ wanted | join(',\n    ') }}
 ) as wanted (relation_position, database_name, schema_name, table_name)
@@ -31,7 +33,9 @@ join information_schema.tables as t
  and lower(t.table_name) = lower(wanted.table_name)
 join information_schema.columns as c
   on c.table_catalog = t.table_catalog and c.table_schema = t.table_schema and c.table_name = t.table_name
-where t.table_type = 'BASE TABLE'
+left join information_schema.views as v
+  on v.table_catalog = t.table_catalog and v.table_schema = t.table_schema and v.table_name = t.table_name
+where t.table_type in ('BASE TABLE', 'VIEW')
 group by wanted.relation_position
 having count(*) filter (where lower(c.column_name) = '{{ orchestra_dbt._duckdb_row_alias() }}') = 0
   {%- endset -%}
@@ -39,9 +43,10 @@ having count(*) filter (where lower(c.column_name) = '{{ orchestra_dbt._duckdb_r
 {%- endmacro %}
 
 
-{#- For each [position, relation] (existing base tables): the row count and the order-
-    independent sum of the hash of every whole row (NULLs and duplicate rows included), as
-    text; one `union all` query. -#}
+{#- For each [position, relation] (existing base tables and views): the row count and the
+    order-independent sum of the hash of every whole row (NULLs and duplicate rows
+    included), as text; one `union all` query. A view is read as its readers read it, so
+    its digest follows whatever it reads: tables, files, other views. -#}
 {% macro _duckdb_digest_sql(entries) -%}
   {%- set alias = orchestra_dbt._duckdb_row_alias() -%}
   {%- set parts = [] -%}

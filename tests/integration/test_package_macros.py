@@ -350,14 +350,12 @@ def _table_scenario(adapter: Any, config: Any, target: str) -> dict[str, Any]:
             f"create table {relation} ({DV_COLUMNS})",
             f"insert into {relation} values {DV_ROWS}",
         )
-    view = _table(adapter, config, "dv_view")
-    _run_sql(adapter, f"create view {view} as select * from {tables['dv_unchanged']}")
+    views = _create_views(adapter, config, tables)
     missing = _table(adapter, config, "dv_missing")
-    relations = [*tables.values(), view, missing, tables["dv_update"]]
+    relations = [*tables.values(), *views.values(), missing, tables["dv_update"]]
 
     before = _data_versions(adapter, relations)
     assert set(before) == {relation.render() for relation in relations}
-    assert before[view.render()] == {}
     assert before[missing.render()] == {}
     for relation in tables.values():
         _assert_known(before[relation.render()], DV_FIELDS[target])
@@ -376,8 +374,98 @@ def _table_scenario(adapter: Any, config: Any, target: str) -> dict[str, Any]:
     for relation in tables.values():
         _assert_known(after[relation.render()], DV_FIELDS[target])
     assert after[tables["dv_truncate"].render()]["rows"] == "0"
-    assert after[view.render()] == after[missing.render()] == {}
+    assert after[missing.render()] == {}
+    _assert_view_versions(adapter, config, target, tables, views, before, after)
     return tables
+
+
+def _create_views(adapter: Any, config: Any, tables: dict[str, Any]) -> dict[str, Any]:
+    """Views over the scenario's tables: over one table; over a view over a table, in
+    another schema; over a table, then redefined; and, on PostgreSQL, views whose rows
+    follow something no table holds (a volatile function, the clock)."""
+    other = f"{config.credentials.schema}_raw"
+    _run_sql(adapter, f"create schema if not exists {adapter.quote(other)}")
+    views = {
+        "dv_view": _table(adapter, config, "dv_view"),
+        "dv_view_update": _table(adapter, config, "dv_view_update"),
+        "dv_view_of_view": adapter.Relation.create(
+            database=config.credentials.database, schema=other, identifier="dv_view_of_view"
+        ),
+        "dv_view_redefined": _table(adapter, config, "dv_view_redefined"),
+    }
+    _run_sql(
+        adapter,
+        f"create view {views['dv_view']} as select * from {tables['dv_unchanged']}",
+        f"create view {views['dv_view_update']} as "
+        f"select id, amount from {tables['dv_update']} where id > 0",
+        f"create view {views['dv_view_of_view']} as select * from {views['dv_view_update']}",
+        f"create view {views['dv_view_redefined']} as select id from {tables['dv_unchanged']}",
+    )
+    if adapter.type() == "postgres":
+        views["dv_view_random"] = _table(adapter, config, "dv_view_random")
+        views["dv_view_clock"] = _table(adapter, config, "dv_view_clock")
+        _run_sql(
+            adapter,
+            f"create view {views['dv_view_random']} as "
+            f"select id, random() as r from {tables['dv_unchanged']}",
+            f"create view {views['dv_view_clock']} as "
+            f"select * from {tables['dv_unchanged']} where loaded_at < current_date",
+        )
+    return views
+
+
+def _assert_view_versions(
+    adapter: Any,
+    config: Any,
+    target: str,
+    tables: dict[str, Any],
+    views: dict[str, Any],
+    before: dict[str, dict[str, str]],
+    after: dict[str, dict[str, str]],
+) -> None:
+    """A view's version follows what it reads: its definition and, through views under it
+    and across schemas, the tables under it (on PostgreSQL, their fields under their name:
+    `<schema>.dv_update.xmin_digest`; on DuckDB, a digest of the view's own rows)."""
+    schema = config.credentials.schema
+
+    def version(found: dict[str, dict[str, str]], name: str) -> dict[str, str]:
+        return found[views[name].render()]
+
+    if target == "postgres":
+        for name in ("dv_view_random", "dv_view_clock"):
+            assert version(before, name) == version(after, name) == {}, name
+        update = f"{schema}.dv_update"
+        fields = {"definition"} | {f"{update}.{f}" for f in DV_FIELDS[target]}
+        assert set(version(before, "dv_view_of_view")) == fields
+        moved = {
+            f
+            for f in fields
+            if version(before, "dv_view_of_view")[f] != version(after, "dv_view_of_view")[f]
+        }
+        assert moved == {f"{update}.xmin_digest"}
+    else:
+        assert set(version(before, "dv_view_of_view")) == DV_FIELDS[target] | {"definition"}
+    for name in ("dv_view", "dv_view_update", "dv_view_of_view", "dv_view_redefined"):
+        assert all(isinstance(v, str) and v for v in version(before, name).values()), name
+    assert version(after, "dv_view") == version(before, "dv_view")
+    assert version(after, "dv_view_redefined") == version(before, "dv_view_redefined")
+    for name in ("dv_view_update", "dv_view_of_view"):
+        assert version(after, name) != version(before, name), name
+
+    # Redefined to other columns of the same table: only its definition moves.
+    _run_sql(
+        adapter,
+        f"drop view {views['dv_view_redefined']}",
+        f"create view {views['dv_view_redefined']} as "
+        f"select id from {tables['dv_unchanged']} where id > 0",
+    )
+    redefined = _data_versions(adapter, [views["dv_view_redefined"]])[
+        views["dv_view_redefined"].render()
+    ]
+    earlier = version(after, "dv_view_redefined")
+    assert {f for f in redefined.keys() | earlier.keys() if redefined.get(f) != earlier.get(f)} == {
+        "definition"
+    }
 
 
 def test_data_versions_duckdb(it_project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -408,14 +496,18 @@ def test_data_versions_duckdb(it_project: Path, monkeypatch: pytest.MonkeyPatch)
         )
         no_file = _table(adapter, config, "dv_none", external="'data/dv_none/*.csv'")
         unmeasurable = _table(adapter, config, "dv_iceberg", external="iceberg_scan('data/x')")
-        relations = [orders, glob, listed, no_file, unmeasurable]
+        # A view over files is measured by what it returns: any change to their rows.
+        files_view = _table(adapter, config, "dv_files_view")
+        _run_sql(adapter, f"create view {files_view} as select * from read_csv('data/dv/*.csv')")
+        relations = [orders, glob, listed, no_file, unmeasurable, files_view]
 
         start = _data_versions(adapter, relations)
         assert set(start) == {
             "'data/orders.csv'",
             "'data/dv/*.csv'",
-            *(relation.render() for relation in (listed, no_file, unmeasurable)),
+            *(relation.render() for relation in (listed, no_file, unmeasurable, files_view)),
         }
+        _assert_known(start[files_view.render()], DV_FIELDS["duckdb"] | {"definition"})
         for relation in (orders, glob, listed):
             _assert_known(start[relation.render()], FILE_FIELDS)
         assert start[glob.render()]["files"] == "3"
@@ -432,6 +524,7 @@ def test_data_versions_duckdb(it_project: Path, monkeypatch: pytest.MonkeyPatch)
             assert appended[relation.render()] != start[relation.render()]
             assert appended[relation.render()]["modified"] == str((CSV_MTIME + 30) * 1_000_000)
         assert appended[orders.render()] == start[orders.render()]
+        assert appended[files_view.render()]["rows"] == "4"
 
         # A file renamed within the glob keeps count, size and time: only the listing moves.
         (files / "c.csv").rename(files / "d.csv")
@@ -440,10 +533,14 @@ def test_data_versions_duckdb(it_project: Path, monkeypatch: pytest.MonkeyPatch)
         assert {field for field in FILE_FIELDS if old[field] != new[field]} == {"listing"}
         assert renamed[listed.render()] == appended[listed.render()]
 
-        # The blind spot: rewritten in place, same size, modification time set back.
+        # The blind spot of file sources: rewritten in place, same size, modification time
+        # set back. A view reading the files sees the new row.
         (files / "a.csv").write_text("id\n9\n")
         os.utime(files / "a.csv", (CSV_MTIME, CSV_MTIME))
-        assert _data_versions(adapter, relations) == renamed
+        rewritten = _data_versions(adapter, relations)
+        assert rewritten[files_view.render()]["digest"] != renamed[files_view.render()]["digest"]
+        rewritten[files_view.render()] = renamed[files_view.render()]
+        assert rewritten == renamed
 
 
 @pytest.mark.postgres
