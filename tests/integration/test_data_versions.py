@@ -153,3 +153,36 @@ def test_nothing_changed_measures_but_executes_nothing(built: Project) -> None:
     artifact = built.build()
     assert ran(artifact) == set()
     assert all(n["decision"] == "reuse" for n in artifact["nodes"])
+
+
+def test_sources_that_are_views_follow_the_tables_under_them(built: Project) -> None:
+    """raw.orders becomes a view over a view in another schema, raw.payments a view over a
+    table (without a loaded_at): after the one run that notices, nothing is rebuilt; an
+    update under raw.orders, its loaded_at unchanged, rebuilds its readers."""
+    sources = built.dir / "models" / "staging" / "_sources.yml"
+    sources.write_text(
+        sources.read_text()
+        .replace("    loaded_at_field: _loaded_at\n", "")
+        .replace(
+            "      - name: orders\n", "      - name: orders\n        loaded_at_field: _loaded_at\n"
+        )
+    )
+    cascade = " cascade" if built.target == "postgres" else ""
+    orders, payments = raw(built, "orders"), raw(built, "payments")
+    built.execute(
+        f"create schema land; create table land.orders as select * from {orders}; "
+        "create view land.orders_current as select * from land.orders; "
+        f"create table land.payments as select * from {payments}; "
+        f"drop table {orders}{cascade}; drop table {payments}{cascade}; "
+        f"create view {orders} as select * from land.orders_current; "
+        f"create view {payments} as select * from land.payments"
+    )
+    noticed = built.build()
+    assert built_relations(noticed) >= TABLES_READING_ORDERS
+    assert ran(built.build()) == set()
+
+    built.execute("update land.orders set status = 'shipped' where id in (1, 2, 3)")
+    moved = "land.orders.xmin_digest moved" if built.target == "postgres" else "digest moved"
+    assert_readers_of_orders_rebuilt(
+        built, f"source raw.orders changed since this was built: {moved}"
+    )

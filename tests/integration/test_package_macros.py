@@ -452,7 +452,7 @@ def _assert_view_versions(
     for name in ("dv_view_update", "dv_view_of_view"):
         assert version(after, name) != version(before, name), name
 
-    # Redefined to other columns of the same table: only its definition moves.
+    # Redefined, with the same rows: only its definition moves.
     _run_sql(
         adapter,
         f"drop view {views['dv_view_redefined']}",
