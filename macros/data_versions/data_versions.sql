@@ -196,21 +196,23 @@
   {%- if not execute or not relations -%}
     {{ return(versions) }}
   {%- endif -%}
-  {%- set databases = [] -%}
+  {%- set metadata = orchestra_dbt._snowflake_metadata(relations) -%}
+  {%- set views = [] -%}
   {%- for relation in relations -%}
-    {%- do databases.append(relation.information_schema('tables') | string) -%}
+    {%- set found = metadata.get(orchestra_dbt._snowflake_stored_key(relation)) -%}
+    {%- if found is not none and found['type'] == 'VIEW' -%}
+      {%- do views.append(orchestra_dbt._snowflake_stored_key(relation)) -%}
+    {%- elif found is not none -%}
+      {%- do versions.update({relation.render(): {
+            'last_altered': found['last_altered'], 'rows': found['rows'], 'bytes': found['bytes']}}) -%}
+    {%- endif -%}
   {%- endfor -%}
-  {%- for group in orchestra_dbt._grouped_relations(relations, databases) -%}
-    {%- set found = orchestra_dbt._versions_by_name(
-          run_query(orchestra_dbt._snowflake_tables_sql(group)), 'table_schema', 'table_name',
-          {'last_altered': 'last_altered', 'rows': 'row_count', 'bytes': 'bytes'}) -%}
-    {%- for relation in group -%}
-      {%- set pair = orchestra_dbt._snowflake_stored_pair(relation) -%}
-      {%- if (pair[0], pair[1]) in found -%}
-        {%- do versions.update({relation.render(): found[(pair[0], pair[1])]}) -%}
-      {%- endif -%}
+  {%- if views -%}
+    {%- set view_versions = orchestra_dbt._snowflake_view_versions(views, metadata) -%}
+    {%- for relation in relations if orchestra_dbt._snowflake_stored_key(relation) in view_versions -%}
+      {%- do versions.update({relation.render(): view_versions[orchestra_dbt._snowflake_stored_key(relation)]}) -%}
     {%- endfor -%}
-  {%- endfor -%}
+  {%- endif -%}
   {{ return(versions) }}
 {%- endmacro %}
 

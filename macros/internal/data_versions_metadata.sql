@@ -1,10 +1,11 @@
 {#- Private: the metadata queries of the Snowflake, BigQuery, Databricks and Spark variants
     of data_versions. -#}
 
-{#- Snowflake: for relations of one database, their base tables' last_altered (nanoseconds
-    since the epoch, so the session's time zone plays no part), row_count and bytes, from
-    the database's information_schema.tables, as text. Names are matched as Snowflake
-    stores them: upper-cased unless quoted. -#}
+{#- Snowflake: for relations of one database, the type (BASE TABLE or VIEW), last_altered
+    (nanoseconds since the epoch, so the session's time zone plays no part), row_count and
+    bytes (none for a view) of those that are base tables or views, from the database's
+    information_schema.tables, as text. Names are matched as Snowflake stores them:
+    upper-cased unless quoted. -#}
 {% macro _snowflake_tables_sql(relations) -%}
   {%- set names = [] -%}
   {%- for relation in relations -%}
@@ -14,11 +15,12 @@
 select
     table_schema,
     table_name,
+    table_type,
     to_varchar(date_part(epoch_nanosecond, last_altered)) as last_altered,
     to_varchar(row_count) as row_count,
     to_varchar(bytes) as bytes
 from {{ relations[0].information_schema('tables') }}
-where table_type = 'BASE TABLE'
+where table_type in ('BASE TABLE', 'VIEW')
   and ({{ orchestra_dbt._stored_name_conditions(names, 'table_schema', 'table_name') }})
   {%- endset -%}
   {{ return(sql) }}

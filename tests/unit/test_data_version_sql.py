@@ -40,12 +40,30 @@ ADAPTERS = ["postgres", "duckdb", "snowflake", "bigquery", "databricks", "spark"
 # Names that need quoting, escaping or case care.
 ODD_NAMES = ["it's", "Mixed Case", "back\\slash", "dots.in.name", "ünï"]
 
-PG_CATALOG = ["relation_position", "table_oid", "relfilenode", "columns_digest"]
+PG_CATALOG = [
+    "relation_position",
+    "definition_digest",
+    "stored_name",
+    "stored_schema",
+    "stored_table",
+    "table_oid",
+    "relfilenode",
+    "columns_digest",
+]
 PG_DIGEST = ["relation_position", "row_count", "xmin_digest"]
-DUCK_CATALOG = ["relation_position", "columns_digest"]
+DUCK_CATALOG = ["relation_position", "columns_digest", "definition_digest"]
 DUCK_DIGEST = ["relation_position", "row_count", "content_digest"]
 DUCK_FILES = ["relation_position", "file_count", "total_bytes", "newest_modified", "listing_digest"]
-SNOWFLAKE = ["TABLE_SCHEMA", "TABLE_NAME", "LAST_ALTERED", "ROW_COUNT", "BYTES"]
+SNOWFLAKE = ["TABLE_SCHEMA", "TABLE_NAME", "TABLE_TYPE", "LAST_ALTERED", "ROW_COUNT", "BYTES"]
+SNOWFLAKE_REFERENCES = [
+    "DATABASE_NAME",
+    "SCHEMA_NAME",
+    "OBJECT_NAME",
+    "REFERENCED_DATABASE_NAME",
+    "REFERENCED_SCHEMA_NAME",
+    "REFERENCED_OBJECT_NAME",
+    "REFERENCED_OBJECT_TYPE",
+]
 BIGQUERY = ["table_id", "last_modified_time", "row_count", "size_bytes"]
 HISTORY = ["version", "timestamp", "userId", "operation"]
 
@@ -183,14 +201,40 @@ def pg_relations() -> list[Any]:
     ]
 
 
+def pg_stored(
+    position: int,
+    schema: str,
+    name: str,
+    oid: str,
+    definition: str | None = None,
+) -> list[Any]:
+    """A row of the PostgreSQL catalog query: a relation (position) and one relation its
+    data is stored in (the relation itself for a table)."""
+    return [
+        position,
+        definition,
+        f"{schema}.{name}",
+        schema,
+        name,
+        oid,
+        f"{int(oid) + 3616}",
+        f"md5-{oid}",
+    ]
+
+
 def test_postgres_two_queries_for_many_relations() -> None:
     relations = pg_relations()
     distinct = relations[:-1]
     existing = [i for i in range(len(distinct)) if i != 1]  # all but "gone"
     catalog = table(
-        PG_CATALOG, *([i, f"{16384 + i}", f"{20000 + i}", f"md5-{i}"] for i in existing)
+        PG_CATALOG,
+        *(
+            pg_stored(i, distinct[i].schema, distinct[i].identifier, f"{16384 + i}")
+            for i in existing
+        ),
     )
-    digest = table(PG_DIGEST, *([i, f"{i}", f"{i * 1000}"] for i in existing))
+    # The second query measures each stored relation once, by its index among them.
+    digest = table(PG_DIGEST, *([k, f"{i}", f"{i * 1000}"] for k, i in enumerate(existing)))
     renderer = MacroRenderer("postgres", [catalog, digest])
 
     versions = renderer.call("data_versions", relations)
@@ -201,7 +245,7 @@ def test_postgres_two_queries_for_many_relations() -> None:
     assert versions['"analytics"."raw"."orders"'] == {
         "oid": "16384",
         "relfilenode": "20000",
-        "columns": "md5-0",
+        "columns": "md5-16384",
         "rows": "0",
         "xmin_digest": "0",
     }
@@ -227,8 +271,8 @@ def test_postgres_two_queries_for_many_relations() -> None:
     assert table_names(digest_sql) == [
         (distinct[i].database, distinct[i].schema, distinct[i].identifier) for i in existing
     ]
-    for branch, position in zip(branches, existing, strict=True):
-        assert branch.expressions[0].this.this == str(position)
+    for index, branch in enumerate(branches):
+        assert branch.expressions[0].this.this == str(index)
         assert "hashint8extended" in branch.sql("postgres").lower()
         assert "xmin" in branch.sql("postgres")
     for relation in (distinct[i] for i in existing):
@@ -262,7 +306,7 @@ def test_postgres_no_table_exists_one_query() -> None:
 
 
 def test_postgres_table_gone_between_the_queries_is_unknown() -> None:
-    catalog = table(PG_CATALOG, [0, "1", "2", "c"], [1, "3", "4", "d"])
+    catalog = table(PG_CATALOG, pg_stored(0, "raw", "x", "1"), pg_stored(1, "raw", "y", "3"))
     digest = table(PG_DIGEST, [1, "5", "6"])
     renderer = MacroRenderer("postgres", [catalog, digest])
     relations = [postgres_relation("a", "raw", "x"), postgres_relation("a", "raw", "y")]
@@ -290,7 +334,7 @@ def test_duckdb_tables_and_files_in_four_queries() -> None:
     existing = [i for i in range(len(tables)) if i != 1]
     events, listed = len(tables), len(tables) + 1  # positions among all the relations
     answers = [
-        table(DUCK_CATALOG, *([i, f"cols-{i}"] for i in existing)),
+        table(DUCK_CATALOG, *([i, f"cols-{i}", None] for i in existing)),
         table(DUCK_DIGEST, *([i, f"{i}", f"{i * 7}"] for i in existing)),
         table(["relation_position"], [events], [listed]),  # 'empty' matches no file
         table(
@@ -343,7 +387,7 @@ def test_duckdb_tables_and_files_in_four_queries() -> None:
 
 def test_duckdb_only_tables_two_queries() -> None:
     renderer = MacroRenderer(
-        "duckdb", [table(DUCK_CATALOG, [0, "c"]), table(DUCK_DIGEST, [0, "1", "2"])]
+        "duckdb", [table(DUCK_CATALOG, [0, "c", None]), table(DUCK_DIGEST, [0, "1", "2"])]
     )
     versions = renderer.call("data_versions", [duckdb_relation("a")])
     assert versions == {'"memory"."main"."a"': {"columns": "c", "rows": "1", "digest": "2"}}
@@ -425,10 +469,10 @@ def test_snowflake_one_query_per_database() -> None:
     answers = [
         table(
             SNOWFLAKE,
-            ["RAW", "ORDERS", "1714979289123456789", "10", "1024"],
-            ["STAGING", "STG_ORDERS", "5", "6", "7"],
+            ["RAW", "ORDERS", "BASE TABLE", "1714979289123456789", "10", "1024"],
+            ["STAGING", "STG_ORDERS", "BASE TABLE", "5", "6", "7"],
         ),
-        table(SNOWFLAKE, ["Raw Data", "it's", "8", "9", "10"]),
+        table(SNOWFLAKE, ["Raw Data", "it's", "BASE TABLE", "8", "9", "10"]),
     ]
     renderer = MacroRenderer("snowflake", answers)
 
@@ -453,6 +497,7 @@ def test_snowflake_one_query_per_database() -> None:
     # Unquoted names as Snowflake stores them (upper case), quoted ones as written.
     assert set(string_literals(first)) == {
         "BASE TABLE",
+        "VIEW",
         "RAW",
         "ORDERS",
         "CUSTOMERS",
@@ -460,8 +505,71 @@ def test_snowflake_one_query_per_database() -> None:
         "STAGING",
         "STG_ORDERS",
     }
-    assert set(string_literals(second)) == {"BASE TABLE", "Raw Data", "it's", "back\\slash"}
+    assert set(string_literals(second)) == {"BASE TABLE", "VIEW", "Raw Data", "it's", "back\\slash"}
     assert "date_part(epoch_nanosecond, last_altered)" in squash(renderer.queries[0])
+
+
+def test_snowflake_views_follow_the_objects_they_reference() -> None:
+    relations = [
+        snowflake_relation("analytics", "raw", "v_orders"),
+        snowflake_relation("analytics", "raw", "orders"),
+        snowflake_relation("analytics", "raw", "v_odd"),
+    ]
+
+    def reference(viewer: str, read: str, kind: str) -> list[str]:
+        return [*viewer.split("."), *read.split("."), kind]
+
+    answers = [
+        table(
+            SNOWFLAKE,
+            ["RAW", "V_ORDERS", "VIEW", "100", None, None],
+            ["RAW", "ORDERS", "BASE TABLE", "1", "2", "3"],
+            ["RAW", "V_ODD", "VIEW", "300", None, None],
+        ),
+        # What the two views reference: a view in another schema over a table in another
+        # database, and a table beside an object of another type.
+        table(
+            SNOWFLAKE_REFERENCES,
+            reference("ANALYTICS.RAW.V_ORDERS", "ANALYTICS.STAGING.V_CLEAN", "VIEW"),
+            reference("ANALYTICS.RAW.V_ORDERS", "OTHER.LAND.ORDERS", "TABLE"),
+            reference("ANALYTICS.RAW.V_ODD", "ANALYTICS.RAW.ORDERS", "TABLE"),
+            reference("ANALYTICS.RAW.V_ODD", "ANALYTICS.RAW.ORDERS_EXT", "EXTERNAL TABLE"),
+        ),
+        # The next level: what the view under v_orders references.
+        table(
+            SNOWFLAKE_REFERENCES,
+            reference("ANALYTICS.STAGING.V_CLEAN", "OTHER.LAND.ORDERS", "TABLE"),
+        ),
+        table(SNOWFLAKE, ["STAGING", "V_CLEAN", "VIEW", "50", None, None]),
+        table(SNOWFLAKE, ["LAND", "ORDERS", "BASE TABLE", "7", "8", "9"]),
+    ]
+    renderer = MacroRenderer("snowflake", answers)
+
+    versions = renderer.call("data_versions", relations)
+
+    assert versions == {
+        "analytics.raw.v_orders": {
+            "last_altered": "100",
+            "ANALYTICS.STAGING.V_CLEAN.last_altered": "50",
+            "OTHER.LAND.ORDERS.last_altered": "7",
+            "OTHER.LAND.ORDERS.rows": "8",
+            "OTHER.LAND.ORDERS.bytes": "9",
+        },
+        "analytics.raw.orders": {"last_altered": "1", "rows": "2", "bytes": "3"},
+        "analytics.raw.v_odd": {},
+    }
+    assert len(renderer.queries) == 5
+    parsed = [parse_one(sql, "snowflake") for sql in renderer.queries]
+    first_level, second_level = parsed[1], parsed[2]
+    assert len(selects(first_level)) == 2 and len(selects(second_level)) == 1
+    assert set(string_literals(first_level)) == {'"ANALYTICS"', '"RAW"', '"V_ORDERS"', '"V_ODD"'}
+    assert '"ANALYTICS".INFORMATION_SCHEMA.get_object_references(' in renderer.queries[1]
+    assert "database_name => '\"ANALYTICS\"'" in renderer.queries[2]
+    assert [table_names(query) for query in parsed[3:]] == [
+        [("ANALYTICS", "INFORMATION_SCHEMA", "tables")],
+        [("OTHER", "INFORMATION_SCHEMA", "tables")],
+    ]
+    assert set(string_literals(parsed[3])) >= {"STAGING", "V_CLEAN", "ORDERS_EXT"}
 
 
 # --- BigQuery ---------------------------------------------------------------------------
