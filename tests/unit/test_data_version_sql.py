@@ -17,7 +17,6 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-import sqlglot
 from sqlglot import exp
 
 from tests.support.macro_render import (
@@ -31,6 +30,18 @@ from tests.support.macro_render import (
     table,
     warehouse_relation,
 )
+from tests.support.version_sql import (
+    DUCK_CATALOG,
+    DUCK_DIGEST,
+    PG_CATALOG,
+    PG_DIGEST,
+    SNOWFLAKE,
+    parse_one,
+    pg_stored,
+    selects,
+    string_literals,
+    table_names,
+)
 
 # Runs dbt-core's code (its Jinja, click or artifacts): tested on every supported release.
 pytestmark = pytest.mark.compat
@@ -40,30 +51,7 @@ ADAPTERS = ["postgres", "duckdb", "snowflake", "bigquery", "databricks", "spark"
 # Names that need quoting, escaping or case care.
 ODD_NAMES = ["it's", "Mixed Case", "back\\slash", "dots.in.name", "ünï"]
 
-PG_CATALOG = [
-    "relation_position",
-    "definition_digest",
-    "stored_name",
-    "stored_schema",
-    "stored_table",
-    "table_oid",
-    "relfilenode",
-    "columns_digest",
-]
-PG_DIGEST = ["relation_position", "row_count", "xmin_digest"]
-DUCK_CATALOG = ["relation_position", "columns_digest", "definition_digest"]
-DUCK_DIGEST = ["relation_position", "row_count", "content_digest"]
 DUCK_FILES = ["relation_position", "file_count", "total_bytes", "newest_modified", "listing_digest"]
-SNOWFLAKE = ["TABLE_SCHEMA", "TABLE_NAME", "TABLE_TYPE", "LAST_ALTERED", "ROW_COUNT", "BYTES"]
-SNOWFLAKE_REFERENCES = [
-    "DATABASE_NAME",
-    "SCHEMA_NAME",
-    "OBJECT_NAME",
-    "REFERENCED_DATABASE_NAME",
-    "REFERENCED_SCHEMA_NAME",
-    "REFERENCED_OBJECT_NAME",
-    "REFERENCED_OBJECT_TYPE",
-]
 BIGQUERY = ["table_id", "last_modified_time", "row_count", "size_bytes"]
 HISTORY = ["version", "timestamp", "userId", "operation"]
 
@@ -78,37 +66,6 @@ def relation_for(adapter_type: str, identifier: str = "orders") -> Any:
     if adapter_type == "duckdb":
         return duckdb_relation(identifier)
     return postgres_relation("analytics", "raw", identifier)
-
-
-def parse_one(sql: str, dialect: str) -> exp.Expression:
-    statements = sqlglot.parse(sql, read=dialect)
-    assert len(statements) == 1, sql
-    statement = statements[0]
-    assert statement is not None
-    # sqlglot falls back to an opaque Command for syntax it does not know.
-    assert isinstance(statement, (exp.Select, exp.Union)), f"{type(statement).__name__}:\n{sql}"
-    return statement
-
-
-def string_literals(node: exp.Expression) -> list[str]:
-    return [literal.this for literal in node.find_all(exp.Literal) if literal.is_string]
-
-
-def table_names(node: exp.Expression) -> list[tuple[str, ...]]:
-    """(catalog, db, name) of every table a query reads (sqlglot's unquoted names)."""
-    return [
-        tuple(part for part in (found.catalog, found.db, found.name) if part)
-        for found in node.find_all(exp.Table, bfs=False)
-        if found.name
-    ]
-
-
-def selects(node: exp.Expression) -> list[exp.Select]:
-    """The branches of a `union all`, or the query itself."""
-    if isinstance(node, exp.Union):
-        return [*selects(node.left), *selects(node.right)]
-    assert isinstance(node, exp.Select)
-    return [node]
 
 
 # --- the public macro ---------------------------------------------------------------
@@ -198,27 +155,6 @@ def pg_relations() -> list[Any]:
         *(postgres_relation("analytics", "Odd Schema", name) for name in ODD_NAMES),
         postgres_relation("analytics", "staging", "customers"),
         postgres_relation("analytics", "raw", "orders"),  # a repeat is measured once
-    ]
-
-
-def pg_stored(
-    position: int,
-    schema: str,
-    name: str,
-    oid: str,
-    definition: str | None = None,
-) -> list[Any]:
-    """A row of the PostgreSQL catalog query: a relation (position) and one relation its
-    data is stored in (the relation itself for a table)."""
-    return [
-        position,
-        definition,
-        f"{schema}.{name}",
-        schema,
-        name,
-        oid,
-        f"{int(oid) + 3616}",
-        f"md5-{oid}",
     ]
 
 
@@ -507,69 +443,6 @@ def test_snowflake_one_query_per_database() -> None:
     }
     assert set(string_literals(second)) == {"BASE TABLE", "VIEW", "Raw Data", "it's", "back\\slash"}
     assert "date_part(epoch_nanosecond, last_altered)" in squash(renderer.queries[0])
-
-
-def test_snowflake_views_follow_the_objects_they_reference() -> None:
-    relations = [
-        snowflake_relation("analytics", "raw", "v_orders"),
-        snowflake_relation("analytics", "raw", "orders"),
-        snowflake_relation("analytics", "raw", "v_odd"),
-    ]
-
-    def reference(viewer: str, read: str, kind: str) -> list[str]:
-        return [*viewer.split("."), *read.split("."), kind]
-
-    answers = [
-        table(
-            SNOWFLAKE,
-            ["RAW", "V_ORDERS", "VIEW", "100", None, None],
-            ["RAW", "ORDERS", "BASE TABLE", "1", "2", "3"],
-            ["RAW", "V_ODD", "VIEW", "300", None, None],
-        ),
-        # What the two views reference: a view in another schema over a table in another
-        # database, and a table beside an object of another type.
-        table(
-            SNOWFLAKE_REFERENCES,
-            reference("ANALYTICS.RAW.V_ORDERS", "ANALYTICS.STAGING.V_CLEAN", "VIEW"),
-            reference("ANALYTICS.RAW.V_ORDERS", "OTHER.LAND.ORDERS", "TABLE"),
-            reference("ANALYTICS.RAW.V_ODD", "ANALYTICS.RAW.ORDERS", "TABLE"),
-            reference("ANALYTICS.RAW.V_ODD", "ANALYTICS.RAW.ORDERS_EXT", "EXTERNAL TABLE"),
-        ),
-        # The next level: what the view under v_orders references.
-        table(
-            SNOWFLAKE_REFERENCES,
-            reference("ANALYTICS.STAGING.V_CLEAN", "OTHER.LAND.ORDERS", "TABLE"),
-        ),
-        table(SNOWFLAKE, ["STAGING", "V_CLEAN", "VIEW", "50", None, None]),
-        table(SNOWFLAKE, ["LAND", "ORDERS", "BASE TABLE", "7", "8", "9"]),
-    ]
-    renderer = MacroRenderer("snowflake", answers)
-
-    versions = renderer.call("data_versions", relations)
-
-    assert versions == {
-        "analytics.raw.v_orders": {
-            "last_altered": "100",
-            "ANALYTICS.STAGING.V_CLEAN.last_altered": "50",
-            "OTHER.LAND.ORDERS.last_altered": "7",
-            "OTHER.LAND.ORDERS.rows": "8",
-            "OTHER.LAND.ORDERS.bytes": "9",
-        },
-        "analytics.raw.orders": {"last_altered": "1", "rows": "2", "bytes": "3"},
-        "analytics.raw.v_odd": {},
-    }
-    assert len(renderer.queries) == 5
-    parsed = [parse_one(sql, "snowflake") for sql in renderer.queries]
-    first_level, second_level = parsed[1], parsed[2]
-    assert len(selects(first_level)) == 2 and len(selects(second_level)) == 1
-    assert set(string_literals(first_level)) == {'"ANALYTICS"', '"RAW"', '"V_ORDERS"', '"V_ODD"'}
-    assert '"ANALYTICS".INFORMATION_SCHEMA.get_object_references(' in renderer.queries[1]
-    assert "database_name => '\"ANALYTICS\"'" in renderer.queries[2]
-    assert [table_names(query) for query in parsed[3:]] == [
-        [("ANALYTICS", "INFORMATION_SCHEMA", "tables")],
-        [("OTHER", "INFORMATION_SCHEMA", "tables")],
-    ]
-    assert set(string_literals(parsed[3])) >= {"STAGING", "V_CLEAN", "ORDERS_EXT"}
 
 
 # --- BigQuery ---------------------------------------------------------------------------
