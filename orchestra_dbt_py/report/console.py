@@ -91,8 +91,10 @@ def announce_plan(plan: Plan, nodes: Mapping[str, Node], verbose: Any = False) -
     if plan.unmeasured_sources:
         names = [nodes[s].label for s in plan.unmeasured_sources]
         warn(
-            f"{describe_unmeasured(names)}. Give each one a loaded_at_field or "
-            "loaded_at_query: the warehouse reports no change signal of its own for it."
+            f"{describe_unmeasured(names)}. The warehouse reports no change signal orc can "
+            "read for them (for a view: for what it reads). A loaded_at_field or "
+            "loaded_at_query would let orc reuse them, but then only a moved maximum counts as "
+            "a change: rows updated or deleted without a newer one would be missed."
         )
     built, reused = plan.ids("build"), plan.ids("reuse")
     say(f"plan: {len(built)} to run, {len(reused)} to reuse of {len(plan.decisions)} selected")

@@ -101,8 +101,10 @@ def test_unmeasured_sources_are_named_on_every_run_from_the_first_even_quiet(
         assert len(said) == 1, (run, result.stdout)
         assert said[0].endswith(
             "orc: 3 sources have no measurable data version and count as changed on every "
-            "run: raw.customers, raw.orders, raw.payments. Give each one a loaded_at_field "
-            "or loaded_at_query: the warehouse reports no change signal of its own for it."
+            "run: raw.customers, raw.orders, raw.payments. The warehouse reports no change "
+            "signal orc can read for them (for a view: for what it reads). A loaded_at_field "
+            "or loaded_at_query would let orc reuse them, but then only a moved maximum "
+            "counts as a change: rows updated or deleted without a newer one would be missed."
         ), run
         assert stateful.plan_artifact()["summary"]["unmeasured_sources"] == names, run
 
