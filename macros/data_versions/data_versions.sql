@@ -8,9 +8,14 @@
   Return value (consumed by Python through `adapter.execute_macro`):
     {relation.render(): {field: text, ...}, ...}
   with one entry per relation given (a relation given twice appears once), and {} as the
-  version of a relation whose version is unknown: it does not exist, it is a view, or the
-  warehouse keeps nothing to tell (the caller treats unknown as changed). At parse time
-  (`execute` false) the answer is {} and nothing runs.
+  version of a relation whose version is unknown: it does not exist, or the warehouse keeps
+  nothing to tell (the caller treats unknown as changed). At parse time (`execute` false)
+  the answer is {} and nothing runs.
+
+  A view's version follows what it reads: its definition and the data under it, through
+  views over views and across schemas. Where the warehouse can prove what a view reads
+  (DuckDB by reading the view itself, PostgreSQL's dependency catalog, Snowflake's
+  get_object_references) the view gets a version; elsewhere it stays unknown.
 
   Cost: one catalog query and one measuring query for all relations where the warehouse
   allows it, one query per database or dataset where the metadata lives there, and one
@@ -52,10 +57,24 @@
     Over-reports: an UPDATE setting a column to its own value (a new row version), VACUUM
     FULL and CLUSTER (a new relfilenode); never a plain VACUUM or autovacuum (freezing keeps
     the raw xmin that the xmin column shows since PostgreSQL 9.4).
-    Cost: two queries for all relations: the catalog (pg_class, pg_namespace, pg_attribute),
-    then one `union all` reading every existing table in full (a sequential scan of each:
-    a count and a hash per row, no column values), in one snapshot. Views, foreign tables
-    and missing relations are unknown ({}). Needs PostgreSQL 11 (hashint8extended).
+    Cost: two queries for all relations: the catalog (pg_class, pg_namespace, pg_attribute,
+    and for views pg_rewrite, pg_depend and pg_proc), then one `union all` reading every
+    table in full once (a sequential scan of each: a count and a hash per row, no column
+    values), in one snapshot. Foreign tables and missing relations are unknown ({}). Needs
+    PostgreSQL 11 (hashint8extended).
+
+    Views: pg_depend lists the relations a view's rewrite rule reads; following it through
+    every view under the view (across schemas) ends at the tables and materialized views
+    that hold its data (a materialized view is measured as the table it is). A view's
+    version is `definition` (an md5 of the name, columns and pg_get_viewdef of every view
+    on the way) plus the fields above of each of those tables, named after it:
+    `raw.orders.xmin_digest`. Catches: whatever its tables catch, and any view on the way
+    redefined. A view is unknown when something on the way reads what no table holds: a
+    foreign table or another kind of relation, a user-defined function (it may read
+    anything), a volatile one (random(), clock_timestamp()), the clock (now(),
+    current_date and the other SQL value functions, which also cover current_user), or a
+    system catalog (PostgreSQL records no dependency on those); these are read from the
+    rule's stored tree (pg_rewrite.ev_action).
 --------------------------------------------------------------------------- -#}
 
 {% macro postgres__data_versions(relations) -%}
@@ -116,9 +135,18 @@
     DuckDB release that changes hash() changes every version once (a rebuild, not a stale
     reuse). Cost: two queries for all tables: information_schema, then one `union all`
     reading every existing table in full (every column hashed, which is cheap on a local
-    columnar file but grows with the data). Views and missing tables are unknown ({}), and
-    so is a table with a column named like the row alias (_duckdb_row_alias), which would
-    hide the row from hash().
+    columnar file but grows with the data). Missing tables are unknown ({}), and so is a
+    table with a column named like the row alias (_duckdb_row_alias), which would hide the
+    row from hash().
+
+    A view is measured the same way, by the rows it returns now, plus `definition` (an md5
+    of its SQL in information_schema.views): whatever it reads (tables, files through
+    read_csv/read_parquet, other views, other schemas or attached databases), a change to
+    its rows moves the digest. Blind spots: those of tables; a view whose rows follow the
+    clock (now()) moves with it, so what reads it is rebuilt when its rows change. Cost:
+    the view's query runs in full on every measurement (a view over large files reads
+    them). A view that fails to run (a table under it dropped) fails the whole
+    measurement, and every version counts as unknown for that run.
 
     A file-backed source (dbt-duckdb puts its formatted `external_location` on the
     relation as `relation.external`, and renders the relation as that location) is
@@ -187,7 +215,19 @@
     Blind spots: none for committed data. Over-reports: background metadata operations
     (automatic clustering) move last_altered too, and so may a DML that changes nothing. Cost: one
     metadata query per database for all its schemas and tables (no table is scanned).
-    Views, external tables and missing tables are unknown ({}).
+    External tables and missing tables are unknown ({}).
+
+    Views: get_object_references lists the tables and views a view references; asked again
+    for each view it lists, level by level, it gives every object under the view, across
+    schemas and databases. A view's version is its own last_altered (which a redefinition
+    moves) plus the fields above of each object under it, named after it:
+    `ANALYTICS.RAW.ORDERS.last_altered` (views have no rows or bytes). Catches: what its
+    tables catch, and any view on the way redefined. Unknown: a view reading an object of
+    another type (an external table), or nested more than 8 levels deep. The function
+    raises an error, instead of answering, for a view over a materialized view, a stage or
+    a function, or over a secure view the role does not own: that fails the whole
+    measurement (every version unknown for that run). Cost: one references query per
+    level of nesting for all views, and one metadata query per database they reach.
 --------------------------------------------------------------------------- -#}
 
 {% macro snowflake__data_versions(relations) -%}
@@ -225,8 +265,11 @@
     metadata until they are committed to storage, when the version moves on; a version
     taken meanwhile misses them for that long. Over-reports: metadata-only changes
     (description, labels) can move last_modified_time too. Cost: one metadata query per
-    dataset (no table is scanned). Views, external tables and missing tables are
-    unknown ({}).
+    dataset (no table is scanned). External tables and missing tables are unknown ({}).
+    Views are unknown too: INFORMATION_SCHEMA.VIEWS keeps a view's text but no list of what
+    it reads, and the tables a query reads are known only to a job run (or dry-run) through
+    the API, not to SQL; parsing the text would miss what it reads through other views,
+    functions and wildcards.
 --------------------------------------------------------------------------- -#}
 
 {% macro bigquery__data_versions(relations) -%}
@@ -262,8 +305,10 @@
     tables (describe history fails on anything else, and a failed query would fail the
     whole call), then one `describe history` per Delta table: Databricks has no way to read
     the log of many tables in one query. Relations in hive_metastore are asked of dbt's
-    relation cache instead (as on Spark). Views, non-Delta and missing tables are
-    unknown ({}).
+    relation cache instead (as on Spark). Non-Delta and missing tables are unknown ({}).
+    Views are unknown too: information_schema.views keeps a view's text (for its owner
+    only) but no list of what it reads, and system.access.table_lineage records what
+    queries read after the fact, with a delay, so neither proves what a view reads now.
 --------------------------------------------------------------------------- -#}
 
 {% macro databricks__data_versions(relations) -%}
