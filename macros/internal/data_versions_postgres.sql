@@ -71,7 +71,7 @@ unprovable as (
     from used
     left join pg_catalog.pg_proc as p
       on p.oid = used.id
-    where case when used.kind = 'relid' then used.id < 16384
+    where used.id <> 0 and case when used.kind = 'relid' then used.id < 16384
           else p.oid is null
             or p.provolatile = 'v'
             or p.pronamespace <> 'pg_catalog'::regnamespace
