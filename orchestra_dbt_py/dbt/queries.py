@@ -222,7 +222,11 @@ class Warehouse:
 
     def table_exists(self, database: str | None, schema: str, identifier: str) -> bool:
         """Whether the warehouse has this table now (asked directly, not dbt's cache).
-        Names compare without regard to case; `database` defaults to the target's."""
+        Names compare without regard to case; `database` defaults to the target's.
+        Only the warehouse state backend asks, and it needs the package: without it, this
+        first question fails, before anything is planned or built."""
+        if not self.has_package:
+            raise OrcError(PACKAGE_MISSING)
         adapter = self.session.adapter
         database = database or adapter.config.credentials.database
         with adapter.connection_named("orc_state"):

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from orchestra_dbt_py.dbt.queries import WITHOUT_PACKAGE
+from orchestra_dbt_py.dbt.queries import PACKAGE_MISSING, WITHOUT_PACKAGE
 from tests.support.tutorial import (
     TABLES_READING_ORDERS,
     Project,
@@ -74,6 +74,10 @@ def test_without_the_package_orc_measures_what_the_package_measures(built: Proje
     plan, said = planned(built, ORCHESTRA_DBT_DEBUG="true")
     assert built_relations(plan) == set(), reasons(plan)
     assert said.count("orchestra_dbt") == said.count(WITHOUT_PACKAGE) == 1
+    # The warehouse state backend does need the package: one line says so, before any plan.
+    table = {"ORCHESTRA_STATE_FILE": f"warehouse:{built.schema}.orc_state"}
+    refused = built.orc("plan", expect=2, **table)
+    assert refused.stderr.strip().splitlines() == [f"orc: error: {PACKAGE_MISSING}"]
 
     # An update with an unchanged loaded_at, and a delete.
     built.execute(f"update {built.raw_table('customers')} set email = 'n@example.org' where id = 3")
