@@ -26,9 +26,9 @@ PACKAGE_MISSING = (
     "backend needs it: add it to packages.yml and run `orc dbt deps`"
 )
 WITHOUT_PACKAGE = (
-    "the orchestra_dbt dbt package is not installed: orc measures freshness and data "
-    "versions with the copy of its macros orc ships (a project's own dispatch overrides "
-    "still win); only the package's hooks and the warehouse state backend need it installed"
+    "the orchestra_dbt dbt package is not installed: freshness and data versions are "
+    "measured with the copy of its macros that orc ships (the project's own dispatch "
+    "overrides still win); only the package's hooks and the warehouse state backend need it"
 )
 # Adapters whose table and view materializations drop dependent views (drop ... cascade).
 ADAPTERS_DROPPING_DEPENDENT_VIEWS = frozenset({"postgres", "redshift"})
