@@ -57,8 +57,8 @@ def make_plan(
     backend = open_backend(settings, location=location, on_wait=on_wait, dbt=lambda: warehouse)
     selected = session.selected_ids()
     graph = read_graph(session, selected, env)
-    if not warehouse.has_package:
-        console.warn(WITHOUT_PACKAGE)
+    if not warehouse.has_package and (settings.debug or command.effective.get("debug")):
+        console.say(WITHOUT_PACKAGE)  # nothing is missing unless the hooks or backend are
     return decide(session, backend, graph, selected, command, settings, warehouse)
 
 

@@ -3,8 +3,9 @@
 * `command` -- a dbt command line, read as dbt reads it; plain pass-through runs;
 * `session` -- one parsed project: invoking dbt in-process (parse, ls, build with callbacks);
 * `graph` -- the manifest translated into the core's plain nodes, with their fingerprints;
-* `warehouse` -- questions to the warehouse through the adapter (source freshness, existing
-  relations, the package's state-table and hook macros).
+* `queries` -- questions to the warehouse through the adapter (source freshness, data
+  versions, existing relations, the package's state-table and hook macros);
+* `package` -- the dbt package's macros, shipped with orc, lent to a project without it.
 
 Nothing here imports a state backend; nothing here writes a file of the user's project.
 """

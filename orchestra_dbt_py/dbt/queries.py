@@ -1,35 +1,35 @@
-"""Questions to the warehouse through the adapter of a parsed session: source freshness, the
-relations that exist, and the dbt package's macros (the state table, the hooks' fingerprint).
-Read-only, except for the state-table macros, which commit their own writes."""
+"""Questions to the warehouse through the adapter of a parsed session: source freshness, data
+versions, the relations that exist, and the dbt package's macros (the state table, the hooks'
+fingerprint). Freshness and data versions are measured by the package's macros, lent from
+orc's own copy when the project has not installed the package (`package.py`). Read-only,
+except for the state-table macros, which commit their own writes."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
 from orchestra_dbt_py.core.graph import Node
 from orchestra_dbt_py.core.records import parse_timestamp
+from orchestra_dbt_py.dbt.package import LentPackage, installed
 from orchestra_dbt_py.dbt.session import DbtSession
 from orchestra_dbt_py.errors import OrcError, one_line
 
 __all__ = ["Warehouse"]
 
-FRESHNESS_MACRO = "macro.orchestra_dbt.source_freshness"
 PACKAGE_MISSING = (
-    "the orchestra_dbt dbt package is not installed in this project: add it to "
-    "packages.yml and run `orc dbt deps`"
+    "the orchestra_dbt dbt package is not installed in this project, and the warehouse state "
+    "backend needs it: add it to packages.yml and run `orc dbt deps`"
 )
 WITHOUT_PACKAGE = (
-    "the orchestra_dbt dbt package is not installed: sources are measured only by their "
-    "loaded_at_field / loaded_at_query, and every other source counts as changed; add the "
-    "package to packages.yml and run `orc dbt deps` to read the warehouse's own change "
-    "metadata and data versions too"
+    "the orchestra_dbt dbt package is not installed: freshness and data versions are "
+    "measured with the copy of its macros that orc ships (the project's own dispatch "
+    "overrides still win); only the package's hooks and the warehouse state backend need it"
 )
-# dbt's freshness macros report an empty table as loaded at the start of year 1.
-_NO_DATA_YEAR = 1
 # Adapters whose table and view materializations drop dependent views (drop ... cascade).
 ADAPTERS_DROPPING_DEPENDENT_VIEWS = frozenset({"postgres", "redshift"})
 
@@ -44,11 +44,22 @@ class Warehouse:
         self.explicit_freshness_only = explicit_freshness_only
         # What each measurement cost: (step, relations asked about, seconds), in order.
         self.measurements: list[tuple[str, int, float]] = []
+        self._lent = LentPackage()
 
     @property
     def has_package(self) -> bool:
         """Whether the project has the orchestra_dbt dbt package installed."""
-        return FRESHNESS_MACRO in self.session.manifest.macros
+        return installed(self.session.manifest)
+
+    @contextmanager
+    def _measuring_macros(self) -> Iterator[None]:
+        """The package's measuring macros callable for the duration: the project's own, or
+        orc's copy lent to a project without the package."""
+        if self.has_package:
+            yield
+            return
+        with self._lent.lent(self.session.manifest, self.session.config):
+            yield
 
     @property
     def adapter_type(self) -> str:
@@ -78,7 +89,6 @@ class Warehouse:
         manifest = self.session.manifest
         adapter = self.session.adapter
         errors: dict[str, str] = {}
-        ask = self._ask_package if self.has_package else self._ask_dbt
 
         def measure(uid: str) -> datetime | None:
             source = manifest.sources[uid]
@@ -95,40 +105,22 @@ class Warehouse:
                 return None
             try:
                 with adapter.connection_named(f"orc_freshness_{uid}"):
-                    return _as_utc(ask(kwargs))
+                    return _as_utc(
+                        adapter.execute_macro(
+                            "source_freshness", project="orchestra_dbt", kwargs=kwargs
+                        )
+                    )
             except Exception as error:  # unmeasured: its readers are rebuilt, and orc says why
                 errors[uid] = one_line(error)
                 return None
 
         started = time.perf_counter()
         try:
-            with ThreadPoolExecutor(max_workers=self.session.threads) as pool:
+            with self._measuring_macros(), ThreadPoolExecutor(self.session.threads) as pool:
                 return dict(zip(ids, pool.map(measure, ids), strict=True)), errors
         finally:
             adapter.cleanup_connections()
             self.measurements.append(("freshness", len(ids), time.perf_counter() - started))
-
-    def _ask_package(self, kwargs: Mapping[str, Any]) -> Any:
-        return self.session.adapter.execute_macro(
-            "source_freshness", project="orchestra_dbt", kwargs=dict(kwargs)
-        )
-
-    def _ask_dbt(self, kwargs: Mapping[str, Any]) -> datetime | None:
-        """dbt's own freshness macros, for projects without the package: loaded_at_query or
-        loaded_at_field only (warehouse metadata needs the package)."""
-        adapter, manifest = self.session.adapter, self.session.manifest
-        if kwargs["loaded_at_query"]:
-            _, response = adapter.calculate_freshness_from_custom_sql(
-                kwargs["relation"], kwargs["loaded_at_query"], macro_resolver=manifest
-            )
-        elif kwargs["loaded_at_field"]:
-            _, response = adapter.calculate_freshness(
-                kwargs["relation"], kwargs["loaded_at_field"], kwargs["filter"], manifest
-            )
-        else:
-            return None
-        loaded_at = response["max_loaded_at"]
-        return None if loaded_at.year == _NO_DATA_YEAR else loaded_at
 
     def data_versions(
         self, node_ids: Iterable[str]
@@ -140,8 +132,6 @@ class Warehouse:
         is all orc knows of them)."""
         manifest = self.session.manifest
         adapter = self.session.adapter
-        if not self.has_package:  # no signal but loaded_at: tables and sources are unknown
-            return {uid: {} for uid in node_ids}, None
         # Two sources may name one relation (on DuckDB, one file): both get its version.
         by_relation: dict[str, list[str]] = {}
         relations = []
@@ -162,7 +152,8 @@ class Warehouse:
             return {}, None
         started = time.perf_counter()
         try:
-            found = self.call_package_macro("data_versions", {"relations": relations})
+            with self._measuring_macros():
+                found = self._package_macro("data_versions", {"relations": relations})
         except OrcError:
             raise
         except Exception as error:
@@ -213,23 +204,29 @@ class Warehouse:
             adapter.cleanup_connections()
 
     def call_package_macro(self, name: str, kwargs: Mapping[str, Any]) -> Any:
-        """Run a macro of the orchestra_dbt package on its own connection of this thread
-        (the state table's reads and writes, which commit themselves)."""
-        macros = self.session.manifest.macros
-        if f"macro.orchestra_dbt.{name}" not in macros:
-            if FRESHNESS_MACRO in macros:
-                raise OrcError(
-                    f"the installed orchestra_dbt dbt package has no {name} macro: update it "
-                    "to this orc's version and run `orc dbt deps`"
-                )
+        """Run a macro of the installed orchestra_dbt package on its own connection of this
+        thread (the state table's reads and writes, which commit themselves)."""
+        if not self.has_package:
             raise OrcError(PACKAGE_MISSING)
+        return self._package_macro(name, kwargs)
+
+    def _package_macro(self, name: str, kwargs: Mapping[str, Any]) -> Any:
+        if f"macro.orchestra_dbt.{name}" not in self.session.manifest.macros:
+            raise OrcError(
+                f"the installed orchestra_dbt dbt package has no {name} macro: update it "
+                "to this orc's version and run `orc dbt deps`"
+            )
         adapter = self.session.adapter
         with adapter.connection_named("orc_state"):
             return adapter.execute_macro(name, project="orchestra_dbt", kwargs=dict(kwargs))
 
     def table_exists(self, database: str | None, schema: str, identifier: str) -> bool:
         """Whether the warehouse has this table now (asked directly, not dbt's cache).
-        Names compare without regard to case; `database` defaults to the target's."""
+        Names compare without regard to case; `database` defaults to the target's.
+        Only the warehouse state backend asks, and it needs the package: without it, this
+        first question fails, before anything is planned or built."""
+        if not self.has_package:
+            raise OrcError(PACKAGE_MISSING)
         adapter = self.session.adapter
         database = database or adapter.config.credentials.database
         with adapter.connection_named("orc_state"):
@@ -243,8 +240,9 @@ class Warehouse:
         )
 
     def hook_fingerprints(self, node_ids: Collection[str]) -> dict[str, str | None]:
-        """The fingerprint the package's record_run hook would record for each node now."""
-        if not self.has_package:  # hook records cannot be vouched for without it
+        """The fingerprint the package's record_run hook would record for each node now;
+        none without the package, whose hooks alone make such records."""
+        if not self.has_package:  # a record the hooks made elsewhere cannot be vouched for
             return dict.fromkeys(node_ids)
         if not node_ids:
             return {}

@@ -5,7 +5,6 @@ that the project's files are never touched."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,7 +14,6 @@ from tests.support.tutorial import (
     Project,
     assert_matches_full_build,
     built_relations,
-    make_project,
     name,
     postgres_available,
     ran,
@@ -259,26 +257,6 @@ def test_the_first_run_creates_a_missing_state_file(project: Project) -> None:
     first = project.orc("dbt", "build")
     assert f"created the state file {project.state_path}" in first.stdout + first.stderr
     assert project.build()["summary"]["build"] == 0
-
-
-@pytest.mark.compat
-def test_without_the_dbt_package_sources_are_measured_by_dbt(tmp_path: Path) -> None:
-    """A dbt-orchestra user's first run: no orchestra_dbt package in the project."""
-    project = make_project(tmp_path, "duckdb")
-    (project.dir / "packages.yml").write_text("packages: []\n")
-    project.orc("dbt", "run-operation", "load_raw_data")
-    project.env["ORCHESTRA_USE_STATEFUL"] = "true"
-    project.state_path.parent.mkdir()
-
-    first = project.orc("dbt", "build")
-    assert "the orchestra_dbt dbt package is not installed" in first.stdout + first.stderr
-    assert project.build()["summary"]["build"] == 0, "loaded_at_field measured by dbt"
-
-    project.orc("dbt", "run-operation", "load_raw_data", "--args", "{batch: 2}")
-    artifact = project.build()
-    assert built_relations(artifact) >= TABLES_READING_ORDERS
-    assert not built_relations(artifact) & {"stg_customers", "order_statuses"}
-    assert_matches_full_build(project, artifact)
 
 
 @pytest.mark.compat

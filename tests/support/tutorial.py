@@ -109,6 +109,11 @@ class Project:
         assert executed == {uid for uid, d in decisions.items() if d == "build"}
         return artifact
 
+    def raw_table(self, table: str) -> str:
+        """A table of the tutorial's raw data (`load_raw_data`), as SQL names it."""
+        schema = "main_raw" if self.target == "duckdb" else f"{self.schema}_raw"
+        return f"{schema}.{table}"
+
     def plan_artifact(self) -> dict[str, Any]:
         return json.loads((self.dir / "target" / "orc_plan.json").read_text())
 
