@@ -61,17 +61,16 @@ _KNOWN_DIALECTS = frozenset(
     }
 )
 
+
+def _classes(names: str) -> tuple[type, ...]:
+    """sqlglot's expression classes of these names (older releases lack some)."""
+    return tuple(getattr(exp, name) for name in names.split() if hasattr(exp, name))
+
+
 # The clock below a day: its value differs between any two runs.
-_SUB_DAY_CLOCKS: tuple[type[exp.Expression], ...] = (
-    exp.CurrentTimestamp,
-    exp.CurrentDatetime,
-    exp.CurrentTime,
-    exp.CurrentTimestampLTZ,
-    exp.Localtime,
-    exp.Localtimestamp,
-    exp.Systimestamp,
-    exp.UtcTime,
-    exp.UtcTimestamp,
+_SUB_DAY_CLOCKS = _classes(
+    "CurrentTimestamp CurrentDatetime CurrentTime CurrentTimestampLTZ Localtime "
+    "Localtimestamp Systimestamp UtcTime UtcTimestamp"
 )
 _SUB_DAY_FUNCTIONS = frozenset(
     {
@@ -96,10 +95,10 @@ _SUB_DAY_FUNCTIONS = frozenset(
     }
 )
 # The clock at day grain: its value changes once a day.
-_DATE_CLOCKS: tuple[type[exp.Expression], ...] = (exp.CurrentDate, exp.UtcDate)
+_DATE_CLOCKS = _classes("CurrentDate UtcDate")
 _DATE_FUNCTIONS = frozenset({"TODAY", "CURDATE", "CURRENT_DATE", "UTC_DATE"})
 # Functions that make a date of a timestamp, and truncation units of a day or coarser.
-_TO_DATE: tuple[type[exp.Expression], ...] = (exp.Date, exp.TsOrDsToDate, exp.DateTrunc)
+_TO_DATE = _classes("Date TsOrDsToDate DateTrunc")
 _DAY_OR_COARSER = frozenset(
     {"DAY", "DD", "D", "DATE", "WEEK", "WK", "ISOWEEK", "MONTH", "MM", "MON", "QUARTER", "Q"}
     | {"YEAR", "YYYY", "YY", "Y", "ISOYEAR", "DECADE", "CENTURY", "MILLENNIUM"}

@@ -5,7 +5,7 @@ record does not say); here they are plain data, compared like sources (docs/desi
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -20,6 +20,7 @@ __all__ = [
     "every_run_reason",
     "implicit_change",
     "input_kind",
+    "unmeasured_inputs",
 ]
 
 InputKind = Literal["relation", "function", "clock", "volatile"]
@@ -78,6 +79,13 @@ class SqlInputs:
         """The inputs whose versions decide about reuse (not sub-day clocks)."""
         return tuple(i for i in self.inputs if i.kind != "volatile")
 
+    def changes(
+        self, recorded: Mapping[str, DataVersion] | None, versions: Mapping[str, DataVersion]
+    ) -> list[str]:
+        """Why each measured input differs from what the last build read (`recorded`)."""
+        found = (implicit_change(i, recorded, versions.get(i.key) or {}) for i in self.measured())
+        return [change for change in found if change]
+
 
 def every_run_reason(sql: SqlInputs) -> str | None:
     """Why the model must be built on every run, whatever the record says."""
@@ -126,3 +134,20 @@ def implicit_change(
         return f"{what}: no data version of it was recorded for the last build"
     change = describe_change(before, observed)
     return None if change is None else f"{what}: {change}"
+
+
+def unmeasured_inputs(
+    sql_inputs: Mapping[str, SqlInputs],
+    selected: Collection[str],
+    versions: Mapping[str, DataVersion],
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The labels of the inputs selected models read that cannot be measured now, and the
+    selected models whose SQL cannot be read: both are named on every run."""
+    reading = [uid for uid in sorted(selected) if uid in sql_inputs]
+    labels = {
+        found.label: None
+        for uid in reading
+        for found in sql_inputs[uid].measured()
+        if not versions.get(found.key)
+    }
+    return tuple(labels), tuple(uid for uid in reading if sql_inputs[uid].unreadable)

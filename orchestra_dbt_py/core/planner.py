@@ -30,7 +30,7 @@ from orchestra_dbt_py.core.graph import (
     sources_to_measure,
     topological_order,
 )
-from orchestra_dbt_py.core.implicit import SqlInputs, every_run_reason, implicit_change
+from orchestra_dbt_py.core.implicit import SqlInputs, every_run_reason, unmeasured_inputs
 from orchestra_dbt_py.core.records import NodeRecord, is_future_dated
 from orchestra_dbt_py.core.versions import LOADED_AT, DataVersion, describe_change, loaded_at
 
@@ -122,13 +122,10 @@ def plan(
         if action == "build":
             building.add(uid)
         decisions[uid] = Decision(uid, action, reason)
-    reading = [sql_inputs[u] for u in sorted(selected_set) if u in sql_inputs]
-    unmeasured = {i.label: None for r in reading for i in r.measured() if not versions.get(i.key)}
     return Plan(
         decisions,
         unmeasured_sources(nodes, selected_set, versions),
-        tuple(unmeasured),
-        tuple(u for u in sorted(selected_set) if u in sql_inputs and sql_inputs[u].unreadable),
+        *unmeasured_inputs(sql_inputs, selected_set, versions),
     )
 
 
@@ -177,8 +174,7 @@ def _decide_relation(
             )
         return "reuse", "view with an unchanged definition: its data is always current"
 
-    sql = ctx.sql_inputs.get(node.unique_id)
-    every_run = every_run_reason(sql) if sql is not None else None
+    every_run = every_run_reason(ctx.sql_inputs.get(node.unique_id) or SqlInputs())
     if every_run is not None:
         return "build", every_run
 
@@ -327,13 +323,9 @@ def _data_changes(node: Node, record: NodeRecord, ctx: _Context) -> tuple[list[s
         ]
         if found:
             changes.append(found[0])
-    sql = ctx.sql_inputs.get(node.unique_id)
-    measured = sql.measured() if sql is not None else ()
-    for implicit in measured:
-        change = implicit_change(implicit, record.reads, ctx.versions.get(implicit.key) or {})
-        if change:
-            changes.append(change)
-    return changes, len(node.parents) + len(measured)
+    in_sql = ctx.sql_inputs.get(node.unique_id) or SqlInputs()
+    changes += in_sql.changes(record.reads, ctx.versions)
+    return changes, len(node.parents) + len(in_sql.measured())
 
 
 def _is_data(ctx: _Context, uid: str) -> bool:

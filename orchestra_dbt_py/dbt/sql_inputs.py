@@ -12,7 +12,7 @@ from typing import Any
 from dbt.compilation import Compiler
 
 from orchestra_dbt_py.core.graph import Node, holds_data
-from orchestra_dbt_py.core.implicit import CLOCK_VALUE, ImplicitInput, SqlInputs
+from orchestra_dbt_py.core.implicit import CLOCK_VALUE, ImplicitInput, SqlInputs, input_kind
 from orchestra_dbt_py.core.records import NodeRecord
 from orchestra_dbt_py.core.versions import DataVersion
 from orchestra_dbt_py.dbt.session import DbtSession
@@ -71,11 +71,12 @@ class SqlInputReader:
             record = state.get(uid)
             evaluate = _evaluate_volatile(model, settings)
             # Same fingerprint, same compiled SQL (apart from introspective queries).
-            if _names_reads(record, node):
-                assert record is not None and record.reads is not None
-                found[uid] = SqlInputs(tuple(self._known(k) for k in record.reads), evaluate)
-                continue
-            to_compile.append(uid)
+            recorded = _recorded_reads(record, node)
+            known = None if recorded is None else self._known(recorded)
+            if known is not None:
+                found[uid] = SqlInputs(known, evaluate)
+            else:
+                to_compile.append(uid)
         for uid, sql in self._compile(to_compile).items():
             model = manifest.nodes[uid]
             evaluate = _evaluate_volatile(model, _settings(model))
@@ -93,7 +94,7 @@ class SqlInputReader:
     def relations(self, inputs: Iterable[SqlInputs]) -> dict[str, Any]:
         """The warehouse relation of every relation input, by its key."""
         keys = {i.key for s in inputs for i in s.inputs if i.kind == "relation"}
-        return {key: self._relation(self._parts(key)) for key in sorted(keys)}
+        return {key: self._relation(parts) for key in sorted(keys) if (parts := self._parts(key))}
 
     def clock_values(self, inputs: Iterable[SqlInputs]) -> tuple[dict[str, DataVersion], str]:
         """The value now of every date-grained clock expression, in one query (an empty
@@ -202,26 +203,33 @@ class SqlInputReader:
     def _key(self, parts: tuple[str, str, str]) -> str:
         return str(self._relation(parts).render())
 
-    def _parts(self, key: str) -> tuple[str, str, str]:
+    def _parts(self, key: str) -> tuple[str, str, str] | None:
+        """The parts of a relation's rendered name (None when it names no one relation)."""
         try:
             reads = read_sql(f"select * from {key}", self.dialect)
-        except UnreadableSql as error:
-            raise OrcError(f"the state names a relation orc cannot read back: {key}") from error
-        if len(reads.relations) != 1:
-            raise OrcError(f"the state names a relation orc cannot read back: {key}")
-        return self._full(reads.relations[0])
+        except UnreadableSql:
+            return None
+        return self._full(reads.relations[0]) if len(reads.relations) == 1 else None
 
     def _label(self, parts: tuple[str, str, str]) -> str:
         database = getattr(self.session.config.credentials, "database", None) or ""
         default = relation_parts(database, None, "x", self.dialect, False)[0]
         return ".".join(parts[1:] if parts[0] == default else parts)
 
-    def _known(self, key: str) -> ImplicitInput:
-        found = ImplicitInput(key, key)
-        if found.kind != "relation":
-            return ImplicitInput.of(found.kind, key.split(":", 1)[1])
-        parts = self._parts(key)
-        return ImplicitInput(key, self._label(parts))
+    def _known(self, keys: Iterable[str]) -> tuple[ImplicitInput, ...] | None:
+        """The inputs a record names, or None when one of its keys cannot be read back
+        (then the model is compiled again)."""
+        found = []
+        for key in keys:
+            kind = input_kind(key)
+            if kind != "relation":
+                found.append(ImplicitInput.of(kind, key.split(":", 1)[1]))
+                continue
+            parts = self._parts(key)
+            if parts is None or self._key(parts) != key:
+                return None
+            found.append(ImplicitInput(key, self._label(parts)))
+        return tuple(found)
 
 
 @dataclass(frozen=True)
@@ -230,12 +238,12 @@ class _Declared:
     functions: set[str]
 
 
-def _names_reads(record: NodeRecord | None, node: Node) -> bool:
-    """Whether the record names what this definition reads (a record of orc's with
-    `reads`, for the same fingerprint)."""
+def _recorded_reads(record: NodeRecord | None, node: Node) -> Iterable[str] | None:
+    """The keys of what this definition reads, when its record names them (a record of
+    orc's with `reads`, for the same fingerprint)."""
     if record is None or record.reads is None or not node.fingerprint:
-        return False
-    return record.fingerprint == node.fingerprint
+        return None
+    return record.reads.keys() if record.fingerprint == node.fingerprint else None
 
 
 def _settings(model: Any) -> dict[str, Any]:
