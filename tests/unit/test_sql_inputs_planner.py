@@ -121,3 +121,23 @@ def test_a_build_records_what_it_read_and_the_record_round_trips() -> None:
     assert "reads" not in dump_item_json(unreadable)
     with pytest.raises(OrcError, match='"reads" of'):
         parse_item_json(FCT, '{"last_updated": "2026-12-05T00:00:00Z", "reads": {"x": 1}}', "t")
+
+
+def test_unmeasured_inputs_and_unreadable_sql_are_named_in_the_plan_and_its_document(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from orchestra_dbt_py.report import console
+    from orchestra_dbt_py.report.plan import plan_document
+
+    nodes = graph()
+    state = good_state(nodes)
+    existing = {n.relation for n in nodes.values() if n.relation}
+    sql = {FCT: SqlInputs((REL, FUNCTION)), REPORT: SqlInputs(unreadable="x")}
+    result = plan(nodes, {FCT}, state, {}, existing, NOW, sql_inputs=sql)
+    summary = plan_document([], result, nodes, {}, 0.0)["summary"]
+    assert summary["unmeasured_inputs"] == ["raw.src_3", "read_csv('x.csv')"]
+    console.configure({})
+    console.announce_plan(result, nodes)
+    out = capsys.readouterr().out
+    assert "2 inputs read by name have no measurable data version" in out
+    assert "raw.src_3, read_csv('x.csv')" in out
