@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dbt.compilation import Compiler
 
@@ -17,14 +17,12 @@ from orchestra_dbt_py.core.records import NodeRecord
 from orchestra_dbt_py.core.versions import DataVersion
 from orchestra_dbt_py.dbt.session import DbtSession
 from orchestra_dbt_py.errors import OrcError, one_line
-from orchestra_dbt_py.sql_reads import (
-    SqlReads,
-    UnreadableSql,
-    clock_query,
-    dialect_of,
-    read_sql,
-    relation_parts,
-)
+
+if TYPE_CHECKING:
+    from orchestra_dbt_py.sql_reads import SqlReads
+
+# sqlglot takes a third of a second to import: it is imported only when some SQL is read
+# (`_sql`), so a run where every record names its model's reads does without it.
 
 __all__ = ["SqlInputReader"]
 
@@ -49,7 +47,7 @@ class SqlInputReader:
 
     @property
     def dialect(self) -> str | None:
-        return dialect_of(self.session.adapter_type)
+        return _sql().dialect_of(self.session.adapter_type)
 
     def read(
         self, nodes: Mapping[str, Node], selected: Iterable[str], state: Mapping[str, NodeRecord]
@@ -84,8 +82,8 @@ class SqlInputReader:
                 found[uid] = SqlInputs(unreadable=f"dbt could not compile it: {one_line(sql)}")
                 continue
             try:
-                reads = read_sql(sql, self.dialect)
-            except UnreadableSql as error:
+                reads = _sql().read_sql(sql, self.dialect)
+            except _sql().UnreadableSql as error:
                 found[uid] = SqlInputs(unreadable=f"sqlglot: {error}")
                 continue
             found[uid] = SqlInputs(self._undeclared(model, reads), evaluate)
@@ -105,7 +103,7 @@ class SqlInputReader:
         expressions = [key.split(":", 1)[1] for key in keys]
         adapter = self.session.adapter
         try:
-            sql = clock_query(expressions, self.dialect)
+            sql = _sql().clock_query(expressions, self.dialect)
             with adapter.connection_named("orc_clock"):
                 _, table = adapter.execute(sql, fetch=True)
             row = list(table.rows[0])
@@ -176,8 +174,8 @@ class SqlInputReader:
                 continue
             rendered = adapter.Relation.create_from(adapter.config, node).render()
             try:
-                reads = read_sql(f"select * from {rendered}", self.dialect)
-            except UnreadableSql:
+                reads = _sql().read_sql(f"select * from {rendered}", self.dialect)
+            except _sql().UnreadableSql:
                 continue
             relations.update(self._full(parts) for parts in reads.relations)
             functions.update(reads.functions)
@@ -189,7 +187,7 @@ class SqlInputReader:
         catalog, schema, name = parts
         credentials = self.session.config.credentials
         default_schema = _SEARCH_SCHEMA.get(self.session.adapter_type, credentials.schema)
-        defaults = relation_parts(
+        defaults = _sql().relation_parts(
             getattr(credentials, "database", None) or "", default_schema, "x", self.dialect, False
         )
         return (catalog or defaults[0], schema or defaults[1], name)
@@ -206,14 +204,14 @@ class SqlInputReader:
     def _parts(self, key: str) -> tuple[str, str, str] | None:
         """The parts of a relation's rendered name (None when it names no one relation)."""
         try:
-            reads = read_sql(f"select * from {key}", self.dialect)
-        except UnreadableSql:
+            reads = _sql().read_sql(f"select * from {key}", self.dialect)
+        except _sql().UnreadableSql:
             return None
         return self._full(reads.relations[0]) if len(reads.relations) == 1 else None
 
     def _label(self, parts: tuple[str, str, str]) -> str:
         database = getattr(self.session.config.credentials, "database", None) or ""
-        default = relation_parts(database, None, "x", self.dialect, False)[0]
+        default = _sql().relation_parts(database, None, "x", self.dialect, False)[0]
         return ".".join(parts[1:] if parts[0] == default else parts)
 
     def _known(self, keys: Iterable[str]) -> tuple[ImplicitInput, ...] | None:
@@ -265,6 +263,12 @@ def _evaluate_volatile(model: Any, settings: Mapping[str, Any]) -> bool:
     state = model.config.get("state") or {}
     ours = settings.get("evaluate_volatile_sql")
     return bool(ours) or (isinstance(state, Mapping) and bool(state.get("evaluate_volatile_sql")))
+
+
+def _sql() -> Any:
+    from orchestra_dbt_py import sql_reads
+
+    return sql_reads
 
 
 def _sql_node(manifest: Any, uid: str) -> Any:
