@@ -141,3 +141,41 @@ def test_unmeasured_inputs_and_unreadable_sql_are_named_in_the_plan_and_its_docu
     out = capsys.readouterr().out
     assert "2 inputs read by name have no measurable data version" in out
     assert "raw.src_3, read_csv('x.csv')" in out
+
+
+class _Config(dict):  # dbt's model config: `meta`, and other keys through `get`
+    @property
+    def meta(self) -> dict[str, object]:
+        return self.get("meta") or {}  # type: ignore[return-value]
+
+
+def _model(**config: object) -> object:
+    from types import SimpleNamespace
+
+    return SimpleNamespace(name="m", meta={}, config=_Config(config))
+
+
+@pytest.mark.parametrize(
+    ("config", "evaluate"),
+    [
+        ({}, False),
+        ({"meta": {"orchestra_dbt": {"evaluate_volatile_sql": True}}}, True),
+        ({"state": {"evaluate_volatile_sql": True}}, True),
+        ({"state": {"evaluate_volatile_sql": False}}, False),
+    ],
+)
+def test_a_model_asks_for_its_sub_day_clocks_to_be_evaluated(
+    config: dict[str, object], evaluate: bool
+) -> None:
+    from orchestra_dbt_py.dbt.sql_inputs import _evaluate_volatile, _settings
+
+    model = _model(**config)
+    assert _evaluate_volatile(model, _settings(model)) is evaluate
+
+
+def test_reads_may_only_say_none() -> None:
+    from orchestra_dbt_py.dbt.sql_inputs import _settings
+
+    assert _settings(_model(meta={"orchestra_dbt": {"reads": []}})) == {"reads": []}
+    with pytest.raises(OrcError, match=r"model m: meta orchestra_dbt.reads may only be \[\]"):
+        _settings(_model(meta={"orchestra_dbt": {"reads": ["raw.x"]}}))
