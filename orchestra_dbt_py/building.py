@@ -66,7 +66,7 @@ class StatefulBuild:
             self.settings,
             planned.warehouse,
         )
-        self.recorder.update_inputs(fresh.state, fresh.versions)
+        self.recorder.update_inputs(fresh.state, fresh.versions, fresh.sql_inputs)
         return fresh.plan, fresh.state
 
 

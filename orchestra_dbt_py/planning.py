@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 from orchestra_dbt_py.config import Settings
 from orchestra_dbt_py.core.graph import Node, sources_to_measure, versioned_relations
+from orchestra_dbt_py.core.implicit import SqlInputs
 from orchestra_dbt_py.core.keys import KeyScope
 from orchestra_dbt_py.core.planner import Plan, PlanOptions, plan, rebuild_reason
 from orchestra_dbt_py.core.records import NodeRecord
@@ -18,6 +19,7 @@ from orchestra_dbt_py.dbt.command import DbtCommand
 from orchestra_dbt_py.dbt.graph import ProjectGraph, read_graph
 from orchestra_dbt_py.dbt.queries import WITHOUT_PACKAGE, Warehouse
 from orchestra_dbt_py.dbt.session import DbtSession
+from orchestra_dbt_py.dbt.sql_inputs import SqlInputReader
 from orchestra_dbt_py.report import console
 from orchestra_dbt_py.state import StateBackend, configured_location, open_backend
 
@@ -37,6 +39,8 @@ class PlannedRun:
     versions: dict[str, DataVersion]
     warehouse: Warehouse
     selected: list[str]
+    # What selected models' compiled SQL reads beyond their refs and sources.
+    sql_inputs: dict[str, SqlInputs]
 
     @property
     def nodes(self) -> dict[str, Node]:
@@ -87,7 +91,9 @@ def decide(
     for uid, error in errors.items():
         console.warn(f"could not measure the freshness of {nodes[uid].label}: {error}")
     existing = warehouse.existing_relations(nodes[uid] for uid in selected)
-    versions = observe_versions(nodes, selected, freshness, warehouse)
+    reader = SqlInputReader(session)
+    sql_inputs = reader.read(nodes, selected, state)
+    versions = observe_versions(nodes, selected, freshness, warehouse, reader, sql_inputs)
     options = PlanOptions(
         full_refresh=command.full_refresh,
         rebuild_reason=rebuild_reason(command.partial_data_flags, command.full_refresh),
@@ -95,9 +101,19 @@ def decide(
         replacing_drops_dependent_views=warehouse.replacing_drops_dependent_views,
         build_every_seed=not settings.seed_state_orchestration,
     )
-    decided = plan(nodes, selected, state, versions, existing, datetime.now(UTC), options)
+    now = datetime.now(UTC)
+    decided = plan(nodes, selected, state, versions, existing, now, options, sql_inputs)
     return PlannedRun(
-        session, backend, graph, decided, state, freshness, versions, warehouse, selected
+        session,
+        backend,
+        graph,
+        decided,
+        state,
+        freshness,
+        versions,
+        warehouse,
+        selected,
+        sql_inputs,
     )
 
 
@@ -106,17 +122,28 @@ def observe_versions(
     selected: Collection[str],
     freshness: Mapping[str, datetime | None],
     warehouse: Warehouse,
+    reader: SqlInputReader,
+    sql_inputs: Mapping[str, SqlInputs],
 ) -> dict[str, DataVersion]:
-    """The data version of every source and table the plan depends on, measured now; a
-    source's `loaded_at` maximum is one of its fields."""
+    """The data version of every source and table the plan depends on, and of every input
+    found in the selected models' compiled SQL, measured now; a source's `loaded_at`
+    maximum is one of its fields, a clock expression's value is its version."""
     wanted = versioned_relations(nodes, selected)
-    measured, error = warehouse.data_versions(wanted)
+    named = reader.relations(sql_inputs.values())
+    measured, error = warehouse.data_versions(wanted, named.values())
     if error is not None:
         console.warn(f"could not measure data versions (they count as changed): {error}")
     found = measured or {}
+    clocks, clock_error = reader.clock_values(sql_inputs.values())
+    if clock_error:
+        console.warn(f"could not evaluate the clock (it counts as changed): {clock_error}")
     return {
-        uid: source_version(freshness.get(uid), found.get(uid, {}))
-        if nodes[uid].resource_type == "source"
-        else found.get(uid, {})
-        for uid in wanted
+        **{
+            uid: source_version(freshness.get(uid), found.get(uid, {}))
+            if nodes[uid].resource_type == "source"
+            else found.get(uid, {})
+            for uid in wanted
+        },
+        **{key: found.get(key, {}) for key in named},
+        **clocks,
     }

@@ -17,6 +17,7 @@ from typing import Any
 
 from orchestra_dbt_py.core.finished import finished_record
 from orchestra_dbt_py.core.graph import Node, holds_data
+from orchestra_dbt_py.core.implicit import SqlInputs
 from orchestra_dbt_py.core.records import NodeRecord
 from orchestra_dbt_py.core.versions import DataVersion
 from orchestra_dbt_py.state.backend import StateBackend
@@ -37,6 +38,8 @@ class RunRecorder:
     key_of: Callable[[str], str]
     # For runs that build partial data (--empty, --sample): every node run is forgotten.
     forget_everything: bool = False
+    # What each model's compiled SQL reads beyond its refs and sources, found at plan time.
+    sql_inputs: Mapping[str, SqlInputs] = field(default_factory=dict)
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     statuses: dict[str, str] = field(default_factory=dict)
     _pending: dict[str, NodeRecord | None] = field(default_factory=dict)
@@ -76,6 +79,7 @@ class RunRecorder:
                     versions=self.versions,
                     checksum=self.checksums.get(uid),
                     now=self.clock(),
+                    sql_inputs=self.sql_inputs.get(uid),
                 )
             if record is not None:
                 self.known[uid] = record
@@ -94,13 +98,17 @@ class RunRecorder:
         self._finished.set()
 
     def update_inputs(
-        self, state: Mapping[str, NodeRecord], versions: Mapping[str, DataVersion]
+        self,
+        state: Mapping[str, NodeRecord],
+        versions: Mapping[str, DataVersion],
+        sql_inputs: Mapping[str, SqlInputs],
     ) -> None:
         """After a new plan (this run waited for another): records made from now on name the
         builds and source versions that plan read."""
         with self._lock:
             self.known.update(state)
             self.versions = versions
+            self.sql_inputs = sql_inputs
 
     def built_tables(self) -> list[str]:
         """The nodes this run built whose relations hold data (tables, not views)."""

@@ -122,6 +122,7 @@ def _recorder(planned: PlannedRun, command: DbtCommand, settings: Settings) -> R
         backend=planned.backend,
         key_of=lambda uid: scope.key(nodes[uid]),
         forget_everything=bool(command.partial_data_flags),
+        sql_inputs=planned.sql_inputs,
     )
 
 

@@ -17,6 +17,7 @@ from orchestra_dbt_py.core.graph import (
     holds_data,
     outcome_of,
 )
+from orchestra_dbt_py.core.implicit import SqlInputs
 from orchestra_dbt_py.core.records import NodeRecord
 from orchestra_dbt_py.core.versions import DataVersion, loaded_at
 
@@ -31,6 +32,7 @@ def finished_record(
     versions: Mapping[str, DataVersion],
     checksum: str | None,
     now: datetime,
+    sql_inputs: SqlInputs | None = None,
 ) -> NodeRecord | None:
     """The record for a node dbt finished with `status`; None for a node orc does not track.
 
@@ -42,10 +44,12 @@ def finished_record(
 
     `known` holds the records of the other nodes as they stand now (keyed by unique id), so
     the record names the builds of its upstream models it read; `versions` the data versions
-    of the sources observed before the run. The version of the node's own table is measured
-    after the run; until then it is empty, which the planner reads as "no signal": a table
-    built by a run that was killed before it measured is reused when the next run resumes
-    (durability), without the check for changes made outside orc until its next build.
+    of the sources observed before the run, and of what `sql_inputs` (the inputs found in
+    the node's compiled SQL at plan time, None where they are not known) names. The version
+    of the node's own table is measured after the run; until then it is empty, which the
+    planner reads as "no signal": a table built by a run that was killed before it measured
+    is reused when the next run resumes (durability), without the check for changes made
+    outside orc until its next build.
     """
     node = nodes[uid]
     succeeded = (node.resource_type in RELATION_TYPES and status == "success") or (
@@ -75,6 +79,9 @@ def finished_record(
         status=status,
         execution_time=execution_time,
         version={} if holds_data(node) else None,
+        reads=None
+        if sql_inputs is None or sql_inputs.unreadable is not None
+        else {i.key: versions.get(i.key, {}) for i in sql_inputs.inputs},
     )
 
 

@@ -182,6 +182,12 @@ def _parse_item(item: Any) -> NodeRecord:
     }
     version = None if item.get("version") is None else _version(item["version"], '"version"')
     definition = _definition(item.get("definition"))
+    reads = None
+    if item.get("reads") is not None:
+        reads = {
+            key: _version(version, f'"reads" of {key!r}')
+            for key, version in _object(item, "reads").items()
+        }
 
     fingerprint = _optional_str(item, "fingerprint")
     by_hook = fingerprint is not None and fingerprint.startswith(_HOOK_FINGERPRINT_PREFIX)
@@ -198,6 +204,7 @@ def _parse_item(item: Any) -> NodeRecord:
         data_versions=data_versions,
         version=version,
         definition=definition,
+        reads=reads,
         extra={key: value for key, value in item.items() if key not in RECORD_FIELDS},
     )
 
@@ -233,4 +240,6 @@ def dump_item(record: NodeRecord) -> dict[str, Any]:
         item["version"] = dict(record.version)
     if record.definition is not None:
         item["definition"] = dict(record.definition)
+    if record.reads is not None:
+        item["reads"] = {key: dict(version) for key, version in record.reads.items()}
     return item

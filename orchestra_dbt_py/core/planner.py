@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from types import MappingProxyType
 from typing import Literal
 
 from orchestra_dbt_py.core.change_words import definition_changed
@@ -29,6 +30,7 @@ from orchestra_dbt_py.core.graph import (
     sources_to_measure,
     topological_order,
 )
+from orchestra_dbt_py.core.implicit import SqlInputs, every_run_reason, unmeasured_inputs
 from orchestra_dbt_py.core.records import NodeRecord, is_future_dated
 from orchestra_dbt_py.core.versions import LOADED_AT, DataVersion, describe_change, loaded_at
 
@@ -63,6 +65,10 @@ class Plan:
     decisions: dict[str, Decision] = field(default_factory=dict)
     # Sources whose data version could not be measured but that selected nodes read.
     unmeasured_sources: tuple[str, ...] = ()
+    # Inputs found in selected models' compiled SQL that cannot be measured (their labels),
+    # and the models whose compiled SQL cannot be read.
+    unmeasured_inputs: tuple[str, ...] = ()
+    unreadable_sql: tuple[str, ...] = ()
 
     def ids(self, action: Action) -> list[str]:
         return [d.unique_id for d in self.decisions.values() if d.action == action]
@@ -76,13 +82,16 @@ def plan(
     existing_relations: Collection[str],
     now: datetime,
     options: PlanOptions = PlanOptions(),
+    sql_inputs: Mapping[str, SqlInputs] = MappingProxyType({}),
 ) -> Plan:
     """Decide, for every selected node, whether dbt must run it.
 
     `state` and `versions` are keyed by unique id: `versions` holds the data version
     observed now of every source the selection reads and of every table it reads or
-    builds (missing or empty: could not be measured). `existing_relations` holds the
-    lower-cased relation names present in the warehouse now.
+    builds (missing or empty: could not be measured), and of every input `sql_inputs`
+    names (keyed by the input's key). `sql_inputs` holds, per model, what its compiled SQL
+    reads beyond its refs and sources (absent: nothing orc looks for). `existing_relations`
+    holds the lower-cased relation names present in the warehouse now.
     """
     selected_set = set(selected)
     policies = effective_build_after(nodes)
@@ -95,7 +104,7 @@ def plan(
         if uid not in selected_set:
             continue
         node = nodes[uid]
-        context = _Context(nodes, state, versions, building, now)
+        context = _Context(nodes, state, versions, building, now, sql_inputs)
         if node.resource_type == "unit_test":
             action, reason = _decide_unit_test(node, context, options)
         elif node.resource_type in TEST_TYPES:
@@ -113,7 +122,11 @@ def plan(
         if action == "build":
             building.add(uid)
         decisions[uid] = Decision(uid, action, reason)
-    return Plan(decisions, unmeasured_sources(nodes, selected_set, versions))
+    return Plan(
+        decisions,
+        unmeasured_sources(nodes, selected_set, versions),
+        *unmeasured_inputs(sql_inputs, selected_set, versions),
+    )
 
 
 def unmeasured_sources(
@@ -133,6 +146,7 @@ class _Context:
     versions: Mapping[str, DataVersion]
     building: set[str]
     now: datetime
+    sql_inputs: Mapping[str, SqlInputs]
 
 
 def _decide_relation(
@@ -159,6 +173,10 @@ def _decide_relation(
                 "which drops the views built on it"
             )
         return "reuse", "view with an unchanged definition: its data is always current"
+
+    every_run = every_run_reason(ctx.sql_inputs.get(node.unique_id) or SqlInputs())
+    if every_run is not None:
+        return "build", every_run
 
     built_at = _fmt(record.last_updated)
     changed_outside = _own_table_change(node, record, ctx)
@@ -290,8 +308,8 @@ def rebuild_reason(partial_data_flags: Sequence[str], full_refresh: bool) -> str
 
 def _data_changes(node: Node, record: NodeRecord, ctx: _Context) -> tuple[list[str], int]:
     """Why the data this node reads differs from what it was built from, one reason per
-    direct parent with new data (a view has new data when any of its inputs has), and
-    the number of direct parents."""
+    direct parent with new data (a view has new data when any of its inputs has) and per
+    input found in its compiled SQL that changed, and the number of those inputs."""
     changes: list[str] = []
     for parent_id in node.parents:
         if parent_id not in ctx.nodes:
@@ -305,7 +323,9 @@ def _data_changes(node: Node, record: NodeRecord, ctx: _Context) -> tuple[list[s
         ]
         if found:
             changes.append(found[0])
-    return changes, len(node.parents)
+    in_sql = ctx.sql_inputs.get(node.unique_id) or SqlInputs()
+    changes += in_sql.changes(record.reads, ctx.versions)
+    return changes, len(node.parents) + len(in_sql.measured())
 
 
 def _is_data(ctx: _Context, uid: str) -> bool:

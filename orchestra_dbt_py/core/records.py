@@ -39,6 +39,7 @@ RECORD_FIELDS = frozenset(
         "data_versions",
         "version",
         "definition",
+        "reads",
     }
 )
 
@@ -64,7 +65,10 @@ class NodeRecord:
     `version` the data version of the node's own table right after the build (`{}` where
     the warehouse offers none; None in records of older tools, which are never reused).
     `definition` holds the named parts of `fingerprint` with a short digest each, so that a
-    later run can say what changed (None in records without them).
+    later run can say what changed (None in records without them). `reads` holds what the
+    compiled SQL read beyond its refs and sources (relations by name, table functions, the
+    clock; see `core.implicit`) with the version or value of each at plan time, for the
+    definition this record's fingerprint names (None: not known, an older record).
 
     All timestamps are timezone-aware UTC (naive values given to the constructor are taken
     as UTC, other offsets are converted). Mappings are read-only
@@ -85,6 +89,7 @@ class NodeRecord:
     data_versions: Mapping[str, Mapping[str, str]] = field(default_factory=lambda: _EMPTY)
     version: Mapping[str, str] | None = None
     definition: Mapping[str, str] | None = None
+    reads: Mapping[str, Mapping[str, str]] | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.last_updated, datetime):
@@ -116,6 +121,9 @@ class NodeRecord:
             value = getattr(self, name)
             if value is not None:
                 set_(self, name, MappingProxyType(dict(value)))
+        if self.reads is not None:
+            frozen = {k: MappingProxyType(dict(v)) for k, v in self.reads.items()}
+            set_(self, "reads", MappingProxyType(frozen))
         if self.execution_time is not None:
             set_(self, "execution_time", float(self.execution_time))
         clashes = sorted(RECORD_FIELDS.intersection(self.extra))

@@ -123,11 +123,12 @@ class Warehouse:
             self.measurements.append(("freshness", len(ids), time.perf_counter() - started))
 
     def data_versions(
-        self, node_ids: Iterable[str]
+        self, node_ids: Iterable[str], named: Iterable[Any] = ()
     ) -> tuple[dict[str, dict[str, str]] | None, str | None]:
-        """The data version of each source and table among `node_ids`, from the package's
-        `data_versions` macro in one call (an empty version where the warehouse offers
-        none); or None and the error when the measurement failed. Sources that opt out with
+        """The data version of each source and table among `node_ids`, and of each relation
+        in `named` (keyed by its rendered name), from the package's `data_versions` macro in
+        one call (an empty version where the warehouse offers none); or None and the error
+        when the measurement failed. Sources that opt out with
         `meta: {orchestra_dbt: {data_version: false}}` are not asked (their `loaded_at`
         is all orc knows of them)."""
         manifest = self.session.manifest
@@ -147,6 +148,9 @@ class Warehouse:
                 continue
             relation = adapter.Relation.create_from(adapter.config, node)
             by_relation.setdefault(relation.render(), []).append(uid)
+            relations.append(relation)
+        for relation in named:
+            by_relation.setdefault(relation.render(), []).append(relation.render())
             relations.append(relation)
         if not relations:
             return {}, None

@@ -87,6 +87,9 @@ def shown_path(path: Path) -> str:
         return str(absolute)
 
 
+_BY_NAME = ("input read by name", "inputs read by name")
+
+
 def announce_plan(plan: Plan, nodes: Mapping[str, Node], verbose: Any = False) -> None:
     if plan.unmeasured_sources:
         names = [nodes[s].label for s in plan.unmeasured_sources]
@@ -96,6 +99,14 @@ def announce_plan(plan: Plan, nodes: Mapping[str, Node], verbose: Any = False) -
             "loaded_at_query would let orc reuse them, but then only a moved maximum counts as "
             "a change: rows updated or deleted without a newer one would be missed."
         )
+    if plan.unmeasured_inputs:
+        names = list(plan.unmeasured_inputs)
+        warn(
+            f"{describe_unmeasured(names, _BY_NAME)}. Declare each one as a "
+            "source (one the warehouse can measure)."
+        )
+    for uid in plan.unreadable_sql:
+        warn(f"{nodes[uid].label} is built on every run: {plan.decisions[uid].reason}")
     built, reused = plan.ids("build"), plan.ids("reuse")
     say(f"plan: {len(built)} to run, {len(reused)} to reuse of {len(plan.decisions)} selected")
     if verbose:

@@ -273,6 +273,10 @@ def render_plan_html(document: Mapping[str, Any], edges: Sequence[tuple[str, str
     unmeasured = [str(s) for s in summary.get("unmeasured_sources") or []]
     if unmeasured:
         extra_lines.append(f'<p class="note">{esc(describe_unmeasured(unmeasured))}</p>')
+    by_name = [str(s) for s in summary.get("unmeasured_inputs") or []]
+    if by_name:
+        text = describe_unmeasured(by_name, ("input read by name", "inputs read by name"))
+        extra_lines.append(f'<p class="note">{esc(text)}</p>')
     outcome: dict[str, int] = {}
     for node in nodes:
         if node["status"]:

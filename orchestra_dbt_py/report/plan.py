@@ -34,11 +34,11 @@ def describe_seconds(seconds: float) -> str:
     return f"about {seconds:.1f} s"
 
 
-def describe_unmeasured(names: Sequence[str]) -> str:
+def describe_unmeasured(names: Sequence[str], what: tuple[str, str] = ("source", "sources")) -> str:
     """`2 sources have no measurable data version and count as changed on every run: a, b`."""
     one = len(names) == 1
     return (
-        f"{plural(len(names), 'source')} {'has' if one else 'have'} no measurable data version "
+        f"{plural(len(names), *what)} {'has' if one else 'have'} no measurable data version "
         f"and {'counts' if one else 'count'} as changed on every run: {', '.join(names)}"
     )
 
@@ -69,6 +69,8 @@ def plan_document(
             "build": len(plan.ids("build")),
             "reuse": len(plan.ids("reuse")),
             "unmeasured_sources": list(plan.unmeasured_sources),
+            "unmeasured_inputs": list(plan.unmeasured_inputs),
+            "unreadable_sql": list(plan.unreadable_sql),
             "estimated_seconds_saved": round(saved_seconds, 3),
         },
     }

@@ -70,6 +70,8 @@ def test_plan_predicts_the_build_and_changes_nothing(built: Project) -> None:
         "build",
         "reuse",
         "unmeasured_sources",
+        "unmeasured_inputs",
+        "unreadable_sql",
         "estimated_seconds_saved",
     }
     built.build()  # checks that the build does what the plan said

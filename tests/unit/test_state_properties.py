@@ -48,6 +48,7 @@ records = st.builds(
     data_versions=st.dictionaries(TEXT, versions, max_size=2),
     version=st.none() | versions,
     definition=st.none() | versions,
+    reads=st.none() | st.dictionaries(TEXT, versions, max_size=2),
 )
 states = st.dictionaries(KEYS, records, max_size=4)
 

@@ -1,0 +1,285 @@
+"""What a compiled model's SQL reads beyond what dbt knows: the relations it names, the table
+functions it calls, and the clock. Pure: text in, plain data out (sqlglot, no dbt, no I/O).
+
+Names are compared as the warehouse resolves them: `names_match` and `table_name` fold each
+part by the dialect's case rule (quoted parts keep their case where the dialect says so).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import SqlglotError
+from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
+
+__all__ = [
+    "SqlReads",
+    "UnreadableSql",
+    "clock_query",
+    "dialect_of",
+    "read_sql",
+    "relation_parts",
+    "table_name",
+]
+
+# dbt adapter types whose SQL dialect sqlglot knows under another name.
+_DIALECTS = {
+    "sqlserver": "tsql",
+    "fabric": "tsql",
+    "synapse": "tsql",
+    "materialize": "postgres",
+    "spark": "spark",
+    "glue": "spark",
+}
+_KNOWN_DIALECTS = frozenset(
+    {
+        "athena",
+        "bigquery",
+        "clickhouse",
+        "databricks",
+        "doris",
+        "drill",
+        "duckdb",
+        "hive",
+        "mysql",
+        "oracle",
+        "postgres",
+        "presto",
+        "redshift",
+        "risingwave",
+        "snowflake",
+        "spark",
+        "sqlite",
+        "starrocks",
+        "teradata",
+        "trino",
+        "tsql",
+    }
+)
+
+
+def _classes(names: str) -> tuple[type, ...]:
+    """sqlglot's expression classes of these names (older releases lack some)."""
+    return tuple(getattr(exp, name) for name in names.split() if hasattr(exp, name))
+
+
+# The clock below a day: its value differs between any two runs.
+_SUB_DAY_CLOCKS = _classes(
+    "CurrentTimestamp CurrentDatetime CurrentTime CurrentTimestampLTZ Localtime "
+    "Localtimestamp Systimestamp UtcTime UtcTimestamp"
+)
+_SUB_DAY_FUNCTIONS = frozenset(
+    {
+        "NOW",
+        "GET_CURRENT_TIMESTAMP",
+        "TRANSACTION_TIMESTAMP",
+        "STATEMENT_TIMESTAMP",
+        "CLOCK_TIMESTAMP",
+        "TIMEOFDAY",
+        "SYSDATE",
+        "SYSTIMESTAMP",
+        "GETDATE",
+        "GETUTCDATE",
+        "SYSDATETIME",
+        "SYSUTCDATETIME",
+        "SYSDATETIMEOFFSET",
+        "CURRENT_TIMESTAMP",
+        "LOCALTIMESTAMP",
+        "CURRENT_DATETIME",
+        "UTC_TIMESTAMP",
+        "UNIX_TIMESTAMP",
+    }
+)
+# The clock at day grain: its value changes once a day.
+_DATE_CLOCKS = _classes("CurrentDate UtcDate")
+_DATE_FUNCTIONS = frozenset({"TODAY", "CURDATE", "CURRENT_DATE", "UTC_DATE"})
+# Functions that make a date of a timestamp, and truncation units of a day or coarser.
+_TO_DATE = _classes("Date TsOrDsToDate DateTrunc")
+_DAY_OR_COARSER = frozenset(
+    {"DAY", "DD", "D", "DATE", "WEEK", "WK", "ISOWEEK", "MONTH", "MM", "MON", "QUARTER", "Q"}
+    | {"YEAR", "YYYY", "YY", "Y", "ISOYEAR", "DECADE", "CENTURY", "MILLENNIUM"}
+)
+# Table functions that compute rows from their arguments and read nothing.
+_PURE_TABLE_FUNCTIONS = frozenset(
+    {
+        "GENERATE_SERIES",
+        "RANGE",
+        "UNNEST",
+        "EXPLODE",
+        "FLATTEN",
+        "GENERATE_DATE_ARRAY",
+        "GENERATE_TIMESTAMP_ARRAY",
+        "GENERATE_ARRAY",
+        "SEQUENCE",
+        "GENERATOR",
+        "VALUES",
+    }
+)
+
+
+class UnreadableSql(ValueError):
+    """The SQL could not be parsed in its dialect (the message says where)."""
+
+
+@dataclass(frozen=True)
+class SqlReads:
+    """What one query reads, in the order first seen, each once.
+
+    `relations`: the tables and views it names, as (catalog, schema, name) with each part
+    folded by the dialect's case rule ("" for a part not written); CTE names are left out.
+    `functions`: table functions that may read something (`read_csv('x.csv')`), as written.
+    `date_clocks`: clock expressions at day grain or coarser (`CURRENT_DATE`,
+    `DATE_TRUNC('MONTH', NOW())`), as the dialect writes them; `volatile_clocks`: clock
+    expressions below a day (`CURRENT_TIMESTAMP`).
+    """
+
+    relations: tuple[tuple[str, str, str], ...] = ()
+    functions: tuple[str, ...] = ()
+    date_clocks: tuple[str, ...] = ()
+    volatile_clocks: tuple[str, ...] = ()
+
+
+def dialect_of(adapter_type: str) -> str | None:
+    """sqlglot's dialect for a dbt adapter type (None: sqlglot's generic SQL)."""
+    name = _DIALECTS.get(adapter_type, adapter_type)
+    return name if name in _KNOWN_DIALECTS else None
+
+
+def read_sql(sql: str, dialect: str | None) -> SqlReads:
+    """What `sql` (one or more statements) reads; UnreadableSql when it cannot be parsed."""
+    try:
+        statements = [s for s in sqlglot.parse(sql, read=dialect) if s is not None]
+    except SqlglotError as error:
+        raise UnreadableSql(_first_line(str(error))) from None
+    for statement in statements:
+        if isinstance(statement, exp.Command):  # sqlglot's fallback for syntax it does not know
+            raise UnreadableSql(f"sqlglot does not know the statement {statement.name!r}")
+    if not statements:
+        raise UnreadableSql("it holds no SQL statement")
+    relations: dict[tuple[str, str, str], None] = {}
+    functions: dict[str, None] = {}
+    for statement in statements:
+        ctes = {_folded(cte.alias_or_name, dialect) for cte in statement.find_all(exp.CTE)}
+        for table in statement.find_all(exp.Table):
+            if not isinstance(table.this, exp.Identifier):
+                called = _table_function(table, dialect)
+                if called:
+                    functions[called] = None
+                continue
+            if not table.args.get("db") and _folded(table.name, dialect) in ctes:
+                continue
+            relations[table_name(table, dialect)] = None
+    date_clocks, volatile = _clocks(statements, dialect)
+    return SqlReads(tuple(relations), tuple(functions), date_clocks, volatile)
+
+
+def table_name(table: exp.Table, dialect: str | None) -> tuple[str, str, str]:
+    """(catalog, schema, name) of a table reference, folded as the dialect resolves it."""
+    folded = normalize_identifiers(table.copy(), dialect=dialect)
+    assert isinstance(folded, exp.Table)
+    return (folded.catalog, folded.db, folded.name)
+
+
+def relation_parts(
+    database: str | None, schema: str | None, name: str, dialect: str | None, quoted: bool
+) -> tuple[str, str, str]:
+    """(catalog, schema, name) of a relation dbt knows, folded as `table_name` folds a
+    reference written with these parts (quoted or not)."""
+    table = exp.Table(
+        this=exp.Identifier(this=name, quoted=quoted),
+        db=exp.Identifier(this=schema, quoted=quoted) if schema else None,
+        catalog=exp.Identifier(this=database, quoted=quoted) if database else None,
+    )
+    return table_name(table, dialect)
+
+
+def clock_query(expressions: list[str], dialect: str | None) -> str:
+    """One SELECT of every clock expression (as `read_sql` wrote them), in order."""
+    columns = [
+        exp.alias_(sqlglot.parse_one(text, read=dialect), f"c{i}")
+        for i, text in enumerate(expressions)
+    ]
+    return exp.select(*columns).sql(dialect=dialect)
+
+
+def _folded(name: str, dialect: str | None) -> str:
+    identifier = normalize_identifiers(exp.to_identifier(name), dialect=dialect)
+    return identifier.name
+
+
+def _table_function(table: exp.Table, dialect: str | None) -> str | None:
+    call = table.this
+    if isinstance(call, exp.Anonymous):
+        name = call.name
+    else:
+        name = call.sql_name() if isinstance(call, exp.Func) else call.key
+    if name.upper() in _PURE_TABLE_FUNCTIONS or isinstance(call, exp.Unnest | exp.Explode):
+        return None
+    return call.sql(dialect=dialect)
+
+
+def _clocks(statements: list[Any], dialect: str | None) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    date_clocks: dict[str, None] = {}
+    volatile: dict[str, None] = {}
+    for statement in statements:
+        for node in statement.find_all(exp.Expression):
+            if _is_date_clock(node):
+                outer = node.parent
+                if outer is not None and _is_date_clock(outer):
+                    continue  # the outer expression is the one recorded
+                date_clocks[node.sql(dialect=dialect)] = None
+            elif _is_sub_day(node) and not _inside_date_clock(node):
+                volatile[node.sql(dialect=dialect)] = None
+    return tuple(date_clocks), tuple(volatile)
+
+
+def _is_clock(node: Any) -> bool:
+    return _is_sub_day(node) or _is_plain_date_clock(node)
+
+
+def _is_sub_day(node: Any) -> bool:
+    if isinstance(node, _SUB_DAY_CLOCKS):
+        return True
+    return isinstance(node, exp.Anonymous) and node.name.upper() in _SUB_DAY_FUNCTIONS
+
+
+def _is_plain_date_clock(node: Any) -> bool:
+    if isinstance(node, _DATE_CLOCKS):
+        return True
+    return isinstance(node, exp.Anonymous) and node.name.upper() in _DATE_FUNCTIONS
+
+
+def _is_date_clock(node: Any) -> bool:
+    """CURRENT_DATE, or a clock made a date (cast, date(), to_date, trunc) or truncated to
+    a day or coarser."""
+    if _is_plain_date_clock(node):
+        return True
+    inner = node.this if isinstance(node.this, exp.Expression) else None
+    if inner is None or not (_is_clock(inner) or _is_date_clock(inner)):
+        return False
+    if isinstance(node, exp.Cast | exp.TryCast):
+        return node.to.is_type(exp.DataType.Type.DATE)
+    if isinstance(node, exp.TimestampTrunc | exp.DateTrunc | exp.Trunc):
+        unit = node.args.get("unit")
+        if unit is None:
+            return isinstance(node, exp.Trunc)  # trunc(sysdate): the date
+        return unit.name.upper().split("(")[0] in _DAY_OR_COARSER
+    return isinstance(node, _TO_DATE)
+
+
+def _inside_date_clock(node: Any) -> bool:
+    parent = node.parent
+    while parent is not None:
+        if _is_date_clock(parent):
+            return True
+        parent = parent.parent
+    return False
+
+
+def _first_line(text: str) -> str:
+    """sqlglot's message on one line, without its terminal underlining."""
+    return " ".join(re.sub(r"\x1b\[[0-9;]*m", "", text).split())[:300]

@@ -1,0 +1,148 @@
+"""What a compiled model's SQL reads (orchestra_dbt_py/sql_reads.py): relations by name in
+each warehouse's dialect and case rule, CTEs left out, table functions, the clock at day
+grain and below it, and SQL that cannot be read."""
+
+from __future__ import annotations
+
+import pytest
+
+from orchestra_dbt_py.sql_reads import (
+    UnreadableSql,
+    clock_query,
+    dialect_of,
+    read_sql,
+    relation_parts,
+)
+
+
+@pytest.mark.parametrize(
+    ("dialect", "sql", "relations"),
+    [
+        # CTEs (also one shadowing a real name), subqueries and unions.
+        (
+            "duckdb",
+            "with orders as (select * from raw.orders), b as (select * from orders) "
+            "select * from b join (select * from raw.src_3) s on true "
+            "where exists (select 1 from main.z) union all select * from c",
+            [("", "raw", "orders"), ("", "raw", "src_3"), ("", "main", "z"), ("", "", "c")],
+        ),
+        # Case: unquoted names fold, quoted ones keep their case where the warehouse does.
+        ("postgres", 'select * from Raw."Src_3", RAW.t', [("", "raw", "Src_3"), ("", "raw", "t")]),
+        (
+            "snowflake",
+            'select * from db.raw.src, "db"."Raw".x',
+            [("DB", "RAW", "SRC"), ("db", "Raw", "X")],
+        ),
+        ("duckdb", 'select * from "Raw"."Src_3"', [("", "raw", "src_3")]),
+        (
+            "bigquery",
+            "select * from `proj.ds.t` join ds.u using (id)",
+            [("proj", "ds", "t"), ("", "ds", "u")],
+        ),
+        ("databricks", "select * from Cat.Sch.T", [("cat", "sch", "t")]),
+        (
+            "redshift",
+            "select * from public.events e join stg.x using (id)",
+            [("", "public", "events"), ("", "stg", "x")],
+        ),
+        ("tsql", "select * from dbo.t", [("", "dbo", "t")]),
+        # The catalog is a relation like any other.
+        (
+            "postgres",
+            "select * from information_schema.tables",
+            [("", "information_schema", "tables")],
+        ),
+        # Several statements.
+        ("duckdb", "select 1 from a; select 1 from b", [("", "", "a"), ("", "", "b")]),
+    ],
+)
+def test_relations_read_by_name(
+    dialect: str, sql: str, relations: list[tuple[str, str, str]]
+) -> None:
+    assert sorted(read_sql(sql, dialect).relations) == sorted(relations)
+
+
+def test_table_functions_that_may_read_are_kept_pure_ones_are_not() -> None:
+    reads = read_sql(
+        "select * from read_csv('x.csv'), range(3), generate_series(1, 2), unnest([1]) as u(x)",
+        "duckdb",
+    )
+    assert reads.functions == ("READ_CSV('x.csv')",)
+    assert reads.relations == ()
+
+
+@pytest.mark.parametrize(
+    ("dialect", "sql", "date_clocks", "volatile"),
+    [
+        (
+            "duckdb",
+            "select current_date - 30, today(), now(), date_trunc('month', now()), "
+            "cast(now() as date), date_trunc('hour', now())",
+            ["CURRENT_DATE", "DATE_TRUNC('MONTH', NOW())", "CAST(NOW() AS DATE)"],
+            ["NOW()"],
+        ),
+        (
+            "postgres",
+            "select now()::date, date_trunc('week', now()), localtimestamp, clock_timestamp()",
+            ["CAST(CURRENT_TIMESTAMP AS DATE)", "DATE_TRUNC('WEEK', CURRENT_TIMESTAMP)"],
+            ["LOCALTIMESTAMP", "CLOCK_TIMESTAMP()"],
+        ),
+        (
+            "snowflake",
+            "select sysdate(), to_date(current_timestamp()), date_trunc(day, getdate())",
+            ["TO_DATE(CURRENT_TIMESTAMP())", "DATE_TRUNC('DAY', CURRENT_TIMESTAMP())"],
+            ["SYSDATE()"],
+        ),
+        (
+            "bigquery",
+            "select current_date(), date(current_timestamp()), current_datetime()",
+            ["CURRENT_DATE", "date(current_timestamp())"],
+            ["current_datetime()"],
+        ),
+        ("redshift", "select trunc(sysdate), getdate()", ["TRUNC(SYSDATE)"], ["GETDATE()"]),
+        (
+            "databricks",
+            "select to_date(now()), current_timestamp()",
+            ["TO_DATE(CURRENT_TIMESTAMP())"],
+            ["CURRENT_TIMESTAMP()"],
+        ),
+        (
+            "tsql",
+            "select cast(getdate() as date), sysdatetime()",
+            ["CAST(GETDATE() AS DATE)"],
+            ["GETDATE()"],
+        ),
+    ],
+)
+def test_the_clock_at_day_grain_and_below(
+    dialect: str, sql: str, date_clocks: list[str], volatile: list[str]
+) -> None:
+    reads = read_sql(sql, dialect)
+    assert sorted(reads.date_clocks) == sorted(date_clocks)
+    assert sorted(reads.volatile_clocks) == sorted(volatile)
+
+
+def test_sql_that_cannot_be_parsed_is_unreadable_with_a_one_line_reason() -> None:
+    with pytest.raises(UnreadableSql) as raised:
+        read_sql("select from where", "duckdb")
+    assert "\n" not in str(raised.value) and "\x1b" not in str(raised.value)
+    with pytest.raises(UnreadableSql):
+        read_sql("-- nothing but a comment", "duckdb")
+
+
+def test_names_dbt_knows_fold_like_names_in_the_sql() -> None:
+    assert relation_parts("DB", "Raw", "T", "snowflake", False) == ("DB", "RAW", "T")
+    assert relation_parts("db", "Raw", "T", "postgres", True) == ("db", "Raw", "T")
+    assert relation_parts("db", "Raw", "T", "postgres", False) == ("db", "raw", "t")
+
+
+def test_the_clock_query_selects_every_expression_in_the_dialect() -> None:
+    sql = clock_query(["CURRENT_DATE", "DATE_TRUNC('MONTH', NOW())"], "duckdb")
+    assert sql == "SELECT CURRENT_DATE AS c0, DATE_TRUNC('MONTH', NOW()) AS c1"
+    assert read_sql(sql, "duckdb").date_clocks == ("CURRENT_DATE", "DATE_TRUNC('MONTH', NOW())")
+
+
+def test_adapter_types_map_to_dialects() -> None:
+    assert dialect_of("duckdb") == "duckdb"
+    assert dialect_of("sqlserver") == "tsql"
+    assert dialect_of("some_new_adapter") is None
