@@ -20,12 +20,12 @@ from orchestra_dbt_py.building import (
 from orchestra_dbt_py.config import ALWAYS_ON, Settings
 from orchestra_dbt_py.coordination import Coordinator, live_claims
 from orchestra_dbt_py.core.claims import Claim
-from orchestra_dbt_py.core.graph import times
+from orchestra_dbt_py.core.graph import plural, times
 from orchestra_dbt_py.core.keys import KeyScope
 from orchestra_dbt_py.core.planner import Plan
 from orchestra_dbt_py.core.records import format_timestamp
 from orchestra_dbt_py.dbt.command import DbtCommand
-from orchestra_dbt_py.dbt.hooks import ProjectHooks
+from orchestra_dbt_py.dbt.hooks import START, ProjectHooks
 from orchestra_dbt_py.dbt.invocation import invocation_id, one_invocation_id
 from orchestra_dbt_py.dbt.run_results import RUN_RESULTS, add_reused_results
 from orchestra_dbt_py.errors import OrcError
@@ -54,6 +54,12 @@ def show_plan(
     """`orc plan`: the decisions `orc dbt build` would make; nothing is built or saved."""
     with orc_lines(command, stdout_for_data=as_json):
         planned = make_plan(command, settings, env)
+        starting = ProjectHooks(planned.session).count(START)
+        if starting:
+            console.say(
+                f"{plural(starting, 'on-run-start hook')}: `orc dbt` runs them before it "
+                "measures; this plan ran none, and does not see what they will write"
+            )
         saved = estimated_savings(planned.plan, planned.state)
         document = plan_document(command.args, planned.plan, planned.nodes, {}, saved)
         claims = _live_claims(planned, settings)
