@@ -13,11 +13,12 @@ from types import FrameType
 from typing import Any
 
 from orchestra_dbt_py.config import Settings
+from orchestra_dbt_py.core.graph import plural
 from orchestra_dbt_py.core.keys import KeyScope
 from orchestra_dbt_py.core.planner import Plan
 from orchestra_dbt_py.core.records import NodeRecord
 from orchestra_dbt_py.dbt.command import DbtCommand, exit_code
-from orchestra_dbt_py.dbt.hooks import END, START, HookRun, ProjectHooks
+from orchestra_dbt_py.dbt.hooks import END, REUSE_HOOKS_SETTING, START, HookRun, ProjectHooks
 from orchestra_dbt_py.dbt.queries import Warehouse
 from orchestra_dbt_py.dbt.run_results import results_since
 from orchestra_dbt_py.planning import PlannedRun, decide
@@ -101,6 +102,18 @@ def hooks_exit_code(*runs: HookRun) -> int:
     for failure in failures:
         console.warn(failure)
     return 1 if failures else 0
+
+
+def run_hooks_on_reuse(planned: PlannedRun, hooks: ProjectHooks) -> HookRun:
+    """The pre- and post-hooks of the reused nodes that ask for them (a node reused after
+    waiting for another run had them run by the run that built it)."""
+    ran = hooks.run_on_reuse(planned.plan.ids("reuse"))
+    if ran.nodes:
+        console.say(
+            f"ran the pre- and post-hooks of {plural(len(ran.nodes), 'reused node')} "
+            f"({REUSE_HOOKS_SETTING}): {', '.join(ran.nodes)}"
+        )
+    return ran
 
 
 def skip_after_failed_start(planned: PlannedRun, hooks: ProjectHooks) -> int:

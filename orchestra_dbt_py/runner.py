@@ -15,6 +15,7 @@ from orchestra_dbt_py.artifacts import reported_write
 from orchestra_dbt_py.building import (
     StatefulBuild,
     hooks_exit_code,
+    run_hooks_on_reuse,
     skip_after_failed_start,
 )
 from orchestra_dbt_py.config import ALWAYS_ON, Settings
@@ -118,7 +119,7 @@ def _run_stateful(command: DbtCommand, settings: Settings, env: Mapping[str, str
             console.say(f"{key} is set: orc always {ALWAYS_ON[key]}, whatever its value")
     console.announce_plan(planned.plan, planned.nodes, verbose=verbose)
     build = StatefulBuild(planned, command, settings, _recorder(planned, command, settings))
-    on_reuse = hooks.run_on_reuse(planned.plan.ids("reuse"))
+    on_reuse = run_hooks_on_reuse(planned, hooks)
     built = _build(build) if planned.plan.ids("build") else Rounds(plan=planned.plan)
     ended = build.run_end_hooks(hooks, built)
     _summarize(build, built, verbose)

@@ -38,6 +38,8 @@ class HookRun:
 
     results: list[Any] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    # The reused nodes whose hooks ran.
+    nodes: list[str] = field(default_factory=list)
 
     def artifact_results(self) -> list[dict[str, Any]]:
         """The hooks' results as dbt writes them in run_results.json."""
@@ -53,16 +55,24 @@ class HookRun:
         ] + self.errors
 
 
-def runs_hooks_on_reuse(config: Mapping[str, Any], meta: Mapping[str, Any]) -> bool:
+def runs_hooks_on_reuse(label: str, config: Any, meta: Mapping[str, Any]) -> bool:
     """Whether a node asks for its pre- and post-hooks to run when it is reused: dbt State's
     `state: {execute_hooks_on_any_reuse: true}` in its config, or the same key under
-    `meta: {orchestra_dbt: {...}}`. Only `true` turns it on."""
-    state = config.get("state")
-    ours = meta.get("orchestra_dbt")
-    return any(
-        isinstance(settings, Mapping) and settings.get(REUSE_HOOKS_SETTING) is True
-        for settings in (state, ours)
-    )
+    `meta: {orchestra_dbt: {...}}`. A value other than true or false is an error."""
+    asked = False
+    for where, settings in (
+        ("state", config.get("state")),
+        ("meta.orchestra_dbt", meta.get("orchestra_dbt")),
+    ):
+        if not isinstance(settings, Mapping) or REUSE_HOOKS_SETTING not in settings:
+            continue
+        value = settings[REUSE_HOOKS_SETTING]
+        if not isinstance(value, bool):
+            raise OrcError(
+                f"{label} sets {where}.{REUSE_HOOKS_SETTING} to {value!r}: set it to true or false"
+            )
+        asked = asked or value
+    return asked
 
 
 class ProjectHooks:
@@ -128,11 +138,10 @@ class ProjectHooks:
         then inside the transaction before, inside then outside after)."""
         nodes = self.session.runnable
         wanted = [
-            nodes[uid]
-            for uid in sorted(node_ids)
-            if uid in nodes
-            and runs_hooks_on_reuse(nodes[uid].config, getattr(nodes[uid], "meta", None) or {})
-            and (nodes[uid].config.pre_hook or nodes[uid].config.post_hook)
+            node
+            for node in (nodes[uid] for uid in sorted(node_ids) if uid in nodes)
+            if (node.config.get("pre_hook") or node.config.get("post_hook"))
+            and runs_hooks_on_reuse(node.unique_id, node.config, getattr(node, "meta", {}) or {})
         ]
         done = HookRun()
         if not wanted:
@@ -156,6 +165,7 @@ class ProjectHooks:
                         if connection.transaction_open:
                             adapter.connections.commit()
                         run_hooks(context["post_hooks"], inside_transaction=False)
+                    done.nodes.append(node.name)
                 except Exception as error:  # the node stays reused; the command fails
                     done.errors.append(f"the hooks of {node.name} failed: {one_line(error)}")
                 finally:

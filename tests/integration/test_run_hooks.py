@@ -35,7 +35,8 @@ on-run-end:
 
 
 def with_post_hook(path: Path, *config: str) -> None:
-    hook = f"insert into {AUDIT} (kind) values ('post {{{{ this.schema }}}} {{{{ this.identifier }}}}')"
+    kind = "post {{ this.schema }} {{ this.identifier }}"
+    hook = f"insert into {AUDIT} (kind) values ('{kind}')"
     settings = ", ".join((f'post_hook="{hook}"', *config))
     path.write_text(f"{{{{ config({settings}) }}}}\n{path.read_text()}")
 
