@@ -13,6 +13,7 @@ otherwise here, after the last one or when every node was reused and dbt was not
 
 from __future__ import annotations
 
+import os
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -153,7 +154,7 @@ class ProjectHooks:
         with self._dbt_context():
             for node in wanted:
                 try:
-                    with recorded_by_orc(), adapter.connection_named(f"orc_hooks_{node.name}"):
+                    with adapter.connection_named(f"orc_hooks_{node.name}"):
                         context = generate_runtime_model_context(
                             node, session.config, session.manifest
                         )
@@ -180,7 +181,7 @@ class ProjectHooks:
         with self._dbt_context() as flags:
             task = RunTask(flags, session.config, session.manifest)
             try:
-                with recorded_by_orc(), adapter.connection_named("master"):
+                with adapter.connection_named("master"):
                     call(task, adapter)
             except Exception as error:  # a hook dbt could not compile: dbt's exit code 2
                 raise OrcError(
@@ -192,20 +193,28 @@ class ProjectHooks:
 
     @contextmanager
     def _dbt_context(self) -> Iterator[Any]:
-        """dbt's flags and log lines as they are in an invocation of the user's command (a
-        hook may read `flags.WHICH`); the previous ones are restored after."""
+        """What dbt's preflight sets up for an invocation of the user's command: its flags (a
+        hook may read `flags.WHICH`), its log lines, and the environment `env_var` reads,
+        taken now, with the package's state hooks told that orc records this run. The
+        previous ones are restored after."""
         from dbt.events.logging import setup_event_logger
         from dbt.flags import get_flags, set_flags
+        from dbt_common.context import get_invocation_context
 
         previous = get_flags()
+        invocation = get_invocation_context()
+        previous_env = invocation._env
         flags = command_flags(self.session.command)
-        set_flags(flags)
-        setup_event_logger(flags)
-        try:
-            yield flags
-        finally:
-            set_flags(previous)
-            setup_event_logger(previous)
+        with recorded_by_orc():
+            set_flags(flags)
+            setup_event_logger(flags)
+            invocation._env = dict(os.environ)
+            try:
+                yield flags
+            finally:
+                invocation._env = previous_env
+                set_flags(previous)
+                setup_event_logger(previous)
 
 
 def _hook_type(kind: str) -> Any:
