@@ -23,7 +23,15 @@ from orchestra_dbt_py.dbt.command import command_flags
 from orchestra_dbt_py.dbt.session import DbtSession, recorded_by_orc
 from orchestra_dbt_py.errors import OrcError, one_line
 
-__all__ = ["END", "REUSE_HOOKS_SETTING", "START", "HookRun", "ProjectHooks", "runs_hooks_on_reuse"]
+__all__ = [
+    "END",
+    "REUSE_HOOKS_SETTING",
+    "START",
+    "HookRun",
+    "ProjectHooks",
+    "end_hook_context",
+    "runs_hooks_on_reuse",
+]
 
 START = "on-run-start"
 END = "on-run-end"
@@ -76,6 +84,30 @@ def runs_hooks_on_reuse(label: str, config: Any, meta: Mapping[str, Any]) -> boo
     return asked
 
 
+def end_hook_context(results: Sequence[Any]) -> dict[str, Any]:
+    """What dbt's `RunTask.after_run` gives the on-run-end hooks: `results` (the nodes' and
+    the failed start hooks'), and the schemas (`schemas`, `database_schemas`) of the
+    relational nodes that did not fail or get skipped."""
+    from dbt.artifacts.schemas.results import NodeStatus, RunStatus
+
+    built = {
+        (result.node.database, result.node.schema)
+        for result in results
+        if getattr(result, "node", None) is not None
+        and result.node.is_relational
+        and result.status not in (NodeStatus.Error, NodeStatus.Fail, NodeStatus.Skipped)
+    }
+    return {
+        "schemas": list({schema for _, schema in built}),
+        "results": [
+            result
+            for result in results
+            if result.thread_id != "main" or result.status == RunStatus.Error
+        ],
+        "database_schemas": list(built),
+    }
+
+
 class ProjectHooks:
     """The hooks of one parsed project, run through its session's adapter."""
 
@@ -109,24 +141,7 @@ class ProjectHooks:
         nodes dbt ran (and of the start hooks that failed) and the schemas they built in."""
         if not self.count(END):
             return HookRun()
-        from dbt.artifacts.schemas.results import NodeStatus, RunStatus
-
-        built = {
-            (result.node.database, result.node.schema)
-            for result in results
-            if getattr(result, "node", None) is not None
-            and result.node.is_relational
-            and result.status not in (NodeStatus.Error, NodeStatus.Fail, NodeStatus.Skipped)
-        }
-        extras = {
-            "schemas": list({schema for _, schema in built}),
-            "results": [
-                result
-                for result in results
-                if result.thread_id != "main" or result.status == RunStatus.Error
-            ],
-            "database_schemas": list(built),
-        }
+        extras = end_hook_context(results)
 
         def end(task: Any, adapter: Any) -> None:
             task.safe_run_hooks(adapter, _hook_type(END), extras)

@@ -5,12 +5,13 @@ as dbt's own preflight reads it, project `flags:` included)."""
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
 from orchestra_dbt_py.dbt.command import command_flags, parse_command
-from orchestra_dbt_py.dbt.hooks import runs_hooks_on_reuse
+from orchestra_dbt_py.dbt.hooks import end_hook_context, runs_hooks_on_reuse
 from orchestra_dbt_py.errors import OrcError
 
 # Runs dbt-core's code (its Jinja, click or artifacts): tested on every supported release.
@@ -59,3 +60,17 @@ def test_hooks_see_the_flags_of_the_users_command(
     assert (flags.WHICH, flags.DEBUG, tuple(flags.SELECT)) == ("run", True, ("a+",))
     # What orc reads to skip every node after a failed on-run-start hook, as dbt does.
     assert flags.SKIP_NODES_IF_ON_RUN_START_FAILS is True
+
+
+def result(status: str, schema: str | None = None, thread: str = "Thread-1") -> SimpleNamespace:
+    node = SimpleNamespace(database="db", schema=schema, is_relational=schema is not None)
+    return SimpleNamespace(status=status, node=node, thread_id=thread)
+
+
+def test_on_run_end_hooks_get_what_dbt_gives_them() -> None:
+    built, failed, tested = result("success", "a"), result("error", "b"), result("pass")
+    passed_hook, failed_hook = result("success", thread="main"), result("error", thread="main")
+    context = end_hook_context([built, failed, tested, passed_hook, failed_hook])
+    # As dbt's RunTask.after_run: a start hook that passed is left out of `results`.
+    assert context["results"] == [built, failed, tested, failed_hook]
+    assert (context["schemas"], context["database_schemas"]) == (["a"], [("db", "a")])
