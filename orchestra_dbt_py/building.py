@@ -13,15 +13,18 @@ from types import FrameType
 from typing import Any
 
 from orchestra_dbt_py.config import Settings
+from orchestra_dbt_py.core.graph import plural
 from orchestra_dbt_py.core.keys import KeyScope
 from orchestra_dbt_py.core.planner import Plan
 from orchestra_dbt_py.core.records import NodeRecord
 from orchestra_dbt_py.dbt.command import DbtCommand, exit_code
+from orchestra_dbt_py.dbt.hooks import END, REUSE_HOOKS_SETTING, START, HookRun, ProjectHooks
 from orchestra_dbt_py.dbt.queries import Warehouse
 from orchestra_dbt_py.dbt.run_results import results_since
 from orchestra_dbt_py.planning import PlannedRun, decide
 from orchestra_dbt_py.recorder import RunRecorder
 from orchestra_dbt_py.report import console
+from orchestra_dbt_py.rounds import Rounds
 
 __all__ = ["StatefulBuild"]
 
@@ -29,25 +32,48 @@ __all__ = ["StatefulBuild"]
 @dataclass
 class StatefulBuild:
     """A planned stateful command, its recorder, and dbt's results of every round so far
-    (dbt rewrites run_results.json on each run)."""
+    (dbt rewrites run_results.json on each run): as written, and as dbt's objects (what
+    on-run-end hooks are given)."""
 
     planned: PlannedRun
     command: DbtCommand
     settings: Settings
     recorder: RunRecorder
     results: list[dict[str, Any]] = field(default_factory=list)
+    node_results: list[Any] = field(default_factory=list)
+    # Whether dbt ran the project's on-run-end hooks in its invocation.
+    ran_end_hooks: bool = False
 
-    def run(self, node_ids: Sequence[str]) -> tuple[int, bool]:
+    def run(self, node_ids: Sequence[str], only: bool) -> tuple[int, bool]:
         """Run dbt on these nodes and save their records; (dbt's exit code, whether a
-        signal stopped it)."""
+        signal stopped it). orc ran the on-run-start hooks; dbt runs the on-run-end hooks
+        only when this is the command's one invocation and every start hook passed (orc
+        runs them after the last invocation otherwise)."""
         started = datetime.now(UTC)
         session = self.planned.session
+        self.ran_end_hooks = only and not self.planned.start_hooks.failures
+        without = (START,) if self.ran_end_hooks else (START, END)
         with interrupts_as_keyboard_interrupt() as received:
-            result = session.run(node_ids, callbacks=[self.recorder.on_event])
+            result = session.run(
+                node_ids, callbacks=[self.recorder.on_event], without_hooks=without
+            )
         self.results.extend(results_since(session.target_dir, started))
+        self.node_results.extend(getattr(result.result, "results", None) or ())
         record_table_versions(self.recorder, self.planned.warehouse)
         self.recorder.flush()  # before the claims go: a waiting run then finds the records
         return (128 + received[0] if received else exit_code(result)), bool(received)
+
+    def __post_init__(self) -> None:
+        self.results.extend(self.planned.start_hooks.artifact_results())
+
+    def run_end_hooks(self, hooks: ProjectHooks, built: Rounds) -> HookRun:
+        """The on-run-end hooks, once per command, unless dbt ran them, a signal stopped
+        the run (dbt then runs none) or nothing was selected."""
+        if self.ran_end_hooks or built.interrupted or not self.planned.selected:
+            return HookRun()
+        ended = hooks.run_end([*self.planned.start_hooks.results, *self.node_results])
+        self.results.extend(ended.artifact_results())
+        return ended
 
     def load_state(self) -> Mapping[str, NodeRecord]:
         """The state of the project's nodes, as it is now."""
@@ -68,6 +94,37 @@ class StatefulBuild:
         )
         self.recorder.update_inputs(fresh.state, fresh.versions, fresh.sql_inputs)
         return fresh.plan, fresh.state
+
+
+def hooks_exit_code(*runs: HookRun) -> int:
+    """dbt's exit code for hooks that failed (1, as for a node), each failure said once."""
+    failures = [failure for run in runs for failure in run.failures]
+    for failure in failures:
+        console.warn(failure)
+    return 1 if failures else 0
+
+
+def run_hooks_on_reuse(planned: PlannedRun, hooks: ProjectHooks) -> HookRun:
+    """The pre- and post-hooks of the reused nodes that ask for them (a node reused after
+    waiting for another run had them run by the run that built it)."""
+    ran = hooks.run_on_reuse(planned.plan.ids("reuse"))
+    if ran.nodes:
+        console.say(
+            f"ran the pre- and post-hooks of {plural(len(ran.nodes), 'reused node')} "
+            f"({REUSE_HOOKS_SETTING}): {', '.join(ran.nodes)}"
+        )
+    return ran
+
+
+def skip_after_failed_start(planned: PlannedRun, hooks: ProjectHooks) -> int:
+    """An on-run-start hook failed under dbt's `skip_nodes_if_on_run_start_fails`: as dbt
+    does, run no node, then the on-run-end hooks (given no results); nothing is recorded."""
+    code = hooks_exit_code(planned.start_hooks, hooks.run_end([]))
+    console.warn(
+        "an on-run-start hook failed and dbt's skip_nodes_if_on_run_start_fails flag is on: "
+        f"{len(planned.selected)} selected nodes skipped, nothing built or recorded"
+    )
+    return code
 
 
 def record_table_versions(recorder: RunRecorder, warehouse: Warehouse) -> None:

@@ -5,7 +5,7 @@ for another run."""
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from orchestra_dbt_py.config import Settings
@@ -17,6 +17,7 @@ from orchestra_dbt_py.core.records import NodeRecord
 from orchestra_dbt_py.core.versions import DataVersion, source_version
 from orchestra_dbt_py.dbt.command import DbtCommand
 from orchestra_dbt_py.dbt.graph import ProjectGraph, read_graph
+from orchestra_dbt_py.dbt.hooks import HookRun, ProjectHooks
 from orchestra_dbt_py.dbt.queries import WITHOUT_PACKAGE, Warehouse
 from orchestra_dbt_py.dbt.session import DbtSession
 from orchestra_dbt_py.dbt.sql_inputs import SqlInputReader
@@ -41,6 +42,8 @@ class PlannedRun:
     selected: list[str]
     # What selected models' compiled SQL reads beyond their refs and sources.
     sql_inputs: dict[str, SqlInputs]
+    # The project's on-run-start hooks, run before measuring (`orc dbt`, not `orc plan`).
+    start_hooks: HookRun = field(default_factory=HookRun)
 
     @property
     def nodes(self) -> dict[str, Node]:
@@ -52,18 +55,24 @@ def make_plan(
     settings: Settings,
     env: Mapping[str, str],
     on_wait: Callable[[str], None] | None = None,
+    run_start_hooks: bool = False,
 ) -> PlannedRun:
-    """Everything up to the decision; reads the warehouse, writes nothing."""
+    """Everything up to the decision; reads the warehouse, writes nothing, except what the
+    project's on-run-start hooks write when `run_start_hooks` (they run before anything is
+    measured, as dbt runs them before any node)."""
     location = configured_location(settings)  # before the parse: a typo fails fast
     session = DbtSession(command)
     warehouse = Warehouse(session, settings.require_explicit_source_freshness)
     # A warehouse state is read and written with the command's own project and target.
     backend = open_backend(settings, location=location, on_wait=on_wait, dbt=lambda: warehouse)
     selected = session.selected_ids()
+    # dbt runs no hook when nothing is selected.
+    started = ProjectHooks(session).run_start(selected) if run_start_hooks and selected else None
     graph = read_graph(session, selected, env)
     if not warehouse.has_package and (settings.debug or command.effective.get("debug")):
         console.say(WITHOUT_PACKAGE)  # nothing is missing unless the hooks or backend are
-    return decide(session, backend, graph, selected, command, settings, warehouse)
+    decided = decide(session, backend, graph, selected, command, settings, warehouse)
+    return decided if started is None else replace(decided, start_hooks=started)
 
 
 def decide(

@@ -25,9 +25,9 @@ __all__ = ["Builder", "Rounds", "build_in_rounds"]
 class Builder(Protocol):
     """What building in rounds asks of the run it serves (`building.StatefulBuild`)."""
 
-    def run(self, node_ids: Sequence[str]) -> tuple[int, bool]:
+    def run(self, node_ids: Sequence[str], only: bool) -> tuple[int, bool]:
         """Run dbt on these nodes and save their records; (dbt's exit code, whether the
-        run was interrupted)."""
+        run was interrupted). `only`: this is the command's one dbt invocation."""
         ...
 
     def load_state(self) -> Mapping[str, NodeRecord]:
@@ -41,12 +41,13 @@ class Builder(Protocol):
 
 @dataclass
 class Rounds:
-    """What building took: dbt's exit code, the plan as it finally stood, and the nodes
-    this run executed."""
+    """What building took: dbt's exit code, the plan as it finally stood, the nodes
+    this run executed, and whether a signal stopped it."""
 
     code: int = 0
     plan: Plan = field(default_factory=Plan)
     executed: set[str] = field(default_factory=set)
+    interrupted: bool = False
 
 
 def build_in_rounds(
@@ -79,12 +80,12 @@ def build_in_rounds(
                 pending = [uid for uid in done.plan.ids("build") if uid not in done.executed]
                 continue
         if held:
-            code, interrupted = builder.run(held)
+            code, done.interrupted = builder.run(held, only=not blocked and not done.executed)
             if coordinator is not None:
                 coordinator.release(held)
             done.executed.update(held)
             done.code = max(done.code, code)
-            if interrupted:
+            if done.interrupted:
                 return done
         if not blocked:
             return done

@@ -12,15 +12,21 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from orchestra_dbt_py.artifacts import reported_write
-from orchestra_dbt_py.building import StatefulBuild
+from orchestra_dbt_py.building import (
+    StatefulBuild,
+    hooks_exit_code,
+    run_hooks_on_reuse,
+    skip_after_failed_start,
+)
 from orchestra_dbt_py.config import ALWAYS_ON, Settings
 from orchestra_dbt_py.coordination import Coordinator, live_claims
 from orchestra_dbt_py.core.claims import Claim
-from orchestra_dbt_py.core.graph import times
+from orchestra_dbt_py.core.graph import plural, times
 from orchestra_dbt_py.core.keys import KeyScope
 from orchestra_dbt_py.core.planner import Plan
 from orchestra_dbt_py.core.records import format_timestamp
 from orchestra_dbt_py.dbt.command import DbtCommand
+from orchestra_dbt_py.dbt.hooks import START, ProjectHooks
 from orchestra_dbt_py.dbt.invocation import invocation_id, one_invocation_id
 from orchestra_dbt_py.dbt.run_results import RUN_RESULTS, add_reused_results
 from orchestra_dbt_py.errors import OrcError
@@ -49,6 +55,12 @@ def show_plan(
     """`orc plan`: the decisions `orc dbt build` would make; nothing is built or saved."""
     with orc_lines(command, stdout_for_data=as_json):
         planned = make_plan(command, settings, env)
+        starting = ProjectHooks(planned.session).count(START)
+        if starting:
+            console.say(
+                f"{plural(starting, 'on-run-start hook')}: `orc dbt` runs them before it "
+                "measures; this plan ran none, and does not see what they will write"
+            )
         saved = estimated_savings(planned.plan, planned.state)
         document = plan_document(command.args, planned.plan, planned.nodes, {}, saved)
         claims = _live_claims(planned, settings)
@@ -97,17 +109,22 @@ def run_stateful(command: DbtCommand, settings: Settings, env: Mapping[str, str]
 
 def _run_stateful(command: DbtCommand, settings: Settings, env: Mapping[str, str]) -> int:
     started_at = datetime.now(UTC)
-    planned = make_plan(command, settings, env, on_wait=console.say)
+    planned = make_plan(command, settings, env, on_wait=console.say, run_start_hooks=True)
+    hooks = ProjectHooks(planned.session)
+    if planned.start_hooks.failures and hooks.skip_nodes_after_failed_start:
+        return skip_after_failed_start(planned, hooks)
     verbose = bool(settings.debug or command.effective.get("debug"))
     if verbose:
         for key in settings.always_on_keys:
             console.say(f"{key} is set: orc always {ALWAYS_ON[key]}, whatever its value")
     console.announce_plan(planned.plan, planned.nodes, verbose=verbose)
     build = StatefulBuild(planned, command, settings, _recorder(planned, command, settings))
+    on_reuse = run_hooks_on_reuse(planned, hooks)
     built = _build(build) if planned.plan.ids("build") else Rounds(plan=planned.plan)
+    ended = build.run_end_hooks(hooks, built)
     _summarize(build, built, verbose)
     _write_artifacts(build, built.plan, started_at)
-    return built.code
+    return max(built.code, hooks_exit_code(planned.start_hooks, on_reuse, ended))
 
 
 def _recorder(planned: PlannedRun, command: DbtCommand, settings: Settings) -> RunRecorder:

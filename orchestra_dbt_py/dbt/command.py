@@ -26,6 +26,7 @@ __all__ = [
     "STATEFUL_SUBCOMMANDS",
     "DbtCommand",
     "accepted_params",
+    "command_flags",
     "exit_code",
     "parse_build_arguments",
     "parse_command",
@@ -159,23 +160,16 @@ def _suggest(reason: str | click.ClickException, own_options: Sequence[str]) -> 
 def _read_command(args: Sequence[str]) -> tuple[DbtCommand, str | click.ClickException]:
     """The command line as dbt reads it and, when dbt rejects it, why (else "")."""
     rejected = DbtCommand(tuple(args), None, {})
-    # dbt's eager options (--help, --version) print as they are parsed: this reading prints
-    # nothing, since dbt itself prints them when the line passes through.
     try:
-        with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
-            # Click 8.2+ deprecates `protected_args` (the subcommand's name); Click 9 will
-            # leave everything in `args`.
-            warnings.simplefilter("ignore", DeprecationWarning)
-            root = cli.make_context(DBT_PROGRAM, list(args))
-            protected = list(getattr(root, "protected_args", ()))
-            name, command, rest = cli.resolve_command(root, [*protected, *root.args])
-            if command is None or name is None:
-                return rejected, "no dbt command"
-            sub = command.make_context(name, list(rest), parent=root)
+        contexts = _contexts(args)
     except click.exceptions.ClickException as error:
         return rejected, error
     except click.exceptions.Exit:
         return rejected, "they ask for dbt's help or version"
+    if contexts is None:
+        return rejected, "no dbt command"
+    root, sub = contexts
+    name = sub.info_name
     params = {
         key: value
         for ctx in (root, sub)
@@ -184,6 +178,34 @@ def _read_command(args: Sequence[str]) -> tuple[DbtCommand, str | click.ClickExc
     }
     effective = {key: value for ctx in (root, sub) for key, value in ctx.params.items()}
     return DbtCommand(tuple(args), name, params, effective), ""
+
+
+def _contexts(args: Sequence[str]) -> tuple[click.Context, click.Context] | None:
+    """dbt's click contexts of a command line: the root's and its subcommand's (None when it
+    names no subcommand). Raises click's errors."""
+    # dbt's eager options (--help, --version) print as they are parsed: this reading prints
+    # nothing, since dbt itself prints them when the line passes through.
+    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+        # Click 8.2+ deprecates `protected_args` (the subcommand's name); Click 9 will
+        # leave everything in `args`.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        root = cli.make_context(DBT_PROGRAM, list(args))
+        protected = list(getattr(root, "protected_args", ()))
+        name, command, rest = cli.resolve_command(root, [*protected, *root.args])
+        if command is None or name is None:
+            return None
+        return root, command.make_context(name, list(rest), parent=root)
+
+
+def command_flags(command: DbtCommand) -> Any:
+    """dbt's `Flags` for this command line, as dbt's preflight makes them when it runs it
+    (what `flags` and `invocation_args_dict` hold for a hook orc renders)."""
+    from dbt.cli.flags import Flags
+
+    contexts = _contexts(command.args)
+    if contexts is None:
+        raise OrcError(f"dbt reads no command in `{shlex.join(command.args)}`")
+    return Flags(contexts[1])
 
 
 def accepted_params(subcommand: str) -> set[str]:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from orchestra_dbt_py.dbt.command import (
 )
 from orchestra_dbt_py.errors import OrcError, one_line
 
-__all__ = ["RECORDER_ENV", "DbtSession", "EventCallback"]
+__all__ = ["RECORDER_ENV", "DbtSession", "EventCallback", "recorded_by_orc"]
 
 EventCallback = Callable[[Any], None]
 # Tells the package's state hooks that orc records this run itself (macros/hooks/).
@@ -102,9 +103,14 @@ class DbtSession:
         return [uid for uid in ids if uid in runnable]
 
     def run(
-        self, node_ids: Collection[str], callbacks: Sequence[EventCallback] = ()
+        self,
+        node_ids: Collection[str],
+        callbacks: Sequence[EventCallback] = (),
+        without_hooks: Collection[str] = (),
     ) -> dbtRunnerResult:
-        """Run the user's command on exactly `node_ids`, leaving every project file untouched."""
+        """Run the user's command on exactly `node_ids`, leaving every project file untouched;
+        the project hooks of the kinds in `without_hooks` ("on-run-start", "on-run-end") do
+        not run in it (orc runs them itself, see `hooks`)."""
         tag = f"orc_run_{datetime.now(UTC):%Y%m%d%H%M%S%f}"
         runnable = self.runnable
         tagged = [runnable[uid] for uid in node_ids]
@@ -119,15 +125,46 @@ class DbtSession:
         if self.command.subcommand == "build":
             selection["resource_types"] = ()
             selection["exclude_resource_types"] = ()
-        previous = os.environ.get(RECORDER_ENV)
-        os.environ[RECORDER_ENV] = "orc"
         try:
-            return self._invoke(list(self.command.args), callbacks, **selection)
+            with recorded_by_orc(), self.hooks_hidden(without_hooks):
+                return self._invoke(list(self.command.args), callbacks, **selection)
         finally:
-            if previous is None:
-                os.environ.pop(RECORDER_ENV, None)
-            else:
-                os.environ[RECORDER_ENV] = previous
             for node in tagged:
                 if tag in node.tags:
                     node.tags.remove(tag)
+
+    def project_hooks(self, kind: str) -> list[Any]:
+        """The on-run-start or on-run-end hooks of the project and its packages (dbt finds
+        them by that tag), in no particular order."""
+        return [
+            node
+            for node in self.manifest.nodes.values()
+            if node.resource_type == "operation" and kind in node.tags
+        ]
+
+    @contextmanager
+    def hooks_hidden(self, kinds: Collection[str]) -> Iterator[None]:
+        """dbt runs no project hook of these kinds inside the block: their tag is taken off
+        the hook nodes in memory, and put back after."""
+        hidden = [(node, kind) for kind in kinds for node in self.project_hooks(kind)]
+        for node, kind in hidden:
+            node.tags.remove(kind)
+        try:
+            yield
+        finally:
+            for node, kind in hidden:
+                node.tags.append(kind)
+
+
+@contextmanager
+def recorded_by_orc() -> Iterator[None]:
+    """Inside the block, the package's state hooks leave the recording to orc."""
+    previous = os.environ.get(RECORDER_ENV)
+    os.environ[RECORDER_ENV] = "orc"
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(RECORDER_ENV, None)
+        else:
+            os.environ[RECORDER_ENV] = previous

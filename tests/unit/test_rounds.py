@@ -67,13 +67,16 @@ class Builder:
         replans: list[Plan],
         state: Callable[[], Mapping[str, NodeRecord]],
         said: list[str],
+        only: list[bool],
     ) -> None:
         self.coordinator = coordinator(board) if board is not None else None
         self.board, self.replans, self.state, self.said = board, replans, state, said
         self.runs: list[list[str]] = []
+        self.only = only
 
-    def run(self, node_ids: Sequence[str]) -> tuple[int, bool]:
+    def run(self, node_ids: Sequence[str], only: bool) -> tuple[int, bool]:
         self.runs.append(sorted(node_ids))
+        self.only.append(only)
         if self.board is not None and self.coordinator is not None:
             run_id = self.coordinator.run_id
             held = {k for k, c in self.board.claims.items() if c.run_id == run_id}
@@ -93,9 +96,12 @@ def build(
     replans: list[Plan] | None = None,
     state: Callable[[], Mapping[str, NodeRecord]] = dict,
     max_wait: float = 60.0,
+    only: list[bool] | None = None,
 ) -> tuple[Any, list[list[str]], list[str]]:
+    """Build in rounds; `only` receives, per dbt invocation, whether the builder was told
+    it is the command's one invocation (where dbt runs the on-run-end hooks itself)."""
     said: list[str] = []
-    builder = Builder(board, list(replans or []), state, said)
+    builder = Builder(board, list(replans or []), state, said, [] if only is None else only)
     done = build_in_rounds(
         NODES,
         planned,
@@ -111,8 +117,10 @@ def build(
 
 
 def test_without_coordination_dbt_runs_once_on_every_node_to_build() -> None:
-    done, runs, said = build(None, a_plan([X, Y, Z]))
+    only: list[bool] = []
+    done, runs, said = build(None, a_plan([X, Y, Z]), only=only)
     assert runs == [[X, Y, Z]] and said == [] and done.executed == {X, Y, Z}
+    assert only == [True]
 
 
 def test_free_nodes_are_claimed_built_and_released() -> None:
@@ -134,9 +142,11 @@ def test_a_node_another_run_builds_is_waited_for_then_reused() -> None:
 
     board.on_change = other_run_finishes
     again = a_plan([Y], reuse=[X, Z])  # X's new record covers the data; Y reads a new X
-    done, runs, said = build(board, a_plan([X, Y, Z]), replans=[again])
+    only: list[bool] = []
+    done, runs, said = build(board, a_plan([X, Y, Z]), replans=[again], only=only)
     # Z first (free); Y waits with X, its upstream; then Y alone, X reused.
     assert runs == [[Z], [Y]]
+    assert only == [False, False]  # two invocations: orc runs the on-run-end hooks after
     assert said[0] == f"held while dbt ran: {[Z]}" and said[2] == f"held while dbt ran: {[Y]}"
     assert said[1].startswith("waited ")
     assert "x held by run other (ana on elsewhere, pid 1)" in said[1]
@@ -148,8 +158,11 @@ def test_a_node_another_run_builds_is_waited_for_then_reused() -> None:
 
 def test_after_the_maximum_wait_the_node_is_built_anyway() -> None:
     board = Board({X: other()})
-    _done, runs, said = build(board, a_plan([X, Y]), replans=[a_plan([X, Y])], max_wait=0.05)
-    assert runs == [[X, Y]]
+    only: list[bool] = []
+    _done, runs, said = build(
+        board, a_plan([X, Y]), replans=[a_plan([X, Y])], max_wait=0.05, only=only
+    )
+    assert runs == [[X, Y]] and only == [True]  # nothing ran before the wait
     assert "still held after the maximum wait" in said[1] and "building x without" in said[1]
     assert board.claims == {X: other()}  # the other run's claim is left alone
 
