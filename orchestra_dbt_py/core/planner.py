@@ -13,7 +13,6 @@ from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
 from typing import Literal
 
-from orchestra_dbt_py.core.change_words import definition_changed
 from orchestra_dbt_py.core.finished import describe_outcome
 from orchestra_dbt_py.core.graph import (
     PASS_THROUGH,
@@ -31,8 +30,9 @@ from orchestra_dbt_py.core.graph import (
     topological_order,
 )
 from orchestra_dbt_py.core.implicit import SqlInputs, every_run_reason, unmeasured_inputs
-from orchestra_dbt_py.core.records import NodeRecord, is_future_dated
+from orchestra_dbt_py.core.records import NodeRecord
 from orchestra_dbt_py.core.versions import LOADED_AT, DataVersion, describe_change, loaded_at
+from orchestra_dbt_py.core.vouching import record_problem
 
 Action = Literal["build", "reuse"]
 _fmt = describe_moment
@@ -160,7 +160,7 @@ def _decide_relation(
     if node.materialized == "ephemeral":
         return "reuse", "ephemeral: compiled into the models that use it"
     record = ctx.state.get(node.unique_id)
-    problem = options.rebuild_reason or _record_problem(node, record, ctx.now)
+    problem = options.rebuild_reason or record_problem(node, record, ctx.now)
     if problem or record is None:
         return "build", problem or "no build recorded"
     if node.relation is None or node.relation.lower() not in existing:
@@ -216,7 +216,7 @@ def _decide_test(node: Node, ctx: _Context, options: PlanOptions) -> tuple[Actio
         if parent in ctx.building:
             return "build", f"runs because {ctx.nodes[parent].label} is built in this run"
     record = ctx.state.get(node.unique_id)
-    problem = options.rebuild_reason or _record_problem(node, record, ctx.now)
+    problem = options.rebuild_reason or record_problem(node, record, ctx.now)
     if problem or record is None:
         return "build", problem or "no run recorded"
     changes, _ = _data_changes(node, record, ctx)
@@ -232,7 +232,7 @@ def _decide_unit_test(node: Node, ctx: _Context, options: PlanOptions) -> tuple[
         if parent in ctx.building:
             return "build", f"runs with {ctx.nodes[parent].label}, which is built in this run"
     record = ctx.state.get(node.unique_id)
-    problem = options.rebuild_reason or _record_problem(node, record, ctx.now)
+    problem = options.rebuild_reason or record_problem(node, record, ctx.now)
     if problem:
         return "build", problem
     return "reuse", "unit test and the model it tests are unchanged, and it passed"
@@ -253,7 +253,7 @@ def _models_forced_by_unit_tests(
         node = nodes[uid]
         if node.resource_type != "unit_test":
             continue
-        problem = _record_problem(node, state.get(uid), now)
+        problem = record_problem(node, state.get(uid), now)
         if problem:
             for parent in node.parents:
                 if parent in selected and nodes[parent].resource_type == "model":
@@ -262,38 +262,6 @@ def _models_forced_by_unit_tests(
                         "and dbt build runs unit tests only with their model"
                     )
     return forced
-
-
-def _record_problem(node: Node, record: NodeRecord | None, now: datetime) -> str | None:
-    """Why the state record cannot vouch for this node, if it cannot."""
-    if record is None:
-        return "no build recorded" if node.resource_type in RELATION_TYPES else "no run recorded"
-    if is_future_dated(record, now):
-        return (
-            f"its record is dated {_fmt(record.last_updated)}, after this machine's clock "
-            f"({_fmt(now)}): a record from the future (a clock ahead, or an edited state) "
-            "is not trusted"
-        )
-    outcome = describe_outcome(node, record)
-    if outcome is not None:
-        return outcome
-    if record.fingerprint is None and record.hook_fingerprint is None:
-        return "recorded without a definition fingerprint (by another tool or an older orc)"
-    if node.resource_type in RELATION_TYPES and record.relation != node.relation:
-        return f"state was recorded for relation {record.relation}; this run builds {node.relation}"
-    if record.hook_fingerprint is not None:
-        if node.hook_fingerprint is None:
-            return (
-                "recorded by the orchestra_dbt hook, whose fingerprint cannot vouch for it "
-                "(a package node, a large seed, or one reading vars, env vars or target "
-                "fields by computed names)"
-            )
-        if record.hook_fingerprint != node.hook_fingerprint:
-            return "definition changed since the hooked run (code, config, macros or vars)"
-        return None
-    if record.fingerprint != node.fingerprint:
-        return definition_changed(record.definition, node.definition)
-    return None
 
 
 def rebuild_reason(partial_data_flags: Sequence[str], full_refresh: bool) -> str | None:
