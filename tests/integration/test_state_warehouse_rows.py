@@ -46,7 +46,7 @@ def stored(project: HookedProject) -> dict[str, list[str]]:
     return rows
 
 
-def test_a_year_999_record_never_deletes_a_newer_row(wh: HookedProject) -> None:
+def test_old_records_never_delete_newer_rows_and_rewrites_replace_theirs(wh: HookedProject) -> None:
     wh.orc("state", "init")
     push(wh, {"model.p.a": record(NEWER, "a-new")})
     # An old record of a key that has a newer row: the newer row stays, the old one goes.
@@ -61,10 +61,17 @@ def test_a_year_999_record_never_deletes_a_newer_row(wh: HookedProject) -> None:
         "model.p.a": ["2026-03-04T05:06:07.000000Z"],
         "model.p.b": ["2026-03-04T05:06:07.000000Z"],
     }
+    # A record written again with the same time (a checkpoint, then the table's version)
+    # replaces its row: two rows of one time would leave the reader to pick one.
+    push(wh, {"model.p.b": record(NEWER, "b-again")})
+    assert stored(wh) == {
+        "model.p.a": ["2026-03-04T05:06:07.000000Z"],
+        "model.p.b": ["2026-03-04T05:06:07.000000Z"],
+    }
     state = loaded(wh)
     assert {key: item.fingerprint for key, item in state.items()} == {
         "model.p.a": "a-new",
-        "model.p.b": "b-new",
+        "model.p.b": "b-again",
     }
 
 

@@ -417,6 +417,7 @@ def test_write_state_rows_in_one_transaction(warehouse: Warehouse) -> None:
     assert statement_kinds(renderer) == [
         "create_schema",
         "create",
+        *["delete"] * 3,  # the rows the new ones write again (same key and time)
         *["insert"] * 3,
         "delete",  # the removals
         *["delete"] * 3,  # the superseded versions of the keys written
@@ -428,8 +429,14 @@ def test_write_state_rows_in_one_transaction(warehouse: Warehouse) -> None:
     assert not any(statement.fetch_result for statement in statements)
 
     create, *writes = statements
+    rewrites, writes = writes[:3], writes[3:]
     inserts, (delete,), compacts = writes[:3], writes[3:4], writes[4:]
     relation = state_relation(renderer)
+    versions = [row[2] + row[0] for row in rows]
+    assert [rewrite.sql for rewrite in rewrites] == [
+        renderer.call("state_table_rewrite_sql", relation, versions[start : start + 200])
+        for start in (0, 200, 400)
+    ]
     assert create.sql == renderer.call("state_table_create_sql", relation)
     chunks = [inserted_rows(parse_one(s.sql, warehouse, exp.Insert)) for s in inserts]
     assert [len(chunk) for chunk in chunks] == [200, 200, 50]
@@ -496,7 +503,10 @@ def test_write_state_rows_compacts_each_node_key_written_once() -> None:
 
     renderer.call("write_state_rows", rows=rows)
 
-    assert statement_kinds(renderer) == ["create_schema", "create", "insert", "delete", "commit"]
+    kinds = ["create_schema", "create", "delete", "insert", "delete", "commit"]
+    assert statement_kinds(renderer) == kinds
+    rewrite = parse_one(renderer.warehouse.statements[1].sql, warehouse, exp.Delete)
+    assert string_literals(rewrite) == ["node", *(row[2] + row[0] for row in rows[:3])]
     compact = parse_one(renderer.warehouse.statements[-1].sql, warehouse, exp.Delete)
     assert key_filter(compact) == ["model.p.b", "model.p.a"]
 
@@ -887,6 +897,7 @@ def test_record_run_statements() -> None:
         "select",  # the nodes read but not built: dim
         "create_schema",
         "create",
+        "delete",  # rows these write again (same key and time)
         "insert",  # the failed node's row among them
         "delete",  # superseded rows
         "commit",
@@ -902,12 +913,12 @@ def test_record_run_statements() -> None:
     known = parse_one(statements[1].sql, warehouse, exp.Select)
     assert string_literals(known) == ["node", DIM]
 
-    used = string_literals(parse_one(statements[5].sql, warehouse, exp.Delete))
+    used = string_literals(parse_one(statements[6].sql, warehouse, exp.Delete))
     assert used[:2] == ["observation", INVOCATION]
     now = used[2]
     assert FIXED_TIME.fullmatch(now)
     assert written_items(renderer)[BROKEN][1] == now
-    stale = string_literals(parse_one(statements[6].sql, warehouse, exp.Delete))
+    stale = string_literals(parse_one(statements[7].sql, warehouse, exp.Delete))
     assert stale[0] == "observation" and len(stale) == 2
     day_ago = stale[1]
     assert FIXED_TIME.fullmatch(day_ago)
