@@ -149,7 +149,16 @@ def serve() -> None:
     """The server's loop: one request a line on stdin; the pid, then the exit code, out."""
     import importlib
 
-    for module in ("orchestra_dbt_py.cli", "dbt.cli.main", "dbt.adapters.duckdb", "psycopg2"):
+    preloaded = (
+        "orchestra_dbt_py.cli",
+        "orchestra_dbt_py.sql_reads",  # sqlglot, which a plan that compiles models imports
+        "sqlglot.dialects.duckdb",
+        "sqlglot.dialects.postgres",
+        "dbt.cli.main",
+        "dbt.adapters.duckdb",
+        "psycopg2",
+    )
+    for module in preloaded:
         with contextlib.suppress(ImportError):  # an adapter this environment lacks
             importlib.import_module(module)
 
