@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from orchestra_dbt_py.dbt.command import command_flags
+from orchestra_dbt_py.dbt.node_settings import node_flag
 from orchestra_dbt_py.dbt.session import DbtSession, recorded_by_orc
 from orchestra_dbt_py.errors import OrcError, one_line
 
@@ -65,23 +66,9 @@ class HookRun:
 
 
 def runs_hooks_on_reuse(label: str, config: Any, meta: Mapping[str, Any]) -> bool:
-    """Whether a node asks for its pre- and post-hooks to run when it is reused: dbt State's
-    `state: {execute_hooks_on_any_reuse: true}` in its config, or the same key under
-    `meta: {orchestra_dbt: {...}}`. A value other than true or false is an error."""
-    asked = False
-    for where, settings in (
-        ("state", config.get("state")),
-        ("meta.orchestra_dbt", meta.get("orchestra_dbt")),
-    ):
-        if not isinstance(settings, Mapping) or REUSE_HOOKS_SETTING not in settings:
-            continue
-        value = settings[REUSE_HOOKS_SETTING]
-        if not isinstance(value, bool):
-            raise OrcError(
-                f"{label} sets {where}.{REUSE_HOOKS_SETTING} to {value!r}: set it to true or false"
-            )
-        asked = asked or value
-    return asked
+    """Whether a node asks for its pre- and post-hooks to run when it is reused
+    (`execute_hooks_on_any_reuse`, see `node_flag`)."""
+    return node_flag(label, config, meta, REUSE_HOOKS_SETTING)
 
 
 def end_hook_context(results: Sequence[Any]) -> dict[str, Any]:

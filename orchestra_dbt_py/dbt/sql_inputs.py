@@ -15,6 +15,7 @@ from orchestra_dbt_py.core.graph import Node, holds_data
 from orchestra_dbt_py.core.implicit import CLOCK_VALUE, ImplicitInput, SqlInputs, input_kind
 from orchestra_dbt_py.core.records import NodeRecord
 from orchestra_dbt_py.core.versions import DataVersion
+from orchestra_dbt_py.dbt.node_settings import node_flag
 from orchestra_dbt_py.dbt.session import DbtSession
 from orchestra_dbt_py.errors import OrcError, one_line
 
@@ -259,10 +260,10 @@ def _settings(model: Any) -> dict[str, Any]:
 
 
 def _evaluate_volatile(model: Any, settings: Mapping[str, Any]) -> bool:
-    """dbt State's `state: {evaluate_volatile_sql: true}`, or ours under meta."""
-    state = model.config.get("state") or {}
-    ours = settings.get("evaluate_volatile_sql")
-    return bool(ours) or (isinstance(state, Mapping) and bool(state.get("evaluate_volatile_sql")))
+    """Whether the model asks for its sub-day clocks to be evaluated (`node_flag`);
+    `settings` is its `meta.orchestra_dbt`."""
+    meta = {"orchestra_dbt": settings}
+    return node_flag(f"model {model.name}", model.config, meta, "evaluate_volatile_sql")
 
 
 def _sql() -> Any:

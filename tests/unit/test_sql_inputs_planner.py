@@ -173,6 +173,14 @@ def test_a_model_asks_for_its_sub_day_clocks_to_be_evaluated(
     assert _evaluate_volatile(model, _settings(model)) is evaluate
 
 
+def test_evaluate_volatile_sql_must_be_true_or_false() -> None:
+    from orchestra_dbt_py.dbt.sql_inputs import _evaluate_volatile, _settings
+
+    model = _model(meta={"orchestra_dbt": {"evaluate_volatile_sql": "yes"}})
+    with pytest.raises(OrcError, match=r"model m sets meta\.orchestra_dbt\.evaluate_volatile_sql"):
+        _evaluate_volatile(model, _settings(model))
+
+
 def test_reads_may_only_say_none() -> None:
     from orchestra_dbt_py.dbt.sql_inputs import _settings
 
