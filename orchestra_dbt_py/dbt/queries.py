@@ -1,13 +1,14 @@
 """Questions to the warehouse through the adapter of a parsed session: source freshness, data
 versions, the relations that exist, and the dbt package's macros (the state table, the hooks'
-fingerprint). Freshness and data versions are measured by the package's macros, lent from
-orc's own copy when the project has not installed the package (`package.py`). Read-only,
-except for the state-table macros, which commit their own writes."""
+fingerprint, clones of tables from another target: `clone.py`). Freshness, data versions
+and clones use the package's macros, lent from orc's own copy when the project has not
+installed the package (`package.py`). Read-only, except for the state-table macros, which
+commit their own writes, and the clones."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Collection, Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -15,6 +16,7 @@ from typing import Any
 
 from orchestra_dbt_py.core.graph import Node
 from orchestra_dbt_py.core.records import parse_timestamp
+from orchestra_dbt_py.dbt.clone import clone_relations
 from orchestra_dbt_py.dbt.package import LentPackage, installed
 from orchestra_dbt_py.dbt.session import DbtSession
 from orchestra_dbt_py.errors import OrcError, one_line
@@ -177,6 +179,19 @@ class Warehouse:
             for owner in by_relation.get(str(rendered), ()):
                 versions[owner] = {str(k): str(v) for k, v in version.items() if v is not None}
         return versions, None
+
+    def clone_relations(self, pairs: Sequence[tuple[str, Node]]) -> dict[str, str]:
+        """Clone each node's table from a relation of another target (its name as a state
+        record holds it) with the package's clone_relation macro (the project's, or orc's
+        copy lent): zero-copy where the warehouse has it, a copy elsewhere. Returns the
+        error of each node that failed (its table is then as it was); raises nothing."""
+        if not pairs:
+            return {}
+        try:
+            with self._measuring_macros():
+                return clone_relations(self.session, pairs)
+        except OrcError as error:  # orc's copy of the package is unreadable
+            return {node.unique_id: str(error) for _, node in pairs}
 
     def existing_relations(self, nodes: Iterable[Node]) -> set[str]:
         """The lower-cased relation names, among those of `nodes`, that exist in the warehouse."""
