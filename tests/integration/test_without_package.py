@@ -18,6 +18,7 @@ from tests.support.tutorial import (
     built_relations,
     name,
     replaced_view_rebuilds,
+    uninstall_package,
 )
 
 READS_CUSTOMERS = frozenset({"dim_customers", "customers_snapshot"})
@@ -48,12 +49,6 @@ dispatch:
   - macro_namespace: orchestra_dbt
     search_order: ["jaffle_tutorial", "orchestra_dbt"]
 """
-
-
-def uninstall_package(project: Project) -> None:
-    (project.dir / "packages.yml").write_text("packages: []\n")
-    (project.dir / "package-lock.yml").unlink(missing_ok=True)
-    (project.dir / "dbt_packages" / "orchestra_dbt").unlink()
 
 
 def planned(project: Project, **env: str) -> tuple[dict[str, Any], str]:

@@ -175,6 +175,13 @@ class Project:
         return digests
 
 
+def uninstall_package(project: Project) -> None:
+    """The copy of the tutorial without the orchestra_dbt dbt package."""
+    (project.dir / "packages.yml").write_text("packages: []\n")
+    (project.dir / "package-lock.yml").unlink(missing_ok=True)
+    (project.dir / "dbt_packages" / "orchestra_dbt").unlink()
+
+
 def make_project(root: Path, target: str, database: str | None = None) -> Project:
     """A copy of the tutorial under `root`, nothing installed or loaded. On PostgreSQL it
     uses `database` (schema `orc`) when given, else a schema of its own in the server's
