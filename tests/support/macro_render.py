@@ -8,9 +8,9 @@ What is real:
   * the Jinja environment: dbt-common's `get_environment()` (dbt's sandboxed
     environment, macro name mangling, `do` and friends);
   * the macro sources: every `macros/**/*.sql` file of this repository, and
-    dbt's own `collect_freshness*`, `run_query` and `escape_single_quotes` from
-    the installed dbt global project, split into one template per macro the
-    way dbt's macro parser does;
+    dbt's own `collect_freshness*`, `run_query`, `escape_single_quotes` and
+    `get_drop_sql` from the installed dbt global project, split into one template
+    per macro the way dbt's macro parser does;
   * the relations: dbt-adapters' `BaseRelation`, configured with each
     warehouse's quoting, so they render as the warehouse would;
   * `modules`: the restricted module dicts dbt puts in the context;
@@ -27,7 +27,8 @@ What is fake:
     order) and `adapter.get_relation` (answers from a set of existing tables);
   * `api.Relation.create`: the real `BaseRelation` with the warehouse's quoting;
   * `var`, `env_var`, `target`, `invocation_id`, `invocation_args_dict`, `graph`,
-    `selected_resources`, `project_name`, `source` and `context` (the context itself);
+    `selected_resources`, `project_name`, `source`, `log` (silent) and `context` (the
+    context itself);
   * `return`: raises `MacroReturn` carrying the value, and every macro call
     catches it, as dbt's macro generator does.
 """
@@ -59,6 +60,9 @@ GLOBAL_MACRO_FILES: Mapping[str, frozenset[str] | None] = {
     "macros/adapters/freshness.sql": None,
     "macros/etc/statement.sql": frozenset({"run_query"}),
     "macros/utils/escape_single_quotes.sql": None,
+    "macros/relations/drop.sql": frozenset({"get_drop_sql", "default__get_drop_sql"}),
+    "macros/relations/view/drop.sql": None,
+    "macros/relations/table/drop.sql": None,
 }
 
 # Adapter type -> its parent adapter types, searched before `default`.
@@ -339,6 +343,10 @@ class FakeAdapter:
         self._warehouse.commit()
 
 
+def _no_log(msg: str, info: bool = False) -> str:
+    return ""
+
+
 def _fake_current_timestamp() -> str:
     return "current_timestamp()"
 
@@ -428,6 +436,7 @@ class MacroRenderer:
             "tojson": BaseContext.tojson,
             "fromjson": BaseContext.fromjson,
             "local_md5": BaseContext.local_md5,
+            "log": _no_log,
         }
         self.context["context"] = self.context
         namespaces: dict[str, dict[str, Callable[..., Any]]] = {PACKAGE_NAME: {}, "dbt": {}}
