@@ -46,10 +46,10 @@ def targets_by_node(project: Project) -> dict[str, set[str | None]]:
 @pytest.mark.parametrize("target", ["duckdb"])
 def test_targets_keep_their_records_and_rebuild_only_what_changed(built: Project) -> None:
     add_ci_output(built)
-    first = built.build("--target", "ci")
+    built.orc("dbt", "build", "--target", "ci")
+    first = built.plan_artifact()
     assert first["summary"]["reuse"] == 0  # nothing of ci's was built before
     recorded = {n["unique_id"] for n in first["nodes"] if n["resource_type"] != "unit_test"}
-    assert all(targets_by_node(built)[uid] == {"duckdb", "ci"} for uid in recorded)
 
     built.orc("dbt", "run-operation", "load_raw_data", "--args", "{batch: 2}")
     for args in ((), ("--target", "ci")):
@@ -58,7 +58,8 @@ def test_targets_keep_their_records_and_rebuild_only_what_changed(built: Project
         decisions = {name(n["unique_id"]): n["decision"] for n in artifact["nodes"]}
         assert decisions["stg_customers"] == decisions["not_null_stg_customers_customer_id"]
         assert decisions["stg_customers"] == "reuse", args
-    assert all(targets_by_node(built)[uid] == {"duckdb", "ci"} for uid in recorded)
+    # The state holds each target's records of every node.
+    assert all(targets_by_node(built).get(uid) == {"duckdb", "ci"} for uid in recorded)
     # Both targets, built by turns from the same data, hold the same tables.
     for model in sorted(COMPARED):
         for a, b in ((f"main.{model}", f"ci.{model}"), (f"ci.{model}", f"main.{model}")):
