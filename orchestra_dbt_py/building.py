@@ -14,7 +14,6 @@ from typing import Any
 
 from orchestra_dbt_py.config import Settings
 from orchestra_dbt_py.core.graph import plural
-from orchestra_dbt_py.core.keys import KeyScope
 from orchestra_dbt_py.core.planner import Plan
 from orchestra_dbt_py.core.records import NodeRecord
 from orchestra_dbt_py.dbt.command import DbtCommand, exit_code
@@ -77,7 +76,7 @@ class StatefulBuild:
 
     def load_state(self) -> Mapping[str, NodeRecord]:
         """The state of the project's nodes, as it is now."""
-        scope = KeyScope.of(self.settings.integration_account_id, self.settings.local_run)
+        scope = self.planned.session.key_scope(self.settings)
         return scope.records_of(self.planned.nodes, self.planned.backend.load())
 
     def replan(self) -> tuple[Plan, Mapping[str, NodeRecord]]:

@@ -308,7 +308,8 @@ def state_validate(files: tuple[str, ...]) -> int:
 @click.argument("selection", nargs=-1, type=click.UNPROCESSED, metavar="[DBT SELECTION]...")
 def state_forget(everything: bool, selection: tuple[str, ...]) -> int:
     """Drop the records of the nodes a dbt selection names, or of every node with --all,
-    so that the next run rebuilds them.
+    so that the next run rebuilds them. With a selection, only the records of the dbt
+    target it runs in (`--target`) go; --all drops every target's.
 
     The selection is read as `orc plan` reads it (the arguments of `dbt build`; names
     before the first option are the selection): `orc state forget stg_orders+` or

@@ -118,7 +118,8 @@ def show(items: Mapping[str, NodeRecord], where: str, as_json: bool) -> None:
         sources = ", ".join(s.split(".", 2)[-1] for s in sorted(record.sources)) or "-"
         print(
             f"{key}  {_outcome_word(record.status)} {format_timestamp(record.last_updated)} "
-            f"({age})  status {record.status or '-'}  sources: {sources}"
+            f"({age})  status {record.status or '-'}  target {record.target or '-'}  "
+            f"sources: {sources}"
         )
 
 
@@ -178,29 +179,29 @@ def forget(settings: Settings, selection: list[str], everything: bool = False) -
 
     if everything:
         backend = open_backend(settings)
-        stored = backend.load()
-        names = {key: key for key in sorted(stored)}
+        selected = [(key, [key]) for key in sorted(backend.load())]
     else:
-        backend, stored, names = _selected_records(settings, selection)
-        if not names:
+        backend, selected = _selected_records(settings, selection)
+        if not selected:
             print(f"The selection matches no node: nothing forgotten in {backend.description}")
             return 0
-    gone = [key for key in names if key in stored]
+    gone = [(name, keys) for name, keys in selected if keys]
     if gone:
         print("Forgetting the records of:")
-        for key in gone:
-            print(f"  {names[key]}")
-        backend.save({}, removals=gone)
-    print(f"Forgot {len(gone)} of {plural(len(names), 'selected node')} in {backend.description}")
+        for name, _ in gone:
+            print(f"  {name}")
+        backend.save({}, removals=[key for _, keys in gone for key in keys])
+    print(
+        f"Forgot {len(gone)} of {plural(len(selected), 'selected node')} in {backend.description}"
+    )
     return 0
 
 
 def _selected_records(
     settings: Settings, selection: list[str]
-) -> tuple[StateBackend, dict[str, NodeRecord], dict[str, str]]:
-    """The state, its records, and the state key of each node the selection names, with the
-    node's name; a missing or empty selection is an error, never every node."""
-    from orchestra_dbt_py.core.keys import KeyScope
+) -> tuple[StateBackend, list[tuple[str, list[str]]]]:
+    """The state, and the name of each node the selection names with the stored keys of this
+    target's records of it; a missing or empty selection is an error, never every node."""
     from orchestra_dbt_py.dbt.command import parse_build_arguments
     from orchestra_dbt_py.dbt.graph import plain_nodes
     from orchestra_dbt_py.dbt.queries import Warehouse
@@ -224,9 +225,9 @@ def _selected_records(
     backend = open_backend(settings, dbt=lambda: warehouse)
     stored = backend.load()
     nodes = plain_nodes(session.manifest, {})
-    scope = KeyScope.of(settings.integration_account_id, settings.local_run)
+    scope = session.key_scope(settings)
     selected = sorted(session.selected_ids(), key=lambda uid: nodes[uid].label)
-    return backend, stored, {scope.key(nodes[uid]): nodes[uid].label for uid in selected}
+    return backend, [(nodes[uid].label, scope.own_keys(nodes[uid], stored)) for uid in selected]
 
 
 def _describe_age(age: timedelta) -> str:

@@ -11,7 +11,6 @@ from datetime import UTC, datetime
 from orchestra_dbt_py.config import Settings
 from orchestra_dbt_py.core.graph import Node, sources_to_measure, versioned_relations
 from orchestra_dbt_py.core.implicit import SqlInputs
-from orchestra_dbt_py.core.keys import KeyScope
 from orchestra_dbt_py.core.planner import Plan, PlanOptions, plan, rebuild_reason
 from orchestra_dbt_py.core.records import NodeRecord
 from orchestra_dbt_py.core.versions import DataVersion, source_version
@@ -87,7 +86,7 @@ def decide(
     """Read the state, measure and plan: the decision on the state and data as they are now
     (again after waiting for another run)."""
     nodes = graph.nodes
-    scope = KeyScope.of(settings.integration_account_id, settings.local_run)
+    scope = session.key_scope(settings)
     state = scope.records_of(nodes, backend.load())
     hooked = [
         uid

@@ -18,6 +18,7 @@ from typing import Any
 from orchestra_dbt_py.core.finished import finished_record
 from orchestra_dbt_py.core.graph import Node, holds_data
 from orchestra_dbt_py.core.implicit import SqlInputs
+from orchestra_dbt_py.core.keys import KeyScope
 from orchestra_dbt_py.core.records import NodeRecord
 from orchestra_dbt_py.core.versions import DataVersion
 from orchestra_dbt_py.state.backend import StateBackend
@@ -35,7 +36,8 @@ class RunRecorder:
     versions: Mapping[str, DataVersion]
     checksums: Mapping[str, str | None]
     backend: StateBackend
-    key_of: Callable[[str], str]
+    # Which keys each record is written under, stamped with this run's target.
+    scope: KeyScope
     # For runs that build partial data (--empty, --sample): every node run is forgotten.
     forget_everything: bool = False
     # What each model's compiled SQL reads beyond its refs and sources, found at plan time.
@@ -87,15 +89,18 @@ class RunRecorder:
                 self.known.pop(uid, None)
             self._pending[uid] = record
             # Where the backend keeps a journal, the outcome is kept at once.
-            key = self.key_of(uid)
             try:
                 if record is None:
-                    self.backend.journal({}, (key,))
+                    self.backend.journal({}, self.scope.keys(node))
                 else:
-                    self.backend.journal({key: record}, ())
+                    self.backend.journal(self.scope.entries(node, record), ())
             except Exception as error:  # the checkpoint and final saves still carry it
                 self.save_error = error
         self._finished.set()
+
+    def key_of(self, uid: str) -> str:
+        """The key of the node's record (claims are kept under it too)."""
+        return self.scope.key(self.nodes[uid])
 
     def update_inputs(
         self,
@@ -154,8 +159,14 @@ class RunRecorder:
             pending, self._pending = self._pending, {}
         if not pending:
             return
-        updates = {self.key_of(uid): r for uid, r in pending.items() if r is not None}
-        removals = [self.key_of(uid) for uid, r in pending.items() if r is None]
+        updates: dict[str, NodeRecord] = {}
+        removals: list[str] = []
+        for uid, record in pending.items():
+            node = self.nodes[uid]
+            if record is None:
+                removals.extend(self.scope.keys(node))
+            else:
+                updates.update(self.scope.entries(node, record))
         started = time.perf_counter()
         try:
             self.backend.save(updates, removals)

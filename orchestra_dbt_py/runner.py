@@ -22,7 +22,6 @@ from orchestra_dbt_py.config import ALWAYS_ON, Settings
 from orchestra_dbt_py.coordination import Coordinator, live_claims
 from orchestra_dbt_py.core.claims import Claim
 from orchestra_dbt_py.core.graph import plural, times
-from orchestra_dbt_py.core.keys import KeyScope
 from orchestra_dbt_py.core.planner import Plan
 from orchestra_dbt_py.core.records import format_timestamp
 from orchestra_dbt_py.dbt.command import DbtCommand
@@ -129,7 +128,7 @@ def _run_stateful(command: DbtCommand, settings: Settings, env: Mapping[str, str
 
 def _recorder(planned: PlannedRun, command: DbtCommand, settings: Settings) -> RunRecorder:
     """The recorder of this run's results, starting from the state it planned on."""
-    scope = KeyScope.of(settings.integration_account_id, settings.local_run)
+    scope = planned.session.key_scope(settings)
     nodes = planned.nodes
     return RunRecorder(
         nodes=nodes,
@@ -137,7 +136,7 @@ def _recorder(planned: PlannedRun, command: DbtCommand, settings: Settings) -> R
         versions=planned.versions,
         checksums=planned.graph.checksums,
         backend=planned.backend,
-        key_of=lambda uid: scope.key(nodes[uid]),
+        scope=scope,
         forget_everything=bool(command.partial_data_flags),
         sql_inputs=planned.sql_inputs,
     )
@@ -222,7 +221,7 @@ def _write_artifacts(build: StatefulBuild, decided: Plan, started_at: datetime) 
 
 
 def _live_claims(planned: PlannedRun, settings: Settings) -> dict[str, Claim]:
-    scope = KeyScope.of(settings.integration_account_id, settings.local_run)
+    scope = planned.session.key_scope(settings)
     keys = {scope.key(planned.nodes[uid]): uid for uid in planned.plan.decisions}
     try:
         return live_claims(planned.backend, keys, datetime.now(UTC))

@@ -27,7 +27,7 @@
             'last_updated': orchestra_dbt._state_time(completed) if completed else now,
             'execution_time': result.execution_time} -%}
       {%- if partial -%}
-        {%- do removed.append(orchestra_dbt._state_key(node, account)) -%}
+        {%- do removed.extend(orchestra_dbt._state_keys(node, account)) -%}
       {%- else -%}
         {%- do (finished if passed else failed).update({node.unique_id: done}) -%}
       {%- endif -%}
@@ -37,15 +37,14 @@
 {%- endmacro %}
 
 
-{#- [state_key, 'node', last_updated, item JSON] of every node whose build did not
-    succeed: `_failed_item`. -#}
+{#- The state rows (`_state_entries`) of every node whose build did not succeed:
+    `_failed_item`. -#}
 {% macro _failed_records(failed) -%}
   {%- set account = orchestra_dbt._state_account() -%}
   {%- set rows = [] -%}
   {%- for unique_id, done in failed.items() -%}
     {%- set node = graph.nodes[unique_id] -%}
-    {%- set item = orchestra_dbt._failed_item(node, done) -%}
-    {%- do rows.append([orchestra_dbt._state_key(node, account), 'node', done.last_updated, tojson(item, sort_keys=true)]) -%}
+    {%- do rows.extend(orchestra_dbt._state_entries(node, account, orchestra_dbt._failed_item(node, done))) -%}
   {%- endfor -%}
   {{ return(rows) }}
 {%- endmacro %}
@@ -66,7 +65,7 @@
 {%- endmacro %}
 
 
-{#- [state_key, 'node', last_updated, item JSON] of every finished node; `table_versions`
+{#- The state rows (`_state_entries`) of every finished node; `table_versions`
     is what _table_versions measured (none: leave the tables' versions out). -#}
 {% macro _node_records(finished, observed, table_versions, state_table=none) -%}
   {%- set inputs_of = {} -%}
@@ -81,7 +80,7 @@
     {%- set node = graph.nodes[unique_id] -%}
     {%- set item = orchestra_dbt._node_item(node, done, inputs_of[unique_id], observed, versions, fingerprints.get(unique_id)) -%}
     {%- do orchestra_dbt._add_table_version(item, node, table_versions) -%}
-    {%- do rows.append([orchestra_dbt._state_key(node, account), 'node', done.last_updated, tojson(item, sort_keys=true)]) -%}
+    {%- do rows.extend(orchestra_dbt._state_entries(node, account, item)) -%}
   {%- endfor -%}
   {{ return(rows) }}
 {%- endmacro %}

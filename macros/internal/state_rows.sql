@@ -34,12 +34,47 @@
 {%- endmacro %}
 
 
-{#- dbt-orchestra's key rule, as orc applies it (its `state_key`). -#}
+{#- The key of a node's full record in this target, as orc keys it (core.keys.KeyScope.key):
+    `<unique_id>@<relation>`, or `@<the target's default location>` for a node without a
+    relation; with an integration account, dbt-orchestra's `<account>.<relation>`. -#}
 {% macro _state_key(node, account) -%}
   {%- if account -%}
     {{ return(account ~ '.' ~ (node.relation_name or node.unique_id)) }}
   {%- endif -%}
-  {{ return(node.unique_id) }}
+  {%- set where = node.relation_name or orchestra_dbt._state_location() -%}
+  {{ return(node.unique_id ~ '@' ~ where if where else node.unique_id) }}
+{%- endmacro %}
+
+{#- Every key a record of the node is written under: its key, then its mirror's (the plain
+    unique id), as KeyScope.keys. -#}
+{% macro _state_keys(node, account) -%}
+  {%- set key = orchestra_dbt._state_key(node, account) -%}
+  {{ return([key] if account or key == node.unique_id else [key, node.unique_id]) }}
+{%- endmacro %}
+
+{#- The target's default location, `"database"."schema"` as the adapter quotes relations. -#}
+{% macro _state_location() -%}
+  {{ return(api.Relation.create(database=target.database, schema=target.schema).render()) }}
+{%- endmacro %}
+
+{#- The state rows [key, 'node', last_updated, item JSON] of one node's item, as
+    KeyScope.entries writes them: the item stamped with this target under the node's key,
+    and its slim mirror (dbt-orchestra's fields, relation and target) under the plain key. -#}
+{% macro _state_entries(node, account, item) -%}
+  {%- set full = {} -%}
+  {%- do full.update(item) -%}
+  {%- do full.update({'target': target.name}) -%}
+  {%- set mirror = {
+        'last_updated': full.last_updated,
+        'checksum': full.checksum,
+        'sources': full.sources or {},
+        'relation': full.relation,
+        'target': full.target} -%}
+  {%- set rows = [] -%}
+  {%- for key in orchestra_dbt._state_keys(node, account) -%}
+    {%- do rows.append([key, 'node', full.last_updated, tojson(mirror if loop.index > 1 else full, sort_keys=true)]) -%}
+  {%- endfor -%}
+  {{ return(rows) }}
 {%- endmacro %}
 
 {#- The account that _state_key prefixes to keys; none outside Orchestra. -#}

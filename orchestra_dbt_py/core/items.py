@@ -205,6 +205,7 @@ def _parse_item(item: Any) -> NodeRecord:
         version=version,
         definition=definition,
         reads=reads,
+        target=_optional_str(item, "target"),
         extra={key: value for key, value in item.items() if key not in RECORD_FIELDS},
     )
 
@@ -228,7 +229,7 @@ def dump_item(record: NodeRecord) -> dict[str, Any]:
     fingerprint = record.hook_fingerprint or record.fingerprint
     if fingerprint is not None:
         item["fingerprint"] = fingerprint
-    for name in ("relation", "status", "execution_time"):
+    for name in ("relation", "target", "status", "execution_time"):
         value = getattr(record, name)
         if value is not None:
             item[name] = value

@@ -40,6 +40,7 @@ RECORD_FIELDS = frozenset(
         "version",
         "definition",
         "reads",
+        "target",
     }
 )
 
@@ -69,6 +70,7 @@ class NodeRecord:
     compiled SQL read beyond its refs and sources (relations by name, table functions, the
     clock; see `core.implicit`) with the version or value of each at plan time, for the
     definition this record's fingerprint names (None: not known, an older record).
+    `target` is the dbt target whose run wrote the record (None in older records).
 
     All timestamps are timezone-aware UTC (naive values given to the constructor are taken
     as UTC, other offsets are converted). Mappings are read-only
@@ -90,6 +92,7 @@ class NodeRecord:
     version: Mapping[str, str] | None = None
     definition: Mapping[str, str] | None = None
     reads: Mapping[str, Mapping[str, str]] | None = None
+    target: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.last_updated, datetime):

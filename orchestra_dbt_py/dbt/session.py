@@ -9,12 +9,13 @@ from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dbt.adapters.factory import get_adapter_by_type
 from dbt.cli.main import dbtRunner, dbtRunnerResult
 from dbt.contracts.graph.manifest import Manifest
 
+from orchestra_dbt_py.core.keys import KeyScope
 from orchestra_dbt_py.dbt.command import (
     RESOURCE_TYPES_BY_COMMAND,
     SELECTION_PARAMS,
@@ -22,6 +23,9 @@ from orchestra_dbt_py.dbt.command import (
     accepted_params,
 )
 from orchestra_dbt_py.errors import OrcError, one_line
+
+if TYPE_CHECKING:
+    from orchestra_dbt_py.config import Settings
 
 __all__ = ["RECORDER_ENV", "DbtSession", "EventCallback", "recorded_by_orc"]
 
@@ -54,6 +58,17 @@ class DbtSession:
     @property
     def config(self) -> Any:
         return self.adapter.config
+
+    def key_scope(self, settings: Settings) -> KeyScope:
+        """The state keys of this target's records (core.keys): its name and its default
+        location, rendered as the adapter renders relations (the hooks' `_state_location`)."""
+        credentials = self.config.credentials
+        location = self.adapter.Relation.create(
+            database=credentials.database, schema=credentials.schema
+        ).render()
+        target = self.config.target_name
+        account = settings.integration_account_id
+        return KeyScope.of(account, settings.local_run, target, location or None)
 
     @property
     def target_dir(self) -> Path:

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from tests.support.tutorial import Project
+from tests.support.tutorial import Project, full_key
 
 LARGE = "model.jaffle_tutorial.fct_large_orders"
 PAYMENTS = "model.jaffle_tutorial.stg_payments"
@@ -37,8 +37,8 @@ def edit(project: Project, relative: str, old: str, new: str) -> None:
 
 
 def test_the_reason_names_the_part_that_changed(built: Project) -> None:
-    state = json.loads(built.state_path.read_text())["state"]
-    assert "sql" in state[LARGE]["definition"]
+    document = json.loads(built.state_path.read_text())
+    assert "sql" in document["state"][full_key(document, LARGE)]["definition"]
 
     edit(built, "models/marts/fct_large_orders.sql", "select *", "select *, 1 as one")
     assert rebuilt_because(built)[LARGE] == "definition changed: its SQL"

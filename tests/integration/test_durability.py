@@ -56,8 +56,10 @@ class Synthetic:
         )
 
     def state(self) -> dict[str, NodeRecord]:
-        """The state as the next run will see it (the document and its journal)."""
-        return LocalFileBackend(self.state_path).load()
+        """The full records of the state as the next run will see it (the document and its
+        journal), by unique id (keys are `<unique_id>@<relation>`)."""
+        loaded = LocalFileBackend(self.state_path).load()
+        return {key.partition("@")[0]: record for key, record in loaded.items() if "@" in key}
 
     def plan(self, target_path: str = "target") -> dict[str, Any]:
         return json.loads((self.dir / target_path / "orc_plan.json").read_text())

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from orchestra_dbt_py.core.claims import Claim, dump_board, parse_board
-from tests.support.tutorial import Project
+from tests.support.tutorial import Project, full_key
 
 FCT = "model.jaffle_tutorial.fct_orders"
 
@@ -16,8 +16,7 @@ FCT = "model.jaffle_tutorial.fct_orders"
 def claimed_by_another_run(project: Project, minutes: float) -> Claim:
     now = datetime.now(UTC)
     claim = Claim("elsewhere01", "etl-2", 8120, "ana", now, now + timedelta(minutes=minutes))
-    state = json.loads(project.state_path.read_text())["state"]
-    fct_key = next(k for k in state if k.endswith("fct_orders") or k == FCT)  # its state key
+    fct_key = full_key(json.loads(project.state_path.read_text()), FCT)  # its state key
     project.state_path.with_name("state.json.claims").write_text(dump_board({fct_key: claim}))
     return claim
 

@@ -8,7 +8,14 @@ from __future__ import annotations
 import json
 from datetime import date, timedelta
 
-from tests.support.tutorial import Project, assert_matches_full_build, built_relations, name, ran
+from tests.support.tutorial import (
+    Project,
+    assert_matches_full_build,
+    built_relations,
+    full_key,
+    name,
+    ran,
+)
 
 BY_NAME = """\
 {{ config(materialized='table') }}
@@ -54,7 +61,7 @@ def test_a_relation_read_by_name_and_the_date_are_inputs(built: Project) -> None
 
     # The next day, as the state would have it: the recorded date is yesterday's.
     state = json.loads(built.state_path.read_text())
-    record = state["state"]["model.jaffle_tutorial.recent_orders"]
+    record = state["state"][full_key(state, "model.jaffle_tutorial.recent_orders")]
     today = record["reads"]["clock:CURRENT_DATE"]["value"]
     yesterday = (date.fromisoformat(today) - timedelta(days=1)).isoformat()
     record["reads"]["clock:CURRENT_DATE"]["value"] = yesterday

@@ -90,7 +90,9 @@ def all_nodes(target: str) -> set[str]:
 
 def name(unique_id: str) -> str:
     """`model.p.sh_stg_orders` -> `sh_stg_orders`; `test.p.not_null_x_id.abc123` ->
-    `not_null_x_id`; a unit test -> its own name."""
+    `not_null_x_id`; a unit test -> its own name. A state key `<unique_id>@<relation>`
+    names its node the same way."""
+    unique_id = unique_id.partition("@")[0]
     if unique_id.startswith("test."):
         return unique_id.split(".")[2]
     return unique_id.rsplit(".", 1)[-1]
@@ -211,14 +213,16 @@ class HookedProject:
         return [Row(*(str(cell) for cell in row)) for row in found]
 
     def items(self, table: str | None = None) -> dict[str, dict[str, Any]]:
-        """The rows by node name, each parsed, after checking there is exactly one row per
-        key and no other kind of row (a run deletes the observation it made)."""
+        """The full records by node name, each parsed, after checking there is exactly one
+        row per key and no other kind of row (a run deletes the observation it made); the
+        slim mirrors under plain unique ids are left out."""
         rows = self.rows(table)
         assert [r for r in rows if r.kind != "node"] == []
         keys = [r.key for r in rows]
         assert len(keys) == len(set(keys)), f"more than one row for a key: {sorted(keys)}"
+        mirrored = {key.partition("@")[0] for key in keys if "@" in key}
         items = {}
-        for row in rows:
+        for row in (row for row in rows if row.key not in mirrored):
             item = json.loads(row.item)
             assert moment(item["last_updated"]) == moment(row.last_updated), row
             items[name(row.key)] = item

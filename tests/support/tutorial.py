@@ -237,6 +237,13 @@ COMPARED = {
 }
 
 
+def full_key(document: Mapping[str, Any], unique_id: str) -> str:
+    """The key of a node's full record in a state document of one target
+    (`<unique_id>@<relation>`; the plain key holds a slim mirror)."""
+    (key,) = (key for key in document["state"] if key.partition("@")[0] == unique_id and "@" in key)
+    return key
+
+
 def name(unique_id: str) -> str:
     return (
         unique_id.split(".")[2] if unique_id.startswith("test.") else unique_id.rsplit(".", 1)[-1]

@@ -2,10 +2,11 @@
 
 The hooks record runs that `orc` does not wrap, in Jinja; `orc` reads those records with the
 Python core. Three rules are written in both languages and must agree: which relations a
-node's data depends on (`data_inputs` / `_data_inputs`), the state key of a node
-(`KeyScope.key` / `_state_key`), and the record a finished node leaves
-(`finished_record` / `_node_item`). This test runs both on the same generated graphs, the
-Jinja through dbt's own template engine (tests/support/macro_render.py).
+node's data depends on (`data_inputs` / `_data_inputs`), the state keys and rows of a node
+(`KeyScope.key`, `keys`, `entries` / `_state_key`, `_state_keys`, `_state_entries`), and the
+record a finished node leaves (`finished_record` / `_node_item`). This test runs both on the
+same generated graphs, the Jinja through dbt's own template engine
+(tests/support/macro_render.py).
 """
 
 from __future__ import annotations
@@ -96,9 +97,38 @@ def test_data_inputs_agree(seed: int) -> None:
 def test_state_keys_agree(seed: int, account: str | None) -> None:
     nodes, graph = generated_graph(seed)
     renderer = MacroRenderer("postgres", graph=graph)
-    scope = KeyScope(account)
+    location = renderer.call("_state_location")
+    assert location == '"analytics"."dbt_dev"'  # the target's database and schema, quoted
+    scope = KeyScope(account, "dev", location)
+    record = NodeRecord(
+        last_updated=T0,
+        checksum="c",
+        sources={"source.spec.raw.s0": T0},
+        hook_fingerprint="hook1:f",
+    )
+    item = {
+        "last_updated": format_timestamp(T0),
+        "checksum": "c",
+        "sources": {"source.spec.raw.s0": format_timestamp(T0)},
+        "fingerprint": "hook1:f",
+    }
     for uid, node in graph["nodes"].items():
         assert renderer.call("_state_key", node, account) == scope.key(nodes[uid]), uid
+        assert renderer.call("_state_keys", node, account) == scope.keys(nodes[uid]), uid
+        python = scope.entries(nodes[uid], replace(record, relation=nodes[uid].relation))
+        rows = renderer.call(
+            "_state_entries", node, account, {**item, "relation": node["relation_name"]}
+        )
+        assert [row[0] for row in rows] == list(python), uid
+        for key, _, last_updated, text in rows:
+            assert last_updated == item["last_updated"]
+            assert parse_item_json(key, text, "the hook's item") == python[key], (uid, key)
+
+
+def test_keys_without_a_database() -> None:
+    """dbt-spark has no database: the default location is the schema alone."""
+    renderer = MacroRenderer("spark")
+    assert renderer.call("_state_location") == "dbt_dev"
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -199,11 +229,12 @@ def test_the_record_of_a_build_that_did_not_succeed_agrees(seed: int) -> None:
                 assert list(outcome["finished"]) == [uid] and outcome["failed"] == {}
                 continue
             assert outcome["finished"] == {} and list(outcome["failed"]) == [uid], status
-            (row,) = renderer.call("_failed_records", outcome["failed"])
-            assert row[:3] == [uid, "node", format_timestamp(now)]
+            row, mirror = renderer.call("_failed_records", outcome["failed"])
+            key = KeyScope(None, "dev", renderer.call("_state_location")).key(nodes[uid])
+            assert row[:3] == [key, "node", format_timestamp(now)] and mirror[0] == uid
             jinja = parse_item_json(uid, row[3], "the hook's item")
             assert jinja.extra == {"recorded_by": "orchestra_dbt.record_run"}
-            assert replace(jinja, extra={}) == python, (uid, status)
+            assert replace(jinja, extra={}) == replace(python, target="dev"), (uid, status)
 
 
 def test_the_spec_can_fail() -> None:

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from orchestra_dbt_py.core.graph import Node
+from orchestra_dbt_py.core.keys import KeyScope
 from orchestra_dbt_py.core.records import NodeRecord
 from orchestra_dbt_py.core.versions import source_version
 from orchestra_dbt_py.recorder import RunRecorder
@@ -27,6 +28,7 @@ NODES = {
     SKIPPED: Node(SKIPPED, "model", "table", (FAILING,), '"d"."s"."after"', "fp-a"),
     TEST: Node(TEST, "test", "test", (TABLE,), None, "fp-t"),
 }
+SCOPE = KeyScope(target="dev", location='"d"."s"')
 
 
 def old_record(uid: str) -> NodeRecord:
@@ -36,15 +38,18 @@ def old_record(uid: str) -> NodeRecord:
 def test_outcomes_are_recorded(tmp_path: Path) -> None:
     backend = LocalFileBackend(tmp_path / "state.json")
     backend.init()
+    # Records of an older orc, under plain keys: read as this target's (same relation).
     backend.update({uid: old_record(uid) for uid in (FAILING, SKIPPED)})
     clock = iter(T0 + timedelta(minutes=i) for i in range(1, 100))
+    known = SCOPE.records_of(NODES, backend.load())
+    assert known == {uid: old_record(uid) for uid in (FAILING, SKIPPED)}
     recorder = RunRecorder(
         nodes=NODES,
-        known=backend.load(),
+        known=known,
         versions={SRC: source_version(T0 - timedelta(hours=1), {"rows": "3"})},
         checksums={TABLE: "abc"},
         backend=backend,
-        key_of=lambda uid: uid,
+        scope=SCOPE,
         clock=lambda: next(clock),
     )
     recorder.start()
@@ -55,7 +60,20 @@ def test_outcomes_are_recorded(tmp_path: Path) -> None:
     recorder.node_finished(SKIPPED, "skipped", 0.0)
     recorder.finish()
 
-    saved = backend.load()
+    document = backend.load()
+    saved = SCOPE.records_of(NODES, document)
+    assert {key for key in document if "@" in key} == {
+        f"{uid}@{NODES[uid].relation or SCOPE.location}" for uid in saved
+    }
+    assert all(record.target == "dev" for record in saved.values())
+    # The plain keys hold slim mirrors (dbt-orchestra's fields, relation and target).
+    assert document[TABLE] == NodeRecord(
+        last_updated=saved[TABLE].last_updated,
+        checksum="abc",
+        sources={SRC: T0 - timedelta(hours=1)},
+        relation='"d"."s"."fct"',
+        target="dev",
+    )
     table = saved[TABLE]
     assert table.fingerprint == "fp-fct" and table.checksum == "abc"
     assert table.relation == '"d"."s"."fct"' and table.status == "success"
@@ -65,7 +83,7 @@ def test_outcomes_are_recorded(tmp_path: Path) -> None:
     assert table.version == {}  # measured after the run (set_table_versions)
     recorder.set_table_versions({TABLE: {"rows": "3"}})
     recorder.finish()
-    assert backend.load()[TABLE].version == {"rows": "3"}
+    assert SCOPE.records_of(NODES, backend.load())[TABLE].version == {"rows": "3"}
     assert table.upstream == {VIEW: saved[VIEW].last_updated}
     assert saved[TEST].status == "warn"
     assert saved[TEST].upstream == {TABLE: table.last_updated}
@@ -77,6 +95,7 @@ def test_outcomes_are_recorded(tmp_path: Path) -> None:
             relation=NODES[uid].relation,
             status=status,
             execution_time=0.3 if status == "error" else 0.0,
+            target="dev",
         )
     assert recorder.statuses[SKIPPED] == "skipped"
 
@@ -84,6 +103,6 @@ def test_outcomes_are_recorded(tmp_path: Path) -> None:
 def test_exceptions_never_escape_the_dbt_callback(tmp_path: Path) -> None:
     backend = LocalFileBackend(tmp_path / "state.json")
     backend.init()
-    recorder = RunRecorder(NODES, {}, {}, {}, backend, key_of=lambda uid: uid)
+    recorder = RunRecorder(NODES, {}, {}, {}, backend, SCOPE)
     recorder.on_event(object())  # not an event at all
     assert recorder.statuses == {}

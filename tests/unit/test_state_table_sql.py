@@ -729,10 +729,16 @@ def observation_answer(observed: dict[str, dict[str, str]]) -> Any:
     )
 
 
+def state_key(unique_id: str) -> str:
+    """A node's key in the default target (postgres: "analytics"."dbt_dev")."""
+    relation = GRAPH["nodes"][unique_id]["relation_name"] or '"analytics"."dbt_dev"'
+    return f"{unique_id}@{relation}"
+
+
 def dim_answer() -> Any:
     return table(
         ["state_key", "last_updated", "item"],
-        [DIM, DIM_BUILT, json.dumps({"last_updated": DIM_BUILT})],
+        [state_key(DIM), DIM_BUILT, json.dumps({"last_updated": DIM_BUILT})],
     )
 
 
@@ -795,9 +801,25 @@ def data_versions_calls(renderer: MacroRenderer) -> list[list[str]]:
 
 
 def written_items(renderer: MacroRenderer) -> dict[str, tuple[str, str, dict[str, Any]]]:
+    """The full records written, by unique id, after checking that each is under its key,
+    stamped with the target, and followed by its slim mirror under the unique id (with an
+    account: by their keys, which have no mirror)."""
     (insert,) = [s for s in renderer.warehouse.statements if s.sql.startswith("insert")]
     rows = inserted_rows(parse_one(insert.sql, BY_TYPE["postgres"], exp.Insert))
-    return {key: (kind, moment, json.loads(item)) for key, kind, moment, item in rows}
+    if not any("@" in row[0] for row in rows):
+        written = {key: (kind, moment, json.loads(item)) for key, kind, moment, item in rows}
+        assert all(item.pop("target") == "dev" for _, _, item in written.values())
+        return written
+    full = {key: (kind, moment, json.loads(item)) for key, kind, moment, item in rows[::2]}
+    mirrors = {key: (kind, moment, json.loads(item)) for key, kind, moment, item in rows[1::2]}
+    found = {key.partition("@")[0]: row for key, row in full.items()}
+    assert list(full) == [state_key(uid) for uid in found]
+    assert list(mirrors) == list(found)
+    for uid, (kind, moment, item) in found.items():
+        assert item.pop("target") == "dev"
+        slim = {name: item[name] for name in ("last_updated", "checksum", "sources", "relation")}
+        assert mirrors[uid] == (kind, moment, {**slim, "target": "dev"})
+    return found
 
 
 def test_record_run_writes_what_the_run_built() -> None:
@@ -911,7 +933,7 @@ def test_record_run_statements() -> None:
     observation = parse_one(statements[0].sql, warehouse, exp.Select)
     assert string_literals(observation) == ["observation", INVOCATION]
     known = parse_one(statements[1].sql, warehouse, exp.Select)
-    assert string_literals(known) == ["node", DIM]
+    assert string_literals(known) == ["node", state_key(DIM)]
 
     used = string_literals(parse_one(statements[6].sql, warehouse, exp.Delete))
     assert used[:2] == ["observation", INVOCATION]
@@ -1023,7 +1045,8 @@ def test_record_run_of_partial_data_forgets_everything_built(
         "commit",
     ]
     removal = parse_one(renderer.warehouse.statements[2].sql, BY_TYPE["postgres"], exp.Delete)
-    assert key_filter(removal) == [BASE, BASE_VIEW, FINAL, BROKEN, NOT_NULL]
+    removed = [BASE, BASE_VIEW, FINAL, BROKEN, NOT_NULL]
+    assert key_filter(removal) == [key for uid in removed for key in (state_key(uid), uid)]
     assert data_versions_calls(renderer) == []  # nothing is recorded: nothing measured
 
 
