@@ -24,12 +24,14 @@ if TYPE_CHECKING:
 
 # Bump when the content or layout of the payload changes: every stored fingerprint then
 # differs from the new ones, so nothing is reused on the strength of an older algorithm.
-FINGERPRINT_VERSION = 1
+FINGERPRINT_VERSION = 2
 
 DEFAULT_RESOURCE_TYPES = frozenset({"model", "seed", "snapshot", "test"})
 
 # Config keys that do not change what a node writes. Only scheduling policy belongs here.
 _CONFIG_EXCLUDED = frozenset({"freshness"})
+# dbt State's scheduling and cloning policy inside `state:`, likewise.
+_STATE_POLICY_KEYS = frozenset({"lag_tolerance", "require_fresh_data_from", "pre_clone"})
 # Source settings that only say how freshness is measured, not what the source holds.
 _SOURCE_CONFIG_EXCLUDED = frozenset({"freshness", "loaded_at_field", "loaded_at_query"})
 
@@ -86,6 +88,12 @@ class _Fingerprinter:
         config = plain(node.config.to_dict())
         for key in _CONFIG_EXCLUDED:
             config.pop(key, None)
+        if isinstance(config.get("state"), dict):
+            state = {k: v for k, v in config["state"].items() if k not in _STATE_POLICY_KEYS}
+            if state:
+                config["state"] = state
+            else:
+                del config["state"]
         refs = Refs()
         refs.scan_strings(config)
         payload: dict[str, Any] = {
@@ -94,14 +102,9 @@ class _Fingerprinter:
             "resource_type": resource_type,
             "language": str(getattr(node, "language", "") or ""),
             "config": config,
-            "relation": {
-                "adapter_type": self.adapter_type,
-                "database": node.database,
-                "schema": node.schema,
-                "alias": getattr(node, "alias", None),
-                "relation_name": getattr(node, "relation_name", None),
-                "version": getattr(node, "version", None),
-            },
+            # Not the relation it builds into (nor its parents'): the same code gets the same
+            # fingerprint in every target. The record's relation guards a move (rule 1).
+            "adapter_type": self.adapter_type,
         }
         payload["code"] = self.code(node, resource_type, refs)
         payload.update(self.docs_and_contract(node, config))
@@ -177,9 +180,9 @@ class _Fingerprinter:
                     if parent_id in self.computed_reads:
                         self.computed_reads.add(node.unique_id)
                 else:
-                    result.append(
-                        {"id": parent_id, "relation": getattr(parent, "relation_name", None)}
-                    )
+                    # Its relation is the parent's own business: a parent that moves is
+                    # rebuilt, which counts as new data for this node.
+                    result.append({"id": parent_id})
                 continue
             source = self.manifest.sources.get(parent_id)
             if source is not None:
