@@ -15,11 +15,14 @@ import subprocess
 import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from orchestra_dbt_py.core.graph import BuildAfter
+from orchestra_dbt_py.dbt.graph import plain_nodes
 from orchestra_dbt_py.fingerprint import fingerprint_definitions, project_settings, vars_provider
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "projects" / "fingerprint"
@@ -292,7 +295,12 @@ def test_scheduling_and_documentation_edits_change_nothing(
         "materialized: table\n      state: {lag_tolerance: 4h, require_fresh_data_from: all, "
         "pre_clone: always}",
     )
-    assert changed(baseline, project.parse().fingerprints) == set()
+    parsed = project.parse()
+    assert changed(baseline, parsed.fingerprints) == set()
+    # dbt takes them as config; orc reads them, and its own build_after wins.
+    configured = plain_nodes(parsed.manifest, {})[CONFIGURED]
+    assert configured.pre_clone == "always"
+    assert configured.build_after == BuildAfter(timedelta(hours=6))
 
 
 def test_a_var_nobody_reads_changes_nothing(project: Project, baseline: dict[str, str]) -> None:
