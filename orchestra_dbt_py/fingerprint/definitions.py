@@ -30,8 +30,8 @@ DEFAULT_RESOURCE_TYPES = frozenset({"model", "seed", "snapshot", "test"})
 
 # Config keys that do not change what a node writes. Only scheduling policy belongs here.
 _CONFIG_EXCLUDED = frozenset({"freshness"})
-# dbt State's scheduling and cloning policy inside `state:`, likewise.
-_STATE_POLICY_KEYS = frozenset({"lag_tolerance", "require_fresh_data_from", "pre_clone"})
+# Scheduling and cloning policies inside `state:` or `meta.orchestra_dbt`, likewise.
+_POLICY_KEYS = frozenset({"lag_tolerance", "require_fresh_data_from", "pre_clone"})
 # Source settings that only say how freshness is measured, not what the source holds.
 _SOURCE_CONFIG_EXCLUDED = frozenset({"freshness", "loaded_at_field", "loaded_at_query"})
 
@@ -88,12 +88,8 @@ class _Fingerprinter:
         config = plain(node.config.to_dict())
         for key in _CONFIG_EXCLUDED:
             config.pop(key, None)
-        if isinstance(config.get("state"), dict):
-            state = {k: v for k, v in config["state"].items() if k not in _STATE_POLICY_KEYS}
-            if state:
-                config["state"] = state
-            else:
-                del config["state"]
+        _drop_policies(config, "state")
+        _drop_policies(config.get("meta") or {}, "orchestra_dbt")
         refs = Refs()
         refs.scan_strings(config)
         payload: dict[str, Any] = {
@@ -320,6 +316,17 @@ class _Fingerprinter:
             }
             self._all_env = {name: env_digest(name, self.env.get(name)) for name in sorted(names)}
         return self._all_env
+
+
+def _drop_policies(config: dict[str, Any], key: str) -> None:
+    """Take the policy keys out of `config[key]`, and the key itself if nothing is left."""
+    settings = config.get(key)
+    if isinstance(settings, dict):
+        kept = {name: value for name, value in settings.items() if name not in _POLICY_KEYS}
+        if kept:
+            config[key] = kept
+        else:
+            del config[key]
 
 
 def _default_node_ids(manifest: Manifest) -> Iterable[str]:

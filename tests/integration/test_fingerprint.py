@@ -295,8 +295,14 @@ def test_scheduling_and_documentation_edits_change_nothing(
         "materialized: table\n      state: {lag_tolerance: 4h, require_fresh_data_from: all, "
         "pre_clone: always}",
     )
+    project.edit(
+        "models/staging/_staging.yml",
+        "owner: data-team",
+        "owner: data-team\n        orchestra_dbt: {pre_clone: never, lag_tolerance: 1d}",
+    )
     parsed = project.parse()
     assert changed(baseline, parsed.fingerprints) == set()
+    assert plain_nodes(parsed.manifest, {})[STG_CUSTOMERS].pre_clone == "never"
     # dbt takes them as config; orc reads them, and its own build_after wins.
     configured = plain_nodes(parsed.manifest, {})[CONFIGURED]
     assert configured.pre_clone == "always"
