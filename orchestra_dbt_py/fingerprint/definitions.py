@@ -117,6 +117,14 @@ class _Fingerprinter:
             payload["test_target"] = {
                 "column_name": getattr(node, "column_name", None),
                 "attached_node": getattr(node, "attached_node", None),
+                # Where it stores its failures: unlike a model's, a test's record is not
+                # checked against its relation (rule 1), so its relation stays here.
+                "relation": [
+                    node.database,
+                    node.schema,
+                    getattr(node, "alias", None),
+                    getattr(node, "relation_name", None),
+                ],
             }
         payload["parents"] = self.parents(node)
         payload.update(self.references(node, config, refs))
