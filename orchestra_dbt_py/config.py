@@ -65,8 +65,9 @@ _ENV_VARS: dict[str, str] = {
     "wait_for_other_runs": "ORCHESTRA_WAIT_FOR_OTHER_RUNS",
     "max_wait_seconds": "ORCHESTRA_MAX_WAIT_SECONDS",
     "claim_lease_seconds": "ORCHESTRA_CLAIM_LEASE_SECONDS",
+    "defer_to_target": "ORCHESTRA_DEFER_TO_TARGET",
 }
-_STR_KEYS = frozenset({"state_file", "orchestra_env", "integration_account_id"})
+_STR_KEYS = frozenset({"state_file", "orchestra_env", "integration_account_id", "defer_to_target"})
 # Numbers of seconds, greater than zero.
 _SECONDS_KEYS = frozenset({"max_wait_seconds", "claim_lease_seconds"})
 _BOOL_KEYS = frozenset(_ENV_VARS) - _STR_KEYS - _SECONDS_KEYS
@@ -108,6 +109,9 @@ class Settings:
     wait_for_other_runs: bool = True
     max_wait_seconds: float = 3600.0
     claim_lease_seconds: float = 60.0
+    # The dbt target this run defers to (`none`: to none); unset, the profile decides
+    # (see dbt/deferral.py).
+    defer_to_target: str | None = None
     # The ALWAYS_ON keys that were set, for the `--debug` note.
     always_on_keys: tuple[str, ...] = ()
     api_key: str | None = field(default=None, repr=False)
@@ -210,6 +214,7 @@ def load_settings(
         )
 
     integration_account_id, _ = str_setting("integration_account_id")
+    defer_to_target, _ = str_setting("defer_to_target")
 
     def seconds_setting(key: str, default: float) -> float:
         raw, origin = str_setting(key)
@@ -238,6 +243,7 @@ def load_settings(
         wait_for_other_runs=bool_setting("wait_for_other_runs", True),
         max_wait_seconds=seconds_setting("max_wait_seconds", 3600.0),
         claim_lease_seconds=seconds_setting("claim_lease_seconds", 60.0),
+        defer_to_target=defer_to_target,
         always_on_keys=tuple(
             key
             for key in ALWAYS_ON

@@ -15,6 +15,7 @@ from orchestra_dbt_py.core.planner import Plan, PlanOptions, plan, rebuild_reaso
 from orchestra_dbt_py.core.records import NodeRecord
 from orchestra_dbt_py.core.versions import DataVersion, source_version
 from orchestra_dbt_py.dbt.command import DbtCommand
+from orchestra_dbt_py.dbt.deferral import deferred_target
 from orchestra_dbt_py.dbt.graph import ProjectGraph, read_graph
 from orchestra_dbt_py.dbt.hooks import HookRun, ProjectHooks
 from orchestra_dbt_py.dbt.queries import WITHOUT_PACKAGE, Warehouse
@@ -43,6 +44,8 @@ class PlannedRun:
     sql_inputs: dict[str, SqlInputs]
     # The project's on-run-start hooks, run before measuring (`orc dbt`, not `orc plan`).
     start_hooks: HookRun = field(default_factory=HookRun)
+    # The dbt target this run defers to (dbt/deferral.py), None for none.
+    defers_to: str | None = None
 
     @property
     def nodes(self) -> dict[str, Node]:
@@ -61,6 +64,7 @@ def make_plan(
     measured, as dbt runs them before any node)."""
     location = configured_location(settings)  # before the parse: a typo fails fast
     session = DbtSession(command)
+    defers_to = deferred_target(session, settings)
     warehouse = Warehouse(session, settings.require_explicit_source_freshness)
     # A warehouse state is read and written with the command's own project and target.
     backend = open_backend(settings, location=location, on_wait=on_wait, dbt=lambda: warehouse)
@@ -71,7 +75,8 @@ def make_plan(
     if not warehouse.has_package and (settings.debug or command.effective.get("debug")):
         console.say(WITHOUT_PACKAGE)  # nothing is missing unless the hooks or backend are
     decided = decide(session, backend, graph, selected, command, settings, warehouse)
-    return decided if started is None else replace(decided, start_hooks=started)
+    start_hooks = decided.start_hooks if started is None else started
+    return replace(decided, start_hooks=start_hooks, defers_to=defers_to)
 
 
 def decide(

@@ -54,6 +54,8 @@ def show_plan(
     """`orc plan`: the decisions `orc dbt build` would make; nothing is built or saved."""
     with orc_lines(command, stdout_for_data=as_json):
         planned = make_plan(command, settings, env)
+        if planned.defers_to is not None:
+            console.say(f"defers to {planned.defers_to}")
         starting = ProjectHooks(planned.session).count(START)
         if starting:
             console.say(
@@ -61,7 +63,9 @@ def show_plan(
                 "measures; this plan ran none, and does not see what they will write"
             )
         saved = estimated_savings(planned.plan, planned.state)
-        document = plan_document(command.args, planned.plan, planned.nodes, {}, saved)
+        document = plan_document(
+            command.args, planned.plan, planned.nodes, {}, saved, planned.defers_to
+        )
         claims = _live_claims(planned, settings)
         document["claims"] = [
             {
@@ -192,7 +196,9 @@ def _write_artifacts(build: StatefulBuild, decided: Plan, started_at: datetime) 
     Last, so that a report that cannot be written hides nothing of the run."""
     planned, command, nodes = build.planned, build.command, build.planned.nodes
     saved = estimated_savings(decided, planned.state)
-    document = plan_document(command.args, decided, nodes, build.recorder.statuses, saved)
+    document = plan_document(
+        command.args, decided, nodes, build.recorder.statuses, saved, planned.defers_to
+    )
     document["measurements"] = [
         {"step": step, "relations": count, "seconds": round(seconds, 3)}
         for step, count, seconds in planned.warehouse.measurements

@@ -1,6 +1,6 @@
 """What changed in a node's definition: the recorded and the current definition parts
 compared, named for a reason. The parts and their names come from
-`orchestra_dbt_py.fingerprint.parts`: a single name (`sql`, `relation`) or
+`orchestra_dbt_py.fingerprint.parts`: a single name (`sql`, `adapter_type`) or
 `<group>:<name>` (`config:materialized`, `macro:cents_to_dollars`, `parent:stg_orders`)."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ _SINGLES = {
     "sql": "its SQL",
     "python code": "its Python code",
     "seed file": "its seed file",
-    "relation": "its relation",
+    "adapter_type": "its adapter type",
     "description": "its description",
     "column_descriptions": "its column descriptions",
     "contract_columns": "its contract's columns",
@@ -33,7 +33,7 @@ _GROUPS = {
     "var": "var",
     "env var": "env var",
     "target": "target",
-    "parent": "relation of parent",
+    "parent": "parent",
     "ephemeral": "ephemeral parent",
     "source": "source",
 }

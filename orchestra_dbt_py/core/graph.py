@@ -24,6 +24,10 @@ TEST_RESULT_STATUSES = frozenset({"pass", "warn", "fail"})
 FAILED_STATUSES = frozenset({"error", "fail", "runtime error"})
 
 Outcome = Literal["passed", "failed", "skipped", "other"]
+# When an incremental model or snapshot that must be built first takes a clone of the
+# deferred target's table: never, only when its own relation is missing, or every time.
+PreClone = Literal["never", "if_missing", "always"]
+PRE_CLONE_VALUES: tuple[PreClone, ...] = ("never", "if_missing", "always")
 
 
 def outcome_of(status: str | None) -> Outcome:
@@ -73,6 +77,7 @@ class Node:
     name: str = ""
     hook_fingerprint: str | None = None
     definition: Mapping[str, str] | None = field(default=None, hash=False)
+    pre_clone: PreClone = "if_missing"
 
     @property
     def label(self) -> str:

@@ -3,15 +3,18 @@ build_after policies, and each node's definition fingerprint and its parts."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 from dbt.contracts.graph.manifest import Manifest
 
-from orchestra_dbt_py.core.graph import BuildAfter, Node
+from orchestra_dbt_py.core.graph import PRE_CLONE_VALUES, BuildAfter, Node, PreClone
+from orchestra_dbt_py.dbt.node_settings import node_choice, node_setting
 from orchestra_dbt_py.dbt.session import DbtSession
+from orchestra_dbt_py.errors import OrcError
 from orchestra_dbt_py.fingerprint import (
     fingerprint_definitions,
     project_settings,
@@ -23,6 +26,9 @@ from orchestra_dbt_py.fingerprint import (
 __all__ = ["ProjectGraph", "plain_nodes", "read_graph"]
 
 PERIOD_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
+# dbt State's `state: {lag_tolerance: "4h"}`: a whole number and a unit.
+_LAG_TOLERANCE = re.compile(r"\s*(\d+)\s*([mhd])\s*")
+_UNIT_SECONDS = {"m": 60, "h": 3600, "d": 86400}
 
 
 @dataclass(frozen=True)
@@ -77,6 +83,9 @@ def plain_nodes(
     for uid, source in manifest.sources.items():
         nodes[uid] = Node(uid, "source", relation=source.relation_name, name=source.name)
     for uid, node in manifest.nodes.items():
+        label = f"{node.resource_type} {node.name}"
+        meta = getattr(node, "meta", None) or {}
+        pre_clone = node_choice(label, node.config, meta, "pre_clone", PRE_CLONE_VALUES)
         nodes[uid] = Node(
             unique_id=uid,
             resource_type=str(node.resource_type),
@@ -85,8 +94,9 @@ def plain_nodes(
             relation=_relation_name(node),
             fingerprint=fingerprints.get(uid),
             definition=parts.get(uid),
-            build_after=_build_after(node),
+            build_after=_build_after(node) or _state_build_after(label, node.config, meta),
             name=node.name,
+            pre_clone=cast(PreClone, pre_clone or "if_missing"),
         )
     for uid, unit_test in manifest.unit_tests.items():
         parents = tuple(unit_test.depends_on.nodes)
@@ -123,4 +133,25 @@ def _build_after(node: Any) -> BuildAfter | None:
     updates_on = str(getattr(getattr(build_after, "updates_on", None), "value", "any") or "any")
     # A count beyond what a duration can hold means "not within any run's lifetime".
     window = min(int(count) * seconds, _LONGEST_WINDOW_SECONDS)
+    return BuildAfter(timedelta(seconds=window), "all" if updates_on == "all" else "any")
+
+
+def _state_build_after(label: str, config: Any, meta: Mapping[str, Any]) -> BuildAfter | None:
+    """dbt State's names for a build_after policy: `lag_tolerance` ("45m", "4h", "7d") is the
+    window, `require_fresh_data_from` (any or all) is updates_on. Ours
+    (`freshness.build_after`) wins when both are set; the caller asks ours first."""
+    lag, where = node_setting(label, config, meta, "lag_tolerance")
+    updates_on = node_choice(label, config, meta, "require_fresh_data_from", ("any", "all"))
+    window = 0
+    if lag is not None:
+        matched = _LAG_TOLERANCE.fullmatch(lag) if isinstance(lag, str) else None
+        if matched is None:
+            raise OrcError(
+                f"{label} sets {where}.lag_tolerance to {lag!r}: write a whole number and "
+                "m, h or d, like 45m, 4h or 7d"
+            )
+        count = int(matched.group(1))
+        window = min(count * _UNIT_SECONDS[matched.group(2)], _LONGEST_WINDOW_SECONDS)
+    if window == 0 and updates_on != "all":
+        return None
     return BuildAfter(timedelta(seconds=window), "all" if updates_on == "all" else "any")

@@ -7,17 +7,29 @@ definition. It is built from a freshly parsed manifest (no warehouse connection,
 
 - the node's code: SQL normalized by `normalize_sql` (comments and whitespace do not count,
   string literals and Jinja do), Python models as written, seeds by the bytes of their file;
-- its config from wherever it was set (`node.config`, minus the `freshness` scheduling
-  policy), its descriptions when `persist_docs` writes them, its columns when a contract is
+- its config from wherever it was set (`node.config`, minus the scheduling and cloning
+  policies: `freshness`, and `lag_tolerance`, `require_fresh_data_from`, `pre_clone` under
+  `state`), its descriptions when `persist_docs` writes them, its columns when a contract is
   enforced;
-- the relation it builds into and the adapter type;
-- for data tests, the test's name, namespace, arguments and the column it is attached to;
+- the adapter type;
+- for data tests, the test's name, namespace, arguments, the column it is attached to, and
+  the relation it stores failures in;
 - every macro it can call, transitively, package macros included: parse-time dependencies,
   the materialization, incremental and snapshot strategy macros, every known macro name that
   appears in its Jinja, and every `*__name` implementation of an `adapter.dispatch('name')`;
 - the effective value of every var and a digest of every env var it or its macros read;
-- the relations of its parents, the loading configuration of its sources (not their
-  freshness settings), and the full fingerprint of ephemeral parents (their SQL is inlined).
+- the relations and loading configuration of its sources (not their freshness settings),
+  the full fingerprint of ephemeral parents (their SQL is inlined), and which other parents
+  it has.
+
+Not covered: the relation a model, seed or snapshot builds into, nor those of its model,
+seed and snapshot parents. So the same code in two targets (`prod`, `dev`) has the same
+fingerprint and a record of one target can vouch for the definition in another. A node
+that moves is still rebuilt: reuse also asks that the record be for the node's relation
+(docs/design.md, rule 1), a relation set in config (`alias`, `schema`, `database`) is
+config, and a parent that moves is rebuilt, which is new data for its children. What the
+node's code reads of the target (`target.name`, `target.schema`, ...) is covered, as the
+digest of each attribute read, and so is a source whose location follows the target.
 
 Anything that cannot be read precisely is over-approximated: a `var(...)` call with a
 non-literal name brings in every effective var, an `env_var(...)` call with a non-literal name

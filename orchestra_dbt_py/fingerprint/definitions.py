@@ -24,12 +24,14 @@ if TYPE_CHECKING:
 
 # Bump when the content or layout of the payload changes: every stored fingerprint then
 # differs from the new ones, so nothing is reused on the strength of an older algorithm.
-FINGERPRINT_VERSION = 1
+FINGERPRINT_VERSION = 2
 
 DEFAULT_RESOURCE_TYPES = frozenset({"model", "seed", "snapshot", "test"})
 
 # Config keys that do not change what a node writes. Only scheduling policy belongs here.
 _CONFIG_EXCLUDED = frozenset({"freshness"})
+# Scheduling and cloning policies inside `state:` or `meta.orchestra_dbt`, likewise.
+_POLICY_KEYS = frozenset({"lag_tolerance", "require_fresh_data_from", "pre_clone"})
 # Source settings that only say how freshness is measured, not what the source holds.
 _SOURCE_CONFIG_EXCLUDED = frozenset({"freshness", "loaded_at_field", "loaded_at_query"})
 
@@ -86,6 +88,8 @@ class _Fingerprinter:
         config = plain(node.config.to_dict())
         for key in _CONFIG_EXCLUDED:
             config.pop(key, None)
+        _drop_policies(config, "state")
+        _drop_policies(config.get("meta") or {}, "orchestra_dbt")
         refs = Refs()
         refs.scan_strings(config)
         payload: dict[str, Any] = {
@@ -94,14 +98,9 @@ class _Fingerprinter:
             "resource_type": resource_type,
             "language": str(getattr(node, "language", "") or ""),
             "config": config,
-            "relation": {
-                "adapter_type": self.adapter_type,
-                "database": node.database,
-                "schema": node.schema,
-                "alias": getattr(node, "alias", None),
-                "relation_name": getattr(node, "relation_name", None),
-                "version": getattr(node, "version", None),
-            },
+            # Not the relation it builds into (nor its parents'): the same code gets the same
+            # fingerprint in every target. The record's relation guards a move (rule 1).
+            "adapter_type": self.adapter_type,
         }
         payload["code"] = self.code(node, resource_type, refs)
         payload.update(self.docs_and_contract(node, config))
@@ -118,6 +117,14 @@ class _Fingerprinter:
             payload["test_target"] = {
                 "column_name": getattr(node, "column_name", None),
                 "attached_node": getattr(node, "attached_node", None),
+                # Where it stores its failures: unlike a model's, a test's record is not
+                # checked against its relation (rule 1), so its relation stays here.
+                "relation": [
+                    node.database,
+                    node.schema,
+                    getattr(node, "alias", None),
+                    getattr(node, "relation_name", None),
+                ],
             }
         payload["parents"] = self.parents(node)
         payload.update(self.references(node, config, refs))
@@ -177,9 +184,9 @@ class _Fingerprinter:
                     if parent_id in self.computed_reads:
                         self.computed_reads.add(node.unique_id)
                 else:
-                    result.append(
-                        {"id": parent_id, "relation": getattr(parent, "relation_name", None)}
-                    )
+                    # Its relation is the parent's own business: a parent that moves is
+                    # rebuilt, which counts as new data for this node.
+                    result.append({"id": parent_id})
                 continue
             source = self.manifest.sources.get(parent_id)
             if source is not None:
@@ -317,6 +324,17 @@ class _Fingerprinter:
             }
             self._all_env = {name: env_digest(name, self.env.get(name)) for name in sorted(names)}
         return self._all_env
+
+
+def _drop_policies(config: dict[str, Any], key: str) -> None:
+    """Take the policy keys out of `config[key]`, and the key itself if nothing is left."""
+    settings = config.get(key)
+    if isinstance(settings, dict):
+        kept = {name: value for name, value in settings.items() if name not in _POLICY_KEYS}
+        if kept:
+            config[key] = kept
+        else:
+            del config[key]
 
 
 def _default_node_ids(manifest: Manifest) -> Iterable[str]:

@@ -1,7 +1,7 @@
 """Definition parts: a short digest per named part of a node's fingerprint payload, so that a
 changed fingerprint can be explained by the names of the parts that changed.
 
-A part's name is either a single word or phrase (`sql`, `relation`, `settings`, `dbt macros`)
+A part's name is either a single word or phrase (`sql`, `adapter_type`, `settings`, `dbt macros`)
 or `<group>:<name>` (`config:materialized`, `macro:cents_to_dollars`, `var:start_date`,
 `env var:API_REGION`, `target:schema`, `parent:stg_orders`, `ephemeral:eph_orders`,
 `source:raw.orders`). `orchestra_dbt_py.core.change_words` reads these names. Config keys

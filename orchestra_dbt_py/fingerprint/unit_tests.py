@@ -10,8 +10,8 @@ from typing import Any
 from orchestra_dbt_py.fingerprint.canonical import plain
 from orchestra_dbt_py.fingerprint.parts import part_digest
 
-# Fields of a unit test that do not change what it checks.
-_EXCLUDED = frozenset({"created_at", "tags", "unrendered_config_call_dict"})
+# Fields of a unit test that do not change what it checks (its schema is the target's).
+_EXCLUDED = frozenset({"created_at", "tags", "unrendered_config_call_dict", "schema"})
 
 
 def unit_test_fingerprint(unit_test: Any, parent_fingerprints: list[str | None]) -> str | None:

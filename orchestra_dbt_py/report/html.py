@@ -291,6 +291,8 @@ def render_plan_html(document: Mapping[str, Any], edges: Sequence[tuple[str, str
         meta.append(f"generated {esc(str(document['generated_at']))}")
     if args:
         meta.append(f"<code>{esc(shlex.join(args))}</code>")
+    if document.get("defers_to"):
+        meta.append(f"defers to {esc(str(document['defers_to']))}")
 
     legend = "".join(
         f'<li><span class="swatch {state}" aria-hidden="true">{STATE_GLYPHS[state]}</span>'

@@ -49,11 +49,13 @@ def plan_document(
     nodes: Mapping[str, Node],
     statuses: Mapping[str, str],
     saved_seconds: float,
+    defers_to: str | None = None,
 ) -> dict[str, Any]:
     return {
         "orc_version": __version__,
         "generated_at": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
         "args": list(args),
+        "defers_to": defers_to,
         "nodes": [
             {
                 "unique_id": d.unique_id,

@@ -196,12 +196,29 @@ def test_orc_plan_says_where_it_wrote_the_page(project: Project) -> None:
     shown = project.orc("plan", "--html", "plan.html").stdout.splitlines()
     assert shown[-1].endswith("orc: wrote the plan page to plan.html"), shown
     assert (project.dir / "plan.html").is_file()
+    # The tutorial's profile has no `prod` output: no deferral unless asked for.
+    assert not any("defers to" in line for line in shown), shown
+    other = "postgres" if project.target == "duckdb" else "duckdb"
     # With --output json, stdout is the document alone and orc's lines go to stderr.
-    as_json = project.orc("plan", "--output", "json", "--html", "../plan.html")
-    assert json.loads(as_json.stdout)["summary"]["selected"] > 0
+    as_json = project.orc(
+        "plan", "--output", "json", "--html", "../plan.html", ORCHESTRA_DEFER_TO_TARGET=other
+    )
+    document = json.loads(as_json.stdout)
+    assert document["summary"]["selected"] > 0
+    assert document["defers_to"] == other
+    assert f"orc: defers to {other}\n" in as_json.stderr
     outside = project.root / "plan.html"
     assert as_json.stderr.splitlines()[-1].endswith(f"orc: wrote the plan page to {outside}")
     assert outside.is_file()
+    assert f"defers to {other}" in outside.read_text()
+    if project.target != "duckdb":
+        return  # the error below does not depend on the warehouse
+    unknown = project.orc("plan", expect=2, ORCHESTRA_DEFER_TO_TARGET="prd")
+    assert unknown.stderr.endswith(
+        "is not an output of profile jaffle_tutorial (its outputs: duckdb, postgres): set it "
+        "to one of them, or to none to defer to no target\n"
+    ), unknown.stderr
+    assert "Traceback" not in unknown.stderr and "Traceback" not in unknown.stdout
 
 
 def test_an_unwritable_report_after_a_stateful_run_is_one_line(project: Project) -> None:

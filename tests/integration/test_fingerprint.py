@@ -15,11 +15,14 @@ import subprocess
 import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from orchestra_dbt_py.core.graph import BuildAfter
+from orchestra_dbt_py.dbt.graph import plain_nodes
 from orchestra_dbt_py.fingerprint import fingerprint_definitions, project_settings, vars_provider
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "projects" / "fingerprint"
@@ -80,15 +83,15 @@ class Project:
         return project
 
     def write_profile(self, schema: str) -> None:
-        (self.root / "profiles.yml").write_text(
-            "fp_proj:\n"
-            "  target: dev\n"
-            "  outputs:\n"
-            "    dev:\n"
+        """Targets `dev` (the default, in `schema`) and `prod` (schema `analytics`)."""
+        outputs = "".join(
+            f"    {name}:\n"
             "      type: duckdb\n"
             f"      path: {json.dumps(str(self.root / 'fp.duckdb'))}\n"
-            f"      schema: {schema}\n"
+            f"      schema: {in_schema}\n"
+            for name, in_schema in (("dev", schema), ("prod", "analytics"))
         )
+        (self.root / "profiles.yml").write_text(f"fp_proj:\n  target: dev\n  outputs:\n{outputs}")
 
     def edit(self, relative: str, old: str, new: str) -> None:
         path = self.project_dir / relative
@@ -101,8 +104,13 @@ class Project:
         path.write_text(path.read_text() + text)
 
     def parse(
-        self, cli_vars: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None
+        self,
+        cli_vars: Mapping[str, Any] | None = None,
+        env: Mapping[str, str] | None = None,
+        target: str | None = None,
     ) -> Parsed:
+        """Parse the copy; with `target`, for that target, fingerprinted with its
+        attributes as orc does."""
         from dbt.adapters.factory import get_adapter_by_type
         from dbt.cli.main import dbtRunner
         from dbt.contracts.graph.manifest import Manifest
@@ -123,6 +131,8 @@ class Project:
         ]
         if cli_vars is not None:
             args += ["--vars", json.dumps(dict(cli_vars))]
+        if target is not None:
+            args += ["--target", target]
         with pytest.MonkeyPatch.context() as patch:
             patch.setenv("DO_NOT_TRACK", "1")
             for name in FIXTURE_ENV:
@@ -141,6 +151,7 @@ class Project:
                 vars_for_package=provider,
                 env=dict(os.environ),
                 adapter_type="duckdb",
+                target=None if target is None else config.to_target_dict(),
             )
         return Parsed(manifest, definitions.fingerprints, provider, settings, definitions.parts)
 
@@ -277,7 +288,25 @@ def test_scheduling_and_documentation_edits_change_nothing(
         "models/staging/_staging.yml", "{count: 1, period: day}", "{count: 2, period: day}"
     )
     project.edit("models/staging/_staging.yml", "One row per customer.", "Every customer once.")
-    assert changed(baseline, project.parse().fingerprints) == set()
+    # dbt State's names for the same policies, and when to clone before building.
+    project.edit(
+        "models/marts/_marts.yml",
+        "materialized: table",
+        "materialized: table\n      state: {lag_tolerance: 4h, require_fresh_data_from: all, "
+        "pre_clone: always}",
+    )
+    project.edit(
+        "models/staging/_staging.yml",
+        "owner: data-team",
+        "owner: data-team\n        orchestra_dbt: {pre_clone: never, lag_tolerance: 1d}",
+    )
+    parsed = project.parse()
+    assert changed(baseline, parsed.fingerprints) == set()
+    assert plain_nodes(parsed.manifest, {})[STG_CUSTOMERS].pre_clone == "never"
+    # dbt takes them as config; orc reads them, and its own build_after wins.
+    configured = plain_nodes(parsed.manifest, {})[CONFIGURED]
+    assert configured.pre_clone == "always"
+    assert configured.build_after == BuildAfter(timedelta(hours=6))
 
 
 def test_a_var_nobody_reads_changes_nothing(project: Project, baseline: dict[str, str]) -> None:
@@ -443,13 +472,39 @@ def test_seed_file_change_changes_that_seed_only(
     assert changed(baseline, project.parse().fingerprints) == {RAW_CUSTOMERS}
 
 
-def test_target_schema_change_changes_everything(
-    project: Project, baseline: dict[str, str]
-) -> None:
-    project.write_profile(schema="other")
-    after = project.parse().fingerprints
-    assert after.keys() == baseline.keys()
-    assert changed(baseline, after) == set(baseline)
+def test_two_targets_share_fingerprints_but_for_what_reads_the_target(project: Project) -> None:
+    # dev and prod build into different schemas: the same code there has the same definition
+    # (the record's relation tells the tables apart), except where the code reads the target
+    # (`target.name`) or a source whose schema follows the target.
+    project.edit("models/staging/_staging.yml", "schema: main", 'schema: "{{ target.schema }}"')
+    # A table in the warehouse rather than files (whose location says no schema).
+    project.edit("models/staging/_staging.yml", 'external_location: "events/*.csv"', "owner: x")
+    dev, prod = project.parse(target="dev"), project.parse(target="prod")
+    assert dev.manifest.nodes[STG_ORDERS].schema != prod.manifest.nodes[STG_ORDERS].schema
+    assert dev.fingerprints.keys() == prod.fingerprints.keys()
+    differ = changed(dev.fingerprints, prod.fingerprints)
+    # A data test stays apart: nothing but its fingerprint tells where it stores failures.
+    assert {uid for uid in differ if not uid.startswith("test.")} == {TARGET_READER, FROM_SOURCE}
+    assert {uid for uid in dev.fingerprints if uid.startswith("test.")} <= differ
+    assert "target:name" in prod.parts[TARGET_READER]
+    assert {
+        name
+        for name in prod.parts[FROM_SOURCE]
+        if dev.parts[FROM_SOURCE].get(name) != prod.parts[FROM_SOURCE][name]
+    } == {"source:landing.events"}
+
+
+def test_a_relation_set_in_config_counts(project: Project, baseline: dict[str, str]) -> None:
+    # Moving a model by its config changes its definition (and its relation, which rule 1
+    # of reuse compares with the record's): it is rebuilt, in its new place.
+    project.edit(
+        "models/marts/_marts.yml",
+        "materialized: table",
+        "materialized: table\n      alias: configured_v2\n      schema: marts",
+    )
+    after = project.parse()
+    assert changed(baseline, after.fingerprints) == {CONFIGURED}
+    assert {"config:alias", "config:schema"} <= set(after.parts[CONFIGURED])
 
 
 def test_ephemeral_parent_change_reaches_its_child(

@@ -53,6 +53,7 @@ PRECEDENCE: list[tuple[str, str, str, Any, str, Any, Any]] = [
     ("debug", "ORCHESTRA_DBT_DEBUG", "false", False, "True", True, False),
     ("integration_account_id", "ORCHESTRA_INTEGRATION_ACCOUNT_ID", '"acct-file"', "acct-file",
      "acct-env", "acct-env", None),
+    ("defer_to_target", "ORCHESTRA_DEFER_TO_TARGET", '"prod"', "prod", " none ", "none", None),
 ]  # fmt: skip
 
 

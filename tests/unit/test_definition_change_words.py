@@ -37,15 +37,15 @@ MACROS = {"macro:cents_to_dollars": "aaaa1111", BUILTIN_MACROS: "bbbb2222"}
 def payload() -> dict[str, Any]:
     """A payload shaped like the fingerprinter's (fingerprint/definitions.py), small."""
     return {
-        "fingerprint_version": 1,
+        "fingerprint_version": 2,
         "settings": {"dispatch": []},
         "resource_type": "model",
         "language": "sql",
         "config": {"materialized": "table", "unique_key": None, "tags": [], "enabled": True},
-        "relation": {"adapter_type": "duckdb", "schema": "main", "alias": "orders"},
+        "adapter_type": "duckdb",
         "code": "select 1 as id",
         "parents": [
-            {"id": "model.shop.stg_orders", "relation": '"db"."main"."stg_orders"'},
+            {"id": "model.shop.stg_orders"},
             {"id": "model.shop.eph", "ephemeral": "f" * 64},
             {
                 "id": "source.shop.raw.orders",
@@ -74,7 +74,7 @@ def test_the_parts_name_each_piece_of_the_payload() -> None:
         "config:materialized",
         "config:enabled",
         DEFAULT_CONFIG,
-        "relation",
+        "adapter_type",
         "sql",
         "parent:stg_orders",
         "ephemeral:eph",
@@ -199,11 +199,17 @@ def test_macros_of_dbt_and_the_adapter_share_one_part() -> None:
 
 
 class FakeUnitTest:
-    def __init__(self, expect: list[dict[str, int]]) -> None:
+    def __init__(self, expect: list[dict[str, int]], schema: str = "main") -> None:
         self.expect = expect
+        self.schema = schema
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": "converts", "expect": {"rows": self.expect}, "created_at": 1.0}
+        return {
+            "name": "converts",
+            "expect": {"rows": self.expect},
+            "created_at": 1.0,
+            "schema": self.schema,
+        }
 
 
 def test_a_unit_test_has_its_models_parts_and_its_own() -> None:
@@ -219,6 +225,10 @@ def test_a_unit_test_has_its_models_parts_and_its_own() -> None:
     # The fingerprint stays what it was: the definition and the models' fingerprints.
     assert unit_test_fingerprint(unit_test, ["fp"]) == sha256_hex(
         '[{"expect": {"rows": [{"id": 1}]}, "name": "converts"}, ["fp"]]'
+    )
+    # Its schema is the target's: the same unit test in another target is the same.
+    assert unit_test_fingerprint(FakeUnitTest([{"id": 1}], "dev_ann"), ["fp"]) == (
+        unit_test_fingerprint(unit_test, ["fp"])
     )
 
 
@@ -294,14 +304,9 @@ CHANGES = [
         "definition changed: var start_date; env var API_REGION",
     ),
     (
-        "parent relation",
-        edited(
-            parents=[
-                {"id": "model.shop.stg_orders", "relation": '"db"."other"."stg_orders"'},
-                *payload()["parents"][1:],
-            ]
-        ),
-        "definition changed: relation of parent stg_orders",
+        "parent gone",
+        edited(parents=payload()["parents"][1:]),
+        "definition changed: parent stg_orders (gone)",
     ),
     (
         "ephemeral parent and source",
@@ -317,15 +322,15 @@ CHANGES = [
     (
         "a new parent and a var no longer read",
         edited(
-            parents=[*payload()["parents"], {"id": "seed.shop.codes", "relation": "codes"}],
+            parents=[*payload()["parents"], {"id": "seed.shop.codes"}],
             vars={},
             all_vars={},
         ),
-        "definition changed: var region (gone), start_date (gone); relation of parent codes (new)",
+        "definition changed: var region (gone), start_date (gone); parent codes (new)",
     ),
     (
         "target attribute and fingerprint version",
-        edited(target={"schema": "changed"}, fingerprint_version=2),
+        edited(target={"schema": "changed"}, fingerprint_version=3),
         "definition changed: target schema; orc's fingerprint version",
     ),
     (
@@ -333,9 +338,9 @@ CHANGES = [
         edited(
             code="select 3",
             config={"materialized": "view", "unique_key": "k", "tags": ["t"], "enabled": False},
-            relation={"schema": "other"},
+            adapter_type="postgres",
         ),
-        "definition changed: its SQL; its relation; config enabled, materialized (and 2 more)",
+        "definition changed: its SQL; its adapter type; config enabled, materialized (and 2 more)",
     ),
 ]
 

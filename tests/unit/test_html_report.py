@@ -181,6 +181,12 @@ def test_the_page_has_a_title_a_labelled_search_box_and_the_totals() -> None:
     assert "Outcome: 1 error, 1 fail, 1 runtime error, 1 skipped, 1 success" in page
 
 
+def test_the_header_says_which_target_the_run_defers_to() -> None:
+    assert "defers to" not in render_plan_html(plan_document(), EDGES)
+    page = render_plan_html({**plan_document(), "defers_to": "<prod>"}, EDGES)
+    assert "defers to &lt;prod&gt;" in page
+
+
 def test_layers_put_parents_left_of_children() -> None:
     places = layout([SRC, STG, CUST, FCT, DIM, REPORT, TEST, SEED], EDGES)
     layers = {uid: place.layer for uid, place in places.items()}
