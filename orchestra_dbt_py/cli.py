@@ -20,6 +20,7 @@ from orchestra_dbt_py.errors import OrcError
 
 if TYPE_CHECKING:
     from orchestra_dbt_py.config import Settings
+    from orchestra_dbt_py.dbt.command import DbtCommand
 
 DBT_HELP_HEADER = """\
 orc dbt: runs dbt with these arguments, exactly as `dbt` would, and exits with dbt's code.
@@ -35,7 +36,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         result = orc.main(args, prog_name="orc", standalone_mode=False)
         sys.stdout.flush()
     except OrcError as error:
-        print(f"orc: error: {error}", file=sys.stderr)
+        from orchestra_dbt_py.report import console
+
+        console.error(str(error))
         return error.exit_code
     except BrokenPipeError:
         return _stdout_closed()
@@ -163,6 +166,9 @@ def orc(ctx: click.Context, no_wait: bool, max_wait: float | None) -> None:
     recorded state, runs dbt on what must run and records each result; every other dbt
     command runs unchanged.
     """
+    from orchestra_dbt_py.report import console
+
+    console.configure({})  # orc's lines follow a dbt command's flags once it is read
     # The options win over the environment and the pyproject (see `current_settings`).
     overrides: dict[str, bool | float | str] = {}
     if no_wait:
@@ -200,26 +206,57 @@ def dbt(ctx: click.Context) -> int:
     return dbt_command(list(ctx.args))
 
 
-def current_settings() -> Settings:
+def current_settings(command: DbtCommand | None = None) -> Settings:
     """This invocation's settings: orc's own options (kept by the `orc` group in the click
-    context) over the ORCHESTRA_* variables over the pyproject."""
+    context) over the ORCHESTRA_* variables over the pyproject: the one of the dbt project
+    the command names (--project-dir, DBT_PROJECT_DIR), else the working directory's."""
     from orchestra_dbt_py.config import load_settings
 
     ctx = click.get_current_context(silent=True)
     overrides = ctx.find_object(dict) if ctx is not None else None
-    return load_settings(Path.cwd(), os.environ, overrides)
+    named = command.params.get("project_dir") if command is not None else None
+    project_dir = named or os.environ.get("DBT_PROJECT_DIR", "").strip() or None
+    folder = Path(project_dir) if project_dir else None
+    return load_settings(Path.cwd(), os.environ, overrides, project_dir=folder)
 
 
 def dbt_command(args: list[str]) -> int:
     from orchestra_dbt_py.dbt.command import STATEFUL_SUBCOMMANDS, parse_command, run_dbt
 
-    settings = current_settings()
     command = parse_command(args)
-    if not settings.use_stateful or command.subcommand not in STATEFUL_SUBCOMMANDS:
+    settings = current_settings(command)
+    if command.subcommand not in STATEFUL_SUBCOMMANDS:
         return run_dbt(args)
+    _follow_console_flags(command, settings)
+    if not settings.use_stateful:
+        code = run_dbt(args)
+        if not settings.use_stateful_given:
+            _say_stateful_off(command)
+        return code
     from orchestra_dbt_py.runner import run_stateful
 
     return run_stateful(command, settings, os.environ)
+
+
+def _follow_console_flags(command: DbtCommand, settings: Settings) -> None:
+    """orc's lines (its errors too) follow dbt's console flags from here on."""
+    from orchestra_dbt_py.dbt.command import console_flags
+    from orchestra_dbt_py.dbt.invocation import invocation_id
+    from orchestra_dbt_py.report import console
+
+    console.configure(console_flags(command), invocation_id=invocation_id, debug=settings.debug)
+
+
+def _say_stateful_off(command: DbtCommand) -> None:
+    """One line after a plain `dbt build|run|test` that nobody chose: how to make it stateful."""
+    from orchestra_dbt_py.report import console
+
+    console.say(
+        f"stateful orchestration is off, so this was plain `dbt {command.subcommand}`: set "
+        "use_stateful = true under [tool.orchestra_dbt] in pyproject.toml (or "
+        "ORCHESTRA_USE_STATEFUL=true) to reuse what is unchanged, or "
+        "ORCHESTRA_USE_STATEFUL=false to keep it off without this line"
+    )
 
 
 @orc.command(
@@ -257,7 +294,8 @@ def plan_command(args: list[str], output: str, html: Path | None) -> int:
     from orchestra_dbt_py.runner import show_plan
 
     command = parse_build_arguments(args, "`orc plan`", ("--output", "--json", "--html"))
-    settings = current_settings()
+    settings = current_settings(command)
+    _follow_console_flags(command, settings)
     return show_plan(command, settings, os.environ, as_json=output == "json", html_path=html)
 
 

@@ -5,7 +5,9 @@ Everything else receives a `Settings` value; nothing here runs at import time.
 Rules (see docs/design.md and the README):
 
 * The pyproject used is the nearest `pyproject.toml`, walking up from the working directory
-  (the directory itself first), **that contains a `[tool.orchestra_dbt]` table**. A
+  (the directory itself first), **that contains a `[tool.orchestra_dbt]` table**. When the
+  dbt command names its project elsewhere (`--project-dir`, DBT_PROJECT_DIR), the walk
+  starts from that project's folder, and from the working directory only when it finds none. A
   `pyproject.toml` without that table is skipped, so a dbt project inside a monorepo can
   configure orc in its own pyproject while an unrelated pyproject sits closer (or the other way
   round). Every `pyproject.toml` met on the way must be valid TOML: orc cannot know whether a
@@ -112,6 +114,8 @@ class Settings:
     # The dbt target this run defers to (`none`: to none); unset, the profile decides
     # (see dbt/deferral.py).
     defer_to_target: str | None = None
+    # Whether use_stateful was set at all (a false set on purpose needs no reminder).
+    use_stateful_given: bool = False
     # The ALWAYS_ON keys that were set, for the `--debug` note.
     always_on_keys: tuple[str, ...] = ()
     api_key: str | None = field(default=None, repr=False)
@@ -137,15 +141,19 @@ def load_settings(
     cwd: Path,
     environ: Mapping[str, str],
     overrides: Mapping[str, bool | float | str] | None = None,
+    project_dir: Path | None = None,
 ) -> Settings:
-    """Read the configuration for a run started in `cwd` with environment `environ`.
+    """Read the configuration for a run started in `cwd` with environment `environ`, on the
+    dbt project in `project_dir` when the command names one.
 
     `overrides` (setting name -> value) are the command line's options: they win over the
     environment and the pyproject, and are checked as a pyproject value is.
     Raises OrcError (one line, naming the key or file and the fix) for any invalid value.
     """
     cwd = cwd.absolute()
-    pyproject, table = _find_pyproject(cwd)
+    pyproject, table = _find_pyproject((cwd / project_dir).resolve()) if project_dir else (None, {})
+    if pyproject is None:
+        pyproject, table = _find_pyproject(cwd)
     file_values = _validate_table(table, pyproject) if pyproject is not None else {}
     given = {
         key: _checked(key, value, "on the command line") for key, value in (overrides or {}).items()
@@ -233,6 +241,9 @@ def load_settings(
 
     return Settings(
         use_stateful=bool_setting("use_stateful", False),
+        use_stateful_given="use_stateful" in given
+        or "use_stateful" in file_values
+        or env_value(_ENV_VARS["use_stateful"]) is not None,
         state_file=state_file,
         orchestra_env=orchestra_env,
         local_run=bool_setting("local_run", True),

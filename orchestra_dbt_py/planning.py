@@ -72,8 +72,8 @@ def make_plan(
     # dbt runs no hook when nothing is selected.
     started = ProjectHooks(session).run_start(selected) if run_start_hooks and selected else None
     graph = read_graph(session, selected, env)
-    if not warehouse.has_package and (settings.debug or command.effective.get("debug")):
-        console.say(WITHOUT_PACKAGE)  # nothing is missing unless the hooks or backend are
+    if not warehouse.has_package:
+        console.say(WITHOUT_PACKAGE, "debug")  # nothing is missing unless the hooks or backend are
     decided = decide(session, backend, graph, selected, command, settings, warehouse)
     start_hooks = decided.start_hooks if started is None else started
     return replace(decided, start_hooks=start_hooks, defers_to=defers_to)

@@ -24,7 +24,7 @@ from orchestra_dbt_py.core.claims import Claim
 from orchestra_dbt_py.core.graph import plural, times
 from orchestra_dbt_py.core.planner import Plan
 from orchestra_dbt_py.core.records import format_timestamp
-from orchestra_dbt_py.dbt.command import DbtCommand
+from orchestra_dbt_py.dbt.command import DbtCommand, console_flags
 from orchestra_dbt_py.dbt.hooks import START, ProjectHooks
 from orchestra_dbt_py.dbt.invocation import invocation_id, one_invocation_id
 from orchestra_dbt_py.dbt.run_results import RUN_RESULTS, add_reused_results
@@ -52,7 +52,7 @@ def show_plan(
     html_path: Path | None = None,
 ) -> int:
     """`orc plan`: the decisions `orc dbt build` would make; nothing is built or saved."""
-    with orc_lines(command, stdout_for_data=as_json):
+    with orc_lines(command, settings, stdout_for_data=as_json):
         planned = make_plan(command, settings, env)
         if planned.defers_to is not None:
             console.say(f"defers to {planned.defers_to}")
@@ -97,16 +97,19 @@ def show_plan(
 
 
 @contextmanager
-def orc_lines(command: DbtCommand, stdout_for_data: bool = False) -> Iterator[None]:
-    """orc's lines follow the dbt command's `--log-format` and `--quiet`, and carry the one
-    dbt invocation id of this orc command (see `one_invocation_id`)."""
-    console.configure(command.effective or command.params, stdout_for_data, invocation_id)
+def orc_lines(
+    command: DbtCommand, settings: Settings, stdout_for_data: bool = False
+) -> Iterator[None]:
+    """orc's lines follow dbt's console flags as dbt reads them (see `console.configure`),
+    and carry the one dbt invocation id of this orc command (see `one_invocation_id`)."""
+    flags = console_flags(command)
+    console.configure(flags, stdout_for_data, invocation_id, debug=settings.debug)
     with one_invocation_id():
         yield
 
 
 def run_stateful(command: DbtCommand, settings: Settings, env: Mapping[str, str]) -> int:
-    with orc_lines(command):
+    with orc_lines(command, settings):
         return _run_stateful(command, settings, env)
 
 
@@ -116,16 +119,14 @@ def _run_stateful(command: DbtCommand, settings: Settings, env: Mapping[str, str
     hooks = ProjectHooks(planned.session)
     if planned.start_hooks.failures and hooks.skip_nodes_after_failed_start:
         return skip_after_failed_start(planned, hooks)
-    verbose = bool(settings.debug or command.effective.get("debug"))
-    if verbose:
-        for key in settings.always_on_keys:
-            console.say(f"{key} is set: orc always {ALWAYS_ON[key]}, whatever its value")
-    console.announce_plan(planned.plan, planned.nodes, verbose=verbose)
+    for key in settings.always_on_keys:
+        console.say(f"{key} is set: orc always {ALWAYS_ON[key]}, whatever its value", "debug")
+    console.announce_plan(planned.plan, planned.nodes)
     build = StatefulBuild(planned, command, settings, _recorder(planned, command, settings))
     on_reuse = run_hooks_on_reuse(planned, hooks)
     built = _build(build) if planned.plan.ids("build") else Rounds(plan=planned.plan)
     ended = build.run_end_hooks(hooks, built)
-    _summarize(build, built, verbose)
+    _summarize(build, built)
     _write_artifacts(build, built.plan, started_at)
     return max(built.code, hooks_exit_code(planned.start_hooks, on_reuse, ended))
 
@@ -176,7 +177,7 @@ def _build(build: StatefulBuild) -> Rounds:
                 coordinator.stop()
 
 
-def _summarize(build: StatefulBuild, built: Rounds, verbose: bool) -> None:
+def _summarize(build: StatefulBuild, built: Rounds) -> None:
     recorder, planned = build.recorder, build.planned
     console.summarize(built.plan, recorder.statuses, estimated_savings(built.plan, planned.state))
     if recorder.save_error is not None:
@@ -184,10 +185,11 @@ def _summarize(build: StatefulBuild, built: Rounds, verbose: bool) -> None:
             f"a checkpoint save failed during the run, the final save succeeded: "
             f"{recorder.save_error}"
         )
-    if verbose and planned.plan.ids("build"):
+    if planned.plan.ids("build"):
         console.say(
             f"state saved {times(recorder.saves)} during the run "
-            f"({recorder.save_seconds:.2f} s in all) to {planned.backend.description}"
+            f"({recorder.save_seconds:.2f} s in all) to {planned.backend.description}",
+            "debug",
         )
 
 

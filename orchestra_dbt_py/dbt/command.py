@@ -9,7 +9,7 @@ import os
 import shlex
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ __all__ = [
     "DbtCommand",
     "accepted_params",
     "command_flags",
+    "console_flags",
     "exit_code",
     "parse_build_arguments",
     "parse_command",
@@ -70,8 +71,6 @@ class DbtCommand:
     subcommand: str | None
     # Parameters the user gave on the command line, as dbt's click parser read them.
     params: Mapping[str, Any]
-    # Every parameter's value as dbt will use it, from the environment (DBT_QUIET...) too.
-    effective: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def full_refresh(self) -> bool:
@@ -176,8 +175,7 @@ def _read_command(args: Sequence[str]) -> tuple[DbtCommand, str | click.ClickExc
         for key, value in ctx.params.items()
         if ctx.get_parameter_source(key) == ParameterSource.COMMANDLINE
     }
-    effective = {key: value for ctx in (root, sub) for key, value in ctx.params.items()}
-    return DbtCommand(tuple(args), name, params, effective), ""
+    return DbtCommand(tuple(args), name, params), ""
 
 
 def _contexts(args: Sequence[str]) -> tuple[click.Context, click.Context] | None:
@@ -206,6 +204,23 @@ def command_flags(command: DbtCommand) -> Any:
     if contexts is None:
         raise OrcError(f"dbt reads no command in `{shlex.join(command.args)}`")
     return Flags(contexts[1])
+
+
+# dbt's flags that decide what its console shows, and how.
+CONSOLE_FLAGS = ("log_format", "log_level", "quiet", "debug")
+
+
+def console_flags(command: DbtCommand) -> dict[str, Any]:
+    """The flags that shape dbt's console lines, as dbt resolves them for this command line:
+    given before or after the subcommand, from DBT_* variables, or from the `flags:` of
+    dbt_project.yml. Empty for a line dbt rejects (dbt then says why itself)."""
+    if command.subcommand is None:
+        return {}
+    try:
+        flags = command_flags(command)
+    except Exception:  # dbt rejects the line when it runs it, in its own words
+        return {}
+    return {name: getattr(flags, name.upper(), None) for name in CONSOLE_FLAGS}
 
 
 def accepted_params(subcommand: str) -> set[str]:

@@ -18,12 +18,16 @@ from orchestra_dbt_py.core.planner import Plan
 from orchestra_dbt_py.core.records import NodeRecord
 from orchestra_dbt_py.report.plan import describe_seconds, describe_unmeasured, estimated_savings
 
+# Console levels, lowest first: a line is written when its level reaches the console's.
+_LEVELS = ("debug", "info", "warn", "error", "none")
+
 
 @dataclass
 class _Output:
     """Where and how orc's lines are written; one per process, set by `configure`."""
 
-    json: bool = False
+    format: str = "default"
+    level: str = "info"
     quiet: bool = False
     to_stderr: bool = False
     invocation_id: Callable[[], str] = lambda: ""
@@ -33,27 +37,50 @@ _output = _Output()
 
 
 def configure(
-    dbt_params: Mapping[str, Any],
+    dbt_flags: Mapping[str, Any],
     stdout_for_data: bool = False,
     invocation_id: Callable[[], str] = lambda: "",
+    debug: bool = False,
 ) -> None:
-    """Follow the dbt command's `--log-format` (with `json`, orc's lines are JSON too,
-    carrying `invocation_id()`) and `--quiet` (only warnings and errors are written).
+    """Follow dbt's console flags (`console_flags`), as dbt's console does: `--log-format`
+    (`json`: JSON lines carrying `invocation_id()`; `debug`: dbt's debug line format),
+    `--log-level`, and `--debug` (or `debug`, ORCHESTRA_DBT_DEBUG) for the reasons.
+    `--quiet` leaves out all but warnings and errors: what orc warns about needs acting on.
     With `stdout_for_data`, the lines go to stderr: stdout carries a JSON document."""
-    _output.json = dbt_params.get("log_format") == "json"
-    _output.quiet = bool(dbt_params.get("quiet"))
+    level = str(dbt_flags.get("log_level") or "info")
+    if level != "none" and (debug or dbt_flags.get("debug")):
+        level = "debug"
+    _output.format = str(dbt_flags.get("log_format") or "default")
+    _output.level = level if level in _LEVELS else "info"
+    _output.quiet = bool(dbt_flags.get("quiet"))
     _output.to_stderr = stdout_for_data
     _output.invocation_id = invocation_id
 
 
+def shows(level: str) -> bool:
+    """Whether a line of this level is written."""
+    if _output.quiet and level in ("debug", "info"):
+        return False
+    return _LEVELS.index(level) >= _LEVELS.index(_output.level)
+
+
 def say(message: str, level: str = "info") -> None:
-    """One log line in dbt's console format, or a JSON line shaped like dbt's. With
-    `--quiet`, only warnings (`warn`) and errors are written."""
-    if _output.quiet and level == "info":
-        return
-    if _output.json:
-        now = datetime.now(UTC)
-        line = {
+    """One log line in dbt's console format, or a JSON line shaped like dbt's, unless the
+    console leaves out lines of this level."""
+    if shows(level):
+        click.echo(line(message, level), err=_output.to_stderr)
+
+
+def error(message: str) -> None:
+    """orc's error line, always on stderr, in the console's format."""
+    text = line(message, "error") if _output.format == "json" else f"orc: error: {message}"
+    click.echo(text, err=True)
+
+
+def line(message: str, level: str) -> str:
+    now = datetime.now(UTC)
+    if _output.format == "json":
+        document = {
             "info": {
                 "name": "OrcMessage",
                 "code": "",
@@ -68,9 +95,11 @@ def say(message: str, level: str = "info") -> None:
             },
             "data": {"msg": message},
         }
-        click.echo(json.dumps(line), err=_output.to_stderr)
-        return
-    click.echo(f"{datetime.now():%H:%M:%S}  orc: {message}", err=_output.to_stderr)
+        return json.dumps(document)
+    if _output.format == "debug":
+        thread = threading.current_thread().name
+        return f"{now:%H:%M:%S.%f} [{level:<5}] [{thread}]: orc: {message}"
+    return f"{datetime.now():%H:%M:%S}  orc: {message}"
 
 
 def warn(message: str) -> None:
@@ -90,7 +119,7 @@ def shown_path(path: Path) -> str:
 _BY_NAME = ("input read by name", "inputs read by name")
 
 
-def announce_plan(plan: Plan, nodes: Mapping[str, Node], verbose: Any = False) -> None:
+def announce_plan(plan: Plan, nodes: Mapping[str, Node]) -> None:
     if plan.unmeasured_sources:
         names = [nodes[s].label for s in plan.unmeasured_sources]
         warn(
@@ -109,9 +138,8 @@ def announce_plan(plan: Plan, nodes: Mapping[str, Node], verbose: Any = False) -
         warn(f"{nodes[uid].label} is built on every run: {plan.decisions[uid].reason}")
     built, reused = plan.ids("build"), plan.ids("reuse")
     say(f"plan: {len(built)} to run, {len(reused)} to reuse of {len(plan.decisions)} selected")
-    if verbose:
-        for decision in plan.decisions.values():
-            say(f"  {decision.action:<6} {decision.unique_id}: {decision.reason}")
+    for decision in plan.decisions.values():
+        say(f"  {decision.action:<6} {decision.unique_id}: {decision.reason}", "debug")
 
 
 def summarize(plan: Plan, statuses: Mapping[str, str], saved_seconds: float) -> None:

@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from orchestra_dbt_py.core.claims import dump_board
+from orchestra_dbt_py.core.claims import Claim, dump_board
 from orchestra_dbt_py.core.document import (
     decode_document,
     dump_journal_line,
@@ -55,6 +55,8 @@ class LocalFileBackend(StateBackend):
         self._known: tuple[tuple[int, int, int], dict[str, NodeRecord]] | None = None
         self._texts: dict[str, tuple[NodeRecord, str]] = {}
         self._thread_lock = threading.RLock()
+        # The folder this backend created for the state file, named when it says so.
+        self._made_folder: Path | None = None
 
     # --- the StateBackend interface ----------------------------------------------------------
 
@@ -63,13 +65,10 @@ class LocalFileBackend(StateBackend):
         return self._target().exists()
 
     def load(self) -> dict[str, NodeRecord]:
-        """Read and validate the document (with its journal replayed); a missing file is empty
-        state (the first write creates it), a corrupt one or a missing folder an OrcError."""
+        """Read and validate the document (with its journal replayed); a missing file (or
+        folder) is empty state, which the first write creates; a corrupt one an OrcError."""
         target = self._target()
-        records = self._read(target)
-        if records is None and not target.parent.is_dir():
-            raise self._missing_folder(target.parent)
-        return self._replayed(target, records or {})
+        return self._replayed(target, self._read(target) or {})
 
     def journal(self, items: Mapping[str, NodeRecord], removals: Collection[str] = ()) -> None:
         """Append records (or removals) to the journal beside the state file.
@@ -98,8 +97,7 @@ class LocalFileBackend(StateBackend):
         """Merge `items` into the document and drop `removals`, as one locked step.
 
         The document is re-read under the lock, so concurrent writers never lose each other's
-        items. A missing file is created (its folder must exist); a corrupt one is never
-        replaced.
+        items. A missing file is created, its folder too; a corrupt one is never replaced.
         Returns the merged document as written.
         """
         target = self._target()
@@ -124,18 +122,16 @@ class LocalFileBackend(StateBackend):
         file is never read or modified.
         """
         target = self._target()
-        try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as error:
-            raise OrcError(
-                f"cannot create the folder {target.parent} for the state file "
-                f"({_reason(error)}): create it yourself or fix state_file"
-            ) from None
         with self._locked(target):
             if os.path.lexists(target):
                 return False
             self._write(target, dump_state({}))
         return True
+
+    def read_claims(self) -> dict[str, Claim]:
+        if not self._target().parent.is_dir():
+            return {}  # no run has written here: nothing to read, and nothing to create
+        return super().read_claims()
 
     def change_claims(self, change: ClaimsChange[T]) -> T:
         """Read the claims file, apply `change`, and replace the file when the board changed,
@@ -177,15 +173,21 @@ class LocalFileBackend(StateBackend):
         )
 
     def _create_if_missing(self, target: Path) -> None:
-        """The first write creates the document (in a folder that must exist), and says so.
-        Called under the lock."""
+        """The first write creates the document, and says so. Called under the lock."""
         if not os.path.lexists(target):
             self._write(target, dump_state({}))
             self._say_created()
 
     def _say_created(self) -> None:
-        if self._on_wait is not None:
+        if self._on_wait is None:
+            return
+        if self._made_folder is None:
             self._on_wait(f"created the state file {self.path} (it did not exist)")
+        else:
+            self._on_wait(
+                f"created the state file {self.path} and its folder {self._made_folder} "
+                "(they did not exist)"
+            )
 
     def _replayed(self, target: Path, records: dict[str, NodeRecord]) -> dict[str, NodeRecord]:
         journal = _journal(target)
@@ -267,8 +269,24 @@ class LocalFileBackend(StateBackend):
         # Threads of this run (checkpoints, claim renewals) queue here, silently: a file lock
         # is per open file, so without this they would wait for each other on the file lock
         # and be announced as another run.
-        with self._thread_lock, self._file_locked(target, announce):
-            yield
+        with self._thread_lock:
+            self._make_folder(target.parent)
+            with self._file_locked(target, announce):
+                yield
+
+    def _make_folder(self, folder: Path) -> None:
+        """Every write creates the state's folder when it is missing (reads never do)."""
+        if folder.is_dir():
+            return
+        missing = next((p for p in (*reversed(folder.parents), folder) if not p.exists()), folder)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise OrcError(
+                f"cannot create the folder {folder} for the state file {self.path} "
+                f"({_reason(error)}): create it yourself or fix state_file / ORCHESTRA_STATE_FILE"
+            ) from None
+        self._made_folder = missing
 
     @contextmanager
     def _file_locked(self, target: Path, announce: bool) -> Iterator[None]:

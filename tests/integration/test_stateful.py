@@ -248,16 +248,16 @@ def test_view_over_rebuilt_table_survives_on_postgres(built: Project) -> None:
     assert_matches_full_build(built, artifact)
 
 
-def test_the_first_run_creates_a_missing_state_file(project: Project) -> None:
+def test_the_first_run_creates_a_missing_state_file_and_its_folder(project: Project) -> None:
     project.env["ORCHESTRA_USE_STATEFUL"] = "true"
-    (project.dir / "target" / "run_results.json").unlink()
-    missing_folder = project.orc("dbt", "build", expect=2)
-    assert "does not exist: create it" in missing_folder.stderr
-    assert not (project.dir / "target" / "run_results.json").exists(), "dbt never ran"
+    folder = project.state_path.parent
+    assert not folder.exists()
+    project.orc("plan")
+    assert not folder.exists(), "orc plan creates nothing"
 
-    project.state_path.parent.mkdir()
     first = project.orc("dbt", "build")
-    assert f"created the state file {project.state_path}" in first.stdout + first.stderr
+    created = [line for line in first.stdout.splitlines() if "created the state file" in line]
+    assert len(created) == 1 and f"its folder {folder}" in created[0], first.stdout
     assert project.build()["summary"]["build"] == 0
 
 

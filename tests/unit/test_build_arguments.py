@@ -117,18 +117,6 @@ def test_forget_never_reads_no_selection_as_all(
     assert (in_empty_folder / "state.json").read_text() == RECORDS
 
 
-def test_dbt_settings_from_the_environment_are_followed(monkeypatch: pytest.MonkeyPatch) -> None:
-    """DBT_QUIET and DBT_LOG_FORMAT count as `--quiet` and `--log-format` for orc's lines,
-    but only what the command line says is passed on as given."""
-    from orchestra_dbt_py.dbt.command import parse_command
-
-    monkeypatch.setenv("DBT_QUIET", "true")
-    monkeypatch.setenv("DBT_LOG_FORMAT", "json")
-    command = parse_command(["build", "--debug"])
-    assert command.params == {"debug": True}
-    assert (command.effective["quiet"], command.effective["log_format"]) == (True, "json")
-
-
 @pytest.mark.parametrize(
     ("options", "expected"),
     [

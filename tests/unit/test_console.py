@@ -73,6 +73,52 @@ def test_quiet_leaves_out_information_but_not_warnings(
     assert len(lines(capsys)) == 1
 
 
+@pytest.mark.parametrize(
+    ("flags", "written"),
+    [
+        ({}, ["info", "warn"]),
+        ({"debug": True}, ["debug", "info", "warn"]),
+        ({"log_level": "debug"}, ["debug", "info", "warn"]),
+        ({"log_level": "warn"}, ["warn"]),
+        ({"log_level": "error"}, []),
+        ({"log_level": "none", "debug": True}, []),
+        ({"quiet": True, "debug": True}, ["warn"]),
+    ],
+)
+def test_lines_follow_the_console_level_dbt_would_use(
+    capsys: pytest.CaptureFixture[str], flags: dict[str, object], written: list[str]
+) -> None:
+    """The level of dbt's console: --quiet over --debug over --log-level; the reasons are
+    debug lines; orc's warnings are kept under --quiet (they need acting on)."""
+    console.configure({**flags, "log_format": "json"})
+    for level in ("debug", "info", "warn"):
+        console.say(level, level)
+    assert [json.loads(line)["info"]["level"] for line in lines(capsys)] == written
+
+
+def test_orc_debug_shows_the_reasons_without_dbt_debug(capsys: pytest.CaptureFixture[str]) -> None:
+    console.configure({}, debug=True)
+    decided = Plan({FCT: Decision(FCT, "build", "no build recorded")})
+    console.announce_plan(decided, NODES)
+    assert lines(capsys)[-1].endswith(f"orc:   build  {FCT}: no build recorded")
+
+
+def test_the_debug_format_is_dbts_and_errors_follow_json(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    console.configure({"log_format": "debug"})
+    console.say("plan: 1 to run")
+    [line] = lines(capsys)
+    assert line.endswith(" [info ] [MainThread]: orc: plan: 1 to run"), line
+    console.configure({"log_format": "json"})
+    console.error("no such state")
+    out, err = capsys.readouterr()
+    assert out == "" and json.loads(err)["info"]["level"] == "error"
+    console.configure({})
+    console.error("no such state")
+    assert capsys.readouterr().err == "orc: error: no such state\n"
+
+
 def test_json_lines_carry_the_invocation_id_and_level(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -148,8 +194,8 @@ def test_unmeasured_sources_are_named_when_nothing_compares_them() -> None:
 
 
 def test_the_unmeasured_warning_survives_quiet(capsys: pytest.CaptureFixture[str]) -> None:
-    console.configure({"quiet": True, "log_format": "json"})
-    console.announce_plan(Plan({}, (ORDERS,)), NODES, verbose=True)
+    console.configure({"quiet": True, "log_format": "json", "debug": True})
+    console.announce_plan(Plan({}, (ORDERS,)), NODES)
     [line] = [json.loads(text)["info"] for text in lines(capsys)]
     assert line["level"] == "warn"
     assert line["msg"].startswith(

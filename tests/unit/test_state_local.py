@@ -62,9 +62,12 @@ def backend(state_path: Path) -> LocalFileBackend:
 # --- init, exists, load ------------------------------------------------------------------
 
 
-def test_a_missing_folder_is_an_error_before_anything_runs(state_path: Path) -> None:
-    with pytest.raises(OrcError, match="does not exist: create it"):
-        LocalFileBackend(state_path).load()
+def test_a_missing_folder_is_empty_state_and_reading_creates_nothing(state_path: Path) -> None:
+    backend = LocalFileBackend(state_path)
+    assert backend.load() == {}
+    assert backend.read_claims() == {}
+    assert not backend.exists()
+    assert not state_path.parent.exists()
 
 
 def test_load_reads_a_dbt_orchestra_file(state_path: Path) -> None:
@@ -82,11 +85,23 @@ def test_load_reads_a_dbt_orchestra_file(state_path: Path) -> None:
 # --- update --------------------------------------------------------------------------------
 
 
-def test_update_in_a_missing_folder_names_it(state_path: Path) -> None:
-    with pytest.raises(OrcError, match="does not exist: create it") as caught:
-        LocalFileBackend(state_path).update({"m": record()})
-    assert str(state_path.parent) in str(caught.value)
-    assert not state_path.parent.exists()
+def test_the_first_write_creates_the_missing_folders_and_says_so_once(tmp_path: Path) -> None:
+    path = tmp_path / ".orchestra" / "runs" / "state.json"
+    notices: list[str] = []
+    backend = LocalFileBackend(path, on_wait=notices.append)
+    backend.journal({"m": record()})
+    backend.update({"n": record()})
+    assert LocalFileBackend(path).load() == {"m": record(), "n": record()}
+    assert notices == [
+        f"created the state file {path} and its folder {tmp_path / '.orchestra'} "
+        "(they did not exist)"
+    ]
+
+
+def test_a_folder_that_cannot_be_created_is_named(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+    with pytest.raises(OrcError, match=r"cannot create the folder .*: create it yourself"):
+        LocalFileBackend(tmp_path / "file" / "state.json").update({"m": record()})
 
 
 def test_the_first_update_creates_a_missing_file_and_says_so(tmp_path: Path) -> None:
