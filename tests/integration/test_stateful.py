@@ -86,9 +86,11 @@ def invocation_ids(lines: list[dict[str, Any]], orc: bool) -> set[str]:
 
 
 def test_json_logs_stay_json(built: Project) -> None:
-    lines = json_lines(built.orc("dbt", "build", "--log-format", "json").stdout)
+    """dbt's global flags before the subcommand: every line is JSON, with the reasons."""
+    lines = json_lines(built.orc("dbt", "--log-format", "json", "--debug", "build").stdout)
     messages = [line["msg"] for line in lines if line["name"] == "OrcMessage"]
     assert any(m.startswith("Reused ") and "execution avoided" in m for m in messages), messages
+    assert any(m.startswith("  reuse  model.") for m in messages), messages
     # Nothing ran: orc's lines carry the id of the run_results.json orc wrote.
     assert invocation_ids(lines, orc=True) == {run_results_invocation_id(built)} != {""}
 
@@ -119,7 +121,7 @@ def test_a_run_ends_with_where_its_plan_page_is(stateful: Project) -> None:
 def test_quiet_silences_orc_as_it_silences_dbt(built: Project) -> None:
     path = built.dir / "models" / "marts" / "fct_large_orders.sql"
     path.write_text(path.read_text().replace("select *", "select *, 1 as one"))
-    quiet = built.orc("dbt", "build", "-q", ORCHESTRA_DBT_DEBUG="true")
+    quiet = built.orc("dbt", "-q", "build", ORCHESTRA_DBT_DEBUG="true")
     assert quiet.stdout == "", quiet.stdout
     assert built_relations(built.plan_artifact()) == {"fct_large_orders"}
 
