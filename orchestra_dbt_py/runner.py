@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import json
 import shlex
+import sys
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext, redirect_stdout
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -53,7 +54,9 @@ def show_plan(
 ) -> int:
     """`orc plan`: the decisions `orc dbt build` would make; nothing is built or saved."""
     with orc_lines(command, settings, stdout_for_data=as_json):
-        planned = make_plan(command, settings, env)
+        # dbt's warnings go where orc's lines go: stdout carries the JSON document.
+        with redirect_stdout(sys.stderr) if as_json else nullcontext():
+            planned = make_plan(command, settings, env)
         if planned.defers_to is not None:
             console.say(f"defers to {planned.defers_to}")
         starting = ProjectHooks(planned.session).count(START)

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dbt.adapters.factory import get_adapter_by_type
+from dbt.cli.flags import convert_config
 from dbt.cli.main import dbtRunner, dbtRunnerResult
 from dbt.contracts.graph.manifest import Manifest
 
@@ -21,6 +22,7 @@ from orchestra_dbt_py.dbt.command import (
     SELECTION_PARAMS,
     DbtCommand,
     accepted_params,
+    command_flags,
 )
 from orchestra_dbt_py.errors import OrcError, one_line
 
@@ -30,6 +32,8 @@ if TYPE_CHECKING:
 __all__ = ["RECORDER_ENV", "DbtSession", "EventCallback", "recorded_by_orc"]
 
 EventCallback = Callable[[Any], None]
+# dbt's console levels that show no information lines.
+_ABOVE_INFO = ("warn", "error", "none")
 # Tells the package's state hooks that orc records this run itself (macros/hooks/).
 RECORDER_ENV = "ORCHESTRA_DBT_RECORDER"
 
@@ -44,6 +48,7 @@ class DbtSession:
         self._shared = {
             key: value for key, value in command.params.items() if key in accepted_params("parse")
         }
+        self._warnings_only = warnings_only(command)
         self.manifest = self._parse()
         adapter_type = self.manifest.metadata.adapter_type
         if not adapter_type:
@@ -84,7 +89,7 @@ class DbtSession:
         return {**self.manifest.nodes, **self.manifest.unit_tests}
 
     def _parse(self) -> Manifest:
-        result = dbtRunner().invoke(["parse"], **{**self._shared, "quiet": True})
+        result = dbtRunner().invoke(["parse"], **{**self._shared, **self._warnings_only})
         if not result.success or not isinstance(result.result, Manifest):
             # dbt has printed its error (even under --quiet), unless its logs are off.
             shown = self._shared.get("log_level") != "none" and result.exception is not None
@@ -110,7 +115,7 @@ class DbtSession:
         if "resource_types" not in selection:
             selection["resource_types"] = RESOURCE_TYPES_BY_COMMAND[subcommand]
         args = ["ls", "--output", "json", "--output-keys", "unique_id"]
-        result = self._invoke(args, **{**self._shared, **selection, "log_level": "none"})
+        result = self._invoke(args, **{**self._shared, **selection, **self._warnings_only})
         if not result.success or not isinstance(result.result, list):
             raise OrcError(f"dbt could not resolve the selection: {result.exception}")
         ids = [json.loads(line)["unique_id"] for line in result.result]
@@ -169,6 +174,26 @@ class DbtSession:
         finally:
             for node, kind in hidden:
                 node.tags.append(kind)
+
+
+def warnings_only(command: DbtCommand) -> dict[str, Any]:
+    """dbt's console for the invocations orc makes on its own (the parse, the selection):
+    only what dbt would warn about and its errors (a patch of no model, a deprecation, a
+    selection that matches nothing), shown once, as the user's flags show them; nothing
+    more under --quiet or a higher --log-level. `dbt ls`'s own "No nodes selected!" is not
+    one `dbt build` gives: it is silenced unless the user set --warn-error."""
+    try:
+        flags = command_flags(command)
+    except Exception:  # dbt rejects the line when it runs it, in its own words
+        return {"quiet": True}
+    level = flags.LOG_LEVEL if flags.LOG_LEVEL in _ABOVE_INFO else "warn"
+    params: dict[str, Any] = {"debug": False, "log_level": level}
+    options = flags.WARN_ERROR_OPTIONS
+    if flags.WARN_ERROR is None and options is not None:
+        silence = [*options.silence, "NoNodesSelected"]
+        given = {"error": options.error, "warn": options.warn, "silence": silence}
+        params["warn_error_options"] = convert_config("warn_error_options", given)
+    return params
 
 
 @contextmanager

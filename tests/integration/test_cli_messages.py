@@ -105,3 +105,20 @@ def test_a_wrong_target_is_dbts_message_once(project: Project, command: list[str
     assert result.stderr.strip() == (
         "orc: error: dbt could not parse the project (dbt's error is above); nothing was run"
     )
+
+
+@pytest.mark.parametrize("target", ["duckdb"], indirect=True)
+def test_what_dbt_warns_about_is_shown_once(built: Project) -> None:
+    """A patch of no model (a parse warning) and a selection that matches nothing: dbt's own
+    words, once, from `orc plan` and `orc dbt build` alike, and none of `dbt ls`'s."""
+    patch = "Did not find matching node for patch with name 'no_such_model'"
+    nothing = "The selection criterion 'no_such_model' does not match any enabled nodes"
+    commands = {"plan": ["plan", "no_such_model"], "build": ["dbt", "build", "-s", "no_such_model"]}
+    for description, command in commands.items():
+        # A changed file: dbt parses it again, and warns again.
+        (built.dir / "models" / "extra.yml").write_text(
+            f"version: 2\nmodels:\n  - name: no_such_model\n    description: {description}\n"
+        )
+        output = built.orc(*command).stdout
+        assert (output.count(patch), output.count(nothing)) == (1, 1), output
+        assert "No nodes selected" not in output, output
