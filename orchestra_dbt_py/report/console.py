@@ -42,14 +42,16 @@ def configure(
     invocation_id: Callable[[], str] = lambda: "",
     debug: bool = False,
 ) -> None:
-    """Follow dbt's console flags (`console_flags`), as dbt's console does: `--log-format`
+    """Follow dbt's console flags (`console_flags`) as dbt's console does: `--log-format`
     (`json`: JSON lines carrying `invocation_id()`; `debug`: dbt's debug line format),
-    `--log-level`, and `--debug` (or `debug`, ORCHESTRA_DBT_DEBUG) for the reasons.
-    `--quiet` leaves out all but warnings and errors: what orc warns about needs acting on.
+    `--debug` or `--log-level debug` (or orc's `debug`, ORCHESTRA_DBT_DEBUG) add the
+    reasons, `--log-level none` leaves out every line. `--quiet` leaves out all but warnings
+    and errors: what orc warns about needs acting on. `--log-level warn` or `error` keeps
+    orc's information lines: they stand for the per-node lines it hides (`make demo`).
     With `stdout_for_data`, the lines go to stderr: stdout carries a JSON document."""
     level = str(dbt_flags.get("log_level") or "info")
-    if level != "none" and (debug or dbt_flags.get("debug")):
-        level = "debug"
+    if level != "none":
+        level = "debug" if debug or dbt_flags.get("debug") or level == "debug" else "info"
     _output.format = str(dbt_flags.get("log_format") or "default")
     _output.level = level if level in _LEVELS else "info"
     _output.quiet = bool(dbt_flags.get("quiet"))

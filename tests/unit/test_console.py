@@ -79,8 +79,8 @@ def test_quiet_leaves_out_information_but_not_warnings(
         ({}, ["info", "warn"]),
         ({"debug": True}, ["debug", "info", "warn"]),
         ({"log_level": "debug"}, ["debug", "info", "warn"]),
-        ({"log_level": "warn"}, ["warn"]),
-        ({"log_level": "error"}, []),
+        ({"log_level": "warn"}, ["info", "warn"]),
+        ({"log_level": "error"}, ["info", "warn"]),
         ({"log_level": "none", "debug": True}, []),
         ({"quiet": True, "debug": True}, ["warn"]),
     ],
@@ -89,7 +89,8 @@ def test_lines_follow_the_console_level_dbt_would_use(
     capsys: pytest.CaptureFixture[str], flags: dict[str, object], written: list[str]
 ) -> None:
     """The level of dbt's console: --quiet over --debug over --log-level; the reasons are
-    debug lines; orc's warnings are kept under --quiet (they need acting on)."""
+    debug lines; orc's warnings are kept under --quiet (they need acting on), and its
+    information lines under --log-level warn (they stand for the per-node lines)."""
     console.configure({**flags, "log_format": "json"})
     for level in ("debug", "info", "warn"):
         console.say(level, level)
