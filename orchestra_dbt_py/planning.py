@@ -69,6 +69,8 @@ def make_plan(
     # A warehouse state is read and written with the command's own project and target.
     backend = open_backend(settings, location=location, on_wait=on_wait, dbt=lambda: warehouse)
     selected = session.selected_ids()
+    for warning in session.selection_warnings:
+        console.relay(warning)
     # dbt runs no hook when nothing is selected.
     started = ProjectHooks(session).run_start(selected) if run_start_hooks and selected else None
     graph = read_graph(session, selected, env)

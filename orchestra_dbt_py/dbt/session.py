@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dbt.adapters.factory import get_adapter_by_type
-from dbt.cli.flags import convert_config
 from dbt.cli.main import dbtRunner, dbtRunnerResult
 from dbt.contracts.graph.manifest import Manifest
 
@@ -49,6 +48,8 @@ class DbtSession:
             key: value for key, value in command.params.items() if key in accepted_params("parse")
         }
         self._warnings_only = warnings_only(command)
+        # What dbt warned about the selection (`selected_ids`), for orc to say.
+        self.selection_warnings: list[str] = []
         self.manifest = self._parse()
         adapter_type = self.manifest.metadata.adapter_type
         if not adapter_type:
@@ -115,7 +116,18 @@ class DbtSession:
         if "resource_types" not in selection:
             selection["resource_types"] = RESOURCE_TYPES_BY_COMMAND[subcommand]
         args = ["ls", "--output", "json", "--output-keys", "unique_id"]
-        result = self._invoke(args, **{**self._shared, **selection, **self._warnings_only})
+        # `dbt ls` prints what it lists whatever the log level but none: its warnings about
+        # the selection are kept and said by orc, in dbt's words (its own "No nodes
+        # selected!" is not one `dbt build` gives).
+        warnings: list[str] = []
+
+        def keep(event: Any) -> None:
+            if event.info.level == "warn" and event.info.name != "NoNodesSelected":
+                warnings.append(event.info.msg)
+
+        params = {**self._shared, **selection, "log_level": "none"}
+        result = self._invoke(args, [keep], **params)
+        self.selection_warnings = warnings
         if not result.success or not isinstance(result.result, list):
             raise OrcError(f"dbt could not resolve the selection: {result.exception}")
         ids = [json.loads(line)["unique_id"] for line in result.result]
@@ -177,23 +189,15 @@ class DbtSession:
 
 
 def warnings_only(command: DbtCommand) -> dict[str, Any]:
-    """dbt's console for the invocations orc makes on its own (the parse, the selection):
-    only what dbt would warn about and its errors (a patch of no model, a deprecation, a
-    selection that matches nothing), shown once, as the user's flags show them; nothing
-    more under --quiet or a higher --log-level. `dbt ls`'s own "No nodes selected!" is not
-    one `dbt build` gives: it is silenced unless the user set --warn-error."""
+    """dbt's console for orc's own parse: only what dbt would warn about and its errors (a
+    patch of no model, a deprecation), shown once, as the user's flags show them; nothing
+    more under --quiet or a higher --log-level."""
     try:
         flags = command_flags(command)
     except Exception:  # dbt rejects the line when it runs it, in its own words
         return {"quiet": True}
     level = flags.LOG_LEVEL if flags.LOG_LEVEL in _ABOVE_INFO else "warn"
-    params: dict[str, Any] = {"debug": False, "log_level": level}
-    options = flags.WARN_ERROR_OPTIONS
-    if flags.WARN_ERROR is None and options is not None:
-        silence = [*options.silence, "NoNodesSelected"]
-        given = {"error": options.error, "warn": options.warn, "silence": silence}
-        params["warn_error_options"] = convert_config("warn_error_options", given)
-    return params
+    return {"debug": False, "log_level": level}
 
 
 @contextmanager

@@ -104,6 +104,13 @@ def line(message: str, level: str) -> str:
     return f"{datetime.now():%H:%M:%S}  orc: {message}"
 
 
+def relay(message: str) -> None:
+    """A warning dbt gave where it printed nothing (orc's own `dbt ls`), shown as dbt shows
+    its warnings: not under --quiet."""
+    if not _output.quiet:
+        warn(message)
+
+
 def warn(message: str) -> None:
     """A line `--quiet` does not silence: something the user should act on."""
     say(message, "warn")

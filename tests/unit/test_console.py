@@ -97,6 +97,19 @@ def test_lines_follow_the_console_level_dbt_would_use(
     assert [json.loads(line)["info"]["level"] for line in lines(capsys)] == written
 
 
+def test_dbts_relayed_warnings_are_silenced_by_quiet_as_dbt_silences_them(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    console.configure({"quiet": True})
+    console.relay("The selection criterion 'x' does not match any enabled nodes")
+    assert lines(capsys) == []
+    console.configure({})
+    console.relay("The selection criterion 'x' does not match any enabled nodes")
+    assert lines(capsys)[0].endswith(
+        "orc: The selection criterion 'x' does not match any enabled nodes"
+    )
+
+
 def test_orc_debug_shows_the_reasons_without_dbt_debug(capsys: pytest.CaptureFixture[str]) -> None:
     console.configure({}, debug=True)
     decided = Plan({FCT: Decision(FCT, "build", "no build recorded")})
