@@ -43,7 +43,8 @@ records = st.builds(
     NodeRecord,
     last_updated=moments,
     checksum=st.none() | TEXT,
-    fingerprint=st.none() | TEXT,
+    # orc's fingerprints are sha256 digests (a text starting with "hook" is the hooks').
+    fingerprint=st.none() | st.text("0123456789abcdef", min_size=64, max_size=64),
     status=st.sampled_from([None, "success", "error", "pass"]),
     data_versions=st.dictionaries(TEXT, versions, max_size=2),
     version=st.none() | versions,
