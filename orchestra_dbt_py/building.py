@@ -5,18 +5,20 @@ one `StatefulBuild` and hands it to the rounds; nothing here calls back into eit
 from __future__ import annotations
 
 import signal
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from types import FrameType
 from typing import Any
 
 from orchestra_dbt_py.config import Settings
 from orchestra_dbt_py.core.graph import plural
-from orchestra_dbt_py.core.planner import Plan
+from orchestra_dbt_py.core.planner import Decision, Plan
 from orchestra_dbt_py.core.records import NodeRecord
 from orchestra_dbt_py.dbt.command import DbtCommand, exit_code
+from orchestra_dbt_py.dbt.deferred_tables import reading_deferred
 from orchestra_dbt_py.dbt.hooks import END, REUSE_HOOKS_SETTING, START, HookRun, ProjectHooks
 from orchestra_dbt_py.dbt.queries import Warehouse
 from orchestra_dbt_py.dbt.run_results import results_since
@@ -52,7 +54,8 @@ class StatefulBuild:
         session = self.planned.session
         self.ran_end_hooks = only and not self.planned.start_hooks.failures
         without = (START,) if self.ran_end_hooks else (START, END)
-        with interrupts_as_keyboard_interrupt() as received:
+        deferred = self.planned.deferred_reads
+        with interrupts_as_keyboard_interrupt() as received, reading_deferred(session, deferred):
             result = session.run(
                 node_ids, callbacks=[self.recorder.on_event], without_hooks=without
             )
@@ -61,6 +64,39 @@ class StatefulBuild:
         record_table_versions(self.recorder, self.planned.warehouse)
         self.recorder.flush()  # before the claims go: a waiting run then finds the records
         return (128 + received[0] if received else exit_code(result)), bool(received)
+
+    def clone_first(self) -> Plan:
+        """Clone what the plan clones, and the tables that builds start from (pre_clone),
+        recording each clone as a build of this target; the plan as it then stands (a clone
+        that failed is built instead, and says why)."""
+        plan, nodes = self.planned.plan, self.planned.nodes
+        pairs = [
+            (d.clone_from, nodes[uid])
+            for uid, d in plan.decisions.items()
+            if d.clone_from is not None and d.action in ("clone", "build")
+        ]
+        if not pairs:
+            return plan
+        started = time.perf_counter()
+        failed = self.planned.warehouse.clone_relations(pairs)
+        seconds = (time.perf_counter() - started) / len(pairs)
+        decisions = dict(plan.decisions)
+        for uid, decision in plan.decisions.items():  # parents first: records name them
+            if decision.clone_from is None or decision.action not in ("clone", "build"):
+                continue
+            error = failed.get(uid)
+            if decision.action == "build":
+                if error is not None:
+                    console.warn(f"{nodes[uid].label} is built from scratch: {error}")
+                    why = f"{decision.reason}; that clone failed, so built from scratch: {error}"
+                    decisions[uid] = replace(decision, reason=why, clone_from=None)
+            elif error is not None:
+                decisions[uid] = Decision(uid, "build", f"{error}; built instead")
+            else:
+                self.recorder.node_finished(uid, "success", seconds)
+        record_table_versions(self.recorder, self.planned.warehouse)
+        self.recorder.flush()
+        return replace(plan, decisions=decisions)
 
     def __post_init__(self) -> None:
         self.results.extend(self.planned.start_hooks.artifact_results())
@@ -90,6 +126,7 @@ class StatefulBuild:
             self.command,
             self.settings,
             planned.warehouse,
+            planned.defers_to,
         )
         self.recorder.update_inputs(fresh.state, fresh.versions, fresh.sql_inputs)
         return fresh.plan, fresh.state

@@ -9,13 +9,20 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from orchestra_dbt_py.config import Settings
-from orchestra_dbt_py.core.graph import Node, sources_to_measure, versioned_relations
+from orchestra_dbt_py.core.cloning import DeferredTarget, deferred_parents, with_clones
+from orchestra_dbt_py.core.graph import (
+    Node,
+    data_inputs,
+    sources_to_measure,
+    versioned_relations,
+)
 from orchestra_dbt_py.core.implicit import SqlInputs
 from orchestra_dbt_py.core.planner import Plan, PlanOptions, plan, rebuild_reason
 from orchestra_dbt_py.core.records import NodeRecord
 from orchestra_dbt_py.core.versions import DataVersion, source_version
 from orchestra_dbt_py.dbt.command import DbtCommand
 from orchestra_dbt_py.dbt.deferral import deferred_target
+from orchestra_dbt_py.dbt.deferred_tables import measure_deferred
 from orchestra_dbt_py.dbt.graph import ProjectGraph, read_graph
 from orchestra_dbt_py.dbt.hooks import HookRun, ProjectHooks
 from orchestra_dbt_py.dbt.queries import WITHOUT_PACKAGE, Warehouse
@@ -44,8 +51,12 @@ class PlannedRun:
     sql_inputs: dict[str, SqlInputs]
     # The project's on-run-start hooks, run before measuring (`orc dbt`, not `orc plan`).
     start_hooks: HookRun = field(default_factory=HookRun)
-    # The dbt target this run defers to (dbt/deferral.py), None for none.
+    # The dbt target this run defers to (dbt/deferral.py), None for none; what the run
+    # measured of it, and the unselected parents dbt reads from there (unique id: that
+    # target's relation).
     defers_to: str | None = None
+    deferred: DeferredTarget | None = None
+    deferred_reads: dict[str, str] = field(default_factory=dict)
 
     @property
     def nodes(self) -> dict[str, Node]:
@@ -76,9 +87,8 @@ def make_plan(
     graph = read_graph(session, selected, env)
     if not warehouse.has_package:
         console.say(WITHOUT_PACKAGE, "debug")  # nothing is missing unless the hooks or backend are
-    decided = decide(session, backend, graph, selected, command, settings, warehouse)
-    start_hooks = decided.start_hooks if started is None else started
-    return replace(decided, start_hooks=start_hooks, defers_to=defers_to)
+    decided = decide(session, backend, graph, selected, command, settings, warehouse, defers_to)
+    return decided if started is None else replace(decided, start_hooks=started)
 
 
 def decide(
@@ -89,12 +99,15 @@ def decide(
     command: DbtCommand,
     settings: Settings,
     warehouse: Warehouse,
+    defers_to: str | None = None,
 ) -> PlannedRun:
     """Read the state, measure and plan: the decision on the state and data as they are now
-    (again after waiting for another run)."""
+    (again after waiting for another run); with `defers_to`, builds that may be clones of
+    that target's tables are clones."""
     nodes = graph.nodes
     scope = session.key_scope(settings)
-    state = scope.records_of(nodes, backend.load())
+    stored = backend.load()
+    state = scope.records_of(nodes, stored)
     hooked = [
         uid
         for uid, record in state.items()
@@ -105,7 +118,9 @@ def decide(
     freshness, errors = warehouse.measure_freshness(sources_to_measure(nodes, selected))
     for uid, error in errors.items():
         console.warn(f"could not measure the freshness of {nodes[uid].label}: {error}")
-    existing = warehouse.existing_relations(nodes[uid] for uid in selected)
+    # With deferral, whether the unselected parents exist here decides what dbt reads.
+    looked_at = {*selected, *(p for u in selected for p in nodes[u].parents if defers_to)}
+    existing = warehouse.existing_relations(nodes[uid] for uid in looked_at if uid in nodes)
     reader = SqlInputReader(session)
     sql_inputs = reader.read(nodes, selected, state)
     versions = observe_versions(nodes, selected, freshness, warehouse, reader, sql_inputs)
@@ -118,6 +133,15 @@ def decide(
     )
     now = datetime.now(UTC)
     decided = plan(nodes, selected, state, versions, existing, now, options, sql_inputs)
+    deferred = None
+    if defers_to is not None:
+        wanted = {i for uid in selected for i in (uid, *data_inputs(nodes, uid))}
+        records = scope.records_of_target(nodes, stored, defers_to)
+        relevant = {uid: record for uid, record in records.items() if uid in wanted}
+        deferred = measure_deferred(warehouse, defers_to, relevant, nodes)
+        decided = with_clones(
+            nodes, selected, decided, deferred, versions, existing, now, options, sql_inputs
+        )
     return PlannedRun(
         session,
         backend,
@@ -129,6 +153,11 @@ def decide(
         warehouse,
         selected,
         sql_inputs,
+        defers_to=defers_to,
+        deferred=deferred,
+        deferred_reads=deferred_parents(nodes, selected, decided, deferred, existing)
+        if deferred is not None
+        else {},
     )
 
 

@@ -127,7 +127,8 @@ def _run_stateful(command: DbtCommand, settings: Settings, env: Mapping[str, str
     console.announce_plan(planned.plan, planned.nodes)
     build = StatefulBuild(planned, command, settings, _recorder(planned, command, settings))
     on_reuse = run_hooks_on_reuse(planned, hooks)
-    built = _build(build) if planned.plan.ids("build") else Rounds(plan=planned.plan)
+    busy = planned.plan.ids("build") or planned.plan.ids("clone")
+    built = _build(build) if busy else Rounds(plan=planned.plan)
     ended = build.run_end_hooks(hooks, built)
     _summarize(build, built)
     _write_artifacts(build, built.plan, started_at)
@@ -160,7 +161,7 @@ def _build(build: StatefulBuild) -> Rounds:
     try:
         return build_in_rounds(
             planned.nodes,
-            planned.plan,
+            build.clone_first(),
             planned.state,
             build,
             coordinator=coordinator,
@@ -218,9 +219,16 @@ def _write_artifacts(build: StatefulBuild, decided: Plan, started_at: datetime) 
         add_reused_results(
             target_dir,
             {
-                uid: decided.decisions[uid].reason
-                for uid in decided.ids("reuse")
-                if nodes[uid].materialized != "ephemeral"
+                **{
+                    uid: f"reused by orc: {decided.decisions[uid].reason}"
+                    for uid in decided.ids("reuse")
+                    if nodes[uid].materialized != "ephemeral"
+                },
+                **{
+                    uid: f"cloned by orc from {d.clone_from}: {d.reason}"
+                    for uid, d in decided.decisions.items()
+                    if d.action == "clone"
+                },
             },
             {uid: node.relation for uid, node in nodes.items()},
             started_at,

@@ -34,7 +34,7 @@ from orchestra_dbt_py.core.records import NodeRecord
 from orchestra_dbt_py.core.versions import LOADED_AT, DataVersion, describe_change, loaded_at
 from orchestra_dbt_py.core.vouching import record_problem
 
-Action = Literal["build", "reuse"]
+Action = Literal["build", "reuse", "clone"]
 _fmt = describe_moment
 
 
@@ -58,6 +58,8 @@ class Decision:
     unique_id: str
     action: Action
     reason: str
+    # The deferred target's relation a clone copies (a build may start from one: pre_clone).
+    clone_from: str | None = None
 
 
 @dataclass(frozen=True)

@@ -201,6 +201,17 @@ class Warehouse:
             manifest_node = manifest_nodes.get(node.unique_id)
             if manifest_node is not None and node.relation:
                 schemas[(manifest_node.database, manifest_node.schema)] = None
+        return self._listed(schemas)
+
+    def existing_named(self, relations: Iterable[Any]) -> set[str]:
+        """The lower-cased rendered names, among these adapter relations, that exist in the
+        warehouse (one listing per schema)."""
+        wanted = {relation.render().lower(): relation for relation in relations}
+        schemas = {(r.database, r.schema): None for r in wanted.values()}
+        return self._listed(schemas) & set(wanted)
+
+    def _listed(self, schemas: Iterable[tuple[str | None, str]]) -> set[str]:
+        """The lower-cased names of the relations in these schemas."""
         adapter = self.session.adapter
 
         def list_schema(key: tuple[str | None, str]) -> list[str]:

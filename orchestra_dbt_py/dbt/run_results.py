@@ -27,17 +27,18 @@ def reused_status() -> str:
 
 def add_reused_results(
     target_dir: Path,
-    reused: Mapping[str, str],
+    messages: Mapping[str, str],
     relations: Mapping[str, str | None],
     started_at: datetime,
     invocation: Mapping[str, Any],
     earlier: Sequence[Mapping[str, Any]] = (),
 ) -> Path:
-    """Add a result for each reused node (unique id -> orc's reason) to the run_results.json
-    dbt wrote in this run, or write one with only those when dbt did not run (a file older
-    than `started_at` is a previous run's and is replaced). `invocation` becomes the
-    `args` of a new file. `earlier` holds the results of this run's earlier dbt invocations
-    (it waited for another run between them); those the file lacks are added."""
+    """Add a result for each node orc reused or cloned (unique id -> orc's message:
+    `reused by orc: <reason>`, `cloned by orc from <relation>: <reason>`) to the
+    run_results.json dbt wrote in this run, or write one with only those when dbt did not
+    run (a file older than `started_at` is a previous run's and is replaced). `invocation`
+    becomes the `args` of a new file. `earlier` holds the results of this run's earlier dbt
+    invocations (it waited for another run between them); those the file lacks are added."""
     path = target_dir / RUN_RESULTS
     document = _written_since(path, started_at)
     if document is None:
@@ -61,7 +62,7 @@ def add_reused_results(
             document["results"].append(dict(result))
             listed.add(result.get("unique_id"))
     status = reused_status()
-    for uid in sorted(reused.keys() - listed):
+    for uid in sorted(messages.keys() - listed):
         document["results"].append(
             {
                 "status": status,
@@ -69,7 +70,7 @@ def add_reused_results(
                 "thread_id": "orc",
                 "execution_time": 0.0,
                 "adapter_response": {},
-                "message": f"reused by orc: {reused[uid]}",
+                "message": messages[uid],
                 "failures": None,
                 "unique_id": uid,
                 "compiled": None,

@@ -146,18 +146,22 @@ def announce_plan(plan: Plan, nodes: Mapping[str, Node]) -> None:
     for uid in plan.unreadable_sql:
         warn(f"{nodes[uid].label} is built on every run: {plan.decisions[uid].reason}")
     built, reused = plan.ids("build"), plan.ids("reuse")
-    say(f"plan: {len(built)} to run, {len(reused)} to reuse of {len(plan.decisions)} selected")
+    say(
+        f"plan: {len(built)} to run{_cloning(plan)}, {len(reused)} to reuse "
+        f"of {len(plan.decisions)} selected"
+    )
     for decision in plan.decisions.values():
         say(f"  {decision.action:<6} {decision.unique_id}: {decision.reason}", "debug")
 
 
 def summarize(plan: Plan, statuses: Mapping[str, str], saved_seconds: float) -> None:
-    reused = len(plan.ids("reuse"))
+    reused, cloned = len(plan.ids("reuse")), set(plan.ids("clone"))
     total = len(plan.decisions)
-    ran = len(statuses)
+    ran = len(statuses.keys() - cloned)
     failed = sum(1 for s in statuses.values() if s in FAILED_STATUSES)
     skipped = sum(1 for s in statuses.values() if s == "skipped")
-    line = f"Reused {reused} of {plural(total, 'node')}; ran {ran}"
+    line = f"Reused {reused} of {plural(total, 'node')}; "
+    line += f"cloned {len(cloned)}; ran {ran}" if cloned else f"ran {ran}"
     if failed or skipped:
         line += f" ({failed} failed, {skipped} skipped)"
     if saved_seconds:
@@ -194,9 +198,15 @@ def print_plan_table(
         click.echo("  ".join([*cells, row[5]]))
     saved = estimated_savings(plan, state)
     click.echo(
-        f"{len(plan.ids('build'))} to build, {len(plan.ids('reuse'))} to reuse "
+        f"{len(plan.ids('build'))} to build{_cloning(plan)}, {len(plan.ids('reuse'))} to reuse "
         f"of {len(plan.decisions)} selected ({describe_seconds(saved)} of execution avoided)"
     )
+
+
+def _cloning(plan: Plan) -> str:
+    """`, 3 to clone` when the plan clones anything."""
+    cloned = len(plan.ids("clone"))
+    return f", {cloned} to clone" if cloned else ""
 
 
 def _time(moment: datetime) -> str:

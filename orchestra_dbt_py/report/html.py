@@ -39,10 +39,11 @@ HTML_ARTIFACT = "orc_plan.html"
 STATE_COLOURS: dict[str, tuple[str, str]] = {
     "build": ("#1d4ed8", "#dbeafe"),
     "reuse": ("#15803d", "#dcfce7"),
+    "clone": ("#7e22ce", "#f3e8ff"),
     "failed": ("#b91c1c", "#fee2e2"),
 }
-STATE_LABELS = {"build": "build", "reuse": "reuse", "failed": "error / fail"}
-STATE_GLYPHS = {"build": "\u25b8", "reuse": "\u2713", "failed": "\u2715"}
+STATE_LABELS = {"build": "build", "reuse": "reuse", "clone": "clone", "failed": "error / fail"}
+STATE_GLYPHS = {"build": "\u25b8", "reuse": "\u2713", "clone": "\u29c9", "failed": "\u2715"}
 
 # The page's skeleton, style sheet and script, shipped as package data.
 ASSETS_PACKAGE = "orchestra_dbt_py.report"
@@ -80,7 +81,8 @@ def node_state(node: Mapping[str, Any]) -> str:
     status = node.get("status")
     if isinstance(status, str) and status.lower() in FAILED_STATUSES:
         return "failed"
-    return "reuse" if node.get("decision") == "reuse" else "build"
+    decision = node.get("decision")
+    return decision if decision in ("reuse", "clone") else "build"
 
 
 def layout(
@@ -261,12 +263,14 @@ def render_plan_html(document: Mapping[str, Any], edges: Sequence[tuple[str, str
     summary: Mapping[str, Any] = document.get("summary") or {}
     build = int(summary.get("build", sum(n["decision"] == "build" for n in nodes)))
     reuse = int(summary.get("reuse", sum(n["decision"] == "reuse" for n in nodes)))
+    clone = int(summary.get("clone", sum(n["decision"] == "clone" for n in nodes)))
+    cloned = f", {clone} to clone" if clone else ""
     selected = int(summary.get("selected", len(nodes)))
     saved = float(summary.get("estimated_seconds_saved") or 0.0)
     esc = html.escape
 
     totals = (
-        f"{selected} selected: {build} to build, {reuse} to reuse; "
+        f"{selected} selected: {build} to build{cloned}, {reuse} to reuse; "
         f"{describe_seconds(saved)} of execution avoided"
     )
     extra_lines = []
@@ -303,7 +307,7 @@ def render_plan_html(document: Mapping[str, Any], edges: Sequence[tuple[str, str
         f"--{state}:{stroke};--{state}-bg:{fill};"
         for state, (stroke, fill) in STATE_COLOURS.items()
     )
-    title = f"orc plan: {selected} selected, {build} to build, {reuse} to reuse"
+    title = f"orc plan: {selected} selected, {build} to build{cloned}, {reuse} to reuse"
     page, css, script = page_assets()
     return page.substitute(
         title=esc(title),

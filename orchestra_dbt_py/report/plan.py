@@ -51,6 +51,8 @@ def plan_document(
     saved_seconds: float,
     defers_to: str | None = None,
 ) -> dict[str, Any]:
+    """`defers_to`: the target the run defers to (clones from, reads unselected parents
+    from), None when it defers to none."""
     return {
         "orc_version": __version__,
         "generated_at": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
@@ -63,6 +65,7 @@ def plan_document(
                 "decision": d.action,
                 "reason": d.reason,
                 "status": statuses.get(d.unique_id),
+                **({"clone_from": d.clone_from} if d.clone_from is not None else {}),
             }
             for d in plan.decisions.values()
         ],
@@ -70,6 +73,7 @@ def plan_document(
             "selected": len(plan.decisions),
             "build": len(plan.ids("build")),
             "reuse": len(plan.ids("reuse")),
+            "clone": len(plan.ids("clone")),
             "unmeasured_sources": list(plan.unmeasured_sources),
             "unmeasured_inputs": list(plan.unmeasured_inputs),
             "unreadable_sql": list(plan.unreadable_sql),

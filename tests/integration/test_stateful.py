@@ -57,7 +57,15 @@ def test_plan_predicts_the_build_and_changes_nothing(built: Project) -> None:
     assert built.query(counts) == rows_before
     table = built.orc("plan").stdout
     assert "fct_orders" in table and "to build" in table
-    assert set(planned) == {"orc_version", "generated_at", "args", "nodes", "summary", "claims"}
+    assert set(planned) == {
+        "orc_version",
+        "generated_at",
+        "args",
+        "defers_to",
+        "nodes",
+        "summary",
+        "claims",
+    }
     assert {key for node in planned["nodes"] for key in node} == {
         "unique_id",
         "resource_type",

@@ -171,6 +171,15 @@ def test_the_summary_counts_in_words(capsys: pytest.CaptureFixture[str]) -> None
     one = Plan({FCT: Decision(FCT, "build", "no build recorded")})
     console.summarize(one, {FCT: "success"}, 0.0)
     assert lines(capsys)[0].endswith("orc: Reused 0 of 1 node; ran 1")
+    cloned = "model.p.dim"
+    two = Plan(
+        {
+            FCT: Decision(FCT, "build", "no build recorded"),
+            cloned: Decision(cloned, "clone", "clone of x: same", clone_from='"db"."prod"."dim"'),
+        }
+    )
+    console.summarize(two, {FCT: "success", cloned: "success"}, 0.0)
+    assert lines(capsys)[0].endswith("orc: Reused 0 of 2 nodes; cloned 1; ran 1")
 
 
 def test_unmeasured_sources_are_known_on_the_first_run() -> None:

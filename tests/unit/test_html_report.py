@@ -66,7 +66,7 @@ def plan_document(nodes: list[dict[str, Any]] | None = None) -> dict[str, Any]:
         node(STG, "build", "an upstream source changed", "success"),
         node(CUST, "reuse", HOSTILE),
         node(FCT, "build", "its SQL changed", "error"),
-        node(DIM, "reuse", "up to date"),
+        node(DIM, "clone", "clone of prod.dim_customers: same definition, its data current"),
         node(REPORT, "build", "a parent builds", "fail"),
         node(TEST, "build", "its model builds", "skipped"),
         node(SEED, "reuse", "seed file unchanged", "runtime error"),
@@ -80,7 +80,8 @@ def plan_document(nodes: list[dict[str, Any]] | None = None) -> dict[str, Any]:
         "summary": {
             "selected": len(nodes),
             "build": build,
-            "reuse": len(nodes) - build,
+            "reuse": sum(n["decision"] == "reuse" for n in nodes),
+            "clone": sum(n["decision"] == "clone" for n in nodes),
             "unmeasured_sources": [SRC],
             "estimated_seconds_saved": 125.0,
         },
@@ -122,14 +123,14 @@ def test_each_node_carries_its_decision_and_colour() -> None:
         STG: ("build", "build"),
         CUST: ("reuse", "reuse"),
         FCT: ("build", "failed"),
-        DIM: ("reuse", "reuse"),
+        DIM: ("clone", "clone"),
         REPORT: ("build", "failed"),
         TEST: ("build", "build"),  # skipped is not a failure
         SEED: ("reuse", "failed"),
     }
     strokes = [stroke for stroke, _ in STATE_COLOURS.values()]
     fills = [fill for _, fill in STATE_COLOURS.values()]
-    assert len(set(strokes)) == len(set(fills)) == 3
+    assert len(set(strokes)) == len(set(fills)) == 4
     for state, (stroke, fill) in STATE_COLOURS.items():
         assert f"--{state}:{stroke};--{state}-bg:{fill};" in page
         assert f".n.{state} rect{{fill:var(--{state}-bg);stroke:var(--{state})}}" in page
@@ -171,9 +172,10 @@ def test_the_page_is_self_contained() -> None:
 
 def test_the_page_has_a_title_a_labelled_search_box_and_the_totals() -> None:
     page = render_plan_html(plan_document(), EDGES)
-    assert re.search(r"<title>orc plan: 8 selected, 5 to build, 3 to reuse</title>", page)
+    totals = "8 selected, 5 to build, 1 to clone, 2 to reuse"
+    assert re.search(rf"<title>orc plan: {totals}</title>", page)
     assert '<label for="q">' in page and '<input id="q" type="search"' in page
-    assert "8 selected: 5 to build, 3 to reuse; about 2 min of execution avoided" in page
+    assert "8 selected: 5 to build, 1 to clone, 2 to reuse; about 2 min of execution" in page
     assert (
         "1 source has no measurable data version and counts as changed on every run: "
         "source.shop.raw.orders" in page

@@ -27,16 +27,22 @@ def results_of(path: Path) -> dict[str, str]:
     return {r["unique_id"]: r["status"] for r in json.loads(path.read_text())["results"]}
 
 
-def test_reused_nodes_are_added_to_what_dbt_wrote_in_this_run(tmp_path: Path) -> None:
+def test_reused_and_cloned_nodes_are_added_to_what_dbt_wrote_in_this_run(tmp_path: Path) -> None:
     path = tmp_path / "run_results.json"
     dbt_wrote(path, "model.p.a")
-    reused = {"model.p.a": "x", "model.p.b": "unchanged"}
-    add_reused_results(tmp_path, reused, {"model.p.b": '"db"."s"."b"'}, STARTED, ARGS)
-    assert results_of(path) == {"model.p.a": "success", "model.p.b": reused_status()}
+    cloned = 'cloned by orc from "db"."prod"."c": same definition, its data current'
+    messages = {"model.p.a": "x", "model.p.b": "reused by orc: unchanged", "model.p.c": cloned}
+    add_reused_results(tmp_path, messages, {"model.p.b": '"db"."s"."b"'}, STARTED, ARGS)
+    assert results_of(path) == {
+        "model.p.a": "success",
+        "model.p.b": reused_status(),
+        "model.p.c": reused_status(),
+    }
     document = json.loads(path.read_text())
     assert document["metadata"] == {"invocation_id": "dbt"}
     assert document["results"][1]["relation_name"] == '"db"."s"."b"'
     assert document["results"][1]["message"] == "reused by orc: unchanged"
+    assert document["results"][2]["message"] == cloned
 
 
 def test_a_previous_runs_file_or_a_broken_one_is_replaced(tmp_path: Path) -> None:
@@ -48,7 +54,7 @@ def test_a_previous_runs_file_or_a_broken_one_is_replaced(tmp_path: Path) -> Non
         else:
             old = (STARTED - timedelta(hours=1)).timestamp()
             os.utime(path, (old, old))
-        add_reused_results(tmp_path, {"model.p.b": "unchanged"}, {}, STARTED, ARGS)
+        add_reused_results(tmp_path, {"model.p.b": "reused by orc: unchanged"}, {}, STARTED, ARGS)
         assert results_of(path) == {"model.p.b": reused_status()}
         document = json.loads(path.read_text())
         assert document["args"] == ARGS

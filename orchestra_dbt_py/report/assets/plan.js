@@ -3,7 +3,7 @@
   const started = performance.now();
   const NODE_W = 190, NODE_H = 22, ROW_H = 30, SUB_GAP = 14, LAYER_GAP = 64, LABEL_MAX = 25;
   const LEFT = 24, TOP = 40, BOTTOM = 24;
-  const GLYPH = {build: "\u25b8", reuse: "\u2713", failed: "\u2715"};
+  const GLYPH = {build: "\u25b8", reuse: "\u2713", clone: "\u29c9", failed: "\u2715"};
   const data = JSON.parse(document.getElementById("orc-plan-data").textContent);
   const nodes = data.nodes, edges = data.edges, count = nodes.length;
   const viewport = document.getElementById("viewport");
@@ -148,7 +148,7 @@
       h.textContent = "Details";
       const p = document.createElement("p");
       p.className = "hint";
-      p.textContent = "Click a node to see why orc builds or reuses it.";
+      p.textContent = "Click a node to see why orc builds, clones or reuses it.";
       details.replaceChildren(h, p);
       return;
     }
