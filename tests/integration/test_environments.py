@@ -22,13 +22,14 @@ CI_OUTPUT = """
       path: "{{ env_var('TUTORIAL_DUCKDB_PATH', 'tutorial.duckdb') }}"
       schema: ci
       threads: 4
+      defer_to_target: duckdb
 """
 
 
 @pytest.mark.parametrize("target", ["duckdb"])
 def test_ci_clones_what_production_has_current_and_builds_the_edit(built: Project) -> None:
     """Production (the `duckdb` output, schema main) is built; a `ci` output on the same
-    file defers to it and reads the same raw data."""
+    file defers to it (`defer_to_target`, dbt State's place) and reads the same raw data."""
     with (built.dir / "profiles.yml").open("a") as profile:
         profile.write(CI_OUTPUT)
     model = built.dir / "models" / "marts" / f"{EDITED}.sql"
@@ -37,7 +38,7 @@ def test_ci_clones_what_production_has_current_and_builds_the_edit(built: Projec
         original.replace("orders.amount\nfrom", "orders.amount,\n    1 as edited\nfrom")
     )
     assert "1 as edited" in model.read_text()
-    ci_env = {"TUTORIAL_RAW_SCHEMA": "main_raw", "ORCHESTRA_DEFER_TO_TARGET": "duckdb"}
+    ci_env = {"TUTORIAL_RAW_SCHEMA": "main_raw"}
 
     before = production_records(built)
     assert before

@@ -77,6 +77,7 @@ def test_plan_predicts_the_build_and_changes_nothing(built: Project) -> None:
         "selected",
         "build",
         "reuse",
+        "clone",
         "unmeasured_sources",
         "unmeasured_inputs",
         "unreadable_sql",
