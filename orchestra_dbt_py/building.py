@@ -14,7 +14,7 @@ from types import FrameType
 from typing import Any
 
 from orchestra_dbt_py.config import Settings
-from orchestra_dbt_py.core.graph import plural
+from orchestra_dbt_py.core.graph import data_inputs, plural
 from orchestra_dbt_py.core.planner import Decision, Plan
 from orchestra_dbt_py.core.records import NodeRecord
 from orchestra_dbt_py.dbt.command import DbtCommand, exit_code
@@ -81,6 +81,8 @@ class StatefulBuild:
         failed = self.planned.warehouse.clone_relations(pairs)
         seconds = (time.perf_counter() - started) / len(pairs)
         decisions = dict(plan.decisions)
+        # What a clone's record waits for: the views dbt builds under it, and clones waiting.
+        awaited = set(plan.ids("build"))
         for uid, decision in plan.decisions.items():  # parents first: records name them
             if decision.clone_from is None or decision.action not in ("clone", "build"):
                 continue
@@ -93,10 +95,19 @@ class StatefulBuild:
             elif error is not None:
                 decisions[uid] = Decision(uid, "build", f"{error}; built instead")
             else:
-                self.recorder.node_finished(uid, "success", seconds)
+                inputs = awaited & set(data_inputs(nodes, uid))
+                self.recorder.record_after(uid, inputs, seconds)
+                if inputs:
+                    awaited.add(uid)
         record_table_versions(self.recorder, self.planned.warehouse)
         self.recorder.flush()
         return replace(plan, decisions=decisions)
+
+    def record_waiting_clones(self) -> None:
+        """At the end: record the clones still waiting for a view dbt did not build, with
+        their tables' versions."""
+        if self.recorder.record_waiting():
+            record_table_versions(self.recorder, self.planned.warehouse)
 
     def __post_init__(self) -> None:
         self.results.extend(self.planned.start_hooks.artifact_results())

@@ -49,6 +49,8 @@ class RunRecorder:
     _stop: threading.Event = field(default_factory=threading.Event)
     _finished: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
+    # Clones waiting for dbt to build the views they read: clone -> (those views, seconds).
+    _waiting: dict[str, tuple[set[str], float]] = field(default_factory=dict)
     save_error: BaseException | None = None
     saves: int = 0
     save_seconds: float = 0.0
@@ -96,7 +98,34 @@ class RunRecorder:
                     self.backend.journal(self.scope.entries(node, record), ())
             except Exception as error:  # the checkpoint and final saves still carry it
                 self.save_error = error
+            ready = []
+            for clone, (inputs, seconds) in list(self._waiting.items()):
+                inputs.discard(uid)
+                if not inputs:
+                    ready.append((clone, seconds))
+                    del self._waiting[clone]
+        for clone, seconds in ready:
+            self.node_finished(clone, "success", seconds)
         self._finished.set()
+
+    def record_after(self, uid: str, inputs: set[str], seconds: float) -> None:
+        """Record the clone `uid` as a success once dbt finished every one of `inputs`
+        (views it reads, built in this run: the record names their builds, and dbt, which
+        runs parents first, builds the clone's children after them)."""
+        if not inputs:
+            self.node_finished(uid, "success", seconds)
+            return
+        with self._lock:
+            self._waiting[uid] = (set(inputs), seconds)
+
+    def record_waiting(self) -> bool:
+        """Record the clones whose views dbt did not build (failed, skipped, stopped): their
+        records miss that build, so the next run clones them again. Whether there were any."""
+        with self._lock:
+            waiting, self._waiting = self._waiting, {}
+        for clone, (_, seconds) in waiting.items():
+            self.node_finished(clone, "success", seconds)
+        return bool(waiting)
 
     def key_of(self, uid: str) -> str:
         """The key of the node's record (claims are kept under it too)."""

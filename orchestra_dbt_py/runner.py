@@ -170,6 +170,7 @@ def _build(build: StatefulBuild) -> Rounds:
         )
     finally:
         try:
+            build.record_waiting_clones()
             recorder.finish()
         except Exception as error:
             raise OrcError(

@@ -209,7 +209,10 @@ def test_state_never_crosses_targets(built: Project) -> None:
     other = f"{built.schema}_ref"
     artifact = built.build(TUTORIAL_SCHEMA=other, TUTORIAL_RAW_SCHEMA=f"{built.schema}_raw")
     assert artifact["summary"]["reuse"] == 0
-    assert "recorded for relation" in " ".join(n["reason"] for n in artifact["nodes"])
+    # Records are kept per relation: the other schema's nodes have none of their own (a
+    # unit test has none either, and builds its model with it).
+    reasons = [n["reason"] for n in artifact["nodes"] if n["resource_type"] == "model"]
+    assert all("no build recorded" in r or "no run recorded" in r for r in reasons), reasons
 
 
 def test_full_refresh_builds_everything_and_records(built: Project) -> None:

@@ -14,22 +14,10 @@ from tests.support.tutorial import (
 )
 
 
-def add_ci_output(project: Project) -> None:
-    """A second output in the copy's profile: the same DuckDB file, schema `ci`."""
-    profile = project.dir / "profiles.yml"
-    text = profile.read_text()
-    marker = "    # Second target"
-    ci = (
-        "    ci:\n"
-        "      type: duckdb\n"
-        "      path: \"{{ env_var('TUTORIAL_DUCKDB_PATH') }}\"\n"
-        "      schema: ci\n"
-        "      threads: 4\n\n"
-    )
-    assert marker in text
-    profile.write_text(text.replace(marker, ci + marker, 1))
-    # Both targets read the same raw data, as environments read one warehouse's sources.
-    project.env["TUTORIAL_RAW_SCHEMA"] = "main_raw"
+def use_ci_without_deferral(project: Project) -> None:
+    """The tutorial's `ci` output (the same DuckDB file, schema `ci`, production's raw
+    data), with deferral off: each target builds its own tables."""
+    project.env["ORCHESTRA_DEFER_TO_TARGET"] = "none"
 
 
 def targets_by_node(project: Project) -> dict[str, set[str | None]]:
@@ -45,7 +33,7 @@ def targets_by_node(project: Project) -> dict[str, set[str | None]]:
 
 @pytest.mark.parametrize("target", ["duckdb"])
 def test_targets_keep_their_records_and_rebuild_only_what_changed(built: Project) -> None:
-    add_ci_output(built)
+    use_ci_without_deferral(built)
     built.orc("dbt", "build", "--target", "ci")
     first = built.plan_artifact()
     assert first["summary"]["reuse"] == 0  # nothing of ci's was built before

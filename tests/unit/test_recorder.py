@@ -106,3 +106,30 @@ def test_exceptions_never_escape_the_dbt_callback(tmp_path: Path) -> None:
     recorder = RunRecorder(NODES, {}, {}, {}, backend, SCOPE)
     recorder.on_event(object())  # not an event at all
     assert recorder.statuses == {}
+
+
+def test_a_clone_is_recorded_once_the_view_it_reads_is_built(tmp_path: Path) -> None:
+    """A clone (TABLE) reads a view dbt builds in the same run: its record waits for the
+    view's, so it names that build, and a build after it (FAILING) names the clone's."""
+    backend = LocalFileBackend(tmp_path / "state.json")
+    backend.init()
+    clock = iter(T0 + timedelta(minutes=i) for i in range(1, 100))
+    recorder = RunRecorder(
+        nodes=NODES,
+        known={},
+        versions={},
+        checksums={},
+        backend=backend,
+        scope=SCOPE,
+        clock=lambda: next(clock),
+    )
+    recorder.record_after(TABLE, {VIEW}, 0.5)
+    assert TABLE not in recorder.known
+    recorder.node_finished(VIEW, "success", 0.1)
+    recorder.node_finished(FAILING, "success", 0.3)
+    assert recorder.known[TABLE].upstream == {VIEW: recorder.known[VIEW].last_updated}
+    assert recorder.known[FAILING].upstream == {TABLE: recorder.known[TABLE].last_updated}
+    # A clone whose view was never built is recorded at the end, without that build.
+    recorder.record_after(SKIPPED, {"model.p.never_built"}, 0.2)
+    assert recorder.record_waiting() and recorder.known[SKIPPED].status == "success"
+    assert not recorder.record_waiting()

@@ -1,6 +1,7 @@
 {#-
   Loads the tutorial's raw data as real tables in the warehouse, in the schema
-  `<target schema>_raw` (for example `main_raw` on DuckDB, `tutorial_raw` on PostgreSQL).
+  `<target schema>_raw` (for example `main_raw` on DuckDB, `tutorial_raw` on PostgreSQL;
+  the `ci` target shares production's, `main_raw`).
 
     dbt run-operation load_raw_data                    -- batch 1: customers, orders, payments
     dbt run-operation load_raw_data --args '{batch: 2}' -- batch 2: five new orders
@@ -16,7 +17,7 @@
     {%- do exceptions.raise_compiler_error("load_raw_data: batch must be 1 or 2, got " ~ batch) -%}
   {%- endif -%}
 
-  {%- set raw_schema = env_var('TUTORIAL_RAW_SCHEMA', target.schema ~ '_raw') -%}
+  {%- set raw_schema = env_var('TUTORIAL_RAW_SCHEMA', ('main' if target.name == 'ci' else target.schema) ~ '_raw') -%}
 
   {#- _loaded_at is a timestamp without time zone holding UTC. dbt source freshness
       reads zone-less timestamps as UTC, and a literal gives the same value on every
