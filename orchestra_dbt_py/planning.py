@@ -17,7 +17,13 @@ from orchestra_dbt_py.core.graph import (
     versioned_relations,
 )
 from orchestra_dbt_py.core.implicit import SqlInputs
-from orchestra_dbt_py.core.planner import Plan, PlanOptions, plan, rebuild_reason
+from orchestra_dbt_py.core.planner import (
+    Plan,
+    PlanOptions,
+    backfill_reason,
+    plan,
+    rebuild_reason,
+)
 from orchestra_dbt_py.core.records import NodeRecord
 from orchestra_dbt_py.core.versions import DataVersion, source_version
 from orchestra_dbt_py.dbt.command import DbtCommand
@@ -31,7 +37,7 @@ from orchestra_dbt_py.dbt.sql_inputs import SqlInputReader
 from orchestra_dbt_py.report import console
 from orchestra_dbt_py.state import StateBackend, configured_location, open_backend
 
-__all__ = ["PlannedRun", "decide", "make_plan"]
+__all__ = ["PlannedRun", "decide", "make_plan", "partial_data_nodes"]
 
 
 @dataclass(frozen=True)
@@ -124,9 +130,16 @@ def decide(
     reader = SqlInputReader(session)
     sql_inputs = reader.read(nodes, selected, state)
     versions = observe_versions(nodes, selected, freshness, warehouse, reader, sql_inputs)
+    everywhere = command.partial_data_everywhere
     options = PlanOptions(
         full_refresh=command.full_refresh,
-        rebuild_reason=rebuild_reason(command.partial_data_flags, command.full_refresh),
+        rebuild_reason=rebuild_reason(
+            command.partial_data_flags if everywhere else [], command.full_refresh
+        ),
+        partial_data={
+            uid: backfill_reason(command.partial_data_flags)
+            for uid in ([] if everywhere else partial_data_nodes(command, session, selected))
+        },
         unit_tests_run_with_their_model=command.subcommand == "build",
         replacing_drops_dependent_views=warehouse.replacing_drops_dependent_views,
         build_every_seed=not settings.seed_state_orchestration,
@@ -159,6 +172,25 @@ def decide(
         if deferred is not None
         else {},
     )
+
+
+def partial_data_nodes(
+    command: DbtCommand, session: DbtSession, selected: Collection[str]
+) -> list[str]:
+    """The selected nodes this command builds with partial data, whose records it forgets:
+    every one under --empty or --sample; under --event-time-* only microbatch models, the
+    only ones dbt applies those flags to."""
+    if not command.partial_data_flags:
+        return []
+    if command.partial_data_everywhere:
+        return list(selected)
+    runnable = session.runnable
+    return [
+        uid
+        for uid in selected
+        if getattr(getattr(runnable.get(uid), "config", None), "incremental_strategy", None)
+        == "microbatch"
+    ]
 
 
 def observe_versions(

@@ -30,7 +30,7 @@ from orchestra_dbt_py.dbt.hooks import START, ProjectHooks
 from orchestra_dbt_py.dbt.invocation import invocation_id, one_invocation_id
 from orchestra_dbt_py.dbt.run_results import RUN_RESULTS, add_reused_results
 from orchestra_dbt_py.errors import OrcError
-from orchestra_dbt_py.planning import PlannedRun, make_plan
+from orchestra_dbt_py.planning import PlannedRun, make_plan, partial_data_nodes
 from orchestra_dbt_py.recorder import RunRecorder
 from orchestra_dbt_py.report import console
 from orchestra_dbt_py.report.html import HTML_ARTIFACT, write_plan_html
@@ -146,7 +146,7 @@ def _recorder(planned: PlannedRun, command: DbtCommand, settings: Settings) -> R
         checksums=planned.graph.checksums,
         backend=planned.backend,
         scope=scope,
-        forget_everything=bool(command.partial_data_flags),
+        forgotten=frozenset(partial_data_nodes(command, planned.session, planned.selected)),
         sql_inputs=planned.sql_inputs,
     )
 
