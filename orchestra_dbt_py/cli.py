@@ -225,7 +225,7 @@ def dbt_command(args: list[str]) -> int:
 
     command = parse_command(args)
     settings = current_settings(command)
-    if command.subcommand not in STATEFUL_SUBCOMMANDS:
+    if command.subcommand not in STATEFUL_SUBCOMMANDS | {"retry"}:
         return run_dbt(args)
     _follow_console_flags(command, settings)
     if not settings.use_stateful:
@@ -233,8 +233,10 @@ def dbt_command(args: list[str]) -> int:
         if not settings.use_stateful_given:
             _say_stateful_off(command)
         return code
-    from orchestra_dbt_py.runner import run_stateful
+    from orchestra_dbt_py.runner import run_retry, run_stateful
 
+    if command.subcommand == "retry":
+        return run_retry(command, settings, os.environ)
     return run_stateful(command, settings, os.environ)
 
 

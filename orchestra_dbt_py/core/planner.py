@@ -45,9 +45,9 @@ class PlanOptions:
     full_refresh: bool = False
     # Set when the run must build every selected node without consulting the state.
     rebuild_reason: str | None = None
-    # Nodes this run builds with partial data, each with its reason, when only some do
-    # (--event-time-* reaches microbatch models only): built, whatever the state says.
-    partial_data: Mapping[str, str] = field(default_factory=dict)
+    # Nodes this run builds whatever the state says, each with its reason: those a
+    # backfill (--event-time-*) builds partial data of, those `dbt retry` reruns.
+    forced: Mapping[str, str] = field(default_factory=dict)
     # `dbt build` runs a unit test only together with its model (`dbt test` runs it alone).
     unit_tests_run_with_their_model: bool = False
     # On PostgreSQL (and Redshift) replacing a relation drops the views built on it.
@@ -271,7 +271,7 @@ def _models_forced_by_unit_tests(
 
 def _forced(node: Node, options: PlanOptions) -> str | None:
     """Why the run builds this node without consulting the state, if it does."""
-    return options.partial_data.get(node.unique_id) or options.rebuild_reason
+    return options.forced.get(node.unique_id) or options.rebuild_reason
 
 
 def rebuild_reason(partial_data_flags: Sequence[str], full_refresh: bool) -> str | None:

@@ -192,7 +192,7 @@ CASES = [
     Case(
         "a backfill of one model builds it and its readers; the rest is planned as usual",
         {INT, FCT, TEST_FCT, TEST_REL},
-        options=PlanOptions(partial_data={INT: "--event-time-start backfills"}),
+        options=PlanOptions(forced={INT: "--event-time-start backfills"}),
         reason_contains={INT: "backfills", FCT: "upstream int_orders is built in this run"},
     ),
     Case(
