@@ -192,14 +192,15 @@ def orc(ctx: click.Context, no_wait: bool, max_wait: float | None) -> None:
         "allow_extra_args": True,
         "help_option_names": [],
     },
-    short_help="Run dbt with these arguments (stateful for build, run and test).",
+    short_help="Run dbt with these arguments (stateful for build, run, test and retry).",
 )
 @click.pass_context
 def dbt(ctx: click.Context) -> int:
     """Run dbt with these arguments, exactly as `dbt` would, and exit with dbt's code.
 
     With stateful orchestration on, `build`, `run` and `test` reuse the nodes the state
-    says are unchanged. `orc dbt --help` is dbt's help.
+    says are unchanged, and `retry` reruns what failed (never what was reused).
+    `orc dbt --help` is dbt's help.
     """
     if ctx.args in (["--help"], ["-h"]):
         click.echo(DBT_HELP_HEADER)
