@@ -20,6 +20,7 @@ RESULTS = [
     {"unique_id": "model.p.after_it", "status": "skipped", "message": None},
     {"unique_id": "model.p.reused", "status": "skipped", "message": "reused by orc: unchanged"},
     {"unique_id": "model.p.reused_112", "status": "reused", "message": "reused by orc: same"},
+    {"unique_id": "model.p.cloned", "status": "skipped", "message": "cloned by orc from x: y"},
     {"unique_id": "model.p.built", "status": "success", "message": "OK"},
     {"unique_id": "test.p.failing", "status": "fail", "message": None},
     {"unique_id": "test.p.warning", "status": "warn", "message": None},
