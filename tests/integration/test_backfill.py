@@ -10,16 +10,19 @@ from tests.support.tutorial import Project, assert_matches_full_build, built_rel
 
 MICROBATCH = """{{ config(materialized='incremental', incremental_strategy='microbatch',
                   event_time='order_date', begin='2024-01-01', batch_size='year') }}
-select order_id, customer_id, order_date, status
-from {{ ref('stg_orders') }}
+select id as order_id, customer_id, order_date, status
+from {{ source('raw', 'orders') }}
 """
 READER = "select count(*) as orders from {{ ref('orders_microbatch') }}\n"
 
 
 @pytest.mark.parametrize("target", ["duckdb"])
 def test_a_backfill_rebuilds_next_run_only_what_it_changed(built: Project) -> None:
-    stg = built.dir / "models" / "staging" / "stg_orders.sql"
-    stg.write_text("{{ config(event_time='order_date') }}\n" + stg.read_text())
+    sources = built.dir / "models" / "staging" / "_sources.yml"
+    orders = "      - name: orders\n"
+    sources.write_text(
+        sources.read_text().replace(orders, orders + "        config: {event_time: order_date}\n")
+    )
     marts = built.dir / "models" / "marts"
     (marts / "orders_microbatch.sql").write_text(MICROBATCH)
     (marts / "orders_microbatch_count.sql").write_text(READER)
@@ -34,7 +37,8 @@ def test_a_backfill_rebuilds_next_run_only_what_it_changed(built: Project) -> No
     assert decided["orders_microbatch_count"]["decision"] == "build"
     assert built_relations(artifact) == {"orders_microbatch", "orders_microbatch_count"}
 
-    after = built.build()
+    built.orc("dbt", "build")
+    after = built.plan_artifact()
     assert built_relations(after) == {"orders_microbatch", "orders_microbatch_count"}
     assert_matches_full_build(
         built, after, also=frozenset({"orders_microbatch", "orders_microbatch_count"})
