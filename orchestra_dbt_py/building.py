@@ -138,6 +138,7 @@ class StatefulBuild:
             self.settings,
             planned.warehouse,
             planned.defers_to,
+            planned.rerun,
         )
         self.recorder.update_inputs(fresh.state, fresh.versions, fresh.sql_inputs)
         return fresh.plan, fresh.state

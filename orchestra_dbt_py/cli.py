@@ -192,14 +192,15 @@ def orc(ctx: click.Context, no_wait: bool, max_wait: float | None) -> None:
         "allow_extra_args": True,
         "help_option_names": [],
     },
-    short_help="Run dbt with these arguments (stateful for build, run and test).",
+    short_help="Run dbt with these arguments (stateful for build, run, test and retry).",
 )
 @click.pass_context
 def dbt(ctx: click.Context) -> int:
     """Run dbt with these arguments, exactly as `dbt` would, and exit with dbt's code.
 
     With stateful orchestration on, `build`, `run` and `test` reuse the nodes the state
-    says are unchanged. `orc dbt --help` is dbt's help.
+    says are unchanged, and `retry` reruns what failed (never what was reused).
+    `orc dbt --help` is dbt's help.
     """
     if ctx.args in (["--help"], ["-h"]):
         click.echo(DBT_HELP_HEADER)
@@ -225,7 +226,7 @@ def dbt_command(args: list[str]) -> int:
 
     command = parse_command(args)
     settings = current_settings(command)
-    if command.subcommand not in STATEFUL_SUBCOMMANDS:
+    if command.subcommand not in STATEFUL_SUBCOMMANDS | {"retry"}:
         return run_dbt(args)
     _follow_console_flags(command, settings)
     if not settings.use_stateful:
@@ -233,8 +234,10 @@ def dbt_command(args: list[str]) -> int:
         if not settings.use_stateful_given:
             _say_stateful_off(command)
         return code
-    from orchestra_dbt_py.runner import run_stateful
+    from orchestra_dbt_py.runner import run_retry, run_stateful
 
+    if command.subcommand == "retry":
+        return run_retry(command, settings, os.environ)
     return run_stateful(command, settings, os.environ)
 
 

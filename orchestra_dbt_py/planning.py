@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from types import MappingProxyType
 
 from orchestra_dbt_py.config import Settings
 from orchestra_dbt_py.core.cloning import DeferredTarget, deferred_parents, with_clones
@@ -17,7 +18,13 @@ from orchestra_dbt_py.core.graph import (
     versioned_relations,
 )
 from orchestra_dbt_py.core.implicit import SqlInputs
-from orchestra_dbt_py.core.planner import Plan, PlanOptions, plan, rebuild_reason
+from orchestra_dbt_py.core.planner import (
+    Plan,
+    PlanOptions,
+    backfill_reason,
+    plan,
+    rebuild_reason,
+)
 from orchestra_dbt_py.core.records import NodeRecord
 from orchestra_dbt_py.core.versions import DataVersion, source_version
 from orchestra_dbt_py.dbt.command import DbtCommand
@@ -31,7 +38,7 @@ from orchestra_dbt_py.dbt.sql_inputs import SqlInputReader
 from orchestra_dbt_py.report import console
 from orchestra_dbt_py.state import StateBackend, configured_location, open_backend
 
-__all__ = ["PlannedRun", "decide", "make_plan"]
+__all__ = ["PlannedRun", "decide", "make_plan", "partial_data_nodes"]
 
 
 @dataclass(frozen=True)
@@ -57,6 +64,8 @@ class PlannedRun:
     defers_to: str | None = None
     deferred: DeferredTarget | None = None
     deferred_reads: dict[str, str] = field(default_factory=dict)
+    # What `orc dbt retry` runs again (the selection), each with why (dbt/retry.py).
+    rerun: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def nodes(self) -> dict[str, Node]:
@@ -69,17 +78,22 @@ def make_plan(
     env: Mapping[str, str],
     on_wait: Callable[[str], None] | None = None,
     run_start_hooks: bool = False,
+    rerun: Mapping[str, str] | None = None,
 ) -> PlannedRun:
     """Everything up to the decision; reads the warehouse, writes nothing, except what the
     project's on-run-start hooks write when `run_start_hooks` (they run before anything is
-    measured, as dbt runs them before any node)."""
+    measured, as dbt runs them before any node). `rerun` replaces the command's selection
+    for a retry: those nodes are built, whatever the state says (each with why)."""
     location = configured_location(settings)  # before the parse: a typo fails fast
     session = DbtSession(command)
     defers_to = deferred_target(session, settings)
     warehouse = Warehouse(session, settings.require_explicit_source_freshness)
     # A warehouse state is read and written with the command's own project and target.
     backend = open_backend(settings, location=location, on_wait=on_wait, dbt=lambda: warehouse)
-    selected = session.selected_ids()
+    if rerun is None:
+        selected = session.selected_ids()
+    else:
+        selected = [uid for uid in session.runnable if uid in rerun]
     for warning in session.selection_warnings:
         console.relay(warning)
     # dbt runs no hook when nothing is selected.
@@ -87,7 +101,9 @@ def make_plan(
     graph = read_graph(session, selected, env)
     if not warehouse.has_package:
         console.say(WITHOUT_PACKAGE, "debug")  # nothing is missing unless the hooks or backend are
-    decided = decide(session, backend, graph, selected, command, settings, warehouse, defers_to)
+    decided = decide(
+        session, backend, graph, selected, command, settings, warehouse, defers_to, rerun or {}
+    )
     return decided if started is None else replace(decided, start_hooks=started)
 
 
@@ -100,10 +116,11 @@ def decide(
     settings: Settings,
     warehouse: Warehouse,
     defers_to: str | None = None,
+    rerun: Mapping[str, str] = MappingProxyType({}),
 ) -> PlannedRun:
     """Read the state, measure and plan: the decision on the state and data as they are now
     (again after waiting for another run); with `defers_to`, builds that may be clones of
-    that target's tables are clones."""
+    that target's tables are clones; `rerun`: what a retry builds again, and why."""
     nodes = graph.nodes
     scope = session.key_scope(settings)
     stored = backend.load()
@@ -124,9 +141,19 @@ def decide(
     reader = SqlInputReader(session)
     sql_inputs = reader.read(nodes, selected, state)
     versions = observe_versions(nodes, selected, freshness, warehouse, reader, sql_inputs)
+    everywhere = command.partial_data_everywhere
     options = PlanOptions(
         full_refresh=command.full_refresh,
-        rebuild_reason=rebuild_reason(command.partial_data_flags, command.full_refresh),
+        rebuild_reason=rebuild_reason(
+            command.partial_data_flags if everywhere else [], command.full_refresh
+        ),
+        forced={
+            **{uid: f"dbt retry runs it again: {why}" for uid, why in rerun.items()},
+            **{
+                uid: backfill_reason(command.partial_data_flags)
+                for uid in ([] if everywhere else partial_data_nodes(command, session, selected))
+            },
+        },
         unit_tests_run_with_their_model=command.subcommand == "build",
         replacing_drops_dependent_views=warehouse.replacing_drops_dependent_views,
         build_every_seed=not settings.seed_state_orchestration,
@@ -158,7 +185,27 @@ def decide(
         deferred_reads=deferred_parents(nodes, selected, decided, deferred, existing)
         if deferred is not None
         else {},
+        rerun=rerun,
     )
+
+
+def partial_data_nodes(
+    command: DbtCommand, session: DbtSession, selected: Collection[str]
+) -> list[str]:
+    """The selected nodes this command builds with partial data, whose records it forgets:
+    every one under --empty or --sample; under --event-time-* only microbatch models, the
+    only ones dbt applies those flags to."""
+    if not command.partial_data_flags:
+        return []
+    if command.partial_data_everywhere:
+        return list(selected)
+    runnable = session.runnable
+    return [
+        uid
+        for uid in selected
+        if getattr(getattr(runnable.get(uid), "config", None), "incremental_strategy", None)
+        == "microbatch"
+    ]
 
 
 def observe_versions(

@@ -38,8 +38,9 @@ class RunRecorder:
     backend: StateBackend
     # Which keys each record is written under, stamped with this run's target.
     scope: KeyScope
-    # For runs that build partial data (--empty, --sample): every node run is forgotten.
-    forget_everything: bool = False
+    # The nodes this run builds with partial data (--empty, --sample: every node;
+    # --event-time-*: microbatch models): their records are forgotten when they finish.
+    forgotten: frozenset[str] = frozenset()
     # What each model's compiled SQL reads beyond its refs and sources, found at plan time.
     sql_inputs: Mapping[str, SqlInputs] = field(default_factory=dict)
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
@@ -73,7 +74,7 @@ class RunRecorder:
         with self._lock:
             self.statuses[uid] = status
             record = None
-            if not self.forget_everything:
+            if uid not in self.forgotten:
                 record = finished_record(
                     self.nodes,
                     uid,

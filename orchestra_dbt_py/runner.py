@@ -25,12 +25,18 @@ from orchestra_dbt_py.core.claims import Claim
 from orchestra_dbt_py.core.graph import plural, times
 from orchestra_dbt_py.core.planner import Plan
 from orchestra_dbt_py.core.records import format_timestamp
-from orchestra_dbt_py.dbt.command import DbtCommand, console_flags
+from orchestra_dbt_py.dbt.command import DbtCommand, console_flags, run_dbt
 from orchestra_dbt_py.dbt.hooks import START, ProjectHooks
 from orchestra_dbt_py.dbt.invocation import invocation_id, one_invocation_id
-from orchestra_dbt_py.dbt.run_results import RUN_RESULTS, add_reused_results
+from orchestra_dbt_py.dbt.retry import previous_run
+from orchestra_dbt_py.dbt.run_results import (
+    CLONED_MESSAGE,
+    REUSED_MESSAGE,
+    RUN_RESULTS,
+    add_reused_results,
+)
 from orchestra_dbt_py.errors import OrcError
-from orchestra_dbt_py.planning import PlannedRun, make_plan
+from orchestra_dbt_py.planning import PlannedRun, make_plan, partial_data_nodes
 from orchestra_dbt_py.recorder import RunRecorder
 from orchestra_dbt_py.report import console
 from orchestra_dbt_py.report.html import HTML_ARTIFACT, write_plan_html
@@ -116,9 +122,27 @@ def run_stateful(command: DbtCommand, settings: Settings, env: Mapping[str, str]
         return _run_stateful(command, settings, env)
 
 
-def _run_stateful(command: DbtCommand, settings: Settings, env: Mapping[str, str]) -> int:
+def run_retry(command: DbtCommand, settings: Settings, env: Mapping[str, str]) -> int:
+    """`orc dbt retry`: the previous stateful command again, on what failed in it and what
+    dbt skipped (never what orc reused), recorded as a build records; plain `dbt retry`
+    when there is no previous run or orc did not plan it."""
+    with orc_lines(command, settings):
+        retry = previous_run(command)
+        if retry is None:
+            return run_dbt(list(command.args))
+        return _run_stateful(retry.command, settings, env, rerun=retry.nodes)
+
+
+def _run_stateful(
+    command: DbtCommand,
+    settings: Settings,
+    env: Mapping[str, str],
+    rerun: Mapping[str, str] | None = None,
+) -> int:
     started_at = datetime.now(UTC)
-    planned = make_plan(command, settings, env, on_wait=console.say, run_start_hooks=True)
+    planned = make_plan(
+        command, settings, env, on_wait=console.say, run_start_hooks=True, rerun=rerun
+    )
     hooks = ProjectHooks(planned.session)
     if planned.start_hooks.failures and hooks.skip_nodes_after_failed_start:
         return skip_after_failed_start(planned, hooks)
@@ -146,7 +170,7 @@ def _recorder(planned: PlannedRun, command: DbtCommand, settings: Settings) -> R
         checksums=planned.graph.checksums,
         backend=planned.backend,
         scope=scope,
-        forget_everything=bool(command.partial_data_flags),
+        forgotten=frozenset(partial_data_nodes(command, planned.session, planned.selected)),
         sql_inputs=planned.sql_inputs,
     )
 
@@ -221,12 +245,12 @@ def _write_artifacts(build: StatefulBuild, decided: Plan, started_at: datetime) 
             target_dir,
             {
                 **{
-                    uid: f"reused by orc: {decided.decisions[uid].reason}"
+                    uid: f"{REUSED_MESSAGE}{decided.decisions[uid].reason}"
                     for uid in decided.ids("reuse")
                     if nodes[uid].materialized != "ephemeral"
                 },
                 **{
-                    uid: f"cloned by orc from {d.clone_from}: {d.reason}"
+                    uid: f"{CLONED_MESSAGE}{d.clone_from}: {d.reason}"
                     for uid, d in decided.decisions.items()
                     if d.action == "clone"
                 },

@@ -70,7 +70,8 @@ def with_clones(
     tested = _run_with_unit_tests(nodes, decisions) if with_model else {}
     for uid in topological_order(nodes):
         current = decisions.get(uid)
-        if current is None or current.action != "build":
+        # A node the command itself builds (a backfill's, a retry's) is built, not cloned.
+        if current is None or current.action != "build" or uid in options.forced:
             continue
         node = nodes[uid]
         source = deferred.records[uid].relation if uid in deferred.records else None

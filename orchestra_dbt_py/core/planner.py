@@ -45,6 +45,9 @@ class PlanOptions:
     full_refresh: bool = False
     # Set when the run must build every selected node without consulting the state.
     rebuild_reason: str | None = None
+    # Nodes this run builds whatever the state says, each with its reason: those a
+    # backfill (--event-time-*) builds partial data of, those `dbt retry` reruns.
+    forced: Mapping[str, str] = field(default_factory=dict)
     # `dbt build` runs a unit test only together with its model (`dbt test` runs it alone).
     unit_tests_run_with_their_model: bool = False
     # On PostgreSQL (and Redshift) replacing a relation drops the views built on it.
@@ -162,7 +165,7 @@ def _decide_relation(
     if node.materialized == "ephemeral":
         return "reuse", "ephemeral: compiled into the models that use it"
     record = ctx.state.get(node.unique_id)
-    problem = options.rebuild_reason or record_problem(node, record, ctx.now)
+    problem = _forced(node, options) or record_problem(node, record, ctx.now)
     if problem or record is None:
         return "build", problem or "no build recorded"
     if node.relation is None or node.relation.lower() not in existing:
@@ -218,7 +221,7 @@ def _decide_test(node: Node, ctx: _Context, options: PlanOptions) -> tuple[Actio
         if parent in ctx.building:
             return "build", f"runs because {ctx.nodes[parent].label} is built in this run"
     record = ctx.state.get(node.unique_id)
-    problem = options.rebuild_reason or record_problem(node, record, ctx.now)
+    problem = _forced(node, options) or record_problem(node, record, ctx.now)
     if problem or record is None:
         return "build", problem or "no run recorded"
     changes, _ = _data_changes(node, record, ctx)
@@ -234,7 +237,7 @@ def _decide_unit_test(node: Node, ctx: _Context, options: PlanOptions) -> tuple[
         if parent in ctx.building:
             return "build", f"runs with {ctx.nodes[parent].label}, which is built in this run"
     record = ctx.state.get(node.unique_id)
-    problem = options.rebuild_reason or record_problem(node, record, ctx.now)
+    problem = _forced(node, options) or record_problem(node, record, ctx.now)
     if problem:
         return "build", problem
     return "reuse", "unit test and the model it tests are unchanged, and it passed"
@@ -266,14 +269,28 @@ def _models_forced_by_unit_tests(
     return forced
 
 
+def _forced(node: Node, options: PlanOptions) -> str | None:
+    """Why the run builds this node without consulting the state, if it does."""
+    return options.forced.get(node.unique_id) or options.rebuild_reason
+
+
 def rebuild_reason(partial_data_flags: Sequence[str], full_refresh: bool) -> str | None:
-    """Why a run must build every selected node without consulting the state, if it must."""
+    """Why a run must build every selected node without consulting the state, if it must
+    (`partial_data_flags`: the flags that make every node build partial data)."""
     if partial_data_flags:
         flags = " ".join(partial_data_flags)
         return f"{flags} builds partial data: nothing is reused, and what is built is forgotten"
     if full_refresh:
         return "--full-refresh requested"
     return None
+
+
+def backfill_reason(flags: Sequence[str]) -> str:
+    """Why a microbatch model is built under --event-time-* (dbt's backfill of its batches)."""
+    return (
+        f"{' '.join(flags)} backfills some batches of this microbatch model: it is built, "
+        "and forgotten (its next run builds it and its readers again)"
+    )
 
 
 def _data_changes(node: Node, record: NodeRecord, ctx: _Context) -> tuple[list[str], int]:

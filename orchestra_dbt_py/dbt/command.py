@@ -48,6 +48,8 @@ SELECTION_PARAMS = (
 )
 # Parameters that make dbt build relations with only part of their data.
 PARTIAL_DATA_PARAMS = ("empty", "sample", "event_time_start", "event_time_end")
+# Of those, the ones dbt applies to microbatch models only (a backfill of a batch range).
+MICROBATCH_ONLY_PARAMS = ("event_time_start", "event_time_end")
 # The subcommands orc plans; every other one passes through to dbt unchanged.
 STATEFUL_SUBCOMMANDS = frozenset({"build", "run", "test"})
 # What `dbt build|run|test` would execute, as `dbt ls --resource-type` names.
@@ -80,6 +82,12 @@ class DbtCommand:
     def partial_data_flags(self) -> list[str]:
         """Flags under which dbt builds relations with partial data (never to be reused)."""
         return [f"--{p.replace('_', '-')}" for p in PARTIAL_DATA_PARAMS if self.params.get(p)]
+
+    @property
+    def partial_data_everywhere(self) -> bool:
+        """Whether every node builds partial data (not only microbatch models)."""
+        everywhere = (p for p in PARTIAL_DATA_PARAMS if p not in MICROBATCH_ONLY_PARAMS)
+        return any(self.params.get(p) for p in everywhere)
 
 
 def parse_command(args: Sequence[str]) -> DbtCommand:

@@ -12,9 +12,20 @@ from typing import Any
 
 from orchestra_dbt_py.artifacts import replace_file
 
-__all__ = ["RUN_RESULTS", "add_reused_results", "results_since", "reused_status"]
+__all__ = [
+    "CLONED_MESSAGE",
+    "REUSED_MESSAGE",
+    "RUN_RESULTS",
+    "add_reused_results",
+    "results_since",
+    "reused_status",
+]
 
 RUN_RESULTS = "run_results.json"
+# How the messages of the results orc adds start (dbt-core before 1.12 calls a reused node
+# skipped: `orc dbt retry` tells them apart by these).
+REUSED_MESSAGE = "reused by orc: "
+CLONED_MESSAGE = "cloned by orc from "
 _SCHEMA = "https://schemas.getdbt.com/dbt/run-results/v6.json"
 
 

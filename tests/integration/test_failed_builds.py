@@ -37,3 +37,25 @@ def test_a_failed_build_is_rebuilt_next_run_and_says_so(built: Project) -> None:
     assert {"fct_orders", "dim_customers", "fct_large_orders"} <= built_relations(artifact)
     assert_matches_full_build(built, artifact)
     assert built.build()["summary"]["build"] == 0
+
+
+@pytest.mark.parametrize("target", ["duckdb"])
+def test_retry_reruns_what_failed_and_what_it_skipped_and_records_it(built: Project) -> None:
+    path = built.dir / "models" / "marts" / "fct_orders.sql"
+    original = path.read_text()
+    path.write_text(original.replace("orders.amount\nfrom orders", FAILING_SQL))
+    built.orc("dbt", "build", expect=1)
+    failed = built.plan_artifact()["nodes"]
+    # What plain `dbt retry` runs after a plain build of the nodes orc built.
+    expected = {n["unique_id"] for n in failed if n["status"] in {"error", "fail", "skipped"}}
+    assert {name(uid) for uid in expected} >= {"fct_orders", "dim_customers"}
+    assert any(n["decision"] == "reuse" for n in failed)
+
+    path.write_text(original)
+    built.orc("dbt", "retry")
+    assert set(built.run_results()) == expected
+    assert set(built.run_results().values()) <= {"success", "pass"}
+    assert built.build()["summary"]["build"] == 0
+    # Nothing left to retry: dbt's exit code, nothing run.
+    built.orc("dbt", "retry")
+    assert built.run_results() == {}

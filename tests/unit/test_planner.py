@@ -190,6 +190,12 @@ CASES = [
         options=PlanOptions(full_refresh=True, rebuild_reason="--full-refresh requested"),
     ),
     Case(
+        "a backfill of one model builds it and its readers; the rest is planned as usual",
+        {INT, FCT, TEST_FCT, TEST_REL},
+        options=PlanOptions(forced={INT: "--event-time-start backfills"}),
+        reason_contains={INT: "backfills", FCT: "upstream int_orders is built in this run"},
+    ),
+    Case(
         "selection boundary: unselected nodes get no decision, selected ones still reuse",
         {FCT, TEST_FCT},
         freshness={ORDERS: NEWER, PAYMENTS: SEEN},
