@@ -16,7 +16,8 @@ import click
 from orchestra_dbt_py.core.graph import FAILED_STATUSES, Node, data_inputs, plural
 from orchestra_dbt_py.core.planner import Plan
 from orchestra_dbt_py.core.records import NodeRecord
-from orchestra_dbt_py.report.plan import describe_seconds, describe_unmeasured, estimated_savings
+from orchestra_dbt_py.report.fit import fit_table
+from orchestra_dbt_py.report.plan import describe_savings, describe_unmeasured, estimated_savings
 
 # Console levels, lowest first: a line is written when its level reaches the console's.
 _LEVELS = ("debug", "info", "warn", "error", "none")
@@ -165,7 +166,7 @@ def summarize(plan: Plan, statuses: Mapping[str, str], saved_seconds: float) -> 
     if failed or skipped:
         line += f" ({failed} failed, {skipped} skipped)"
     if saved_seconds:
-        line += f"; {describe_seconds(saved_seconds)} of execution avoided"
+        line += f"; {describe_savings(saved_seconds)}"
     say(line)
 
 
@@ -174,8 +175,11 @@ def print_plan_table(
     nodes: Mapping[str, Node],
     state: Mapping[str, NodeRecord],
     freshness: Mapping[str, datetime | None],
+    threads: int,
+    width: int | None,
 ) -> None:
-    """One line per selected node: what orc would do, why, and the times it compared."""
+    """One line per selected node: what orc would do, why, and the times it compared; cut
+    to `width` (reasons first, then names) unless it is None."""
     rows = [("node", "type", "decision", "last built", "upstream data", "reason")]
     for decision in plan.decisions.values():
         node = nodes[decision.unique_id]
@@ -192,14 +196,12 @@ def print_plan_table(
                 decision.reason,
             )
         )
-    widths = [max(len(row[i]) for row in rows) for i in range(5)]
-    for row in rows:
-        cells = [cell.ljust(width) for cell, width in zip(row[:5], widths, strict=True)]
-        click.echo("  ".join([*cells, row[5]]))
-    saved = estimated_savings(plan, state)
+    for text in fit_table(rows, width, shrink=((5, 40), (0, 30), (5, 12))):
+        click.echo(text)
+    saved = estimated_savings(plan, state, nodes, threads)
     click.echo(
         f"{len(plan.ids('build'))} to build{_cloning(plan)}, {len(plan.ids('reuse'))} to reuse "
-        f"of {len(plan.decisions)} selected ({describe_seconds(saved)} of execution avoided)"
+        f"of {len(plan.decisions)} selected; {describe_savings(saved)}"
     )
 
 

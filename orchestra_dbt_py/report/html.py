@@ -31,7 +31,7 @@ from typing import Any
 
 from orchestra_dbt_py.artifacts import replace_file
 from orchestra_dbt_py.core.graph import FAILED_STATUSES
-from orchestra_dbt_py.report.plan import describe_seconds, describe_unmeasured
+from orchestra_dbt_py.report.plan import describe_savings, describe_unmeasured
 
 HTML_ARTIFACT = "orc_plan.html"
 
@@ -271,7 +271,7 @@ def render_plan_html(document: Mapping[str, Any], edges: Sequence[tuple[str, str
 
     totals = (
         f"{selected} selected: {build} to build{cloned}, {reuse} to reuse; "
-        f"{describe_seconds(saved)} of execution avoided"
+        f"{describe_savings(saved)}"
     )
     extra_lines = []
     unmeasured = [str(s) for s in summary.get("unmeasured_sources") or []]

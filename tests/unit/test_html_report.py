@@ -175,7 +175,10 @@ def test_the_page_has_a_title_a_labelled_search_box_and_the_totals() -> None:
     totals = "8 selected, 5 to build, 1 to clone, 2 to reuse"
     assert re.search(rf"<title>orc plan: {totals}</title>", page)
     assert '<label for="q">' in page and '<input id="q" type="search"' in page
-    assert "8 selected: 5 to build, 1 to clone, 2 to reuse; about 2 min of execution" in page
+    assert (
+        "8 selected: 5 to build, 1 to clone, 2 to reuse; "
+        "about 2 min of wall-clock time avoided (estimate)" in page
+    )
     assert (
         "1 source has no measurable data version and counts as changed on every run: "
         "source.shop.raw.orders" in page
