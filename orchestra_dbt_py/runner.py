@@ -202,7 +202,7 @@ def _build(build: StatefulBuild) -> Rounds:
 def _summarize(build: StatefulBuild, built: Rounds) -> None:
     recorder, planned = build.recorder, build.planned
     saved = estimated_savings(built.plan, planned.state, planned.nodes, planned.session.threads)
-    console.summarize(built.plan, recorder.statuses, saved)
+    console.summarize(built.plan, recorder.statuses, saved, recorder.interrupted)
     if recorder.save_error is not None:
         console.warn(
             f"a checkpoint save failed during the run, the final save succeeded: "

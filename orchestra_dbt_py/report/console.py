@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -155,16 +155,27 @@ def announce_plan(plan: Plan, nodes: Mapping[str, Node]) -> None:
         say(f"  {decision.action:<6} {decision.unique_id}: {decision.reason}", "debug")
 
 
-def summarize(plan: Plan, statuses: Mapping[str, str], saved_seconds: float) -> None:
+def summarize(
+    plan: Plan,
+    statuses: Mapping[str, str],
+    saved_seconds: float,
+    interrupted: Collection[str] = (),
+) -> None:
+    """The run in one line; the nodes a signal stopped (`interrupted`) are said as such,
+    not as failed or skipped."""
     reused, cloned = len(plan.ids("reuse")), set(plan.ids("clone"))
     total = len(plan.decisions)
     ran = len(statuses.keys() - cloned)
-    failed = sum(1 for s in statuses.values() if s in FAILED_STATUSES)
-    skipped = sum(1 for s in statuses.values() if s == "skipped")
+    ended = [s for uid, s in statuses.items() if uid not in interrupted]
+    failed = sum(1 for s in ended if s in FAILED_STATUSES)
+    skipped = sum(1 for s in ended if s == "skipped")
     line = f"Reused {reused} of {plural(total, 'node')}; "
     line += f"cloned {len(cloned)}; ran {ran}" if cloned else f"ran {ran}"
-    if failed or skipped:
-        line += f" ({failed} failed, {skipped} skipped)"
+    if failed or skipped or interrupted:
+        counts = [f"{failed} failed", f"{skipped} skipped"]
+        if interrupted:
+            counts.append(f"{len(interrupted)} interrupted")
+        line += f" ({', '.join(counts)})"
     if saved_seconds:
         line += f"; {describe_savings(saved_seconds)}"
     say(line)

@@ -3,7 +3,6 @@ to a file or another program, and `--wide`, keep every character."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import sys
 from collections.abc import Sequence
@@ -12,9 +11,9 @@ ELLIPSIS = "…"
 
 
 def console_width(wide: bool) -> int | None:
-    """The width to fit, or None to print lines whole: with `--wide`, and when stdout is not
-    a terminal (unless COLUMNS says how wide it is)."""
-    if wide or ("COLUMNS" not in os.environ and not sys.stdout.isatty()):
+    """The width to fit (the terminal's, or COLUMNS), or None to print lines whole: with
+    `--wide`, and when stdout is not a terminal (a file or another program reads it)."""
+    if wide or not sys.stdout.isatty():
         return None
     return shutil.get_terminal_size().columns
 

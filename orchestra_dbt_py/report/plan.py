@@ -100,12 +100,13 @@ def plan_document(
 
 
 def plan_edges(plan: Plan, nodes: Mapping[str, Node]) -> list[tuple[str, str]]:
-    """Parent-to-child edges among the planned nodes, for the HTML report."""
+    """Parent-to-child edges among the planned nodes and the sources they read, for the
+    HTML report."""
     return [
         (parent, uid)
         for uid in plan.decisions
         for parent in nodes[uid].parents
-        if parent in plan.decisions
+        if parent in plan.decisions or (parent in nodes and nodes[parent].resource_type == "source")
     ]
 
 

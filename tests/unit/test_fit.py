@@ -42,11 +42,16 @@ def test_a_table_is_cut_in_the_order_given_and_aligned() -> None:
     assert narrow[0].index("kind") == narrow[1].index("  test") + 2
 
 
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
 def test_the_width_is_the_terminals_unless_wide_or_piped(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COLUMNS", "77")
+    monkeypatch.setattr("sys.stdout", Terminal())
     assert console_width(wide=False) == 77
     assert console_width(wide=True) is None
-    monkeypatch.delenv("COLUMNS")
     monkeypatch.setattr("sys.stdout", io.StringIO())  # not a terminal: a file or a pipe
     assert console_width(wide=False) is None
 
