@@ -55,7 +55,10 @@ class StatefulBuild:
         self.ran_end_hooks = only and not self.planned.start_hooks.failures
         without = (START,) if self.ran_end_hooks else (START, END)
         deferred = self.planned.deferred_reads
-        with interrupts_as_keyboard_interrupt() as received, reading_deferred(session, deferred):
+        with (
+            interrupts_as_keyboard_interrupt(self.recorder.signals) as received,
+            reading_deferred(session, deferred),
+        ):
             result = session.run(
                 node_ids, callbacks=[self.recorder.on_event], without_hooks=without
             )
@@ -193,12 +196,11 @@ def record_table_versions(recorder: RunRecorder, warehouse: Warehouse) -> None:
 
 
 @contextmanager
-def interrupts_as_keyboard_interrupt() -> Iterator[list[int]]:
+def interrupts_as_keyboard_interrupt(received: list[int]) -> Iterator[list[int]]:
     """Let SIGTERM stop dbt the way Ctrl-C does, so completed nodes are still saved.
 
-    Yields a list that holds the signal number once one arrived.
+    Yields `received`, which holds the signal number once one arrived.
     """
-    received: list[int] = []
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
 
     def handle(signum: int, frame: FrameType | None) -> None:

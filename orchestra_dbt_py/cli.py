@@ -128,6 +128,14 @@ def output_options(help_text: str) -> Callable[[Callable[..., Any]], Callable[..
     return decorate
 
 
+wide_option = click.option(
+    "--wide",
+    is_flag=True,
+    help="Show long names and reasons whole. Without it, the table fits the terminal "
+    "(cut with …), and output to a file or a pipe is whole; --output json has everything.",
+)
+
+
 class PassThroughCommand(click.Command):
     """A command whose arguments all go on unchanged: click's parser would drop a `--`."""
 
@@ -268,13 +276,14 @@ def _say_stateful_off(command: DbtCommand) -> None:
     short_help="Show what `orc dbt build` would build and reuse, and why.",
 )
 @output_options("A table, or the JSON document of target/orc_plan.json.")
+@wide_option
 @click.option(
     "--html",
     type=click.Path(path_type=Path),  # a directory is refused with orc's own message
     help="Also write a self-contained HTML page of the plan's DAG to this file.",
 )
 @click.argument("dbt_args", nargs=-1, type=click.UNPROCESSED, metavar="[DBT BUILD ARGUMENTS]...")
-def plan(output: str, html: Path | None, dbt_args: tuple[str, ...]) -> int:
+def plan(output: str, wide: bool, html: Path | None, dbt_args: tuple[str, ...]) -> int:
     """Show what `orc dbt build` would build and reuse, and why, after read-only
     warehouse queries; nothing is built or saved.
 
@@ -282,10 +291,10 @@ def plan(output: str, html: Path | None, dbt_args: tuple[str, ...]) -> int:
     --vars, --full-refresh...): they pass through to dbt unchanged. Names before the
     first option are the selection: `orc plan stg_orders+` is `orc plan --select stg_orders+`.
     """
-    return plan_command(list(dbt_args), output, html)
+    return plan_command(list(dbt_args), output, html, wide)
 
 
-def plan_command(args: list[str], output: str, html: Path | None) -> int:
+def plan_command(args: list[str], output: str, html: Path | None, wide: bool = False) -> int:
     if html is not None and html.is_dir():
         from orchestra_dbt_py.report.html import HTML_ARTIFACT
 
@@ -296,10 +305,12 @@ def plan_command(args: list[str], output: str, html: Path | None) -> int:
     from orchestra_dbt_py.dbt.command import parse_build_arguments
     from orchestra_dbt_py.runner import show_plan
 
-    command = parse_build_arguments(args, "`orc plan`", ("--output", "--json", "--html"))
+    command = parse_build_arguments(args, "`orc plan`", ("--output", "--json", "--html", "--wide"))
     settings = current_settings(command)
     _follow_console_flags(command, settings)
-    return show_plan(command, settings, os.environ, as_json=output == "json", html_path=html)
+    return show_plan(
+        command, settings, os.environ, as_json=output == "json", html_path=html, wide=wide
+    )
 
 
 @orc.group("state", cls=OrcGroup, short_help="Create, show, check, edit and copy the state.")
@@ -323,12 +334,13 @@ def state_init() -> int:
 
 @state.command("show", short_help="List the records of the state.")
 @output_options("A table, or the state document as JSON.")
-def state_show(output: str) -> int:
+@wide_option
+def state_show(output: str, wide: bool) -> int:
     """List the records of the state: each node, when it was built, its status and the
     sources it read."""
     from orchestra_dbt_py.cli_state import show_command
 
-    return show_command(current_settings(), output == "json")
+    return show_command(current_settings(), output == "json", wide)
 
 
 @state.command("validate", short_help="Check the state, or state files, can be read.")

@@ -32,13 +32,15 @@ def init_command(settings: Settings) -> int:
     return 0
 
 
-def show_command(settings: Settings, as_json: bool) -> int:
+def show_command(settings: Settings, as_json: bool, wide: bool = False) -> int:
     """`orc state show [--json]`: list the records of the state."""
     from orchestra_dbt_py.state import open_backend
 
     backend = open_backend(settings)
     items = backend.load()
-    show(items, backend.description, as_json=as_json)
+    from orchestra_dbt_py.report.fit import console_width
+
+    show(items, backend.description, as_json=as_json, width=console_width(wide))
     return 0
 
 
@@ -98,17 +100,21 @@ def transfer(settings: Settings, action: str, args: list[str]) -> int:
     return 0
 
 
-def show(items: Mapping[str, NodeRecord], where: str, as_json: bool) -> None:
+def show(
+    items: Mapping[str, NodeRecord], where: str, as_json: bool, width: int | None = None
+) -> None:
     from datetime import UTC, datetime
 
     from orchestra_dbt_py.core.document import dump_state
     from orchestra_dbt_py.core.records import format_timestamp, is_future_dated
+    from orchestra_dbt_py.report.fit import fit_table
 
     if as_json:
         print(dump_state(items))
         return
     now = datetime.now(UTC)
     print(f"{plural(len(items), 'record')} in {where}")
+    rows = []
     for key in sorted(items):
         record = items[key]
         if is_future_dated(record, now):
@@ -116,11 +122,17 @@ def show(items: Mapping[str, NodeRecord], where: str, as_json: bool) -> None:
         else:
             age = f"{_describe_age(now - record.last_updated)} ago"
         sources = ", ".join(s.split(".", 2)[-1] for s in sorted(record.sources)) or "-"
-        print(
-            f"{key}  {_outcome_word(record.status)} {format_timestamp(record.last_updated)} "
-            f"({age})  status {record.status or '-'}  target {record.target or '-'}  "
-            f"sources: {sources}"
+        rows.append(
+            (
+                key,
+                f"{_outcome_word(record.status)} {format_timestamp(record.last_updated)} ({age})",
+                f"status {record.status or '-'}",
+                f"target {record.target or '-'}",
+                f"sources: {sources}",
+            )
         )
+    for line in fit_table(rows, width, shrink=((4, 24), (0, 40), (3, 12), (4, 12))):
+        print(line)
 
 
 def _outcome_word(status: str | None) -> str:

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from orchestra_dbt_py.core.finished import finished_record
-from orchestra_dbt_py.core.graph import Node, holds_data
+from orchestra_dbt_py.core.graph import Node, holds_data, outcome_of
 from orchestra_dbt_py.core.implicit import SqlInputs
 from orchestra_dbt_py.core.keys import KeyScope
 from orchestra_dbt_py.core.records import NodeRecord
@@ -45,6 +45,10 @@ class RunRecorder:
     sql_inputs: Mapping[str, SqlInputs] = field(default_factory=dict)
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     statuses: dict[str, str] = field(default_factory=dict)
+    # The signals that stopped this run (filled by the signal handler), and the nodes that
+    # ended without passing after one arrived: dbt cancelled them, they did not fail.
+    signals: list[int] = field(default_factory=list)
+    interrupted: set[str] = field(default_factory=set)
     _pending: dict[str, NodeRecord | None] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -73,6 +77,8 @@ class RunRecorder:
             return
         with self._lock:
             self.statuses[uid] = status
+            if self.signals and outcome_of(status) != "passed":
+                self.interrupted.add(uid)
             record = None
             if uid not in self.forgotten:
                 record = finished_record(

@@ -39,6 +39,7 @@ from orchestra_dbt_py.errors import OrcError
 from orchestra_dbt_py.planning import PlannedRun, make_plan, partial_data_nodes
 from orchestra_dbt_py.recorder import RunRecorder
 from orchestra_dbt_py.report import console
+from orchestra_dbt_py.report.fit import console_width
 from orchestra_dbt_py.report.html import HTML_ARTIFACT, write_plan_html
 from orchestra_dbt_py.report.plan import (
     PLAN_ARTIFACT,
@@ -57,6 +58,7 @@ def show_plan(
     env: Mapping[str, str],
     as_json: bool,
     html_path: Path | None = None,
+    wide: bool = False,
 ) -> int:
     """`orc plan`: the decisions `orc dbt build` would make; nothing is built or saved."""
     with orc_lines(command, settings, stdout_for_data=as_json):
@@ -71,22 +73,30 @@ def show_plan(
                 f"{plural(starting, 'on-run-start hook')}: `orc dbt` runs them before it "
                 "measures; this plan ran none, and does not see what they will write"
             )
-        saved = estimated_savings(planned.plan, planned.state)
-        document = plan_document(
-            command.args, planned.plan, planned.nodes, {}, saved, planned.defers_to
+        saved = estimated_savings(
+            planned.plan, planned.state, planned.nodes, planned.session.threads
         )
         claims = _live_claims(planned, settings)
-        document["claims"] = [
-            {
-                "unique_id": uid,
-                "run_id": claim.run_id,
-                "owner": claim.owner,
-                "host": claim.host,
-                "pid": claim.pid,
-                "expires": format_timestamp(claim.expires),
-            }
-            for uid, claim in sorted(claims.items())
-        ]
+        document = plan_document(
+            command.args,
+            planned.plan,
+            planned.nodes,
+            {},
+            saved,
+            planned.defers_to,
+            measurements=planned.warehouse.measurements,
+            claims=[
+                {
+                    "unique_id": uid,
+                    "run_id": claim.run_id,
+                    "owner": claim.owner,
+                    "host": claim.host,
+                    "pid": claim.pid,
+                    "expires": format_timestamp(claim.expires),
+                }
+                for uid, claim in sorted(claims.items())
+            ],
+        )
         if html_path is not None:
             fix = "give --html the path of a file in a folder you can write"
             with reported_write(html_path, fix):
@@ -94,7 +104,14 @@ def show_plan(
         if as_json:
             print(json.dumps(document, indent=2))
         else:
-            console.print_plan_table(planned.plan, planned.nodes, planned.state, planned.freshness)
+            console.print_plan_table(
+                planned.plan,
+                planned.nodes,
+                planned.state,
+                planned.freshness,
+                planned.session.threads,
+                console_width(wide),
+            )
             for uid, claim in sorted(claims.items()):
                 print(
                     f"{planned.nodes[uid].label} is being built by {claim.label} "
@@ -208,7 +225,8 @@ def _build(build: StatefulBuild) -> Rounds:
 
 def _summarize(build: StatefulBuild, built: Rounds) -> None:
     recorder, planned = build.recorder, build.planned
-    console.summarize(built.plan, recorder.statuses, estimated_savings(built.plan, planned.state))
+    saved = estimated_savings(built.plan, planned.state, planned.nodes, planned.session.threads)
+    console.summarize(built.plan, recorder.statuses, saved, recorder.interrupted)
     if recorder.save_error is not None:
         console.warn(
             f"a checkpoint save failed during the run, the final save succeeded: "
@@ -226,14 +244,16 @@ def _write_artifacts(build: StatefulBuild, decided: Plan, started_at: datetime) 
     """orc_plan.json, the plan's page and run_results.json completed with the reused nodes.
     Last, so that a report that cannot be written hides nothing of the run."""
     planned, command, nodes = build.planned, build.command, build.planned.nodes
-    saved = estimated_savings(decided, planned.state)
+    saved = estimated_savings(decided, planned.state, nodes, planned.session.threads)
     document = plan_document(
-        command.args, decided, nodes, build.recorder.statuses, saved, planned.defers_to
+        command.args,
+        decided,
+        nodes,
+        build.recorder.statuses,
+        saved,
+        planned.defers_to,
+        measurements=planned.warehouse.measurements,
     )
-    document["measurements"] = [
-        {"step": step, "relations": count, "seconds": round(seconds, 3)}
-        for step, count, seconds in planned.warehouse.measurements
-    ]
     target_dir = planned.session.target_dir
     fix = "dbt ran and the state is saved; remove what is in the way or make the folder writable"
     with reported_write(target_dir / PLAN_ARTIFACT, fix):

@@ -29,7 +29,25 @@ def source_version(loaded_at: datetime | None, measured: DataVersion) -> dict[st
 
 
 def describe_change(recorded: DataVersion, observed: DataVersion) -> str | None:
-    """How `observed` differs from `recorded`, field by field, or None when they are equal."""
+    """How `observed` differs from `recorded`, field by field, or None when they are equal.
+    When only which fields there are differs, it is said as a new way of measuring (the
+    orchestra_dbt package added, updated or overridden): the fields both hold are equal,
+    but what the others would have shown is unknown, so it still counts as a change, once."""
+    shared = recorded.keys() & observed.keys()
+    if recorded.keys() != observed.keys() and all(
+        recorded[name] == observed[name]
+        or (name == LOADED_AT and _same_time(recorded[name], observed[name]))
+        for name in shared
+    ):
+        fields = [
+            *(f"{name} appeared" for name in sorted(observed.keys() - recorded.keys())),
+            *(f"{name} disappeared" for name in sorted(recorded.keys() - observed.keys())),
+        ]
+        return (
+            f"measured another way since ({', '.join(fields)}): the orchestra_dbt package was "
+            "added, updated or overridden, or a loaded_at setting changed; built once to "
+            "record the new measurement"
+        )
     moved = []
     for name in sorted(recorded.keys() | observed.keys()):
         before, now = recorded.get(name), observed.get(name)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,7 +16,8 @@ import click
 from orchestra_dbt_py.core.graph import FAILED_STATUSES, Node, data_inputs, plural
 from orchestra_dbt_py.core.planner import Plan
 from orchestra_dbt_py.core.records import NodeRecord
-from orchestra_dbt_py.report.plan import describe_seconds, describe_unmeasured, estimated_savings
+from orchestra_dbt_py.report.fit import fit_table
+from orchestra_dbt_py.report.plan import describe_savings, describe_unmeasured, estimated_savings
 
 # Console levels, lowest first: a line is written when its level reaches the console's.
 _LEVELS = ("debug", "info", "warn", "error", "none")
@@ -154,18 +155,29 @@ def announce_plan(plan: Plan, nodes: Mapping[str, Node]) -> None:
         say(f"  {decision.action:<6} {decision.unique_id}: {decision.reason}", "debug")
 
 
-def summarize(plan: Plan, statuses: Mapping[str, str], saved_seconds: float) -> None:
+def summarize(
+    plan: Plan,
+    statuses: Mapping[str, str],
+    saved_seconds: float,
+    interrupted: Collection[str] = (),
+) -> None:
+    """The run in one line; the nodes a signal stopped (`interrupted`) are said as such,
+    not as failed or skipped."""
     reused, cloned = len(plan.ids("reuse")), set(plan.ids("clone"))
     total = len(plan.decisions)
     ran = len(statuses.keys() - cloned)
-    failed = sum(1 for s in statuses.values() if s in FAILED_STATUSES)
-    skipped = sum(1 for s in statuses.values() if s == "skipped")
+    ended = [s for uid, s in statuses.items() if uid not in interrupted]
+    failed = sum(1 for s in ended if s in FAILED_STATUSES)
+    skipped = sum(1 for s in ended if s == "skipped")
     line = f"Reused {reused} of {plural(total, 'node')}; "
     line += f"cloned {len(cloned)}; ran {ran}" if cloned else f"ran {ran}"
-    if failed or skipped:
-        line += f" ({failed} failed, {skipped} skipped)"
+    if failed or skipped or interrupted:
+        counts = [f"{failed} failed", f"{skipped} skipped"]
+        if interrupted:
+            counts.append(f"{len(interrupted)} interrupted")
+        line += f" ({', '.join(counts)})"
     if saved_seconds:
-        line += f"; {describe_seconds(saved_seconds)} of execution avoided"
+        line += f"; {describe_savings(saved_seconds)}"
     say(line)
 
 
@@ -174,8 +186,11 @@ def print_plan_table(
     nodes: Mapping[str, Node],
     state: Mapping[str, NodeRecord],
     freshness: Mapping[str, datetime | None],
+    threads: int,
+    width: int | None,
 ) -> None:
-    """One line per selected node: what orc would do, why, and the times it compared."""
+    """One line per selected node: what orc would do, why, and the times it compared; cut
+    to `width` (reasons first, then names) unless it is None."""
     rows = [("node", "type", "decision", "last built", "upstream data", "reason")]
     for decision in plan.decisions.values():
         node = nodes[decision.unique_id]
@@ -192,14 +207,12 @@ def print_plan_table(
                 decision.reason,
             )
         )
-    widths = [max(len(row[i]) for row in rows) for i in range(5)]
-    for row in rows:
-        cells = [cell.ljust(width) for cell, width in zip(row[:5], widths, strict=True)]
-        click.echo("  ".join([*cells, row[5]]))
-    saved = estimated_savings(plan, state)
+    for text in fit_table(rows, width, shrink=((5, 40), (0, 30), (5, 12))):
+        click.echo(text)
+    saved = estimated_savings(plan, state, nodes, threads)
     click.echo(
         f"{len(plan.ids('build'))} to build{_cloning(plan)}, {len(plan.ids('reuse'))} to reuse "
-        f"of {len(plan.decisions)} selected ({describe_seconds(saved)} of execution avoided)"
+        f"of {len(plan.decisions)} selected; {describe_savings(saved)}"
     )
 
 

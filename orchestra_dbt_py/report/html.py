@@ -31,19 +31,36 @@ from typing import Any
 
 from orchestra_dbt_py.artifacts import replace_file
 from orchestra_dbt_py.core.graph import FAILED_STATUSES
-from orchestra_dbt_py.report.plan import describe_seconds, describe_unmeasured
+from orchestra_dbt_py.report.plan import describe_savings, describe_unmeasured
 
 HTML_ARTIFACT = "orc_plan.html"
 
-# How a node is drawn: its decision, unless it failed. Stroke and fill colours per state.
+# How a node is drawn: its decision, unless it failed; a source the plan reads is drawn
+# too (orc never builds one). Stroke and fill colours per state.
 STATE_COLOURS: dict[str, tuple[str, str]] = {
     "build": ("#1d4ed8", "#dbeafe"),
     "reuse": ("#15803d", "#dcfce7"),
     "clone": ("#7e22ce", "#f3e8ff"),
     "failed": ("#b91c1c", "#fee2e2"),
+    "source": ("#6b7280", "#f3f4f6"),
 }
-STATE_LABELS = {"build": "build", "reuse": "reuse", "clone": "clone", "failed": "error / fail"}
-STATE_GLYPHS = {"build": "\u25b8", "reuse": "\u2713", "clone": "\u29c9", "failed": "\u2715"}
+STATE_LABELS = {state: state for state in STATE_COLOURS}
+STATE_GLYPHS = {
+    "build": "\u25b8",
+    "reuse": "\u2713",
+    "clone": "\u29c9",
+    "failed": "\u2715",
+    "source": "\u25cb",
+}
+
+# One word per outcome, whatever dbt calls it for the kind of node (a model's `success` is a
+# test's `pass`); the legend says which of dbt's statuses each word stands for.
+OUTCOME_WORDS: dict[str, tuple[str, ...]] = {
+    "passed": ("success", "pass"),
+    "warned": ("warn",),
+    "failed": tuple(sorted(FAILED_STATUSES)),
+    "skipped": ("skipped",),
+}
 
 # The page's skeleton, style sheet and script, shipped as package data.
 ASSETS_PACKAGE = "orchestra_dbt_py.report"
@@ -74,6 +91,16 @@ def node_name(unique_id: str, resource_type: str | None = None) -> str:
     if kind == "test" and len(rest) > 1:
         rest = rest[:-1]
     return ".".join(rest)
+
+
+def outcome_word(status: str | None) -> str | None:
+    """The page's word for dbt's `status` (see OUTCOME_WORDS); dbt's own when it has none."""
+    if not status:
+        return None
+    for word, statuses in OUTCOME_WORDS.items():
+        if status.lower() in statuses:
+            return word
+    return status
 
 
 def node_state(node: Mapping[str, Any]) -> str:
@@ -195,6 +222,11 @@ def plan_page_data(document: Mapping[str, Any], edges: Sequence[tuple[str, str]]
         if uid not in seen:
             seen.add(uid)
             nodes.append(node)
+    for parent, _child in edges:
+        if parent not in seen and parent.startswith("source."):
+            seen.add(parent)
+            reason = "a source: orc measures its data and never builds it"
+            nodes.append({"unique_id": parent, "resource_type": "source", "reason": reason})
     placements = layout((str(n["unique_id"]) for n in nodes), edges)
     index = {str(n["unique_id"]): i for i, n in enumerate(nodes)}
     edge_pairs = sorted(
@@ -215,9 +247,9 @@ def plan_page_data(document: Mapping[str, Any], edges: Sequence[tuple[str, str]]
                 "id": uid,
                 "name": node_name(uid, resource_type),
                 "type": resource_type,
-                "decision": str(node.get("decision") or "build"),
-                "state": node_state(node),
-                "status": node.get("status"),
+                "decision": str(node.get("decision") or _default_decision(resource_type)),
+                "state": "source" if resource_type == "source" else node_state(node),
+                "status": outcome_word(node.get("status")),
                 "reason": str(node.get("reason") or ""),
                 "layer": place.layer,
                 "col": place.column,
@@ -225,6 +257,10 @@ def plan_page_data(document: Mapping[str, Any], edges: Sequence[tuple[str, str]]
             }
         )
     return {"nodes": page_nodes, "edges": [list(pair) for pair in edge_pairs]}
+
+
+def _default_decision(resource_type: str) -> str:
+    return "read" if resource_type == "source" else "build"
 
 
 def embed_json(value: Any) -> str:
@@ -271,7 +307,7 @@ def render_plan_html(document: Mapping[str, Any], edges: Sequence[tuple[str, str
 
     totals = (
         f"{selected} selected: {build} to build{cloned}, {reuse} to reuse; "
-        f"{describe_seconds(saved)} of execution avoided"
+        f"{describe_savings(saved)}"
     )
     extra_lines = []
     unmeasured = [str(s) for s in summary.get("unmeasured_sources") or []]
@@ -288,6 +324,10 @@ def render_plan_html(document: Mapping[str, Any], edges: Sequence[tuple[str, str
     if outcome:
         ran = ", ".join(f"{count} {esc(status)}" for status, count in sorted(outcome.items()))
         extra_lines.append(f'<p class="note">Outcome: {ran}</p>')
+        words = "; ".join(
+            f"{word}: dbt's {' or '.join(statuses)}" for word, statuses in OUTCOME_WORDS.items()
+        )
+        extra_lines.append(f'<p class="note">{esc(words)}</p>')
 
     args = [str(a) for a in document.get("args") or []]
     meta = [f"orc {esc(str(document.get('orc_version', '')))}"]

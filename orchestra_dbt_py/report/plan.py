@@ -15,23 +15,30 @@ from orchestra_dbt_py.artifacts import replace_file
 from orchestra_dbt_py.core.graph import Node, plural
 from orchestra_dbt_py.core.planner import Plan
 from orchestra_dbt_py.core.records import NodeRecord
+from orchestra_dbt_py.core.savings import wall_time_estimate
 
 PLAN_ARTIFACT = "orc_plan.json"
 
 
-def estimated_savings(plan: Plan, state: Mapping[str, NodeRecord]) -> float:
-    """Seconds of warehouse execution the reused nodes took when they were last built."""
-    return sum(
-        state[uid].execution_time or 0.0
-        for uid in plan.ids("reuse")
-        if uid in state and state[uid].execution_time
-    )
+def estimated_savings(
+    plan: Plan, state: Mapping[str, NodeRecord], nodes: Mapping[str, Node], threads: int
+) -> float:
+    """Wall-clock seconds the reused nodes would have taken under `threads` threads, estimated
+    from the times of their last builds (`wall_time_estimate`)."""
+    seconds = {uid: state[uid].execution_time or 0.0 for uid in plan.ids("reuse") if uid in state}
+    parents = {uid: node.parents for uid, node in nodes.items()}
+    return wall_time_estimate(seconds, parents, threads)
 
 
 def describe_seconds(seconds: float) -> str:
     if seconds >= 90:
         return f"about {seconds / 60:.0f} min"
     return f"about {seconds:.1f} s"
+
+
+def describe_savings(seconds: float) -> str:
+    """How the summaries name `estimated_savings`: an estimate of wall-clock time."""
+    return f"{describe_seconds(seconds)} of wall-clock time avoided (estimate)"
 
 
 def describe_unmeasured(names: Sequence[str], what: tuple[str, str] = ("source", "sources")) -> str:
@@ -50,9 +57,14 @@ def plan_document(
     statuses: Mapping[str, str],
     saved_seconds: float,
     defers_to: str | None = None,
+    *,
+    measurements: Sequence[tuple[str, int, float]] = (),
+    claims: Sequence[Mapping[str, Any]] = (),
 ) -> dict[str, Any]:
-    """`defers_to`: the target the run defers to (clones from, reads unselected parents
-    from), None when it defers to none."""
+    """One shape for `orc plan --output json` and `target/orc_plan.json`. `defers_to`: the
+    target the run defers to (clones from, reads unselected parents from), None when it
+    defers to none. `claims` are the live claims of other runs that a plan sees (a build
+    waits for them, so it has none)."""
     return {
         "orc_version": __version__,
         "generated_at": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
@@ -79,16 +91,22 @@ def plan_document(
             "unreadable_sql": list(plan.unreadable_sql),
             "estimated_seconds_saved": round(saved_seconds, 3),
         },
+        "measurements": [
+            {"step": step, "relations": count, "seconds": round(seconds, 3)}
+            for step, count, seconds in measurements
+        ],
+        "claims": list(claims),
     }
 
 
 def plan_edges(plan: Plan, nodes: Mapping[str, Node]) -> list[tuple[str, str]]:
-    """Parent-to-child edges among the planned nodes, for the HTML report."""
+    """Parent-to-child edges among the planned nodes and the sources they read, for the
+    HTML report."""
     return [
         (parent, uid)
         for uid in plan.decisions
         for parent in nodes[uid].parents
-        if parent in plan.decisions
+        if parent in plan.decisions or (parent in nodes and nodes[parent].resource_type == "source")
     ]
 
 

@@ -16,7 +16,10 @@ GOLDEN = REPO / "tests" / "golden" / "demo.txt"
 MASKS = [
     (re.compile(r"^\d\d:\d\d:\d\d  ", re.MULTILINE), "HH:MM:SS  "),
     (re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d(:\d\d)?"), "<time>"),
-    (re.compile(r"about [^;)\n]+? of execution avoided"), "about <duration> of execution avoided"),
+    (
+        re.compile(r"about [^;)\n]+? of wall-clock time avoided"),
+        "about <duration> of wall-clock time avoided",
+    ),
 ]
 
 

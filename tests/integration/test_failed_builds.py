@@ -5,6 +5,7 @@ then equals a plain full build."""
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -24,10 +25,7 @@ def test_a_failed_build_is_rebuilt_next_run_and_says_so(built: Project) -> None:
     statuses = {name(n["unique_id"]): n["status"] for n in built.plan_artifact()["nodes"]}
     assert statuses["fct_orders"] == "error" and statuses["dim_customers"] == "skipped"
     shown = built.orc("state", "show").stdout
-    lines = [
-        line for line in shown.splitlines() if line.startswith("model.jaffle_tutorial.fct_orders@")
-    ]
-    assert len(lines) == 1 and " failed " in lines[0], shown
+    assert re.search(r"model\.jaffle_tutorial\.fct_orders\S* +failed ", shown), shown
 
     path.write_text(original)
     planned = json.loads(built.orc("plan", "--output", "json").stdout)
@@ -35,6 +33,12 @@ def test_a_failed_build_is_rebuilt_next_run_and_says_so(built: Project) -> None:
     reasons = {name(n["unique_id"]): n["reason"] for n in artifact["nodes"]}
     # orc plan, its JSON, the HTML page and --debug all print the one Decision.reason.
     assert planned["nodes"] == [{**n, "status": None} for n in artifact["nodes"]]
+    # The README says they have one shape: the same keys, measurements included.
+    assert set(planned) == set(artifact) and "measurements" in planned
+    assert set(planned["summary"]) == set(artifact["summary"])
+    assert planned["measurements"] and artifact["measurements"]
+    assert {k for m in planned["measurements"] for k in m} == {"step", "relations", "seconds"}
+    assert {k for m in artifact["measurements"] for k in m} == {"step", "relations", "seconds"}
     assert reasons["fct_orders"].startswith("its last build failed (status error at 20")
     assert reasons["dim_customers"].startswith("its last build was skipped at 20")
     assert {"fct_orders", "dim_customers", "fct_large_orders"} <= built_relations(artifact)

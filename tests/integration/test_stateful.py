@@ -58,13 +58,8 @@ def test_plan_predicts_the_build_and_changes_nothing(built: Project) -> None:
     table = built.orc("plan").stdout
     assert "fct_orders" in table and "to build" in table
     assert set(planned) == {
-        "orc_version",
-        "generated_at",
-        "args",
-        "defers_to",
-        "nodes",
-        "summary",
-        "claims",
+        *("orc_version", "generated_at", "args", "defers_to", "nodes", "summary"),
+        *("measurements", "claims"),
     }
     assert {key for node in planned["nodes"] for key in node} == {
         "unique_id",
@@ -98,7 +93,9 @@ def test_json_logs_stay_json(built: Project) -> None:
     """dbt's global flags before the subcommand: every line is JSON, with the reasons."""
     lines = json_lines(built.orc("dbt", "--log-format", "json", "--debug", "build").stdout)
     messages = [line["msg"] for line in lines if line["name"] == "OrcMessage"]
-    assert any(m.startswith("Reused ") and "execution avoided" in m for m in messages), messages
+    assert any(
+        m.startswith("Reused ") and "wall-clock time avoided (estimate)" in m for m in messages
+    ), messages
     assert any(m.startswith("  reuse  model.") for m in messages), messages
     # Nothing ran: orc's lines carry the id of the run_results.json orc wrote.
     assert invocation_ids(lines, orc=True) == {run_results_invocation_id(built)} != {""}

@@ -147,7 +147,9 @@ def test_orc_options_reach_the_settings_and_never_the_environment(
         return 0
 
     monkeypatch.setattr(runner, "show_plan", show_plan)
-    monkeypatch.setattr(cli_state, "show_command", lambda settings, as_json: seen.append(settings))
+    monkeypatch.setattr(
+        cli_state, "show_command", lambda settings, as_json, wide=False: seen.append(settings)
+    )
     before = dict(os.environ)
     assert run(capsys, *options, *command)[0] == 0
     assert dict(os.environ) == before

@@ -49,13 +49,13 @@ def test_json_output_has_an_alias(
 ) -> None:
     """`--output json` (`-o json`) everywhere orc prints data, and `--json` as its alias."""
     seen: list[str] = []
-    monkeypatch.setattr(cli, "plan_command", lambda args, output, html: seen.append(output))
+    monkeypatch.setattr(cli, "plan_command", lambda args, output, html, wide: seen.append(output))
     from orchestra_dbt_py import cli_state
 
     monkeypatch.setattr(
         cli_state,
         "show_command",
-        lambda settings, as_json: seen.append("json" if as_json else "text"),
+        lambda settings, as_json, wide: seen.append("json" if as_json else "text"),
     )
     for flags in (["--json"], ["--output", "json"], ["-o", "json"], [], ["-o", "text"]):
         assert run(capsys, *command, *flags)[0] == 0
@@ -158,20 +158,20 @@ def test_dbt_arguments_pass_through_unchanged(
 def test_plan_reads_its_options_and_passes_the_rest(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    received: list[tuple[list[str], str, Path | None]] = []
+    received: list[tuple[list[str], str, Path | None, bool]] = []
 
-    def plan_command(args: list[str], output: str, html: Path | None) -> int:
-        received.append((args, output, html))
+    def plan_command(args: list[str], output: str, html: Path | None, wide: bool) -> int:
+        received.append((args, output, html, wide))
         return 0
 
     monkeypatch.setattr(cli, "plan_command", plan_command)
     run(capsys, "plan", "--select", "a+", "-o", "json", "--target", "pg", "--html", "p.html")
-    run(capsys, "plan", "--html=q.html", "--exclude", "b")
+    run(capsys, "plan", "--html=q.html", "--exclude", "b", "--wide")
     run(capsys, "plan")
     assert received == [
-        (["--select", "a+", "--target", "pg"], "json", Path("p.html")),
-        (["--exclude", "b"], "text", Path("q.html")),
-        ([], "text", None),
+        (["--select", "a+", "--target", "pg"], "json", Path("p.html"), False),
+        (["--exclude", "b"], "text", Path("q.html"), True),
+        ([], "text", None, False),
     ]
 
 

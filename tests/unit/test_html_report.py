@@ -62,7 +62,6 @@ def node(uid: str, decision: str, reason: str = "why", status: str | None = None
 
 def plan_document(nodes: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     nodes = nodes or [
-        node(SRC, "build", "source data is newer"),
         node(STG, "build", "an upstream source changed", "success"),
         node(CUST, "reuse", HOSTILE),
         node(FCT, "build", "its SQL changed", "error"),
@@ -99,7 +98,8 @@ def test_the_page_embeds_every_node_once() -> None:
     doc = plan_document()
     page = render_plan_html(doc, EDGES)
     data = embedded(page)
-    assert [n["id"] for n in data["nodes"]] == [n["unique_id"] for n in doc["nodes"]]
+    # The sources planned nodes read are drawn after them.
+    assert [n["id"] for n in data["nodes"]] == [n["unique_id"] for n in doc["nodes"]] + [SRC]
     for n in doc["nodes"]:
         assert page.count(json.dumps(n["unique_id"])) == 1, n["unique_id"]
     pairs = {(data["nodes"][p]["id"], data["nodes"][c]["id"]) for p, c in data["edges"]}
@@ -119,7 +119,7 @@ def test_each_node_carries_its_decision_and_colour() -> None:
     data = embedded(page)
     states = {n["id"]: (n["decision"], n["state"]) for n in data["nodes"]}
     assert states == {
-        SRC: ("build", "build"),
+        SRC: ("read", "source"),  # not planned, drawn because a planned node reads it
         STG: ("build", "build"),
         CUST: ("reuse", "reuse"),
         FCT: ("build", "failed"),
@@ -130,7 +130,7 @@ def test_each_node_carries_its_decision_and_colour() -> None:
     }
     strokes = [stroke for stroke, _ in STATE_COLOURS.values()]
     fills = [fill for _, fill in STATE_COLOURS.values()]
-    assert len(set(strokes)) == len(set(fills)) == 4
+    assert len(set(strokes)) == len(set(fills)) == len(STATE_COLOURS) == 5
     for state, (stroke, fill) in STATE_COLOURS.items():
         assert f"--{state}:{stroke};--{state}-bg:{fill};" in page
         assert f".n.{state} rect{{fill:var(--{state}-bg);stroke:var(--{state})}}" in page
@@ -172,15 +172,20 @@ def test_the_page_is_self_contained() -> None:
 
 def test_the_page_has_a_title_a_labelled_search_box_and_the_totals() -> None:
     page = render_plan_html(plan_document(), EDGES)
-    totals = "8 selected, 5 to build, 1 to clone, 2 to reuse"
+    totals = "7 selected, 4 to build, 1 to clone, 2 to reuse"
     assert re.search(rf"<title>orc plan: {totals}</title>", page)
     assert '<label for="q">' in page and '<input id="q" type="search"' in page
-    assert "8 selected: 5 to build, 1 to clone, 2 to reuse; about 2 min of execution" in page
+    assert (
+        "7 selected: 4 to build, 1 to clone, 2 to reuse; "
+        "about 2 min of wall-clock time avoided (estimate)" in page
+    )
     assert (
         "1 source has no measurable data version and counts as changed on every run: "
         "source.shop.raw.orders" in page
     )
-    assert "Outcome: 1 error, 1 fail, 1 runtime error, 1 skipped, 1 success" in page
+    # One word per meaning, whatever dbt called it; the legend says which word is which.
+    assert "Outcome: 3 failed, 1 passed, 1 skipped" in page
+    assert "passed: dbt&#x27;s success or pass; warned: dbt&#x27;s warn; failed: " in page
 
 
 def test_the_header_says_which_target_the_run_defers_to() -> None:

@@ -580,6 +580,24 @@ def test_data_versions(
     assert fragment in result.decisions[uid].reason
 
 
+def test_a_new_way_of_measuring_is_named_as_such_in_one_line() -> None:
+    """Adding the package to a project that ran without it (or updating it) may change which
+    fields a version holds: its readers are rebuilt once, and the reason says why."""
+    nodes = graph()
+    state = versioned_state(nodes)
+    observed = observed_versions(nodes, source__p__raw__orders={**ROWS, "max_id": "7"})
+    everything = {uid for uid, n in nodes.items() if n.resource_type != "source"}
+    existing = {n.relation for n in nodes.values() if n.relation}
+    result = plan(nodes, everything, state, observed, existing, NOW)
+    assert set(result.ids("build")) == DOWNSTREAM_OF_ORDERS
+    assert result.decisions[INT].reason == (
+        "source raw.orders changed since this was built: measured another way since "
+        "(max_id appeared): the orchestra_dbt package was added, updated or overridden, or a "
+        "loaded_at setting changed; built once to record the new measurement"
+    )
+    assert "\n" not in result.decisions[INT].reason
+
+
 def test_a_moved_digest_is_named_without_its_values() -> None:
     from orchestra_dbt_py.core.versions import describe_change
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from orchestra_dbt_py.core.graph import Node
 from orchestra_dbt_py.core.keys import KeyScope
 from orchestra_dbt_py.core.records import NodeRecord
@@ -133,3 +135,25 @@ def test_a_clone_is_recorded_once_the_view_it_reads_is_built(tmp_path: Path) -> 
     recorder.record_after(SKIPPED, {"model.p.never_built"}, 0.2)
     assert recorder.record_waiting() and recorder.known[SKIPPED].status == "success"
     assert not recorder.record_waiting()
+
+
+def test_nodes_that_end_after_a_signal_are_interrupted_not_failed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from orchestra_dbt_py.core.planner import Decision, Plan
+    from orchestra_dbt_py.report import console
+
+    backend = LocalFileBackend(tmp_path / "state.json")
+    backend.init()
+    recorder = RunRecorder(NODES, {}, {}, {}, backend, SCOPE)
+    recorder.node_finished(VIEW, "success", 0.1)
+    recorder.node_finished(FAILING, "error", 0.3)  # failed before any signal
+    recorder.signals.append(15)  # as the SIGTERM handler does, before dbt cancels
+    recorder.node_finished(TABLE, "error", 2.5)
+    recorder.node_finished(SKIPPED, "skipped", 0.0)
+    assert recorder.interrupted == {TABLE, SKIPPED}
+    plan = Plan({uid: Decision(uid, "build", "new") for uid in (VIEW, FAILING, TABLE, SKIPPED)})
+    console.configure({})
+    console.summarize(plan, recorder.statuses, 0.0, recorder.interrupted)
+    summary = capsys.readouterr().out.split("orc: ", 1)[1].strip()
+    assert summary == "Reused 0 of 4 nodes; ran 4 (1 failed, 0 skipped, 2 interrupted)"

@@ -3,7 +3,7 @@
   const started = performance.now();
   const NODE_W = 190, NODE_H = 22, ROW_H = 30, SUB_GAP = 14, LAYER_GAP = 64, LABEL_MAX = 25;
   const LEFT = 24, TOP = 40, BOTTOM = 24;
-  const GLYPH = {build: "\u25b8", reuse: "\u2713", clone: "\u29c9", failed: "\u2715"};
+  const GLYPH = {build: "\u25b8", reuse: "\u2713", clone: "\u29c9", failed: "\u2715", source: "\u25cb"};
   const data = JSON.parse(document.getElementById("orc-plan-data").textContent);
   const nodes = data.nodes, edges = data.edges, count = nodes.length;
   const viewport = document.getElementById("viewport");
@@ -49,7 +49,7 @@
     return "M" + x1 + " " + y1 + "C" + mid + " " + y1 + " " + mid + " " + y2 + " " + x2 + " " + y2;
   };
   const tooltip = (d) => d.name + "\n" + d.type + ": " + d.decision +
-    (d.status ? " (status: " + d.status + ")" : "") + "\n" + d.reason + "\n" + d.id;
+    (d.status ? " (outcome: " + d.status + ")" : "") + "\n" + d.reason + "\n" + d.id;
 
   const parents = [], children = [], hay = new Array(count), markup = new Array(count);
   for (let i = 0; i < count; i++) {
@@ -158,7 +158,7 @@
     field(dl, "Decision", d.decision);
     field(dl, "Reason", d.reason || "-");
     field(dl, "Type", d.type);
-    field(dl, "Status", d.status || "-");
+    field(dl, "Outcome", d.status || "-");
     field(dl, "Unique id", d.id);
     details.replaceChildren(h, dl, neighbourList("Parents", parents[i]),
       neighbourList("Children", children[i]));
