@@ -57,6 +57,18 @@ def test_ci_clones_what_production_has_current_and_builds_the_edit(built: Projec
         (n["unique_id"], n["reason"]) for n in again["nodes"] if n["decision"] != "reuse"
     ]
 
+    # One model built alone in a new CI schema reads its unselected parent, missing there,
+    # from production, as dbt's --defer would (--full-refresh: built, not cloned).
+    alone = built.build(
+        "--target", "ci", "--select", "fct_large_orders", "--full-refresh",
+        TUTORIAL_CI_SCHEMA="ci_alone",
+    )  # fmt: skip
+    assert built_relations(alone) == {"fct_large_orders"}
+    assert built.relations("ci_alone") == {"fct_large_orders"}
+    for a, b in (("ci_alone", "main"), ("main", "ci_alone")):
+        query = f"select * from {a}.fct_large_orders except all select * from {b}.fct_large_orders"
+        assert not built.query(query), (a, b)
+
 
 def production_records(project: Project) -> dict[str, object]:
     """The full records of the production target (`duckdb`), by key (the plain keys hold
