@@ -16,6 +16,7 @@ from tests.support.tutorial import (
     Project,
     assert_matches_full_build,
     built_relations,
+    full_key,
     name,
     replaced_view_rebuilds,
     uninstall_package,
@@ -107,8 +108,8 @@ def test_without_the_package_orc_measures_what_the_package_measures(built: Proje
     assert "orchestra_dbt" not in "".join(
         line for line in quiet.stdout.splitlines() if "orc: " in line
     )
-    state = json.loads(built.state_path.read_text())["state"]
-    record = state["model.jaffle_tutorial.int_order_payments"]
+    document = json.loads(built.state_path.read_text())
+    record = document["state"][full_key(document, "model.jaffle_tutorial.int_order_payments")]
     assert record["version"]["probe"] == "the project override"
     read = record["data_versions"]["source.jaffle_tutorial.raw.payments"]
     assert read["probe"] == "the project override" and "loaded_at" not in read
