@@ -215,7 +215,7 @@ def test_orc_plan_says_where_it_wrote_the_page(project: Project) -> None:
         return  # the error below does not depend on the warehouse
     unknown = project.orc("plan", expect=2, ORCHESTRA_DEFER_TO_TARGET="prd")
     assert unknown.stderr.endswith(
-        "is not an output of profile jaffle_tutorial (its outputs: duckdb, postgres): set it "
+        "is not an output of profile jaffle_tutorial (its outputs: ci, duckdb, postgres): set it "
         "to one of them, or to none to defer to no target\n"
     ), unknown.stderr
     assert "Traceback" not in unknown.stderr and "Traceback" not in unknown.stdout

@@ -111,7 +111,9 @@ def generated_plan(
     nodes = []
     for uid in (uid for layer in layers for uid in layer):
         roll = rng.random()
-        if uid == "model.big.fct_orders":
+        if uid.startswith("source."):  # read, never run: no status
+            nodes.append(node(uid, "reuse" if roll < 0.55 else "build", "source data"))
+        elif uid == "model.big.fct_orders":
             nodes.append(node(uid, "build", "its SQL changed", "error"))
         elif roll < 0.55:
             nodes.append(node(uid, "reuse", "up to date: no upstream data or code changed"))
