@@ -55,7 +55,9 @@ class StatefulBuild:
         self.ran_end_hooks = only and not self.planned.start_hooks.failures
         without = (START,) if self.ran_end_hooks else (START, END)
         deferred = self.planned.deferred_reads
+        phases = self.planned.phases
         with (
+            phases.timed("dbt_build"),
             interrupts_as_keyboard_interrupt(self.recorder.signals) as received,
             reading_deferred(session, deferred),
         ):
@@ -64,8 +66,10 @@ class StatefulBuild:
             )
         self.results.extend(results_since(session.target_dir, started))
         self.node_results.extend(getattr(result.result, "results", None) or ())
-        record_table_versions(self.recorder, self.planned.warehouse)
-        self.recorder.flush()  # before the claims go: a waiting run then finds the records
+        with phases.timed("built_table_versions"):
+            record_table_versions(self.recorder, self.planned.warehouse)
+        with phases.timed("state_write"):
+            self.recorder.flush()  # before the claims go: a waiting run then finds the records
         return (128 + received[0] if received else exit_code(result)), bool(received)
 
     def clone_first(self) -> Plan:
@@ -80,9 +84,10 @@ class StatefulBuild:
         ]
         if not pairs:
             return plan
-        started = time.perf_counter()
-        failed = self.planned.warehouse.clone_relations(pairs)
-        seconds = (time.perf_counter() - started) / len(pairs)
+        with self.planned.phases.timed("clones"):
+            started = time.perf_counter()
+            failed = self.planned.warehouse.clone_relations(pairs)
+            seconds = (time.perf_counter() - started) / len(pairs)
         decisions = dict(plan.decisions)
         # What a clone's record waits for: the views dbt builds under it, and clones waiting.
         awaited = set(plan.ids("build"))
@@ -142,6 +147,7 @@ class StatefulBuild:
             planned.warehouse,
             planned.defers_to,
             planned.rerun,
+            phases=planned.phases,
         )
         self.recorder.update_inputs(fresh.state, fresh.versions, fresh.sql_inputs)
         return fresh.plan, fresh.state

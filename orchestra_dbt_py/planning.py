@@ -35,6 +35,7 @@ from orchestra_dbt_py.dbt.hooks import HookRun, ProjectHooks
 from orchestra_dbt_py.dbt.queries import WITHOUT_PACKAGE, Warehouse
 from orchestra_dbt_py.dbt.session import DbtSession
 from orchestra_dbt_py.dbt.sql_inputs import SqlInputReader
+from orchestra_dbt_py.phases import Phases
 from orchestra_dbt_py.report import console
 from orchestra_dbt_py.state import StateBackend, configured_location, open_backend
 
@@ -66,6 +67,8 @@ class PlannedRun:
     deferred_reads: dict[str, str] = field(default_factory=dict)
     # What `orc dbt retry` runs again (the selection), each with why (dbt/retry.py).
     rerun: Mapping[str, str] = field(default_factory=dict)
+    # The seconds of each phase so far; the rest of the run adds its own.
+    phases: Phases = field(default_factory=Phases)
 
     @property
     def nodes(self) -> dict[str, Node]:
@@ -84,25 +87,41 @@ def make_plan(
     project's on-run-start hooks write when `run_start_hooks` (they run before anything is
     measured, as dbt runs them before any node). `rerun` replaces the command's selection
     for a retry: those nodes are built, whatever the state says (each with why)."""
+    phases = Phases()
     location = configured_location(settings)  # before the parse: a typo fails fast
-    session = DbtSession(command)
+    with phases.timed("parse"):
+        session = DbtSession(command)
     defers_to = deferred_target(session, settings)
     warehouse = Warehouse(session, settings.require_explicit_source_freshness)
     # A warehouse state is read and written with the command's own project and target.
-    backend = open_backend(settings, location=location, on_wait=on_wait, dbt=lambda: warehouse)
-    if rerun is None:
-        selected = session.selected_ids()
-    else:
-        selected = [uid for uid in session.runnable if uid in rerun]
+    with phases.timed("state_open"):
+        backend = open_backend(settings, location=location, on_wait=on_wait, dbt=lambda: warehouse)
+    with phases.timed("selection"):
+        if rerun is None:
+            selected = session.selected_ids()
+        else:
+            selected = [uid for uid in session.runnable if uid in rerun]
     for warning in session.selection_warnings:
         console.relay(warning)
-    # dbt runs no hook when nothing is selected.
-    started = ProjectHooks(session).run_start(selected) if run_start_hooks and selected else None
-    graph = read_graph(session, selected, env)
+    started = None
+    if run_start_hooks and selected:  # dbt runs no hook when nothing is selected
+        with phases.timed("start_hooks"):
+            started = ProjectHooks(session).run_start(selected)
+    with phases.timed("fingerprints"):
+        graph = read_graph(session, selected, env)
     if not warehouse.has_package:
         console.say(WITHOUT_PACKAGE, "debug")  # nothing is missing unless the hooks or backend are
     decided = decide(
-        session, backend, graph, selected, command, settings, warehouse, defers_to, rerun or {}
+        session,
+        backend,
+        graph,
+        selected,
+        command,
+        settings,
+        warehouse,
+        defers_to,
+        rerun or {},
+        phases=phases,
     )
     return decided if started is None else replace(decided, start_hooks=started)
 
@@ -117,30 +136,39 @@ def decide(
     warehouse: Warehouse,
     defers_to: str | None = None,
     rerun: Mapping[str, str] = MappingProxyType({}),
+    *,
+    phases: Phases,
 ) -> PlannedRun:
     """Read the state, measure and plan: the decision on the state and data as they are now
     (again after waiting for another run); with `defers_to`, builds that may be clones of
-    that target's tables are clones; `rerun`: what a retry builds again, and why."""
+    that target's tables are clones; `rerun`: what a retry builds again, and why. Each
+    step's seconds add to `phases`."""
     nodes = graph.nodes
     scope = session.key_scope(settings)
-    stored = backend.load()
-    state = scope.records_of(nodes, stored)
+    with phases.timed("state_read"):
+        stored = backend.load()
+        state = scope.records_of(nodes, stored)
     hooked = [
         uid
         for uid, record in state.items()
         if record.hook_fingerprint is not None and uid not in graph.computed_reads
     ]
-    for uid, found in warehouse.hook_fingerprints(hooked).items():
-        nodes[uid] = replace(nodes[uid], hook_fingerprint=found)
-    freshness, errors = warehouse.measure_freshness(sources_to_measure(nodes, selected))
+    with phases.timed("hook_fingerprints"):
+        for uid, found in warehouse.hook_fingerprints(hooked).items():
+            nodes[uid] = replace(nodes[uid], hook_fingerprint=found)
+    with phases.timed("freshness"):
+        freshness, errors = warehouse.measure_freshness(sources_to_measure(nodes, selected))
     for uid, error in errors.items():
         console.warn(f"could not measure the freshness of {nodes[uid].label}: {error}")
     # With deferral, whether the unselected parents exist here decides what dbt reads.
     looked_at = {*selected, *(p for u in selected for p in nodes[u].parents if defers_to)}
-    existing = warehouse.existing_relations(nodes[uid] for uid in looked_at if uid in nodes)
+    with phases.timed("existing_relations"):
+        existing = warehouse.existing_relations(nodes[uid] for uid in looked_at if uid in nodes)
     reader = SqlInputReader(session)
-    sql_inputs = reader.read(nodes, selected, state)
-    versions = observe_versions(nodes, selected, freshness, warehouse, reader, sql_inputs)
+    with phases.timed("sql_inputs"):
+        sql_inputs = reader.read(nodes, selected, state)
+    with phases.timed("data_versions"):
+        versions = observe_versions(nodes, selected, freshness, warehouse, reader, sql_inputs)
     everywhere = command.partial_data_everywhere
     options = PlanOptions(
         full_refresh=command.full_refresh,
@@ -159,16 +187,18 @@ def decide(
         build_every_seed=not settings.seed_state_orchestration,
     )
     now = datetime.now(UTC)
-    decided = plan(nodes, selected, state, versions, existing, now, options, sql_inputs)
+    with phases.timed("planning"):
+        decided = plan(nodes, selected, state, versions, existing, now, options, sql_inputs)
     deferred = None
     if defers_to is not None:
         wanted = {i for uid in selected for i in (uid, *data_inputs(nodes, uid))}
         records = scope.records_of_target(nodes, stored, defers_to)
         relevant = {uid: record for uid, record in records.items() if uid in wanted}
-        deferred = measure_deferred(warehouse, defers_to, relevant, nodes)
-        decided = with_clones(
-            nodes, selected, decided, deferred, versions, existing, now, options, sql_inputs
-        )
+        with phases.timed("deferral"):
+            deferred = measure_deferred(warehouse, defers_to, relevant, nodes)
+            decided = with_clones(
+                nodes, selected, decided, deferred, versions, existing, now, options, sql_inputs
+            )
     return PlannedRun(
         session,
         backend,
@@ -186,6 +216,7 @@ def decide(
         if deferred is not None
         else {},
         rerun=rerun,
+        phases=phases,
     )
 
 

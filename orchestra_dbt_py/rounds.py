@@ -17,6 +17,7 @@ from orchestra_dbt_py.core.claims import Claim
 from orchestra_dbt_py.core.graph import Node, descendants_within
 from orchestra_dbt_py.core.planner import Decision, Plan
 from orchestra_dbt_py.core.records import NodeRecord
+from orchestra_dbt_py.phases import Phases
 from orchestra_dbt_py.report.plan import describe_seconds
 
 __all__ = ["Builder", "Rounds", "build_in_rounds"]
@@ -59,8 +60,10 @@ def build_in_rounds(
     coordinator: Coordinator | None,
     max_wait_seconds: float,
     say: Callable[[str], None],
+    phases: Phases,
 ) -> Rounds:
-    """Build `planned`'s nodes (planned on `planned_state`) through `builder`."""
+    """Build `planned`'s nodes (planned on `planned_state`) through `builder`; claiming
+    and waiting add to `phases`."""
     done = Rounds(plan=planned)
     state = planned_state
     pending = planned.ids("build")
@@ -70,8 +73,9 @@ def build_in_rounds(
         if coordinator is None:
             held = list(pending)
         else:
-            held, blocked = coordinator.claim(pending, below)
-            now = builder.load_state()
+            with phases.timed("claims"):
+                held, blocked = coordinator.claim(pending, below)
+                now = builder.load_state()
             changed = [uid for uid in held if now.get(uid) != state.get(uid)]
             if changed:
                 # Another run saved a result between this run's plan and its claim.
@@ -90,7 +94,8 @@ def build_in_rounds(
         if not blocked:
             return done
         assert coordinator is not None
-        waited = coordinator.wait(blocked, max_wait_seconds)
+        with phases.timed("waiting"):
+            waited = coordinator.wait(blocked, max_wait_seconds)
         say(_describe_wait(nodes, blocked, waited.seconds))
         if waited.still_held:
             names = ", ".join(nodes[uid].label for uid in sorted(waited.still_held))

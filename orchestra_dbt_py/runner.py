@@ -76,7 +76,8 @@ def show_plan(
         saved = estimated_savings(
             planned.plan, planned.state, planned.nodes, planned.session.threads
         )
-        claims = _live_claims(planned, settings)
+        with planned.phases.timed("claims"):
+            claims = _live_claims(planned, settings)
         document = plan_document(
             command.args,
             planned.plan,
@@ -85,6 +86,7 @@ def show_plan(
             saved,
             planned.defers_to,
             measurements=planned.warehouse.measurements,
+            phases=planned.phases.document(),
             claims=[
                 {
                     "unique_id": uid,
@@ -167,10 +169,12 @@ def _run_stateful(
         console.say(f"{key} is set: orc always {ALWAYS_ON[key]}, whatever its value", "debug")
     console.announce_plan(planned.plan, planned.nodes)
     build = StatefulBuild(planned, command, settings, _recorder(planned, command, settings))
-    on_reuse = run_hooks_on_reuse(planned, hooks)
+    with planned.phases.timed("reuse_hooks"):
+        on_reuse = run_hooks_on_reuse(planned, hooks)
     busy = planned.plan.ids("build") or planned.plan.ids("clone")
     built = _build(build) if busy else Rounds(plan=planned.plan)
-    ended = build.run_end_hooks(hooks, built)
+    with planned.phases.timed("end_hooks"):
+        ended = build.run_end_hooks(hooks, built)
     _summarize(build, built)
     _write_artifacts(build, built.plan, started_at)
     return max(built.code, hooks_exit_code(planned.start_hooks, on_reuse, ended))
@@ -208,11 +212,13 @@ def _build(build: StatefulBuild) -> Rounds:
             coordinator=coordinator,
             max_wait_seconds=build.settings.max_wait_seconds,
             say=console.say,
+            phases=planned.phases,
         )
     finally:
         try:
             build.record_waiting_clones()
-            recorder.finish()
+            with planned.phases.timed("state_write"):
+                recorder.finish()
         except Exception as error:
             raise OrcError(
                 f"dbt ran, but saving the state to {backend.description} failed: {error}",
@@ -241,26 +247,13 @@ def _summarize(build: StatefulBuild, built: Rounds) -> None:
 
 
 def _write_artifacts(build: StatefulBuild, decided: Plan, started_at: datetime) -> None:
-    """orc_plan.json, the plan's page and run_results.json completed with the reused nodes.
-    Last, so that a report that cannot be written hides nothing of the run."""
+    """run_results.json completed with the reused nodes, then orc_plan.json and the plan's
+    page (whose phases end with the first). Last, so that a report that cannot be written
+    hides nothing of the run."""
     planned, command, nodes = build.planned, build.command, build.planned.nodes
-    saved = estimated_savings(decided, planned.state, nodes, planned.session.threads)
-    document = plan_document(
-        command.args,
-        decided,
-        nodes,
-        build.recorder.statuses,
-        saved,
-        planned.defers_to,
-        measurements=planned.warehouse.measurements,
-    )
     target_dir = planned.session.target_dir
     fix = "dbt ran and the state is saved; remove what is in the way or make the folder writable"
-    with reported_write(target_dir / PLAN_ARTIFACT, fix):
-        write_plan_artifact(target_dir, document)
-    with reported_write(target_dir / HTML_ARTIFACT, fix):
-        write_plan_html(target_dir / HTML_ARTIFACT, document, plan_edges(decided, nodes))
-    with reported_write(target_dir / RUN_RESULTS, fix):
+    with planned.phases.timed("artifacts"), reported_write(target_dir / RUN_RESULTS, fix):
         add_reused_results(
             target_dir,
             {
@@ -280,6 +273,21 @@ def _write_artifacts(build: StatefulBuild, decided: Plan, started_at: datetime) 
             {"which": command.subcommand, "invocation_command": shlex.join(["dbt", *command.args])},
             earlier=build.results,
         )
+    saved = estimated_savings(decided, planned.state, nodes, planned.session.threads)
+    document = plan_document(
+        command.args,
+        decided,
+        nodes,
+        build.recorder.statuses,
+        saved,
+        planned.defers_to,
+        measurements=planned.warehouse.measurements,
+        phases=planned.phases.document(),
+    )
+    with reported_write(target_dir / PLAN_ARTIFACT, fix):
+        write_plan_artifact(target_dir, document)
+    with reported_write(target_dir / HTML_ARTIFACT, fix):
+        write_plan_html(target_dir / HTML_ARTIFACT, document, plan_edges(decided, nodes))
     page = console.shown_path(target_dir / HTML_ARTIFACT)
     console.say(f"plan and reasons: {page} (orc plan shows them as a table)")
 

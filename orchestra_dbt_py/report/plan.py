@@ -60,11 +60,13 @@ def plan_document(
     *,
     measurements: Sequence[tuple[str, int, float]] = (),
     claims: Sequence[Mapping[str, Any]] = (),
+    phases: Sequence[Mapping[str, Any]] = (),
 ) -> dict[str, Any]:
     """One shape for `orc plan --output json` and `target/orc_plan.json`. `defers_to`: the
     target the run defers to (clones from, reads unselected parents from), None when it
     defers to none. `claims` are the live claims of other runs that a plan sees (a build
-    waits for them, so it has none)."""
+    waits for them, so it has none). `phases`: where the run's time went
+    (`Phases.document`)."""
     return {
         "orc_version": __version__,
         "generated_at": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
@@ -96,6 +98,7 @@ def plan_document(
             for step, count, seconds in measurements
         ],
         "claims": list(claims),
+        "phases": [dict(phase) for phase in phases],
     }
 
 

@@ -39,6 +39,18 @@ def test_a_failed_build_is_rebuilt_next_run_and_says_so(built: Project) -> None:
     assert planned["measurements"] and artifact["measurements"]
     assert {k for m in planned["measurements"] for k in m} == {"step", "relations", "seconds"}
     assert {k for m in artifact["measurements"] for k in m} == {"step", "relations", "seconds"}
+    # Where the time went: the plan's phases, then the build's own.
+    planning = {
+        *("parse", "state_open", "selection", "fingerprints", "state_read"),
+        *("hook_fingerprints", "freshness", "existing_relations", "sql_inputs", "data_versions"),
+        "planning",
+    }
+    assert {p["phase"] for p in planned["phases"]} == {*planning, "claims"}
+    assert {p["phase"] for p in artifact["phases"]} >= {
+        *planning,
+        *("dbt_build", "state_write", "artifacts"),
+    }
+    assert all(p["seconds"] >= 0 and p["runs"] >= 1 for p in artifact["phases"])
     assert reasons["fct_orders"].startswith("its last build failed (status error at 20")
     assert reasons["dim_customers"].startswith("its last build was skipped at 20")
     assert {"fct_orders", "dim_customers", "fct_large_orders"} <= built_relations(artifact)

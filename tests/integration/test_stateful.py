@@ -59,7 +59,7 @@ def test_plan_predicts_the_build_and_changes_nothing(built: Project) -> None:
     assert "fct_orders" in table and "to build" in table
     assert set(planned) == {
         *("orc_version", "generated_at", "args", "defers_to", "nodes", "summary"),
-        *("measurements", "claims"),
+        *("measurements", "claims", "phases"),
     }
     assert {key for node in planned["nodes"] for key in node} == {
         "unique_id",

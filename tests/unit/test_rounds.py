@@ -15,6 +15,7 @@ from orchestra_dbt_py.core.claims import Claim
 from orchestra_dbt_py.core.graph import Node
 from orchestra_dbt_py.core.planner import Decision, Plan
 from orchestra_dbt_py.core.records import NodeRecord
+from orchestra_dbt_py.phases import Phases
 from orchestra_dbt_py.rounds import build_in_rounds
 from orchestra_dbt_py.state.backend import StateBackend
 
@@ -110,6 +111,7 @@ def build(
         coordinator=builder.coordinator,
         max_wait_seconds=max_wait,
         say=said.append,
+        phases=Phases(),
     )
     if builder.coordinator is not None:
         builder.coordinator.stop()
