@@ -6,7 +6,8 @@ Measures wall time (median of --repeat runs) and peak memory (max RSS of the pro
 plain `dbt build`; `orc dbt build` with nothing changed; `orc dbt build` after new rows
 in one source; the lower bound, `dbt build --select` of exactly the nodes that needed
 building; a warm `dbt parse`; and the planner alone on synthetic graphs of 1,000 and
-10,000 nodes. Prints a table with ratios and writes the figures as JSON.
+10,000 nodes. Prints a table with ratios, where the time of the unchanged and of the
+one-source build went (the `phases` of their plan documents), and writes the figures as JSON.
 """
 
 from __future__ import annotations
@@ -125,13 +126,17 @@ def read_source(project: Path) -> int:
     raise SystemExit("no model of the generated project reads a source")
 
 
-def measurement_costs(project: Path, command: list[str], env: dict[str, str]) -> list[dict]:
-    """The measurement steps of one unchanged orc build, from its plan artifact: freshness
-    sends one query per source with a loaded_at; data_versions is one macro call, whose
-    queries per warehouse tests/unit/test_data_version_sql.py counts."""
-    timed(command, project, env)
-    plan_doc = json.loads((project / "target" / "orc_plan.json").read_text())
-    return list(plan_doc.get("measurements", []))
+def plan_artifact(project: Path) -> dict:
+    """The plan document of the last orc build: its `measurements` (freshness sends one
+    query per source with a loaded_at; data_versions is one macro call, whose queries per
+    warehouse tests/unit/test_data_version_sql.py counts) and its `phases`."""
+    return dict(json.loads((project / "target" / "orc_plan.json").read_text()))
+
+
+def print_phases(title: str, phases: list[dict]) -> None:
+    print(f"{title} (phase, seconds, runs); {sum(p['seconds'] for p in phases):.2f} s in all")
+    for p in phases:
+        print(f"  {p['phase']:<46} {p['seconds']:>9.3f} {p['runs']:>5}")
 
 
 def main() -> None:
@@ -189,7 +194,8 @@ def main() -> None:
             env,
         ),
     ]
-    plan_doc = json.loads((project / "target" / "orc_plan.json").read_text())
+    plan_doc = plan_artifact(project)
+    one_source_phases = list(plan_doc.get("phases", []))
     needed = [n["unique_id"].split(".")[-1] for n in plan_doc["nodes"] if n["decision"] == "build"]
     needed_models = [n for n in needed if n.startswith("m_")]
     if needed_models:
@@ -206,7 +212,10 @@ def main() -> None:
     figures += [planner_figure(1_000, args.repeat), planner_figure(10_000, args.repeat)]
     # What measuring costs in an unchanged orc build (the figures above time it in full).
     timed([*orc, "build", "--quiet"], project, env)  # catch up with the last new rows
-    measurements = measurement_costs(project, [*orc, "build", "--quiet"], env)
+    timed([*orc, "build", "--quiet"], project, env)
+    unchanged = plan_artifact(project)
+    measurements = list(unchanged.get("measurements", []))
+    unchanged_phases = list(unchanged.get("phases", []))
 
     by_name = {f.name: f for f in figures}
     ratios = {
@@ -234,6 +243,8 @@ def main() -> None:
     print("measuring in the unchanged orc build (step, relations, seconds)")
     for m in measurements:
         print(f"  {m['step']:<46} {m['relations']:>5} {m['seconds']:>9.3f}")
+    print_phases("where the unchanged orc build's time went", unchanged_phases)
+    print_phases("where the one-source orc build's time went", one_source_phases)
     if args.json:
         args.json.write_text(
             json.dumps(
@@ -241,6 +252,7 @@ def main() -> None:
                     "models": args.models,
                     "sources": sources,
                     "measurements": measurements,
+                    "phases": {"unchanged": unchanged_phases, "one_source": one_source_phases},
                     "rebuilt_after_new_rows": len(needed_models),
                     "machine": machine,
                     "figures": [
