@@ -109,6 +109,7 @@ def make_plan(
             started = ProjectHooks(session).run_start(selected)
     with phases.timed("fingerprints"):
         graph = read_graph(session, selected, env)
+        session.project_cache(env).save()
     if not warehouse.has_package:
         console.say(WITHOUT_PACKAGE, "debug")  # nothing is missing unless the hooks or backend are
     decided = decide(

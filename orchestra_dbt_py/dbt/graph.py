@@ -16,6 +16,7 @@ from orchestra_dbt_py.dbt.node_settings import node_choice, node_setting
 from orchestra_dbt_py.dbt.session import DbtSession
 from orchestra_dbt_py.errors import OrcError
 from orchestra_dbt_py.fingerprint import (
+    Definitions,
     fingerprint_definitions,
     project_settings,
     unit_test_fingerprint,
@@ -51,15 +52,20 @@ def read_graph(
     manifest = session.manifest
     unit_tests = manifest.unit_tests
     tested = {p for uid in selected if uid in unit_tests for p in unit_tests[uid].depends_on.nodes}
-    definitions = fingerprint_definitions(
-        manifest,
-        vars_for_package=vars_provider(session.config),
-        env=env,
-        adapter_type=session.adapter_type,
-        node_ids=sorted({uid for uid in [*selected, *tested] if uid in manifest.nodes}),
-        target=session.config.to_target_dict(),
-        settings=project_settings(session.config),
-    )
+
+    def compute(node_ids: Collection[str], read_env: Mapping[str, str]) -> Definitions:
+        return fingerprint_definitions(
+            manifest,
+            vars_for_package=vars_provider(session.config),
+            env=read_env,
+            adapter_type=session.adapter_type,
+            node_ids=node_ids,
+            target=session.target_dict,
+            settings=project_settings(session.config),
+        )
+
+    wanted = sorted({uid for uid in [*selected, *tested] if uid in manifest.nodes})
+    definitions = session.project_cache(env).definitions(wanted, compute)
     checksums = {
         uid: getattr(getattr(node, "checksum", None), "checksum", None)
         for uid, node in manifest.nodes.items()

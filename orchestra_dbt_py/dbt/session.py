@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,7 +23,10 @@ from orchestra_dbt_py.dbt.command import (
     accepted_params,
     command_flags,
 )
+from orchestra_dbt_py.dbt.project_cache import CACHE_FILE, ProjectCache, project_version
 from orchestra_dbt_py.errors import OrcError, one_line
+from orchestra_dbt_py.fingerprint import project_settings
+from orchestra_dbt_py.fingerprint.canonical import plain
 
 if TYPE_CHECKING:
     from orchestra_dbt_py.config import Settings
@@ -55,6 +58,7 @@ class DbtSession:
         if not adapter_type:
             raise OrcError("dbt parsed the project but reported no adapter; check profiles.yml")
         self.adapter_type: str = adapter_type
+        self._cache: ProjectCache | None = None
 
     @property
     def adapter(self) -> Any:
@@ -89,6 +93,19 @@ class DbtSession:
         """The nodes dbt can run, by unique id: manifest nodes and unit tests."""
         return {**self.manifest.nodes, **self.manifest.unit_tests}
 
+    @property
+    def target_dict(self) -> dict[str, Any]:
+        return dict(self.config.to_target_dict())
+
+    def project_cache(self, env: Mapping[str, str]) -> ProjectCache:
+        """What this project version's earlier runs computed (project_cache.py), read once."""
+        if self._cache is None or self._cache.env is not env:
+            version = project_version(
+                self.manifest, self.config, self.target_dict, project_settings(self.config)
+            )
+            self._cache = ProjectCache(self.target_dir / CACHE_FILE, version, env)
+        return self._cache
+
     def _parse(self) -> Manifest:
         result = dbtRunner().invoke(["parse"], **{**self._shared, **self._warnings_only})
         if not result.success or not isinstance(result.result, Manifest):
@@ -115,6 +132,14 @@ class DbtSession:
         selection = {k: v for k, v in self.command.params.items() if k in SELECTION_PARAMS}
         if "resource_types" not in selection:
             selection["resource_types"] = RESOURCE_TYPES_BY_COMMAND[subcommand]
+        cache = self.project_cache(os.environ)
+        key = cache.selection_key(
+            selection, plain(getattr(self.config, "manifest_selectors", None))
+        )
+        kept = None if key is None else cache.selection(key)
+        if kept is not None:
+            ids, self.selection_warnings = kept
+            return ids
         args = ["ls", "--output", "json", "--output-keys", "unique_id"]
         # `dbt ls` prints what it lists whatever the log level but none: its warnings about
         # the selection are kept and said by orc, in dbt's words (its own "No nodes
@@ -130,9 +155,12 @@ class DbtSession:
         self.selection_warnings = warnings
         if not result.success or not isinstance(result.result, list):
             raise OrcError(f"dbt could not resolve the selection: {result.exception}")
-        ids = [json.loads(line)["unique_id"] for line in result.result]
+        listed = [json.loads(line)["unique_id"] for line in result.result]
         runnable = self.runnable
-        return [uid for uid in ids if uid in runnable]
+        ids = [uid for uid in listed if uid in runnable]
+        if key is not None:
+            cache.keep_selection(key, ids, warnings)
+        return ids
 
     def run(
         self,
