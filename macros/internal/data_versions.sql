@@ -48,7 +48,9 @@
 {% macro _row_version(row, names, fields) -%}
   {%- set version = {} -%}
   {%- for field, column in fields.items() -%}
-    {%- do version.update({field: orchestra_dbt._version_text(row[names.index(column | lower)])}) -%}
+    {%- set value = row[names.index(column | lower)] -%}
+    {#- Most values are text already (the queries cast them): no macro call for those. -#}
+    {%- do version.update({field: value if value is string else orchestra_dbt._version_text(value)}) -%}
   {%- endfor -%}
   {{ return(version) }}
 {%- endmacro %}

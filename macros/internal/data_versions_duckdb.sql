@@ -14,10 +14,12 @@
     query. -#}
 {% macro _duckdb_catalog_sql(relations) -%}
   {%- set wanted = [] -%}
+  {#- Dispatched once, not three times a relation. -#}
+  {%- set literal = adapter.dispatch('state_literal', 'orchestra_dbt') -%}
   {%- for relation in relations -%}
-    {%- set database = orchestra_dbt.state_literal(relation.database) if relation.database else 'current_database()' -%}
-    {%- set schema = orchestra_dbt.state_literal(relation.schema) if relation.schema else 'current_schema()' -%}
-    {%- do wanted.append('(' ~ loop.index0 ~ ', ' ~ database ~ ', ' ~ schema ~ ', ' ~ orchestra_dbt.state_literal(relation.identifier) ~ ')') -%}
+    {%- set database = literal(relation.database) if relation.database else 'current_database()' -%}
+    {%- set schema = literal(relation.schema) if relation.schema else 'current_schema()' -%}
+    {%- do wanted.append('(' ~ loop.index0 ~ ', ' ~ database ~ ', ' ~ schema ~ ', ' ~ literal(relation.identifier) ~ ')') -%}
   {%- endfor -%}
   {%- set sql -%}
 select

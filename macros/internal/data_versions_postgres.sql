@@ -15,10 +15,11 @@
     them: as written when quoted, lower-cased when not. -#}
 {% macro _postgres_catalog_sql(relations) -%}
   {%- set wanted = [] -%}
+  {%- set literal = adapter.dispatch('state_literal', 'orchestra_dbt') -%}
   {%- for relation in relations -%}
-    {%- set database = orchestra_dbt.state_literal(relation.database) if relation.database else 'current_database()' -%}
-    {%- set schema = orchestra_dbt.state_literal(orchestra_dbt._stored_identifier(relation.schema, relation.quote_policy.schema, 'lower')) if relation.schema else 'current_schema()' -%}
-    {%- set name = orchestra_dbt.state_literal(orchestra_dbt._stored_identifier(relation.identifier, relation.quote_policy.identifier, 'lower')) -%}
+    {%- set database = literal(relation.database) if relation.database else 'current_database()' -%}
+    {%- set schema = literal(orchestra_dbt._stored_identifier(relation.schema, relation.quote_policy.schema, 'lower')) if relation.schema else 'current_schema()' -%}
+    {%- set name = literal(orchestra_dbt._stored_identifier(relation.identifier, relation.quote_policy.identifier, 'lower')) -%}
     {%- do wanted.append('(' ~ loop.index0 ~ ', ' ~ database ~ ', ' ~ schema ~ ', ' ~ name ~ ')') -%}
   {%- endfor -%}
   {%- set sql -%}
