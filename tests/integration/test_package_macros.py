@@ -158,23 +158,29 @@ def _in_process_adapter(project_dir: Path, target: str) -> Iterator[tuple[Any, A
 def _freshness_via_execute_macro(
     project_dir: Path, target: str, calls: list[tuple[str, dict[str, Any]]]
 ) -> list[Any]:
-    """Call orchestra_dbt.source_freshness in-process, as orc does.
+    """Call orchestra_dbt.source_freshness in-process, as orc does, one source at a time and
+    all at once (sources_freshness).
 
     `calls` holds (source unique_id suffix "source_name.table_name", kwargs);
     the relation is built from the parsed source node.
     """
     values = []
     with _in_process_adapter(project_dir, target) as (adapter, manifest, config):
+        arguments = []
         for source_key, kwargs in calls:
             node = manifest.sources[f"source.{IT_PROJECT}.{source_key}"]
             relation = adapter.Relation.create_from(config, node)
+            arguments.append({"relation": relation, **kwargs})
             values.append(
                 adapter.execute_macro(
-                    "source_freshness",
-                    project="orchestra_dbt",
-                    kwargs={"relation": relation, **kwargs},
+                    "source_freshness", project="orchestra_dbt", kwargs=arguments[-1]
                 )
             )
+        # sources_freshness answers the same, in one call.
+        batch = adapter.execute_macro(
+            "sources_freshness", project="orchestra_dbt", kwargs={"sources": arguments}
+        )
+        assert batch == values
     return values
 
 
