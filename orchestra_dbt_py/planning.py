@@ -90,7 +90,7 @@ def make_plan(
     phases = Phases()
     location = configured_location(settings)  # before the parse: a typo fails fast
     with phases.timed("parse"):
-        session = DbtSession(command)
+        session = DbtSession(command, manifest_written_later=True)
     defers_to = deferred_target(session, settings)
     warehouse = Warehouse(session, settings.require_explicit_source_freshness)
     # A warehouse state is read and written with the command's own project and target.

@@ -121,6 +121,7 @@ def show_plan(
                 )
         if html_path is not None:
             console.say(f"wrote the plan page to {console.shown_path(html_path)}")
+        _write_manifest(planned)
     return 0
 
 
@@ -164,6 +165,7 @@ def _run_stateful(
     )
     hooks = ProjectHooks(planned.session)
     if planned.start_hooks.failures and hooks.skip_nodes_after_failed_start:
+        _write_manifest(planned)
         return skip_after_failed_start(planned, hooks)
     for key in settings.always_on_keys:
         console.say(f"{key} is set: orc always {ALWAYS_ON[key]}, whatever its value", "debug")
@@ -176,6 +178,7 @@ def _run_stateful(
     with planned.phases.timed("end_hooks"):
         ended = build.run_end_hooks(hooks, built)
     _summarize(build, built)
+    _write_manifest(planned)
     _write_artifacts(build, built.plan, started_at)
     return max(built.code, hooks_exit_code(planned.start_hooks, on_reuse, ended))
 
@@ -244,6 +247,13 @@ def _summarize(build: StatefulBuild, built: Rounds) -> None:
             f"({recorder.save_seconds:.2f} s in all) to {planned.backend.description}",
             "debug",
         )
+
+
+def _write_manifest(planned: PlannedRun) -> None:
+    """dbt's manifest.json, when no build of dbt's has written it (`DbtSession`)."""
+    manifest = planned.session.target_dir / "manifest.json"
+    with planned.phases.timed("artifacts"), reported_write(manifest, "make the folder writable"):
+        planned.session.write_manifest()
 
 
 def _write_artifacts(build: StatefulBuild, decided: Plan, started_at: datetime) -> None:

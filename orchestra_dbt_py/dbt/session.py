@@ -43,7 +43,10 @@ RECORDER_ENV = "ORCHESTRA_DBT_RECORDER"
 class DbtSession:
     """A parsed project and its adapter, for one `orc` invocation."""
 
-    def __init__(self, command: DbtCommand) -> None:
+    def __init__(self, command: DbtCommand, manifest_written_later: bool = False) -> None:
+        """Parse the project. With `manifest_written_later`, dbt's `manifest.json` is not
+        written by the parse: the build dbt runs writes it, and `write_manifest` writes it
+        when no build ran (one write instead of two in a run that builds)."""
         self.command = command
         # Parameters every invocation shares with the user's command (project, profile,
         # target, vars, threads, logging...), but not the user's selection.
@@ -51,6 +54,7 @@ class DbtSession:
             key: value for key, value in command.params.items() if key in accepted_params("parse")
         }
         self._warnings_only = warnings_only(command)
+        self._manifest_pending = manifest_written_later and _writes_json(command)
         # What dbt warned about the selection (`selected_ids`), for orc to say.
         self.selection_warnings: list[str] = []
         self.manifest = self._parse()
@@ -107,7 +111,8 @@ class DbtSession:
         return self._cache
 
     def _parse(self) -> Manifest:
-        result = dbtRunner().invoke(["parse"], **{**self._shared, **self._warnings_only})
+        later = {"write_json": False} if self._manifest_pending else {}
+        result = dbtRunner().invoke(["parse"], **{**self._shared, **self._warnings_only, **later})
         if not result.success or not isinstance(result.result, Manifest):
             # dbt has printed its error (even under --quiet), unless its logs are off.
             shown = self._shared.get("log_level") != "none" and result.exception is not None
@@ -150,7 +155,8 @@ class DbtSession:
             if event.info.level == "warn" and event.info.name != "NoNodesSelected":
                 warnings.append(event.info.msg)
 
-        params = {**self._shared, **selection, "log_level": "none"}
+        # write_json off: dbt ls would write the graph files a build writes anyway.
+        params = {**self._shared, **selection, "log_level": "none", "write_json": False}
         result = self._invoke(args, [keep], **params)
         self.selection_warnings = warnings
         if not result.success or not isinstance(result.result, list):
@@ -187,11 +193,24 @@ class DbtSession:
             selection["exclude_resource_types"] = ()
         try:
             with recorded_by_orc(), self.hooks_hidden(without_hooks):
-                return self._invoke(list(self.command.args), callbacks, **selection)
+                result = self._invoke(list(self.command.args), callbacks, **selection)
+            if result.result is not None:  # dbt ran to its end, where it writes the manifest
+                self._manifest_pending = False
+            return result
         finally:
             for node in tagged:
                 if tag in node.tags:
                     node.tags.remove(tag)
+
+    def write_manifest(self) -> None:
+        """Write dbt's `manifest.json` (and its semantic manifest) as the parse would have,
+        unless a build dbt ran has written it or the user turned dbt's JSON off."""
+        if not self._manifest_pending:
+            return
+        from dbt.parser.manifest import write_manifest
+
+        self._manifest_pending = False
+        write_manifest(self.manifest, self.config.project_target_path)
 
     def project_hooks(self, kind: str) -> list[Any]:
         """The on-run-start or on-run-end hooks of the project and its packages (dbt finds
@@ -214,6 +233,15 @@ class DbtSession:
         finally:
             for node, kind in hidden:
                 node.tags.append(kind)
+
+
+def _writes_json(command: DbtCommand) -> bool:
+    """Whether dbt writes its JSON artifacts for this command line (`--no-write-json`,
+    DBT_WRITE_JSON, the project's `flags:`)."""
+    try:
+        return bool(command_flags(command).WRITE_JSON)
+    except Exception:  # dbt rejects the line when it runs it, in its own words
+        return True
 
 
 def warnings_only(command: DbtCommand) -> dict[str, Any]:

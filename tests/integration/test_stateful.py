@@ -23,9 +23,17 @@ from tests.support.tutorial import (
 
 def test_unchanged_second_run_executes_nothing(built: Project) -> None:
     files = built.project_files()
+    manifest = built.dir / "target" / "manifest.json"
+    manifest.unlink()
+    built.orc("dbt", "build", "--no-write-json")
+    assert not manifest.exists()  # dbt's --no-write-json is kept
     artifact = built.build()
     assert artifact["summary"]["build"] == 0, artifact
     assert ran(artifact) == set()
+    # No dbt build ran, and dbt's manifest is written all the same, as `dbt build` writes it.
+    written = json.loads(manifest.read_text())
+    listed = {*written["nodes"], *written["unit_tests"]}
+    assert {n["unique_id"] for n in artifact["nodes"]} <= listed
     assert built.project_files() == files
     assert_matches_full_build(built, artifact)
 
