@@ -1,6 +1,7 @@
 """Work that depends only on the project's files, done once per project version and kept in
 `<target-path>/orc_project_cache.json`: the definition fingerprints (with their parts) and
-the nodes a selection picks. An unchanged run reads them back instead of computing them.
+the nodes a selection picks, and the fingerprints the package's hooks would record. An
+unchanged run reads them back instead of computing them.
 
 The project version is a digest of what dbt's partial parsing itself trusts to say the
 parsed project is unchanged (every parsed file's checksum, each project's
@@ -103,6 +104,7 @@ class ProjectCache:
         self._env_read: dict[str, str | None] = {}
         self._env_listed: str | None = None
         self._selections: dict[str, dict[str, Any]] = {}
+        self._hooks: dict[str, Any] = {}
         self._load()
 
     # -- fingerprints -----------------------------------------------------------------------
@@ -134,6 +136,27 @@ class ProjectCache:
             frozenset(uid for uid in wanted if self._nodes[uid]["computed_reads"]),
             {uid: dict(self._nodes[uid]["parts"]) for uid in wanted},
         )
+
+    # -- the package hooks' fingerprints -------------------------------------------------------
+
+    def hook_fingerprints(
+        self,
+        node_ids: Collection[str],
+        compute: Callable[[Collection[str]], Mapping[str, str | None]],
+    ) -> dict[str, str | None]:
+        """The fingerprints the package's record_run hook would record now: the kept ones,
+        and `compute(missing)` for the rest. The hooks' Jinja reads env vars that orc cannot
+        follow, so they are kept for the environment as a whole: any change to it computes
+        them again."""
+        environment = _listed_digest(self.env)
+        if self._hooks.get("env") != environment:
+            self._hooks = {"env": environment, "values": {}}
+        values: dict[str, str | None] = self._hooks["values"]
+        missing = [uid for uid in node_ids if uid not in values]
+        if missing:
+            values.update(compute(missing))
+            self._changed = True
+        return {uid: values.get(uid) for uid in node_ids}
 
     # -- selections -------------------------------------------------------------------------
 
@@ -172,6 +195,7 @@ class ProjectCache:
             "env_listed": self._env_listed,
             "nodes": self._nodes,
             "selections": self._selections,
+            "hook_fingerprints": self._hooks,
         }
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -197,6 +221,7 @@ class ProjectCache:
         self._env_read = env_read
         self._env_listed = listed
         self._selections = document["selections"]
+        self._hooks = document["hook_fingerprints"]
 
 
 def _valid(document: Any) -> bool:
@@ -224,6 +249,16 @@ def _valid(document: Any) -> bool:
             and all(isinstance(k, str) and isinstance(v, str) for k, v in entry["parts"].items())
         ):
             return False
+    hooks = document.get("hook_fingerprints")
+    if not isinstance(hooks, dict) or (
+        hooks
+        and not (
+            isinstance(hooks.get("env"), str)
+            and isinstance(hooks.get("values"), dict)
+            and all(v is None or isinstance(v, str) for v in hooks["values"].values())
+        )
+    ):
+        return False
     for entry in selections.values():
         if not (
             isinstance(entry, dict)

@@ -7,6 +7,7 @@ commit their own writes, and the clones."""
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -293,11 +294,19 @@ class Warehouse:
             return dict.fromkeys(node_ids)
         if not node_ids:
             return {}
-        manifest = self.session.manifest
-        if not manifest.flat_graph:
-            manifest.build_flat_graph()
-        found = self.call_package_macro("hook_fingerprints", {"unique_ids": sorted(node_ids)})
-        return {uid: (str(found[uid]) if found.get(uid) else None) for uid in node_ids}
+
+        def compute(missing: Collection[str]) -> dict[str, str | None]:
+            manifest = self.session.manifest
+            if not manifest.flat_graph:
+                manifest.build_flat_graph()
+            found = self.call_package_macro("hook_fingerprints", {"unique_ids": sorted(missing)})
+            return {uid: (str(found[uid]) if found.get(uid) else None) for uid in missing}
+
+        # The macro reads the environment of this process (env_var), whatever orc was given.
+        cache = self.session.project_cache(os.environ)
+        found = cache.hook_fingerprints(node_ids, compute)
+        cache.save()
+        return found
 
 
 def _as_utc(value: Any) -> datetime | None:

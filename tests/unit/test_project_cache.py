@@ -223,3 +223,27 @@ def test_every_change_to_the_project_is_a_new_version(
     _, selected, _ = fingerprints()
     assert "model.shop.three" in selected
     assert (project / "target" / CACHE_FILE).is_file()
+
+
+def test_hook_fingerprints_are_kept_for_one_environment(tmp_path: Path) -> None:
+    path = tmp_path / CACHE_FILE
+    asked: list[list[str]] = []
+
+    def compute(ids: Collection[str]) -> dict[str, str | None]:
+        asked.append(sorted(ids))
+        return {uid: f"hook1:{uid}" if uid == ONE else None for uid in ids}
+
+    cache = ProjectCache(path, "v1", {"A": "1"})
+    two = "model.shop.two"
+    assert cache.hook_fingerprints([ONE, two], compute) == {ONE: f"hook1:{ONE}", two: None}
+    cache.save()
+    again = ProjectCache(path, "v1", {"A": "1"})
+    assert again.hook_fingerprints([ONE, two], compute) == {ONE: f"hook1:{ONE}", two: None}
+    assert asked == [[ONE, two]]
+    # The hooks' Jinja may read any env var: another environment computes them again.
+    ProjectCache(path, "v1", {"A": "2"}).hook_fingerprints([ONE], compute)
+    assert asked == [[ONE, two], [ONE]]
+    document = json.loads(path.read_text())
+    path.write_text(json.dumps({**document, "hook_fingerprints": {"env": 1, "values": {}}}))
+    ProjectCache(path, "v1", {"A": "1"}).hook_fingerprints([ONE], compute)
+    assert asked == [[ONE, two], [ONE], [ONE]]
