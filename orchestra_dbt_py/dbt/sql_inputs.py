@@ -6,7 +6,7 @@ model in-process (dbt's own compiler, this session's adapter) and reading the SQ
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from dbt.compilation import Compiler
@@ -45,6 +45,8 @@ class SqlInputReader:
     """Finds and measures what selected models read outside dbt's graph, for one session."""
 
     session: DbtSession
+    # What naming a relation reads, by its rendered name (`_read_name`).
+    _names: dict[str, _Declared | None] = field(default_factory=dict)
 
     @property
     def dialect(self) -> str | None:
@@ -174,13 +176,24 @@ class SqlInputReader:
                 stack.extend(getattr(node.depends_on, "nodes", ()))
                 continue
             rendered = adapter.Relation.create_from(adapter.config, node).render()
+            read = self._read_name(rendered)
+            if read is not None:
+                relations.update(read.relations)
+                functions.update(read.functions)
+        return _Declared(relations, functions)
+
+    def _read_name(self, rendered: str) -> _Declared | None:
+        """What naming this relation in a query reads (its full name, a table function),
+        or None when sqlglot cannot read it; kept, as many models read the same parents."""
+        if rendered not in self._names:
             try:
                 reads = _sql().read_sql(f"select * from {rendered}", self.dialect)
             except _sql().UnreadableSql:
-                continue
-            relations.update(self._full(parts) for parts in reads.relations)
-            functions.update(reads.functions)
-        return _Declared(relations, functions)
+                self._names[rendered] = None
+            else:
+                full = {self._full(parts) for parts in reads.relations}
+                self._names[rendered] = _Declared(full, set(reads.functions))
+        return self._names[rendered]
 
     def _full(self, parts: tuple[str, str, str]) -> tuple[str, str, str]:
         """A name read in the SQL with the parts it leaves out filled in as the warehouse
