@@ -10,6 +10,9 @@ warehouse, no target/) and warm; a warm `dbt parse`; the first run from empty st
 with nothing changed and the run after new rows in one source, of `orc dbt build` and of
 dbt-orchestra's stateful `orc dbt build`; and the lower bound, `dbt build --select` of
 exactly the models orc built after the new rows. Prints a table and ratios; writes JSON.
+Peak memory is that of the largest single process of the command's tree (Linux's wait4):
+orc runs dbt in its own process; dbt-orchestra runs `dbt ls` and the freshness in its own
+and `dbt build` as a child process, so its figure is the larger of the two, not their sum.
 
 dbt-orchestra (1.5.0, from the package registry) is not a dependency of this project: it is
 installed once into a virtual environment of its own (--dbt-orchestra-venv, reused while its
@@ -117,6 +120,13 @@ class Copy:
     def orc(self, *args: str) -> list[str]:
         return [str(self.bin / "orc"), "dbt", *args]
 
+    def step(self, name: str, prepare: Callable[[], None] = lambda: None) -> Step:
+        """Timing this copy's build: `dbt build`, or `orc dbt build` with its orchestrator."""
+        build = (
+            self.dbt("build", "--quiet") if self.tool == "plain" else self.orc("build", "--quiet")
+        )
+        return Step(name, build, self.dir, self.env, prepare)
+
     def run(self, args: list[str]) -> None:
         timed(args, self.dir, self.env)
 
@@ -185,126 +195,60 @@ def reused(output: str) -> str:
     return f"{match.group(1)} of {match.group(2)} reused" if match else ""
 
 
-def steps(copies: dict[str, Copy], source: int) -> list[Step]:
-    plain, orc = copies["plain"], copies["orc"]
+NOTHING, NEW, FIRST = "nothing changed", "new rows in one source", "first run from empty state"
+COLD, PLAIN, PARSE = "plain dbt build, cold", "plain dbt build", "warm dbt parse"
+LOWER = "lower bound: dbt build --select exactly those"
 
-    def with_new_rows(copy: Copy) -> Callable[[], None]:
+
+def steps(copies: dict[str, Copy], source: int) -> list[Step]:
+    """One round, in order: the first runs (each from its own empty warehouse and state),
+    then plain dbt warm, then each orchestrator with nothing changed and after new rows."""
+    plain, orc = copies["plain"], copies["orc"]
+    dbto = copies.get("dbt_orchestra")
+
+    def new_rows(copy: Copy) -> Callable[[], None]:
         return lambda: copy.new_rows(source)
 
-    result = [
-        Step(
-            "plain dbt build, cold",
-            plain.dbt("build", "--quiet"),
-            plain.dir,
-            plain.env,
-            plain.empty,
-        ),
-        Step(
-            "orc: first run from empty state",
-            orc.orc("build", "--quiet"),
-            orc.dir,
-            orc.env,
-            orc.empty,
-        ),
-    ]
-    if "dbt_orchestra" in copies:
-        dbto = copies["dbt_orchestra"]
-        result.append(
-            Step(
-                "dbt-orchestra: first run from empty state",
-                dbto.orc("build", "--quiet"),
-                dbto.dir,
-                dbto.env,
-                dbto.empty,
-            )
-        )
-    result += [
-        Step("plain dbt build", plain.dbt("build", "--quiet"), plain.dir, plain.env),
-        Step("warm dbt parse", plain.dbt("parse", "--quiet"), plain.dir, plain.env),
-        Step("orc: nothing changed", orc.orc("build", "--quiet"), orc.dir, orc.env),
-        Step(
-            "orc: new rows in one source",
-            orc.orc("build", "--quiet"),
-            orc.dir,
-            orc.env,
-            with_new_rows(orc),
-        ),
-        Step(
-            "lower bound: dbt build --select exactly those",
-            lambda: plain.dbt("build", "--quiet", "--select", *built_models(orc.dir)),
-            plain.dir,
-            plain.env,
-            with_new_rows(plain),
-        ),
-    ]
-    if "dbt_orchestra" in copies:
-        dbto = copies["dbt_orchestra"]
-        result += [
-            Step(
-                "dbt-orchestra: nothing changed", dbto.orc("build", "--quiet"), dbto.dir, dbto.env
-            ),
-            Step(
-                "dbt-orchestra: new rows in one source",
-                dbto.orc("build", "--quiet"),
-                dbto.dir,
-                dbto.env,
-                with_new_rows(dbto),
-            ),
-        ]
-    return result
+    def lower_bound() -> list[str]:
+        return plain.dbt("build", "--quiet", "--select", *built_models(orc.dir))
 
-
-RATIOS = {
-    "orc / dbt-orchestra, nothing changed": (
-        "orc: nothing changed",
-        "dbt-orchestra: nothing changed",
-    ),
-    "orc / dbt-orchestra, new rows in one source": (
-        "orc: new rows in one source",
-        "dbt-orchestra: new rows in one source",
-    ),
-    "orc / dbt-orchestra, first run": (
-        "orc: first run from empty state",
-        "dbt-orchestra: first run from empty state",
-    ),
-    "orc nothing changed / warm parse": ("orc: nothing changed", "warm dbt parse"),
-    "dbt-orchestra nothing changed / warm parse": (
-        "dbt-orchestra: nothing changed",
-        "warm dbt parse",
-    ),
-    "orc new rows / lower bound": (
-        "orc: new rows in one source",
-        "lower bound: dbt build --select exactly those",
-    ),
-    "dbt-orchestra new rows / lower bound": (
-        "dbt-orchestra: new rows in one source",
-        "lower bound: dbt build --select exactly those",
-    ),
-    "orc first run / cold plain build": (
-        "orc: first run from empty state",
-        "plain dbt build, cold",
-    ),
-    "dbt-orchestra first run / cold plain build": (
-        "dbt-orchestra: first run from empty state",
-        "plain dbt build, cold",
-    ),
-}
-MEMORY_RATIOS = {
-    "orc peak memory nothing changed / plain build's": ("orc: nothing changed", "plain dbt build"),
-    "dbt-orchestra peak memory nothing changed / plain build's": (
-        "dbt-orchestra: nothing changed",
-        "plain dbt build",
-    ),
-}
+    first = [plain.step(COLD, plain.empty), orc.step(f"orc: {FIRST}", orc.empty)]
+    warm = [
+        plain.step(PLAIN),
+        Step(PARSE, plain.dbt("parse", "--quiet"), plain.dir, plain.env),
+        orc.step(f"orc: {NOTHING}"),
+        orc.step(f"orc: {NEW}", new_rows(orc)),
+        Step(LOWER, lower_bound, plain.dir, plain.env, new_rows(plain)),
+    ]
+    if dbto is None:
+        return first + warm
+    return [
+        *first,
+        dbto.step(f"dbt-orchestra: {FIRST}", dbto.empty),
+        *warm,
+        dbto.step(f"dbt-orchestra: {NOTHING}"),
+        dbto.step(f"dbt-orchestra: {NEW}", new_rows(dbto)),
+    ]
 
 
 def ratios(figures: list[Figure]) -> dict[str, float]:
+    """Time ratios of the medians, and memory ratios of the peaks, where both were measured."""
+    times = {
+        f"orc / dbt-orchestra, {k}": (f"orc: {k}", f"dbt-orchestra: {k}")
+        for k in (NOTHING, NEW, FIRST)
+    }
+    memory = {}
+    for tool in ("orc", "dbt-orchestra"):
+        times[f"{tool} {NOTHING} / warm parse"] = (f"{tool}: {NOTHING}", PARSE)
+        times[f"{tool} {NEW} / lower bound"] = (f"{tool}: {NEW}", LOWER)
+        times[f"{tool} first run / cold plain build"] = (f"{tool}: {FIRST}", COLD)
+        memory[f"{tool} peak memory, {NOTHING} / plain build's"] = (f"{tool}: {NOTHING}", PLAIN)
     by_name = {f.name: f for f in figures}
     found = {}
-    for label, (a, b) in RATIOS.items():
+    for label, (a, b) in times.items():
         if a in by_name and b in by_name:
             found[label] = by_name[a].median / by_name[b].median
-    for label, (a, b) in MEMORY_RATIOS.items():
+    for label, (a, b) in memory.items():
         if a in by_name and b in by_name:
             found[label] = by_name[a].peak_mib / by_name[b].peak_mib
     return found
