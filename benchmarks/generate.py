@@ -31,8 +31,14 @@ class Shape:
     rows: int = 1000
 
 
-def generate(out: Path, shape: Shape, package_dir: Path = REPO) -> Path:
-    """Write the project into `out` (created if needed) and return it."""
+ADAPTERS = ("duckdb", "postgres")
+
+
+def generate(out: Path, shape: Shape, package_dir: Path = REPO, adapter: str = "duckdb") -> Path:
+    """Write the project into `out` (created if needed), its profile's default target on
+    `adapter` (one of ADAPTERS), and return it."""
+    if adapter not in ADAPTERS:
+        raise ValueError(f"unknown adapter {adapter!r}: use one of {', '.join(ADAPTERS)}")
     rng = random.Random(shape.seed)
     models_dir = out / "models"
     models_dir.mkdir(parents=True, exist_ok=True)
@@ -41,7 +47,7 @@ def generate(out: Path, shape: Shape, package_dir: Path = REPO) -> Path:
         "name: synthetic\nversion: '1.0'\nconfig-version: 2\nprofile: synthetic\n"
         "models:\n  synthetic:\n    +materialized: table\n"
     )
-    (out / "profiles.yml").write_text(_PROFILES)
+    (out / "profiles.yml").write_text(_PROFILES.replace("target: duckdb", f"target: {adapter}"))
     (out / "packages.yml").write_text(f"packages:\n  - local: {package_dir}\n")
     (out / "pyproject.toml").write_text(
         '[tool.orchestra_dbt]\nuse_stateful = true\nstate_file = ".orchestra/state.json"\n'
@@ -104,8 +110,9 @@ def _model_sql(inputs: list[str], materialized: str) -> str:
     return sql + "\ngroup by id\n"
 
 
-# DuckDB by default (a file in the project); `--target postgres` uses the PG* variables of
-# libpq and SYNTHETIC_SCHEMA, so that several tests can share one server.
+# DuckDB by default (a file in the project); `--target postgres` (or the default target of
+# `generate(adapter="postgres")`) uses the PG* variables of libpq and SYNTHETIC_SCHEMA, so
+# that several tests can share one server.
 _PROFILES = """\
 synthetic:
   target: duckdb
@@ -161,6 +168,7 @@ def main() -> None:
     parser.add_argument("--view-share", type=float, default=Shape.view_share)
     parser.add_argument("--test-share", type=float, default=Shape.test_share)
     parser.add_argument("--seed", type=int, default=Shape.seed)
+    parser.add_argument("--adapter", choices=ADAPTERS, default="duckdb")
     args = parser.parse_args()
     shape = Shape(
         models=args.models,
@@ -171,7 +179,7 @@ def main() -> None:
         test_share=args.test_share,
         seed=args.seed,
     )
-    print(generate(args.out, shape))
+    print(generate(args.out, shape, adapter=args.adapter))
 
 
 if __name__ == "__main__":

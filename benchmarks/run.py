@@ -16,19 +16,15 @@ import argparse
 import json
 import os
 import platform
-import re
 import shutil
-import statistics
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from generate import Shape, generate
+from measuring import Figure, built_models, measure, plan_artifact, read_source, timed
 
 from orchestra_dbt_py.core.graph import Node
 from orchestra_dbt_py.core.planner import plan
@@ -36,50 +32,6 @@ from orchestra_dbt_py.core.records import NodeRecord
 from orchestra_dbt_py.core.versions import source_version
 
 ORC = Path(sys.executable).with_name("orc")
-
-
-@dataclass
-class Figure:
-    name: str
-    seconds: list[float]
-    peak_mib: float
-
-    @property
-    def median(self) -> float:
-        return statistics.median(self.seconds)
-
-
-def timed(args: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float]:
-    """Run a command; its wall time in seconds and its peak RSS in MiB."""
-    started = time.perf_counter()
-    proc = subprocess.Popen(
-        args, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
-    )
-    assert proc.stdout is not None
-    output = proc.stdout.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    elapsed = time.perf_counter() - started
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
-        raise SystemExit(f"{' '.join(args)} failed ({proc.returncode}):\n{output.decode()[-3000:]}")
-    return elapsed, usage.ru_maxrss / 1024
-
-
-def measure(
-    name: str,
-    repeat: int,
-    prepare: Callable[[], None],
-    args: list[str],
-    cwd: Path,
-    env: dict[str, str],
-) -> Figure:
-    seconds, peaks = [], []
-    for _ in range(repeat):
-        prepare()
-        elapsed, peak = timed(args, cwd, env)
-        seconds.append(elapsed)
-        peaks.append(peak)
-    return Figure(name, seconds, max(peaks))
 
 
 def planner_figure(size: int, repeat: int) -> Figure:
@@ -115,22 +67,6 @@ def planner_figure(size: int, repeat: int) -> Figure:
         plan(nodes, selected, state, versions, existing, now + timedelta(hours=1))
         seconds.append(time.perf_counter() - started)
     return Figure(f"planner alone, {size:,} nodes", seconds, 0.0)
-
-
-def read_source(project: Path) -> int:
-    """The number of a source some model reads (with many sources, not every one is)."""
-    for path in sorted((project / "models").glob("*.sql")):
-        match = re.search(r"source\('raw', 'src_(\d+)'\)", path.read_text())
-        if match:
-            return int(match.group(1))
-    raise SystemExit("no model of the generated project reads a source")
-
-
-def plan_artifact(project: Path) -> dict:
-    """The plan document of the last orc build: its `measurements` (freshness sends one
-    query per source with a loaded_at; data_versions is one macro call, whose queries per
-    warehouse tests/unit/test_data_version_sql.py counts) and its `phases`."""
-    return dict(json.loads((project / "target" / "orc_plan.json").read_text()))
 
 
 def print_phases(title: str, phases: list[dict]) -> None:
@@ -194,10 +130,8 @@ def main() -> None:
             env,
         ),
     ]
-    plan_doc = plan_artifact(project)
-    one_source_phases = list(plan_doc.get("phases", []))
-    needed = [n["unique_id"].split(".")[-1] for n in plan_doc["nodes"] if n["decision"] == "build"]
-    needed_models = [n for n in needed if n.startswith("m_")]
+    one_source_phases = list(plan_artifact(project).get("phases", []))
+    needed_models = built_models(project)
     if needed_models:
         figures.append(
             measure(

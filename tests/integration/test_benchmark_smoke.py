@@ -1,9 +1,10 @@
-"""The benchmark script runs end to end on a tiny project (its figures are not checked)."""
+"""The benchmark scripts run end to end on a tiny project (their figures are not checked)."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -42,6 +43,45 @@ def test_benchmark_script_runs(tmp_path: Path) -> None:
     steps = {m["step"]: m for m in figures["measurements"]}
     assert set(steps) == {"freshness", "data_versions"}
     assert steps["data_versions"]["relations"] > steps["freshness"]["relations"] > 0
+
+
+# What benchmarks/side_by_side.py measures of orc and plain dbt (dbt-orchestra needs the
+# package registry to install, so the test runs without it).
+SIDE_BY_SIDE = (
+    "plain dbt build, cold",
+    "orc: first run from empty state",
+    "plain dbt build",
+    "warm dbt parse",
+    "orc: nothing changed",
+    "orc: new rows in one source",
+    "lower bound: dbt build --select exactly those",
+)
+
+
+def test_side_by_side_script_runs(tmp_path: Path) -> None:
+    out = tmp_path / "side_by_side.json"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ORCHESTRA_")}
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "benchmarks" / "side_by_side.py"),
+            *("--models", "10", "--repeat", "1", "--without-dbt-orchestra"),
+            *("--json", str(out), "--keep", str(tmp_path / "bench")),
+        ],
+        env={**env, "PYTHONPATH": str(REPO / "benchmarks")},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    figures = {f["name"]: f for f in json.loads(out.read_text())["figures"]}
+    assert set(figures) == set(SIDE_BY_SIDE)
+    for name in SIDE_BY_SIDE:
+        assert figures[name]["median_s"] > 0 and figures[name]["peak_mib"] > 0, name
+        printed = re.search(rf"^{re.escape(name)}\s+(\d+\.\d+)\s", done.stdout, re.MULTILINE)
+        assert printed and float(printed.group(1)) > 0, name
+    assert "orc nothing changed / warm parse" in done.stdout
+    assert "dbt-orchestra" not in done.stdout
 
 
 def test_state_backend_benchmark_runs() -> None:

@@ -1,0 +1,108 @@
+"""Timing helpers the benchmark scripts share: wall time and peak memory of a command, a
+median over repeated runs, and what the generated project and orc's plan document tell."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import statistics
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class Figure:
+    name: str
+    seconds: list[float]
+    peak_mib: float
+    output: str = field(default="", repr=False)  # what the last run printed
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.seconds)
+
+
+@dataclass
+class Step:
+    """One command to time; `args` may be a function, for a command known only once an
+    earlier step has run (the lower bound selects what orc built)."""
+
+    name: str
+    args: list[str] | Callable[[], list[str]]
+    cwd: Path
+    env: dict[str, str]
+    prepare: Callable[[], None] = lambda: None
+
+
+def timed_output(args: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float, str]:
+    """Run a command; its wall time in seconds, its peak RSS in MiB and what it printed."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        args, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    assert proc.stdout is not None
+    output = proc.stdout.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - started
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(args)} failed ({proc.returncode}):\n{output.decode()[-3000:]}")
+    return elapsed, usage.ru_maxrss / 1024, output.decode(errors="replace")
+
+
+def timed(args: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float]:
+    """Run a command; its wall time in seconds and its peak RSS in MiB."""
+    elapsed, peak, _ = timed_output(args, cwd, env)
+    return elapsed, peak
+
+
+def measure_rounds(steps: Sequence[Step], repeat: int) -> list[Figure]:
+    """Each step `repeat` times, in rounds: every round runs each step once, in order, so
+    that a machine getting busier or quieter weighs on every step alike."""
+    figures = [Figure(step.name, [], 0.0) for step in steps]
+    for _ in range(repeat):
+        for step, figure in zip(steps, figures, strict=True):
+            step.prepare()
+            args = step.args() if callable(step.args) else step.args
+            elapsed, peak, figure.output = timed_output(args, step.cwd, step.env)
+            figure.seconds.append(elapsed)
+            figure.peak_mib = max(figure.peak_mib, peak)
+    return figures
+
+
+def measure(
+    name: str,
+    repeat: int,
+    prepare: Callable[[], None],
+    args: list[str],
+    cwd: Path,
+    env: dict[str, str],
+) -> Figure:
+    return measure_rounds([Step(name, args, cwd, env, prepare)], repeat)[0]
+
+
+def read_source(project: Path) -> int:
+    """The number of a source some model reads (with many sources, not every one is)."""
+    for path in sorted((project / "models").glob("*.sql")):
+        match = re.search(r"source\('raw', 'src_(\d+)'\)", path.read_text())
+        if match:
+            return int(match.group(1))
+    raise SystemExit("no model of the generated project reads a source")
+
+
+def plan_artifact(project: Path) -> dict:
+    """The plan document of the last orc build: its `measurements` (freshness sends one
+    query per source with a loaded_at; data_versions is one macro call, whose queries per
+    warehouse tests/unit/test_data_version_sql.py counts) and its `phases`."""
+    return dict(json.loads((project / "target" / "orc_plan.json").read_text()))
+
+
+def built_models(project: Path) -> list[str]:
+    """The names of the models the last orc build decided to build."""
+    doc = plan_artifact(project)
+    needed = [n["unique_id"].split(".")[-1] for n in doc["nodes"] if n["decision"] == "build"]
+    return [n for n in needed if n.startswith("m_")]
