@@ -138,9 +138,9 @@ class DbtSession:
         if "resource_types" not in selection:
             selection["resource_types"] = RESOURCE_TYPES_BY_COMMAND[subcommand]
         cache = self.project_cache(os.environ)
-        key = cache.selection_key(
-            selection, plain(getattr(self.config, "manifest_selectors", None))
-        )
+        # Older dbt releases resolve `path:` selectors from the working directory.
+        selectors = plain(getattr(self.config, "manifest_selectors", None))
+        key = cache.selection_key({**selection, "cwd": os.getcwd()}, selectors)
         kept = None if key is None else cache.selection(key)
         if kept is not None:
             ids, self.selection_warnings = kept
