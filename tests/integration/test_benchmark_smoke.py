@@ -12,28 +12,26 @@ from pathlib import Path
 from tests.support.tutorial import REPO
 
 
-def test_benchmark_script_runs(tmp_path: Path) -> None:
-    out = tmp_path / "figures.json"
+def run_benchmark(script: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run benchmarks/<script> with these arguments; it must succeed."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ORCHESTRA_")}
     done = subprocess.run(
-        [
-            sys.executable,
-            str(REPO / "benchmarks" / "run.py"),
-            "--models",
-            "10",
-            "--repeat",
-            "1",
-            "--json",
-            str(out),
-            "--keep",
-            str(tmp_path / "bench"),
-        ],
+        [sys.executable, str(REPO / "benchmarks" / script), *args],
         env={**env, "PYTHONPATH": str(REPO / "benchmarks")},
         capture_output=True,
         text=True,
         timeout=600,
     )
     assert done.returncode == 0, done.stdout + done.stderr
+    return done
+
+
+def test_benchmark_script_runs(tmp_path: Path) -> None:
+    out = tmp_path / "figures.json"
+    done = run_benchmark(
+        "run.py",
+        *("--models", "10", "--repeat", "1", "--json", str(out), "--keep", str(tmp_path / "bench")),
+    )
     figures = json.loads(out.read_text())
     names = {f["name"] for f in figures["figures"]}
     assert {"plain dbt build", "warm dbt parse", "orc dbt build, nothing changed"} <= names
@@ -60,20 +58,11 @@ SIDE_BY_SIDE = (
 
 def test_side_by_side_script_runs(tmp_path: Path) -> None:
     out = tmp_path / "side_by_side.json"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ORCHESTRA_")}
-    done = subprocess.run(
-        [
-            sys.executable,
-            str(REPO / "benchmarks" / "side_by_side.py"),
-            *("--models", "10", "--repeat", "1", "--without-dbt-orchestra"),
-            *("--json", str(out), "--keep", str(tmp_path / "bench")),
-        ],
-        env={**env, "PYTHONPATH": str(REPO / "benchmarks")},
-        capture_output=True,
-        text=True,
-        timeout=600,
+    done = run_benchmark(
+        "side_by_side.py",
+        *("--models", "10", "--repeat", "1", "--without-dbt-orchestra"),
+        *("--json", str(out), "--keep", str(tmp_path / "bench")),
     )
-    assert done.returncode == 0, done.stdout + done.stderr
     figures = {f["name"]: f for f in json.loads(out.read_text())["figures"]}
     assert set(figures) == set(SIDE_BY_SIDE)
     for name in SIDE_BY_SIDE:
@@ -85,21 +74,6 @@ def test_side_by_side_script_runs(tmp_path: Path) -> None:
 
 
 def test_state_backend_benchmark_runs() -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ORCHESTRA_")}
-    done = subprocess.run(
-        [
-            sys.executable,
-            str(REPO / "benchmarks" / "state_backends.py"),
-            "--records",
-            "50",
-            "--repeat",
-            "1",
-        ],
-        env={**env, "PYTHONPATH": str(REPO / "benchmarks")},
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
+    done = run_benchmark("state_backends.py", "--records", "50", "--repeat", "1")
     assert "local file" in done.stdout
     assert "warehouse (DuckDB)" in done.stdout
