@@ -34,7 +34,7 @@ _FORMAT = 1
 # Selections kept at most; the oldest is dropped first.
 _MAX_SELECTIONS = 32
 # Selection methods that read more than the project (other artifacts, the last run).
-_EXTERNAL_METHODS = ("state:", "result:", "source_status:", '"state"', '"result"', "source_status")
+_EXTERNAL_METHODS = ("state:", "result:", "source_status", '"state"', '"result"')
 
 
 class RecordingEnv(Mapping[str, str]):
