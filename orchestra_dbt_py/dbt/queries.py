@@ -18,6 +18,7 @@ from typing import Any
 from orchestra_dbt_py.core.graph import Node
 from orchestra_dbt_py.core.records import parse_timestamp
 from orchestra_dbt_py.dbt.clone import clone_relations
+from orchestra_dbt_py.dbt.kept_versions import KEPT_VERSIONS_FILE, KeptVersions, duckdb_file
 from orchestra_dbt_py.dbt.package import LentPackage, installed
 from orchestra_dbt_py.dbt.session import DbtSession
 from orchestra_dbt_py.errors import OrcError, one_line
@@ -96,6 +97,13 @@ class Warehouse:
             if not self.explicit_freshness_only or _has_loaded_at(manifest.sources[uid])
         }
         found: dict[str, datetime | None] = dict.fromkeys(sorted(source_ids))
+        kept = self._kept_versions() if arguments else None
+        if kept:
+            known = kept.known_freshness(arguments)
+            found.update(known)
+            arguments = {uid: given for uid, given in arguments.items() if uid not in known}
+            if known:
+                self.measurements.append(("freshness_kept", len(known), 0.0))
         if not arguments:
             return found, {}
         errors: dict[str, str] = {}
@@ -137,6 +145,8 @@ class Warehouse:
             with self._measuring_macros(), ThreadPoolExecutor(threads) as pool:
                 for batch, answers in zip(batches, pool.map(measure_batch, batches), strict=True):
                     found.update(zip(batch, answers, strict=True))
+            if kept:
+                kept.keep_freshness(arguments, {u: found[u] for u in ids if u not in errors})
             return found, errors
         finally:
             adapter.cleanup_connections()
@@ -174,29 +184,48 @@ class Warehouse:
             relations.append(relation)
         if not relations:
             return {}, None
-        started = time.perf_counter()
-        try:
-            with self._measuring_macros():
-                found = self._package_macro("data_versions", {"relations": relations})
-        except OrcError:
-            raise
-        except Exception as error:
-            return None, one_line(error)
-        finally:
-            adapter.cleanup_connections()
-            seconds = time.perf_counter() - started
-            self.measurements.append(("data_versions", len(relations), seconds))
+        kept = self._kept_versions()
+        known, relations = kept.split(relations) if kept else ({}, relations)
+        if known:
+            self.measurements.append(("data_versions_kept", len(known), 0.0))
+        found: Any = {}
+        if relations:
+            started = time.perf_counter()
+            try:
+                with self._measuring_macros():
+                    found = self._package_macro("data_versions", {"relations": relations})
+            except OrcError:
+                raise
+            except Exception as error:
+                return None, one_line(error)
+            finally:
+                adapter.cleanup_connections()
+                seconds = time.perf_counter() - started
+                self.measurements.append(("data_versions", len(relations), seconds))
         versions: dict[str, dict[str, str]] = {
             uid: {} for uids in by_relation.values() for uid in uids
         }
         if not isinstance(found, Mapping | None):
             return None, f"the data_versions macro returned {type(found).__name__}, not a dict"
-        for rendered, version in (found or {}).items():
+        if kept and found:
+            kept.keep(relations, found)
+        for rendered, version in {**(found or {}), **known}.items():
             if not isinstance(version, Mapping):
                 continue  # not a version: the relation counts as unmeasured
             for owner in by_relation.get(str(rendered), ()):
                 versions[owner] = {str(k): str(v) for k, v in version.items() if v is not None}
         return versions, None
+
+    def _kept_versions(self) -> KeptVersions | None:
+        """The kept versions of the DuckDB file the target is, if it is one (kept_versions.py);
+        the file is looked at now, before its tables are measured."""
+        session = self.session
+        database = duckdb_file(
+            self.adapter_type, session.config.credentials, session.manifest.macros.values()
+        )
+        if database is None:
+            return None
+        return KeptVersions(session.target_dir / KEPT_VERSIONS_FILE, database)
 
     def clone_relations(self, pairs: Sequence[tuple[str, Node]]) -> dict[str, str]:
         """Clone each node's table from a relation of another target (its name as a state

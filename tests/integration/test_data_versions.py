@@ -5,8 +5,11 @@ exactly what reads them, and the warehouse then equals a plain full build."""
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
+
+from orchestra_dbt_py.dbt.kept_versions import SETTLED_NS
 
 from tests.support.tutorial import (
     TABLES_READING_ORDERS,
@@ -23,6 +26,7 @@ from tests.support.tutorial import (
 # row or a delete it rightly differs from a full build, as it would under plain dbt.
 INCREMENTAL = frozenset({"orders_incremental"})
 ONLY_POSTGRES = pytest.mark.parametrize("target", TARGETS[1:], indirect=True)
+ONLY_DUCKDB = pytest.mark.parametrize("target", TARGETS[:1], indirect=True)
 
 
 def raw(project: Project, table: str) -> str:
@@ -148,6 +152,20 @@ def test_a_statistics_reset_hides_no_update(built: Project) -> None:
     assert ran(built.build()) == set()
     built.execute(f"update {raw(built, 'orders')} set status = 'placed' where id = 7")
     built.execute("select pg_stat_reset()")
+    assert_readers_of_orders_rebuilt(built, "source raw.orders changed since this was built")
+
+
+@ONLY_DUCKDB
+def test_an_unchanged_duckdb_file_is_not_read_again_and_a_change_still_shows(
+    built: Project,
+) -> None:
+    """While the database file is as it was, the tables' versions and freshness measured
+    since are kept (kept_versions.py); an update that keeps every size still rebuilds."""
+    time.sleep(SETTLED_NS / 1e9)  # the copied file settles; this run keeps what it measures
+    assert ran(built.build()) == set()
+    steps = {m["step"]: m["relations"] for m in built.build()["measurements"]}
+    assert steps.get("data_versions_kept", 0) > 0 and steps.get("freshness_kept", 0) > 0
+    built.execute(f"update {raw(built, 'orders')} set status = 'placed' where id = 7")
     assert_readers_of_orders_rebuilt(built, "source raw.orders changed since this was built")
 
 

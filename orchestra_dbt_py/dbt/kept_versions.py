@@ -1,0 +1,247 @@
+"""Data versions of the tables of a DuckDB database file, kept in
+`<target-path>/orc_duckdb_versions.json` while the file is unchanged.
+
+DuckDB keeps no change time for a table, so the package measures a table by reading all of
+it (a content digest). But every committed change to a table of a database file reaches the
+file or its write-ahead log (`<file>.wal`) before the commit returns, and no two processes
+write one file at once. So while neither of the two has changed (the same device, inode,
+size, modification and status-change times: `stat`), no table in the file has, and a version
+measured since then is still the table's version. An unchanged run then reads no table.
+
+Only what the file alone decides is kept: the versions of base tables of its main catalog,
+and the freshness of the sources among them whose `loaded_at_field` is a column name (no
+`loaded_at_query`, no `filter`, which could follow the clock), as the package's own macros
+and dbt's `collect_freshness` measure them. Views (their rows can follow files, other
+databases or the clock), file-backed sources, attached databases, in-memory and remote
+databases, and a project that overrides any of those macros are measured every time. A file
+changed less than two seconds before it was looked at could change again within the
+resolution of a coarse file-system clock without its times moving, so such a look is never
+kept. Anything else that does not match (another file, a changed file, a damaged cache) and
+the tables are measured again."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TypeGuard
+from urllib.parse import urlparse
+
+from orchestra_dbt_py.files import replace_durably
+
+__all__ = ["KEPT_VERSIONS_FILE", "KeptVersions", "duckdb_file"]
+
+KEPT_VERSIONS_FILE = "orc_duckdb_versions.json"
+_FORMAT = 1
+# How long before it is looked at a file must have stopped changing (the coarsest file
+# times are FAT's two seconds).
+SETTLED_NS = 2_000_000_000
+# The fields of a base table's version in the package's duckdb__data_versions.
+_TABLE_FIELDS = frozenset({"columns", "rows", "digest"})
+# The macros a project could override to measure DuckDB differently, and the packages whose
+# own they are.
+_MEASURING_MACROS = frozenset(
+    f"{prefix}{name}"
+    for name in ("data_versions", "source_freshness", "sources_freshness", "collect_freshness")
+    for prefix in ("", "default__", "duckdb__")
+)
+_OWN_PACKAGES = frozenset({"orchestra_dbt", "dbt", "dbt_duckdb"})
+# A loaded_at_field that names a column (a clock expression would not be).
+_COLUMN = re.compile(r'[A-Za-z_][A-Za-z0-9_$]*|"(?:[^"]|"")+"')
+
+
+@dataclass(frozen=True)
+class DuckdbFile:
+    """A DuckDB database file and the name of its main catalog (lower case)."""
+
+    path: Path
+    catalog: str
+
+
+def duckdb_file(adapter_type: str, credentials: Any, macros: Iterable[Any]) -> DuckdbFile | None:
+    """The local database file of a DuckDB target whose tables the package's own macro
+    measures, or None (another adapter, memory, a remote or lake database, an override)."""
+    if adapter_type != "duckdb" or getattr(credentials, "remote", None):
+        return None
+    path = getattr(credentials, "path", None)
+    catalog_of = getattr(credentials, "path_derived_database_name", None)
+    if not isinstance(path, str) or path == ":memory:" or catalog_of is None:
+        return None
+    if urlparse(path).scheme or "?" in path or getattr(credentials, "is_ducklake", False):
+        return None
+    if any(
+        macro.name in _MEASURING_MACROS and macro.package_name not in _OWN_PACKAGES
+        for macro in macros
+    ):
+        return None
+    try:
+        resolved = Path(path).resolve(strict=True)
+    except (OSError, RuntimeError):
+        return None
+    if not resolved.is_file():
+        return None
+    return DuckdbFile(resolved, str(catalog_of(path)).lower())
+
+
+def _signature(path: Path) -> list[list[int] | None]:
+    """The stat of the file and of its write-ahead log (None where absent)."""
+    found: list[list[int] | None] = []
+    for candidate in (path, path.with_name(path.name + ".wal")):
+        try:
+            s = candidate.stat()
+        except OSError:
+            found.append(None)
+            continue
+        found.append([s.st_dev, s.st_ino, s.st_size, s.st_mtime_ns, s.st_ctime_ns])
+    return found
+
+
+class KeptVersions:
+    """The kept versions and freshness of one database file, read once; the file is looked at
+    when this is made, which must be before what it keeps is measured."""
+
+    def __init__(self, cache_path: Path, database: DuckdbFile) -> None:
+        self.cache_path = cache_path
+        self.database = database
+        looked_at = time.time_ns()
+        self._signature = _signature(database.path)
+        times = [t for s in self._signature if s for t in s[3:]]
+        self._settled = self._signature[0] is not None and looked_at - max(times) >= SETTLED_NS
+        self._tables: dict[str, dict[str, str]] = {}
+        # rendered source -> [loaded_at_field, its latest value (ISO 8601) or None]
+        self._freshness: dict[str, list[str | None]] = {}
+        self._load()
+
+    def _in_file(self, relation: Any) -> bool:
+        external = getattr(relation, "external", None)
+        return not external and str(relation.database or "").lower() == self.database.catalog
+
+    # -- data versions ----------------------------------------------------------------------
+
+    def split(self, relations: Iterable[Any]) -> tuple[dict[str, dict[str, str]], list[Any]]:
+        """The kept versions among `relations` (by rendered name), and the relations left to
+        measure."""
+        known: dict[str, dict[str, str]] = {}
+        left = []
+        for relation in relations:
+            version = self._tables.get(relation.render())
+            if version is not None and self._in_file(relation):
+                known[relation.render()] = version
+            else:
+                left.append(relation)
+        return known, left
+
+    def keep(self, measured: Iterable[Any], found: Mapping[Any, Any]) -> None:
+        """Keep the base-table versions just measured of these relations."""
+        added = 0
+        for relation in measured:
+            version = found.get(relation.render())
+            if self._in_file(relation) and _table_version(version):
+                self._tables[relation.render()] = dict(version)
+                added += 1
+        self._save(added > 0)
+
+    # -- freshness --------------------------------------------------------------------------
+
+    def _freshness_key(self, arguments: Mapping[str, Any]) -> str | None:
+        """The rendered name of a source whose freshness the file alone decides, or None."""
+        relation, field = arguments.get("relation"), arguments.get("loaded_at_field")
+        if relation is None or not isinstance(field, str) or not _COLUMN.fullmatch(field.strip()):
+            return None
+        if any(arguments.get(k) for k in ("loaded_at_query", "filter", "external_location")):
+            return None
+        rendered = relation.render()
+        return rendered if rendered in self._tables and self._in_file(relation) else None
+
+    def known_freshness(
+        self, arguments: Mapping[str, Mapping[str, Any]]
+    ) -> dict[str, datetime | None]:
+        """The kept freshness of the sources (by id) whose source_freshness `arguments`
+        match what was measured."""
+        known: dict[str, datetime | None] = {}
+        for uid, given in arguments.items():
+            key = self._freshness_key(given)
+            kept = self._freshness.get(key) if key else None
+            if kept is not None and kept[0] == given["loaded_at_field"]:
+                known[uid] = datetime.fromisoformat(kept[1]) if kept[1] else None
+        return known
+
+    def keep_freshness(
+        self, arguments: Mapping[str, Mapping[str, Any]], found: Mapping[str, datetime | None]
+    ) -> None:
+        """Keep the freshness just measured of these sources (by id)."""
+        added = 0
+        for uid, latest in found.items():
+            key = self._freshness_key(arguments[uid]) if uid in arguments else None
+            if key:
+                field = arguments[uid]["loaded_at_field"]
+                self._freshness[key] = [field, latest.isoformat() if latest else None]
+                added += 1
+        self._save(added > 0)
+
+    # -- the file ---------------------------------------------------------------------------
+
+    def _load(self) -> None:
+        if not self._settled:
+            return
+        try:
+            document = json.loads(self.cache_path.read_bytes())
+        except (OSError, ValueError):
+            return
+        if not (
+            isinstance(document, dict)
+            and document.get("orc_duckdb_versions") == _FORMAT
+            and document.get("file") == str(self.database.path)
+            and document.get("signature") == self._signature
+        ):
+            return
+        tables, freshness = document.get("tables"), document.get("freshness")
+        if not (
+            isinstance(tables, dict)
+            and all(_table_version(v) for v in tables.values())
+            and isinstance(freshness, dict)
+            and all(_kept_freshness(v) for v in freshness.values())
+        ):
+            return
+        self._tables, self._freshness = tables, freshness
+
+    def _save(self, changed: bool) -> None:
+        """Write what is kept, if anything was added since the file settled."""
+        if not (changed and self._settled):
+            return
+        document = {
+            "orc_duckdb_versions": _FORMAT,
+            "file": str(self.database.path),
+            "signature": self._signature,
+            "tables": self._tables,
+            "freshness": self._freshness,
+        }
+        try:
+            self.cache_path.parent.mkdir(parents=True, exist_ok=True)
+            replace_durably(self.cache_path, json.dumps(document, separators=(",", ":")).encode())
+        except OSError:
+            return  # the next run measures again
+
+
+def _table_version(version: Any) -> TypeGuard[Mapping[str, str]]:
+    """Whether this is a base table's version as duckdb__data_versions gives it."""
+    return (
+        isinstance(version, Mapping)
+        and set(version) == _TABLE_FIELDS
+        and all(isinstance(v, str) for v in version.values())
+    )
+
+
+def _kept_freshness(value: Any) -> bool:
+    if not (isinstance(value, list) and len(value) == 2 and isinstance(value[0], str)):
+        return False
+    if value[1] is None:
+        return True
+    try:
+        return isinstance(value[1], str) and datetime.fromisoformat(value[1]).tzinfo is not None
+    except ValueError:
+        return False

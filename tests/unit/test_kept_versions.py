@@ -1,0 +1,169 @@
+"""Versions and freshness of DuckDB tables kept while the database file is unchanged
+(kept_versions.py): what is read back equals what is measured, any committed change to the
+file measures again, and what the file alone does not decide is never kept."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from orchestra_dbt_py.dbt import kept_versions
+from orchestra_dbt_py.dbt.command import parse_command
+from orchestra_dbt_py.dbt.kept_versions import KEPT_VERSIONS_FILE
+from orchestra_dbt_py.dbt.queries import Warehouse
+from orchestra_dbt_py.dbt.session import DbtSession
+
+pytestmark = pytest.mark.compat
+
+ORDERS, EVENTS, FILTERED = (f"source.shop.raw.{name}" for name in ("orders", "events", "filtered"))
+SOURCES = (
+    "sources:\n  - name: raw\n    schema: raw\n    loaded_at_field: loaded_at\n    tables:\n"
+    "      - name: orders\n      - name: events\n"
+    "      - name: filtered\n        identifier: orders\n"
+    "        freshness:\n          warn_after: {count: 1, period: day}\n"
+    "          filter: loaded_at < now()\n"
+)
+
+
+def make_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, macro: str = "") -> Path:
+    """A project with a source table, a source view over it and the table again with a
+    freshness filter; returns the database file."""
+    project = tmp_path / "project"
+    (project / "models").mkdir(parents=True)
+    (project / "macros").mkdir()
+    (project / "dbt_project.yml").write_text(
+        "name: shop\nversion: '1.0'\nconfig-version: 2\nprofile: shop\n"
+    )
+    (project / "models" / "sources.yml").write_text(SOURCES)
+    (project / "macros" / "override.sql").write_text(macro)
+    database = tmp_path / "shop.duckdb"
+    with duckdb.connect(str(database)) as connection:
+        connection.execute("create schema raw")
+        connection.execute(
+            "create table raw.orders as select range as id, 'open' as status, "
+            "timestamp '2026-01-03 10:00' + to_hours(range) as loaded_at from range(5)"
+        )
+        connection.execute("create view raw.events as select * from raw.orders")
+    (tmp_path / "profiles.yml").write_text(
+        f"shop:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n"
+        f"      path: {database}\n      schema: main\n      threads: 1\n"
+    )
+    monkeypatch.setenv("DO_NOT_TRACK", "1")
+    monkeypatch.chdir(tmp_path)
+    return database
+
+
+def session(tmp_path: Path) -> DbtSession:
+    project = tmp_path / "project"
+    args = ["build", "--project-dir", str(project), "--profiles-dir", str(tmp_path)]
+    return DbtSession(parse_command([*args, "--log-path", str(tmp_path / "logs")]))
+
+
+def measure(warehouse: Warehouse) -> tuple[dict, dict, dict[str, int]]:
+    """Versions and freshness of the three sources, and how many of each step were measured
+    or kept in this call."""
+    warehouse.measurements.clear()
+    versions, error = warehouse.data_versions([ORDERS, EVENTS])
+    assert error is None
+    freshness, errors = warehouse.measure_freshness([ORDERS, EVENTS, FILTERED])
+    assert not errors
+    steps = {step: count for step, count, _ in warehouse.measurements}
+    return versions or {}, freshness, steps
+
+
+def test_an_unchanged_file_is_not_read_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    database = make_project(tmp_path, monkeypatch)
+    monkeypatch.setattr(kept_versions, "SETTLED_NS", 0)
+    warehouse = Warehouse(session(tmp_path))
+    first = measure(warehouse)
+    assert first[2] == {"data_versions": 2, "freshness": 3}
+    assert first[0][ORDERS] and first[0][EVENTS] and first[1][ORDERS]
+
+    again = measure(warehouse)
+    # The table and its freshness are kept; the view and the filtered freshness never are.
+    assert again[2] == {
+        "data_versions_kept": 1,
+        "data_versions": 1,
+        "freshness_kept": 1,
+        "freshness": 2,
+    }
+    assert again[:2] == first[:2]
+    kept = json.loads((tmp_path / "project" / "target" / KEPT_VERSIONS_FILE).read_text())
+    assert list(kept["tables"]) == ['"shop"."raw"."orders"']
+
+    # A committed change that keeps the size of everything: measured again, and it shows.
+    with duckdb.connect(str(database)) as connection:
+        connection.execute("update raw.orders set status = 'done' where id = 2")
+    changed = measure(warehouse)
+    assert changed[2] == {"data_versions": 2, "freshness": 3}
+    assert changed[0][ORDERS] != first[0][ORDERS]
+    assert changed[0][EVENTS] != first[0][EVENTS]
+
+    # New rows reach the freshness too, through a checkpoint into the file itself.
+    with duckdb.connect(str(database)) as connection:
+        connection.execute("insert into raw.orders values (9, 'open', timestamp '2026-02-01')")
+        connection.execute("checkpoint")
+    later = measure(warehouse)
+    assert later[2] == {"data_versions": 2, "freshness": 3}
+    assert later[1][ORDERS] is not None and later[1][ORDERS] > first[1][ORDERS]
+
+
+def test_a_file_that_just_changed_is_not_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    database = make_project(tmp_path, monkeypatch)
+    warehouse = Warehouse(session(tmp_path))
+    with duckdb.connect(str(database)) as connection:
+        connection.execute("update raw.orders set status = 'done' where id = 1")
+    measure(warehouse)
+    assert measure(warehouse)[2] == {"data_versions": 2, "freshness": 3}
+    assert not (tmp_path / "project" / "target" / KEPT_VERSIONS_FILE).exists()
+    # Once it has settled, it is kept.
+    time.sleep(kept_versions.SETTLED_NS / 1e9)
+    measure(warehouse)
+    assert measure(warehouse)[2]["data_versions_kept"] == 1
+
+
+def test_a_project_measuring_its_own_way_is_measured_every_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    override = (
+        "{% macro duckdb__data_versions(relations) %}"
+        "{{ return(orchestra_dbt.duckdb__data_versions(relations)) }}{% endmacro %}"
+    )
+    make_project(tmp_path, monkeypatch, override)
+    monkeypatch.setattr(kept_versions, "SETTLED_NS", 0)
+    warehouse = Warehouse(session(tmp_path))
+    measure(warehouse)
+    assert measure(warehouse)[2] == {"data_versions": 2, "freshness": 3}
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda kept: {**kept, "tables": {'"shop"."raw"."orders"': {"rows": 5}}},
+        lambda kept: {**kept, "freshness": {'"shop"."raw"."orders"': ["loaded_at", "soon"]}},
+        lambda kept: {**kept, "signature": [None, None]},
+        lambda kept: [kept],
+    ],
+)
+def test_a_damaged_cache_is_measured_again_and_replaced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, damage: object
+) -> None:
+    make_project(tmp_path, monkeypatch)
+    monkeypatch.setattr(kept_versions, "SETTLED_NS", 0)
+    warehouse = Warehouse(session(tmp_path))
+    first = measure(warehouse)
+    path = tmp_path / "project" / "target" / KEPT_VERSIONS_FILE
+    assert callable(damage)
+    path.write_text(json.dumps(damage(json.loads(path.read_text()))))
+    again = measure(warehouse)
+    assert again[2] == {"data_versions": 2, "freshness": 3}
+    assert again[:2] == first[:2]
+    assert measure(warehouse)[2]["data_versions_kept"] == 1
