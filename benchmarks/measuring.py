@@ -101,8 +101,7 @@ def plan_artifact(project: Path) -> dict:
     return dict(json.loads((project / "target" / "orc_plan.json").read_text()))
 
 
-def built_models(project: Path) -> list[str]:
-    """The names of the models the last orc build decided to build."""
-    doc = plan_artifact(project)
+def built_models(doc: dict) -> list[str]:
+    """The names of the models an orc build (its plan document) decided to build."""
     needed = [n["unique_id"].split(".")[-1] for n in doc["nodes"] if n["decision"] == "build"]
     return [n for n in needed if n.startswith("m_")]

@@ -3,11 +3,13 @@
     python benchmarks/run.py --models 300 --repeat 3 --json benchmarks/results.json
 
 Measures wall time (median of --repeat runs) and peak memory (max RSS of the process) of:
-plain `dbt build`; `orc dbt build` with nothing changed; `orc dbt build` after new rows
-in one source; the lower bound, `dbt build --select` of exactly the nodes that needed
-building; a warm `dbt parse`; and the planner alone on synthetic graphs of 1,000 and
-10,000 nodes. Prints a table with ratios, where the time of the unchanged and of the
-one-source build went (the `phases` of their plan documents), and writes the figures as JSON.
+plain `dbt build`; a warm `dbt parse`; in rounds, `orc dbt build` after new rows in one
+source, then with nothing changed since that build (it measures every table), then with
+nothing changed since that unchanged run (on DuckDB, the tables' versions are kept while
+the database file is unchanged); the lower bound, `dbt build --select` of exactly the
+nodes that needed building; and the planner alone on synthetic graphs of 1,000 and 10,000
+nodes. Prints a table with ratios, what measuring cost and where the time of each orc build
+went (the `measurements` and `phases` of their plan documents), and writes it as JSON.
 """
 
 from __future__ import annotations
@@ -20,11 +22,21 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from generate import Shape, generate
-from measuring import Figure, built_models, measure, plan_artifact, read_source, timed
+from measuring import (
+    Figure,
+    Step,
+    built_models,
+    measure,
+    measure_rounds,
+    plan_artifact,
+    read_source,
+    timed,
+)
 
 from orchestra_dbt_py.core.graph import Node
 from orchestra_dbt_py.core.planner import plan
@@ -32,6 +44,14 @@ from orchestra_dbt_py.core.records import NodeRecord
 from orchestra_dbt_py.core.versions import source_version
 
 ORC = Path(sys.executable).with_name("orc")
+PLAIN, PARSE = "plain dbt build", "warm dbt parse"
+LOWER = "lower bound: dbt build --select exactly those"
+NEW_ROWS = "orc dbt build, new rows in one source"
+AFTER_BUILD = "orc dbt build, nothing changed since that build"
+UNCHANGED = "orc dbt build, nothing changed"
+# The runs whose measuring and phases are printed, by the key of their plan document.
+MEASURED = {"after_build": "unchanged build right after a build", "unchanged": "unchanged build"}
+PHASES = {**MEASURED, "one_source": "one-source build"}
 
 
 def planner_figure(size: int, repeat: int) -> Figure:
@@ -108,101 +128,90 @@ def main() -> None:
     def new_rows() -> None:
         run("run-operation", "load_sources", "--args", f"{{source: {read}}}", "--quiet")
 
+    build = [*orc, "build", "--quiet"]
     figures = [
-        measure(
-            "plain dbt build", args.repeat, nothing, [*orc, "build", "--quiet"], project, plain
-        ),
-        measure("warm dbt parse", args.repeat, nothing, [*orc, "parse", "--quiet"], project, plain),
-        measure(
-            "orc dbt build, nothing changed",
-            args.repeat,
-            nothing,
-            [*orc, "build", "--quiet"],
-            project,
-            env,
-        ),
-        measure(
-            "orc dbt build, new rows in one source",
-            args.repeat,
-            new_rows,
-            [*orc, "build", "--quiet"],
-            project,
-            env,
-        ),
+        measure(PLAIN, args.repeat, nothing, build, project, plain),
+        measure(PARSE, args.repeat, nothing, [*orc, "parse", "--quiet"], project, plain),
     ]
-    one_source_phases = list(plan_artifact(project).get("phases", []))
-    needed_models = built_models(project)
+    # In rounds: new rows and the build they need, the first run after that build (which
+    # measures every table), and a run after an unchanged run (on DuckDB, the tables'
+    # versions are kept while the database file is unchanged).
+    artifacts: dict[str, dict] = {}
+
+    def keep_artifact(name: str) -> Callable[[], None]:
+        return lambda: artifacts.__setitem__(name, plan_artifact(project))
+
+    figures += measure_rounds(
+        [
+            Step(NEW_ROWS, build, project, env, new_rows),
+            Step(AFTER_BUILD, build, project, env, keep_artifact("one_source")),
+            Step(UNCHANGED, build, project, env, keep_artifact("after_build")),
+        ],
+        args.repeat,
+    )
+    artifacts["unchanged"] = plan_artifact(project)
+    needed_models = built_models(artifacts["one_source"])
     if needed_models:
         figures.append(
             measure(
-                "lower bound: dbt build --select exactly those",
+                LOWER,
                 args.repeat,
                 new_rows,
-                [*orc, "build", "--quiet", "--select", *needed_models],
+                [*build, "--select", *needed_models],
                 project,
                 plain,
             )
         )
     figures += [planner_figure(1_000, args.repeat), planner_figure(10_000, args.repeat)]
-    # What measuring costs in an unchanged orc build (the figures above time it in full).
-    timed([*orc, "build", "--quiet"], project, env)  # catch up with the last new rows
-    timed([*orc, "build", "--quiet"], project, env)
-    unchanged = plan_artifact(project)
-    measurements = list(unchanged.get("measurements", []))
-    unchanged_phases = list(unchanged.get("phases", []))
+    measurements = {k: list(artifacts[k].get("measurements", [])) for k in MEASURED}
+    phases = {k: list(artifacts[k].get("phases", [])) for k in artifacts}
 
     by_name = {f.name: f for f in figures}
+
+    def ratio(a: str, b: str, memory: bool = False) -> float:
+        if memory:
+            return by_name[a].peak_mib / by_name[b].peak_mib
+        return by_name[a].median / by_name[b].median
+
     ratios = {
-        "unchanged orc build / warm parse": by_name["orc dbt build, nothing changed"].median
-        / by_name["warm dbt parse"].median,
-        "one-source orc build / lower bound": by_name[
-            "orc dbt build, new rows in one source"
-        ].median
-        / by_name["lower bound: dbt build --select exactly those"].median,
-        "orc peak memory / plain dbt build's": by_name[
-            "orc dbt build, new rows in one source"
-        ].peak_mib
-        / by_name["plain dbt build"].peak_mib,
+        "unchanged orc build / warm parse": ratio(UNCHANGED, PARSE),
+        "unchanged, right after a build / warm parse": ratio(AFTER_BUILD, PARSE),
+        "one-source orc build / lower bound": ratio(NEW_ROWS, LOWER),
+        "unchanged orc build's peak memory / plain build's": ratio(UNCHANGED, PLAIN, True),
+        "right after a build, peak memory / plain build's": ratio(AFTER_BUILD, PLAIN, True),
+        "one-source build's peak memory / plain build's": ratio(NEW_ROWS, PLAIN, True),
     }
     machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     print(f"\n{args.models} models and {sources} sources, {len(needed_models)} rebuilt after new")
     print(f"rows; {machine}")
-    print(f"{'measurement':<48} {'median s':>9} {'runs':>22} {'peak MiB':>9}")
+    print(f"{'measurement':<52} {'median s':>9} {'runs':>22} {'peak MiB':>9}")
     for f in figures:
         runs = ", ".join(f"{s:.2f}" for s in f.seconds[:4])
         peak = f"{f.peak_mib:.0f}" if f.peak_mib else "-"
-        print(f"{f.name:<48} {f.median:>9.3f} {runs:>22} {peak:>9}")
+        print(f"{f.name:<52} {f.median:>9.3f} {runs:>22} {peak:>9}")
     for name, value in ratios.items():
-        print(f"{name:<48} {value:>9.2f}x")
-    print("measuring in the unchanged orc build (step, relations, seconds)")
-    for m in measurements:
-        print(f"  {m['step']:<46} {m['relations']:>5} {m['seconds']:>9.3f}")
-    print_phases("where the unchanged orc build's time went", unchanged_phases)
-    print_phases("where the one-source orc build's time went", one_source_phases)
+        print(f"{name:<52} {value:>9.2f}x")
+    for key, title in MEASURED.items():
+        print(f"measuring in the {title} (step, relations, seconds)")
+        for m in measurements[key]:
+            print(f"  {m['step']:<46} {m['relations']:>5} {m['seconds']:>9.3f}")
+    for key, title in PHASES.items():
+        print_phases(f"where the {title}'s time went", phases[key])
     if args.json:
-        args.json.write_text(
-            json.dumps(
-                {
-                    "models": args.models,
-                    "sources": sources,
-                    "measurements": measurements,
-                    "phases": {"unchanged": unchanged_phases, "one_source": one_source_phases},
-                    "rebuilt_after_new_rows": len(needed_models),
-                    "machine": machine,
-                    "figures": [
-                        {
-                            "name": f.name,
-                            "median_s": f.median,
-                            "runs_s": f.seconds,
-                            "peak_mib": f.peak_mib,
-                        }
-                        for f in figures
-                    ],
-                    "ratios": ratios,
-                },
-                indent=2,
-            )
-        )
+        document = {
+            "models": args.models,
+            "sources": sources,
+            "measurements": measurements,
+            "phases": phases,
+            "rebuilt_after_new_rows": len(needed_models),
+            "machine": machine,
+            "figures": [
+                {"name": f.name, "median_s": f.median, "runs_s": f.seconds, "peak_mib": f.peak_mib}
+                for f in figures
+            ],
+            "ratios": ratios,
+        }
+        args.json.write_text(json.dumps(document, indent=2))
     if args.keep is None:
         shutil.rmtree(root, ignore_errors=True)
 

@@ -50,7 +50,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 from generate import ADAPTERS, Shape, generate
-from measuring import Figure, Step, built_models, measure_rounds, read_source, timed
+from measuring import Figure, Step, built_models, measure_rounds, plan_artifact, read_source, timed
 
 BIN = Path(sys.executable).parent
 DBT_ORCHESTRA = "dbt-orchestra==1.5.0"
@@ -210,7 +210,7 @@ def steps(copies: dict[str, Copy], source: int) -> list[Step]:
         return lambda: copy.new_rows(source)
 
     def lower_bound() -> list[str]:
-        return plain.dbt("build", "--quiet", "--select", *built_models(orc.dir))
+        return plain.dbt("build", "--quiet", "--select", *built_models(plan_artifact(orc.dir)))
 
     first = [plain.step(COLD, plain.empty), orc.step(f"orc: {FIRST}", orc.empty)]
     warm = [
@@ -295,7 +295,7 @@ def main() -> None:
     load_before = os.getloadavg()
     figures = measure_rounds(steps(copies, read_source(copies["orc"].dir)), args.repeat)
     load_after = os.getloadavg()
-    rebuilt = len(built_models(copies["orc"].dir))
+    rebuilt = len(built_models(plan_artifact(copies["orc"].dir)))
     found = ratios(figures)
 
     versions = {p: version(p) for p in ("orchestra-dbt-py", "dbt-core", f"dbt-{args.adapter}")}

@@ -10,7 +10,6 @@ import time
 import pytest
 
 from orchestra_dbt_py.dbt.kept_versions import SETTLED_NS
-
 from tests.support.tutorial import (
     TABLES_READING_ORDERS,
     TARGETS,
