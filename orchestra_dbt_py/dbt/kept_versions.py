@@ -22,6 +22,7 @@ the tables are measured again."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import time
 from collections.abc import Iterable, Mapping
@@ -78,21 +79,21 @@ def duckdb_file(adapter_type: str, credentials: Any, macros: Iterable[Any]) -> D
         for macro in macros
     ):
         return None
-    try:
-        resolved = Path(path).resolve(strict=True)
-    except (OSError, RuntimeError):
+    given = Path(os.path.abspath(path))
+    if not given.is_file():
         return None
-    if not resolved.is_file():
-        return None
-    return DuckdbFile(resolved, str(catalog_of(path)).lower())
+    return DuckdbFile(given, str(catalog_of(path)).lower())
 
 
 def _signature(path: Path) -> list[list[int] | None]:
-    """The stat of the file and of its write-ahead log (None where absent)."""
+    """The stat of the file (through a symbolic link) and of its write-ahead log, beside the
+    link and beside the file it points to (wherever the DuckDB release puts it); None where
+    absent."""
+    logs = dict.fromkeys([f"{path}.wal", f"{path.resolve()}.wal"])
     found: list[list[int] | None] = []
-    for candidate in (path, path.with_name(path.name + ".wal")):
+    for candidate in (str(path), *logs):
         try:
-            s = candidate.stat()
+            s = os.stat(candidate)
         except OSError:
             found.append(None)
             continue
@@ -148,14 +149,15 @@ class KeptVersions:
     # -- freshness --------------------------------------------------------------------------
 
     def _freshness_key(self, arguments: Mapping[str, Any]) -> str | None:
-        """The rendered name of a source whose freshness the file alone decides, or None."""
+        """The rendered name of a source whose freshness the file alone could decide (if it
+        is a base table: see known_freshness), or None."""
         relation, field = arguments.get("relation"), arguments.get("loaded_at_field")
         if relation is None or not isinstance(field, str) or not _COLUMN.fullmatch(field.strip()):
             return None
         if any(arguments.get(k) for k in ("loaded_at_query", "filter", "external_location")):
             return None
         rendered = relation.render()
-        return rendered if rendered in self._tables and self._in_file(relation) else None
+        return rendered if self._in_file(relation) else None
 
     def known_freshness(
         self, arguments: Mapping[str, Mapping[str, Any]]
@@ -165,7 +167,9 @@ class KeptVersions:
         known: dict[str, datetime | None] = {}
         for uid, given in arguments.items():
             key = self._freshness_key(given)
-            kept = self._freshness.get(key) if key else None
+            # Only a base table's: a view's rows (and so its freshness) can change while the
+            # file does not. Freshness is measured before the data versions, which tell.
+            kept = self._freshness.get(key) if key in self._tables else None
             if kept is not None and kept[0] == given["loaded_at_field"]:
                 known[uid] = datetime.fromisoformat(kept[1]) if kept[1] else None
         return known

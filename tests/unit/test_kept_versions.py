@@ -17,8 +17,6 @@ from orchestra_dbt_py.dbt.kept_versions import KEPT_VERSIONS_FILE
 from orchestra_dbt_py.dbt.queries import Warehouse
 from orchestra_dbt_py.dbt.session import DbtSession
 
-pytestmark = pytest.mark.compat
-
 ORDERS, EVENTS, FILTERED = (f"source.shop.raw.{name}" for name in ("orders", "events", "filtered"))
 SOURCES = (
     "sources:\n  - name: raw\n    schema: raw\n    loaded_at_field: loaded_at\n    tables:\n"
@@ -29,9 +27,12 @@ SOURCES = (
 )
 
 
-def make_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, macro: str = "") -> Path:
+def make_project(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, macro: str = "", linked: bool = False
+) -> Path:
     """A project with a source table, a source view over it and the table again with a
-    freshness filter; returns the database file."""
+    freshness filter; returns the database file the profile names (`linked`: a symbolic
+    link to it in another folder)."""
     project = tmp_path / "project"
     (project / "models").mkdir(parents=True)
     (project / "macros").mkdir()
@@ -48,6 +49,10 @@ def make_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, macro: str = "
             "timestamp '2026-01-03 10:00' + to_hours(range) as loaded_at from range(5)"
         )
         connection.execute("create view raw.events as select * from raw.orders")
+    if linked:
+        (tmp_path / "link").mkdir()
+        (tmp_path / "link" / database.name).symlink_to(database)
+        database = tmp_path / "link" / database.name
     (tmp_path / "profiles.yml").write_text(
         f"shop:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n"
         f"      path: {database}\n      schema: main\n      threads: 1\n"
@@ -75,10 +80,12 @@ def measure(warehouse: Warehouse) -> tuple[dict, dict, dict[str, int]]:
     return versions or {}, freshness, steps
 
 
+@pytest.mark.compat
+@pytest.mark.parametrize("linked", [False, True])
 def test_an_unchanged_file_is_not_read_again(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, linked: bool
 ) -> None:
-    database = make_project(tmp_path, monkeypatch)
+    database = make_project(tmp_path, monkeypatch, linked=linked)
     monkeypatch.setattr(kept_versions, "SETTLED_NS", 0)
     warehouse = Warehouse(session(tmp_path))
     first = measure(warehouse)
@@ -97,9 +104,11 @@ def test_an_unchanged_file_is_not_read_again(
     kept = json.loads((tmp_path / "project" / "target" / KEPT_VERSIONS_FILE).read_text())
     assert list(kept["tables"]) == ['"shop"."raw"."orders"']
 
-    # A committed change that keeps the size of everything: measured again, and it shows.
+    # A committed change that keeps the size of everything (in the log only, as the session
+    # keeps the database open): measured again, and it shows.
     with duckdb.connect(str(database)) as connection:
         connection.execute("update raw.orders set status = 'done' where id = 2")
+    assert [*database.parent.glob("*.wal"), *database.resolve().parent.glob("*.wal")]
     changed = measure(warehouse)
     assert changed[2] == {"data_versions": 2, "freshness": 3}
     assert changed[0][ORDERS] != first[0][ORDERS]
