@@ -1,4 +1,4 @@
-"""Data versions of the tables of a DuckDB database file, kept in
+"""Data versions, freshness and relation listings of a DuckDB database file, kept in
 `<target-path>/orc_duckdb_versions.json` while the file is unchanged.
 
 DuckDB keeps no change time for a table, so the package measures a table by reading all of
@@ -6,10 +6,11 @@ it (a content digest). But every committed change to a table of a database file 
 file or its write-ahead log (`<file>.wal`) before the commit returns, and no two processes
 write one file at once. So while neither of the two has changed (the same device, inode,
 size, modification and status-change times: `stat`), no table in the file has, and a version
-measured since then is still the table's version. An unchanged run then reads no table.
+measured since then is still the table's version. An unchanged run then reads no table,
+and does not even open the database.
 
-Only what the file alone decides is kept: the versions of base tables of its main catalog,
-and the freshness of the sources among them whose `loaded_at_field` is a column name (no
+Only what the file alone decides is kept: the relations each schema of its main catalog
+holds, the versions of base tables of that catalog, and the freshness of the sources among them whose `loaded_at_field` is a column name (no
 `loaded_at_query`, no `filter`, which could follow the clock), as the package's own macros
 and dbt's `collect_freshness` measure them. Views (their rows can follow files, other
 databases or the clock), file-backed sources, attached databases, in-memory and remote
@@ -115,11 +116,15 @@ class KeptVersions:
         self._tables: dict[str, dict[str, str]] = {}
         # rendered source -> [loaded_at_field, its latest value (ISO 8601) or None]
         self._freshness: dict[str, list[str | None]] = {}
+        # ["database", "schema"] as JSON -> the lower-cased rendered names listed in it
+        self._listings: dict[str, list[str]] = {}
         self._load()
 
+    def _in_catalog(self, database: str | None) -> bool:
+        return str(database or "").lower() == self.database.catalog
+
     def _in_file(self, relation: Any) -> bool:
-        external = getattr(relation, "external", None)
-        return not external and str(relation.database or "").lower() == self.database.catalog
+        return not getattr(relation, "external", None) and self._in_catalog(relation.database)
 
     # -- data versions ----------------------------------------------------------------------
 
@@ -187,6 +192,18 @@ class KeptVersions:
                 added += 1
         self._save(added > 0)
 
+    # -- relations listed ---------------------------------------------------------------------
+
+    def listing(self, schema: tuple[str | None, str]) -> list[str] | None:
+        """The kept names of the relations in a schema of the file's main catalog."""
+        return self._listings.get(_schema_key(schema)) if self._in_catalog(schema[0]) else None
+
+    def keep_listings(self, listings: Mapping[tuple[str | None, str], list[str]]) -> None:
+        """Keep the names just listed in these schemas."""
+        added = {_schema_key(k): list(v) for k, v in listings.items() if self._in_catalog(k[0])}
+        self._listings.update(added)
+        self._save(bool(added))
+
     # -- the file ---------------------------------------------------------------------------
 
     def _load(self) -> None:
@@ -204,14 +221,17 @@ class KeptVersions:
         ):
             return
         tables, freshness = document.get("tables"), document.get("freshness")
+        listings = document.get("listings")
         if not (
             isinstance(tables, dict)
             and all(_table_version(v) for v in tables.values())
             and isinstance(freshness, dict)
             and all(_kept_freshness(v) for v in freshness.values())
+            and isinstance(listings, dict)
+            and all(_strings(v) for v in listings.values())
         ):
             return
-        self._tables, self._freshness = tables, freshness
+        self._tables, self._freshness, self._listings = tables, freshness, listings
 
     def _save(self, changed: bool) -> None:
         """Write what is kept, if anything was added since the file settled."""
@@ -223,6 +243,7 @@ class KeptVersions:
             "signature": self._signature,
             "tables": self._tables,
             "freshness": self._freshness,
+            "listings": self._listings,
         }
         try:
             self.cache_path.parent.mkdir(parents=True, exist_ok=True)
@@ -238,6 +259,14 @@ def _table_version(version: Any) -> TypeGuard[Mapping[str, str]]:
         and set(version) == _TABLE_FIELDS
         and all(isinstance(v, str) for v in version.values())
     )
+
+
+def _schema_key(schema: tuple[str | None, str]) -> str:
+    return json.dumps(list(schema))
+
+
+def _strings(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(item, str) for item in value)
 
 
 def _kept_freshness(value: Any) -> bool:

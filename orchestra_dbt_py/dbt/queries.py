@@ -258,8 +258,11 @@ class Warehouse:
         return self._listed(schemas) & set(wanted)
 
     def _listed(self, schemas: Iterable[tuple[str | None, str]]) -> set[str]:
-        """The lower-cased names of the relations in these schemas."""
+        """The lower-cased names of the relations in these schemas (kept ones read back)."""
         adapter = self.session.adapter
+        kept = self._kept_versions()
+        listed = {key: kept.listing(key) if kept else None for key in schemas}
+        left = [key for key, names in listed.items() if names is None]
 
         def list_schema(key: tuple[str | None, str]) -> list[str]:
             database, schema = key
@@ -270,15 +273,19 @@ class Warehouse:
                     for relation in adapter.list_relations_without_caching(schema_relation)
                 ]
 
-        try:
-            with ThreadPoolExecutor(max_workers=self.session.threads) as pool:
-                return {name for names in pool.map(list_schema, schemas) for name in names}
-        except Exception as error:
-            raise OrcError(
-                f"listing relations in the warehouse failed: {one_line(error)}"
-            ) from error
-        finally:
-            adapter.cleanup_connections()
+        if left:
+            try:
+                with ThreadPoolExecutor(max_workers=self.session.threads) as pool:
+                    listed.update(zip(left, pool.map(list_schema, left), strict=True))
+            except Exception as error:
+                raise OrcError(
+                    f"listing relations in the warehouse failed: {one_line(error)}"
+                ) from error
+            finally:
+                adapter.cleanup_connections()
+            if kept:
+                kept.keep_listings({key: listed[key] or [] for key in left})
+        return {name for names in listed.values() for name in names or ()}
 
     def call_package_macro(self, name: str, kwargs: Mapping[str, Any]) -> Any:
         """Run a macro of the installed orchestra_dbt package on its own connection of this

@@ -70,14 +70,33 @@ def session(tmp_path: Path) -> DbtSession:
 
 def measure(warehouse: Warehouse) -> tuple[dict, dict, dict[str, int]]:
     """Versions and freshness of the three sources, and how many of each step were measured
-    or kept in this call."""
+    or kept in this call ("listed": schemas listed for the relations that exist)."""
     warehouse.measurements.clear()
     versions, error = warehouse.data_versions([ORDERS, EVENTS])
     assert error is None
     freshness, errors = warehouse.measure_freshness([ORDERS, EVENTS, FILTERED])
     assert not errors
     steps = {step: count for step, count, _ in warehouse.measurements}
-    return versions or {}, freshness, steps
+    adapter = warehouse.session.adapter
+    listings: list[object] = []
+    listing = adapter.list_relations_without_caching
+
+    def counted(schema: object) -> object:
+        listings.append(schema)
+        return listing(schema)
+
+    adapter.list_relations_without_caching = counted
+    try:
+        names = [
+            adapter.Relation.create(database="shop", schema="raw", identifier=name)
+            for name in ("orders", "extra")
+        ]
+        existing = warehouse.existing_named(names)
+    finally:
+        del adapter.list_relations_without_caching
+    if listings:
+        steps["listed"] = len(listings)
+    return versions or {}, {**freshness, "existing": sorted(existing)}, steps
 
 
 @pytest.mark.compat
@@ -89,8 +108,9 @@ def test_an_unchanged_file_is_not_read_again(
     monkeypatch.setattr(kept_versions, "SETTLED_NS", 0)
     warehouse = Warehouse(session(tmp_path))
     first = measure(warehouse)
-    assert first[2] == {"data_versions": 2, "freshness": 3}
+    assert first[2] == {"data_versions": 2, "freshness": 3, "listed": 1}
     assert first[0][ORDERS] and first[0][EVENTS] and first[1][ORDERS]
+    assert first[1]["existing"] == ['"shop"."raw"."orders"']
 
     again = measure(warehouse)
     # The table and its freshness are kept; the view and the filtered freshness never are.
@@ -104,13 +124,21 @@ def test_an_unchanged_file_is_not_read_again(
     kept = json.loads((tmp_path / "project" / "target" / KEPT_VERSIONS_FILE).read_text())
     assert list(kept["tables"]) == ['"shop"."raw"."orders"']
 
+    # A new table is listed once the file has changed.
+    with duckdb.connect(str(database)) as connection:
+        connection.execute("create table raw.extra as select 1 as id")
+    extra = measure(warehouse)
+    assert extra[2] == {"data_versions": 2, "freshness": 3, "listed": 1}
+    assert extra[1]["existing"] == ['"shop"."raw"."extra"', '"shop"."raw"."orders"']
+    assert extra[:2] != first[:2] and measure(warehouse)[:2] == extra[:2]
+
     # A committed change that keeps the size of everything (in the log only, as the session
     # keeps the database open): measured again, and it shows.
     with duckdb.connect(str(database)) as connection:
         connection.execute("update raw.orders set status = 'done' where id = 2")
     assert [*database.parent.glob("*.wal"), *database.resolve().parent.glob("*.wal")]
     changed = measure(warehouse)
-    assert changed[2] == {"data_versions": 2, "freshness": 3}
+    assert changed[2] == {"data_versions": 2, "freshness": 3, "listed": 1}
     assert changed[0][ORDERS] != first[0][ORDERS]
     assert changed[0][EVENTS] != first[0][EVENTS]
 
@@ -119,7 +147,7 @@ def test_an_unchanged_file_is_not_read_again(
         connection.execute("insert into raw.orders values (9, 'open', timestamp '2026-02-01')")
         connection.execute("checkpoint")
     later = measure(warehouse)
-    assert later[2] == {"data_versions": 2, "freshness": 3}
+    assert later[2] == {"data_versions": 2, "freshness": 3, "listed": 1}
     assert later[1][ORDERS] is not None and later[1][ORDERS] > first[1][ORDERS]
 
 
@@ -131,7 +159,7 @@ def test_a_file_that_just_changed_is_not_kept(
     with duckdb.connect(str(database)) as connection:
         connection.execute("update raw.orders set status = 'done' where id = 1")
     measure(warehouse)
-    assert measure(warehouse)[2] == {"data_versions": 2, "freshness": 3}
+    assert measure(warehouse)[2] == {"data_versions": 2, "freshness": 3, "listed": 1}
     assert not (tmp_path / "project" / "target" / KEPT_VERSIONS_FILE).exists()
     # Once it has settled, it is kept.
     time.sleep(kept_versions.SETTLED_NS / 1e9)
@@ -150,7 +178,7 @@ def test_a_project_measuring_its_own_way_is_measured_every_time(
     monkeypatch.setattr(kept_versions, "SETTLED_NS", 0)
     warehouse = Warehouse(session(tmp_path))
     measure(warehouse)
-    assert measure(warehouse)[2] == {"data_versions": 2, "freshness": 3}
+    assert measure(warehouse)[2] == {"data_versions": 2, "freshness": 3, "listed": 1}
 
 
 @pytest.mark.parametrize(
@@ -173,6 +201,6 @@ def test_a_damaged_cache_is_measured_again_and_replaced(
     assert callable(damage)
     path.write_text(json.dumps(damage(json.loads(path.read_text()))))
     again = measure(warehouse)
-    assert again[2] == {"data_versions": 2, "freshness": 3}
+    assert again[2] == {"data_versions": 2, "freshness": 3, "listed": 1}
     assert again[:2] == first[:2]
     assert measure(warehouse)[2]["data_versions_kept"] == 1
