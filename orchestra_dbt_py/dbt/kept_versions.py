@@ -10,15 +10,15 @@ measured since then is still the table's version. An unchanged run then reads no
 and does not even open the database.
 
 Only what the file alone decides is kept: the relations each schema of its main catalog
-holds, the versions of base tables of that catalog, and the freshness of the sources among them whose `loaded_at_field` is a column name (no
-`loaded_at_query`, no `filter`, which could follow the clock), as the package's own macros
-and dbt's `collect_freshness` measure them. Views (their rows can follow files, other
-databases or the clock), file-backed sources, attached databases, in-memory and remote
-databases, and a project that overrides any of those macros are measured every time. A file
-changed less than two seconds before it was looked at could change again within the
-resolution of a coarse file-system clock without its times moving, so such a look is never
-kept. Anything else that does not match (another file, a changed file, a damaged cache) and
-the tables are measured again."""
+holds, the versions of the base tables of that catalog, and the freshness of the sources
+among them whose `loaded_at_field` is a column name (no `loaded_at_query`, no `filter`,
+which could follow the clock), as the package's own macros and dbt's `collect_freshness`
+measure them. Views (their rows can follow files, other databases or the clock),
+file-backed sources, attached databases, in-memory and remote databases, and a project that
+overrides any of those macros are measured every time. A file changed less than two seconds
+before it was looked at could change again within the resolution of a coarse file-system
+clock without its times moving, so such a look is never kept. Anything else that does not
+match (another file, a changed file, a damaged cache) and everything is measured again."""
 
 from __future__ import annotations
 
