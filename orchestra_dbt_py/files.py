@@ -1,16 +1,18 @@
 """Durable atomic replacement of a local file: the one way orc replaces a file it writes (the
 local backend's state document and claims board, the HTTP backend's unsaved-state file,
-and orc's artifacts under dbt's target folder, through `artifacts.replace_file`)."""
+and orc's artifacts under dbt's target folder, through `artifacts.replace_file`), and the
+caches under that folder (`write_cache`)."""
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import stat
 from contextlib import suppress
 from pathlib import Path
 
-__all__ = ["replace_durably"]
+__all__ = ["replace_durably", "write_cache"]
 
 
 def replace_durably(target: Path, data: bytes) -> None:
@@ -37,6 +39,17 @@ def replace_durably(target: Path, data: bytes) -> None:
             os.unlink(temp)
         raise
     _fsync_directory(directory)
+
+
+def write_cache(target: Path, document: object) -> bool:
+    """Write a cache document as compact JSON, making its folder; whether it was written (a
+    cache that cannot be written is skipped: the next run does the work again)."""
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        replace_durably(target, json.dumps(document, separators=(",", ":")).encode())
+    except OSError:
+        return False
+    return True
 
 
 def _fsync_directory(directory: Path) -> None:

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any, TypeGuard
 from urllib.parse import urlparse
 
-from orchestra_dbt_py.files import replace_durably
+from orchestra_dbt_py.files import write_cache
 
 __all__ = ["KEPT_VERSIONS_FILE", "KeptVersions", "duckdb_file"]
 
@@ -245,11 +245,7 @@ class KeptVersions:
             "freshness": self._freshness,
             "listings": self._listings,
         }
-        try:
-            self.cache_path.parent.mkdir(parents=True, exist_ok=True)
-            replace_durably(self.cache_path, json.dumps(document, separators=(",", ":")).encode())
-        except OSError:
-            return  # the next run measures again
+        write_cache(self.cache_path, document)
 
 
 def _table_version(version: Any) -> TypeGuard[Mapping[str, str]]:

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestra_dbt_py import fingerprint as fingerprint_package
-from orchestra_dbt_py.files import replace_durably
+from orchestra_dbt_py.files import write_cache
 from orchestra_dbt_py.fingerprint import Definitions
 from orchestra_dbt_py.fingerprint.canonical import canonical_json, env_digest, plain, sha256_hex
 
@@ -197,12 +197,8 @@ class ProjectCache:
             "selections": self._selections,
             "hook_fingerprints": self._hooks,
         }
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            replace_durably(self.path, json.dumps(document, separators=(",", ":")).encode())
-        except OSError:
-            return
-        self._changed = False
+        if write_cache(self.path, document):
+            self._changed = False
 
     def _load(self) -> None:
         try:
