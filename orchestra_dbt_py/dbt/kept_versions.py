@@ -22,11 +22,12 @@ match (another file, a changed file, a damaged cache) and everything is measured
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -58,15 +59,21 @@ _COLUMN = re.compile(r'[A-Za-z_][A-Za-z0-9_$]*|"(?:[^"]|"")+"')
 
 @dataclass(frozen=True)
 class DuckdbFile:
-    """A DuckDB database file and the name of its main catalog (lower case)."""
+    """A DuckDB database file, the name of its main catalog (lower case), and a digest of
+    the macros that measure it (what is kept by other macros is measured again)."""
 
     path: Path
     catalog: str
+    measured_by: str
 
 
-def duckdb_file(adapter_type: str, credentials: Any, macros: Iterable[Any]) -> DuckdbFile | None:
-    """The local database file of a DuckDB target whose tables the package's own macro
-    measures, or None (another adapter, memory, a remote or lake database, an override)."""
+def duckdb_file(
+    adapter_type: str, credentials: Any, macros: Mapping[str, Any], lent: Callable[[], str] | None
+) -> DuckdbFile | None:
+    """The local database file of a DuckDB target whose tables the package's own macros
+    measure, or None (another adapter, memory, a remote or lake database, an override).
+    `macros` are the manifest's; `lent` gives a digest of the macros orc lends a project
+    without the package (None when it has it)."""
     if adapter_type != "duckdb" or getattr(credentials, "remote", None):
         return None
     path = getattr(credentials, "path", None)
@@ -75,15 +82,16 @@ def duckdb_file(adapter_type: str, credentials: Any, macros: Iterable[Any]) -> D
         return None
     if urlparse(path).scheme or "?" in path or getattr(credentials, "is_ducklake", False):
         return None
-    if any(
-        macro.name in _MEASURING_MACROS and macro.package_name not in _OWN_PACKAGES
-        for macro in macros
-    ):
-        return None
+    measuring = hashlib.sha256(lent().encode() if lent else b"")
+    for uid, macro in sorted(macros.items()):
+        if macro.name in _MEASURING_MACROS and macro.package_name not in _OWN_PACKAGES:
+            return None
+        if macro.name in _MEASURING_MACROS or macro.package_name == "orchestra_dbt":
+            measuring.update(f"{uid}\0{macro.macro_sql}\0".encode())
     given = Path(os.path.abspath(path))
     if not given.is_file():
         return None
-    return DuckdbFile(given, str(catalog_of(path)).lower())
+    return DuckdbFile(given, str(catalog_of(path)).lower(), measuring.hexdigest())
 
 
 def _signature(path: Path) -> list[list[int] | None]:
@@ -217,6 +225,7 @@ class KeptVersions:
             isinstance(document, dict)
             and document.get("orc_duckdb_versions") == _FORMAT
             and document.get("file") == str(self.database.path)
+            and document.get("measured_by") == self.database.measured_by
             and document.get("signature") == self._signature
         ):
             return
@@ -240,6 +249,7 @@ class KeptVersions:
         document = {
             "orc_duckdb_versions": _FORMAT,
             "file": str(self.database.path),
+            "measured_by": self.database.measured_by,
             "signature": self._signature,
             "tables": self._tables,
             "freshness": self._freshness,

@@ -13,9 +13,11 @@ the partial parse file) ever holds them, because dbt never runs while they are l
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib.resources import as_file, files
+from pathlib import Path
 from typing import Any
 
 from dbt.contracts.files import ParseFileType
@@ -27,7 +29,7 @@ from dbt.parser.search import FileBlock
 
 from orchestra_dbt_py.errors import OrcError, one_line
 
-__all__ = ["PACKAGE", "LentPackage", "installed"]
+__all__ = ["PACKAGE", "LentPackage", "installed", "shipped_macros_digest"]
 
 PACKAGE = "orchestra_dbt"
 # A macro every release of the package has: its presence means the project installed it.
@@ -37,6 +39,16 @@ _MARKER = f"macro.{PACKAGE}.source_freshness"
 def installed(manifest: Manifest) -> bool:
     """Whether the project itself has the orchestra_dbt dbt package installed."""
     return _MARKER in manifest.macros
+
+
+def shipped_macros_digest() -> str:
+    """A digest of the text of every macro file shipped with orc (what a project without
+    the package is lent)."""
+    digest = hashlib.sha256()
+    with as_file(files("orchestra_dbt_py") / "dbt_package" / "macros") as root:
+        for path in sorted(Path(root).rglob("*.sql")):
+            digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
 
 
 class LentPackage:

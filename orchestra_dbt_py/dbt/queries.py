@@ -19,7 +19,7 @@ from orchestra_dbt_py.core.graph import Node
 from orchestra_dbt_py.core.records import parse_timestamp
 from orchestra_dbt_py.dbt.clone import clone_relations
 from orchestra_dbt_py.dbt.kept_versions import KEPT_VERSIONS_FILE, KeptVersions, duckdb_file
-from orchestra_dbt_py.dbt.package import LentPackage, installed
+from orchestra_dbt_py.dbt.package import LentPackage, installed, shipped_macros_digest
 from orchestra_dbt_py.dbt.session import DbtSession
 from orchestra_dbt_py.errors import OrcError, one_line
 
@@ -221,7 +221,10 @@ class Warehouse:
         the file is looked at now, before its tables are measured."""
         session = self.session
         database = duckdb_file(
-            self.adapter_type, session.config.credentials, session.manifest.macros.values()
+            self.adapter_type,
+            session.config.credentials,
+            session.manifest.macros,
+            None if self.has_package else shipped_macros_digest,
         )
         if database is None:
             return None

@@ -7,13 +7,15 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import duckdb
 import pytest
+from dbt.adapters.duckdb.credentials import DuckDBCredentials
 
 from orchestra_dbt_py.dbt import kept_versions
 from orchestra_dbt_py.dbt.command import parse_command
-from orchestra_dbt_py.dbt.kept_versions import KEPT_VERSIONS_FILE
+from orchestra_dbt_py.dbt.kept_versions import KEPT_VERSIONS_FILE, duckdb_file
 from orchestra_dbt_py.dbt.queries import Warehouse
 from orchestra_dbt_py.dbt.session import DbtSession
 
@@ -187,6 +189,7 @@ def test_a_project_measuring_its_own_way_is_measured_every_time(
         lambda kept: {**kept, "tables": {'"shop"."raw"."orders"': {"rows": 5}}},
         lambda kept: {**kept, "freshness": {'"shop"."raw"."orders"': ["loaded_at", "soon"]}},
         lambda kept: {**kept, "signature": [None, None]},
+        lambda kept: {**kept, "measured_by": "other macros"},
         lambda kept: [kept],
     ],
 )
@@ -204,3 +207,34 @@ def test_a_damaged_cache_is_measured_again_and_replaced(
     assert again[2] == {"data_versions": 2, "freshness": 3, "listed": 1}
     assert again[:2] == first[:2]
     assert measure(warehouse)[2]["data_versions_kept"] == 1
+
+
+def test_what_other_macros_measured_is_not_read_back(tmp_path: Path) -> None:
+    """The digest of the measuring macros changes with any of them (the package's, or dbt's
+    collect_freshness), and a project overriding one is never kept at all."""
+    database = tmp_path / "shop.duckdb"
+    duckdb.connect(str(database)).close()
+    credentials = DuckDBCredentials(database="shop", schema="main", path=str(database))
+
+    def digest(**macros: tuple[str, str]) -> str | None:
+        found = duckdb_file(
+            "duckdb",
+            credentials,
+            {
+                uid: SimpleNamespace(name=uid.split(".")[-1], package_name=package, macro_sql=sql)
+                for uid, (package, sql) in macros.items()
+            },
+            None,
+        )
+        return found.measured_by if found else None
+
+    package = {"macro.orchestra_dbt.duckdb__data_versions": ("orchestra_dbt", "a")}
+    freshness = {"macro.dbt.collect_freshness": ("dbt", "b")}
+    first = digest(**package, **freshness)
+    assert first is not None and first == digest(**package, **freshness)
+    assert digest(**package, **{"macro.dbt.collect_freshness": ("dbt", "c")}) != first
+    assert (
+        digest(**{"macro.orchestra_dbt.duckdb__data_versions": ("orchestra_dbt", "x")}, **freshness)
+        != first
+    )
+    assert digest(**package, **freshness, **{"macro.shop.collect_freshness": ("shop", "")}) is None
