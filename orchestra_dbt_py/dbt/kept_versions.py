@@ -98,7 +98,7 @@ def _signature(path: Path) -> list[list[int] | None]:
     """The stat of the file (through a symbolic link) and of its write-ahead log, beside the
     link and beside the file it points to (wherever the DuckDB release puts it); None where
     absent."""
-    logs = dict.fromkeys([f"{path}.wal", f"{path.resolve()}.wal"])
+    logs = dict.fromkeys([f"{path}.wal", f"{os.path.realpath(path)}.wal"])
     found: list[list[int] | None] = []
     for candidate in (str(path), *logs):
         try:
@@ -111,8 +111,8 @@ def _signature(path: Path) -> list[list[int] | None]:
 
 
 class KeptVersions:
-    """The kept versions and freshness of one database file, read once; the file is looked at
-    when this is made, which must be before what it keeps is measured."""
+    """What is kept of one database file (versions, freshness, listings), read once; the
+    file is looked at when this is made, which must be before what it keeps is measured."""
 
     def __init__(self, cache_path: Path, database: DuckdbFile) -> None:
         self.cache_path = cache_path
