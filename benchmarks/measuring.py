@@ -25,6 +25,15 @@ class Figure:
     def median(self) -> float:
         return statistics.median(self.seconds)
 
+    def as_dict(self) -> dict[str, object]:
+        """The figure as the scripts write it to their JSON."""
+        return {
+            "name": self.name,
+            "median_s": self.median,
+            "runs_s": self.seconds,
+            "peak_mib": self.peak_mib,
+        }
+
 
 @dataclass
 class Step:

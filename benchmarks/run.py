@@ -205,10 +205,7 @@ def main() -> None:
             "phases": phases,
             "rebuilt_after_new_rows": len(needed_models),
             "machine": machine,
-            "figures": [
-                {"name": f.name, "median_s": f.median, "runs_s": f.seconds, "peak_mib": f.peak_mib}
-                for f in figures
-            ],
+            "figures": [f.as_dict() for f in figures],
             "ratios": ratios,
         }
         args.json.write_text(json.dumps(document, indent=2))

@@ -325,10 +325,7 @@ def main() -> None:
             "versions": versions,
             "figures": [
                 {
-                    "name": f.name,
-                    "median_s": f.median,
-                    "runs_s": f.seconds,
-                    "peak_mib": f.peak_mib,
+                    **f.as_dict(),
                     **(
                         {"dbt_orchestra": reused(f.output)} if f.name.startswith("dbt-orch") else {}
                     ),
