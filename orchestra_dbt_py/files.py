@@ -1,7 +1,7 @@
 """Durable atomic replacement of a local file: the one way orc replaces a file it writes (the
 local backend's state document and claims board, the HTTP backend's unsaved-state file,
 and orc's artifacts under dbt's target folder, through `artifacts.replace_file`), and the
-caches under that folder (`write_cache`)."""
+caches under that folder (`write_cache`, `read_cache`)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import stat
 from contextlib import suppress
 from pathlib import Path
 
-__all__ = ["replace_durably", "write_cache"]
+__all__ = ["read_cache", "replace_durably", "write_cache"]
 
 
 def replace_durably(target: Path, data: bytes) -> None:
@@ -50,6 +50,15 @@ def write_cache(target: Path, document: object) -> bool:
     except OSError:
         return False
     return True
+
+
+def read_cache(target: Path) -> object:
+    """A cache document as `write_cache` wrote it, or None when it cannot be read as JSON (the
+    caller validates its shape)."""
+    try:
+        return json.loads(target.read_bytes())
+    except (OSError, ValueError):
+        return None
 
 
 def _fsync_directory(directory: Path) -> None:

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any, TypeGuard
 from urllib.parse import urlparse
 
-from orchestra_dbt_py.files import write_cache
+from orchestra_dbt_py.files import read_cache, write_cache
 
 __all__ = ["KEPT_VERSIONS_FILE", "KeptVersions", "duckdb_file"]
 
@@ -217,10 +217,7 @@ class KeptVersions:
     def _load(self) -> None:
         if not self._settled:
             return
-        try:
-            document = json.loads(self.cache_path.read_bytes())
-        except (OSError, ValueError):
-            return
+        document: Any = read_cache(self.cache_path)
         if not (
             isinstance(document, dict)
             and document.get("orc_duckdb_versions") == _FORMAT

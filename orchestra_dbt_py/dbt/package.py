@@ -32,6 +32,8 @@ from orchestra_dbt_py.errors import OrcError, one_line
 __all__ = ["PACKAGE", "LentPackage", "installed", "shipped_macros_digest"]
 
 PACKAGE = "orchestra_dbt"
+# The package's project and macros as orc ships them.
+_SHIPPED = files("orchestra_dbt_py") / "dbt_package"
 # A macro every release of the package has: its presence means the project installed it.
 _MARKER = f"macro.{PACKAGE}.source_freshness"
 
@@ -45,7 +47,7 @@ def shipped_macros_digest() -> str:
     """A digest of the text of every macro file shipped with orc (what a project without
     the package is lent)."""
     digest = hashlib.sha256()
-    with as_file(files("orchestra_dbt_py") / "dbt_package" / "macros") as root:
+    with as_file(_SHIPPED / "macros") as root:
         for path in sorted(Path(root).rglob("*.sql")):
             digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()
@@ -81,7 +83,7 @@ class LentPackage:
             config.dependencies = dependencies
 
     def _load(self, config: Any) -> None:
-        with as_file(files("orchestra_dbt_py") / "dbt_package") as root:
+        with as_file(_SHIPPED) as root:
             try:
                 # A package's project, loaded as dbt loads every installed package's.
                 project = config.new_project(str(root))

@@ -15,7 +15,6 @@ that is not exactly what orc writes, and the cache is ignored: the work is done 
 from __future__ import annotations
 
 import hashlib
-import json
 import sys
 from collections.abc import Callable, Collection, Iterator, Mapping
 from importlib import metadata
@@ -23,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestra_dbt_py import fingerprint as fingerprint_package
-from orchestra_dbt_py.files import write_cache
+from orchestra_dbt_py.files import read_cache, write_cache
 from orchestra_dbt_py.fingerprint import Definitions
 from orchestra_dbt_py.fingerprint.canonical import canonical_json, env_digest, plain, sha256_hex
 
@@ -201,10 +200,7 @@ class ProjectCache:
             self._changed = False
 
     def _load(self) -> None:
-        try:
-            document = json.loads(self.path.read_bytes())
-        except (OSError, ValueError):
-            return
+        document: Any = read_cache(self.path)
         if not _valid(document) or document["project_version"] != self.version:
             return
         env_read = document["env_read"]
