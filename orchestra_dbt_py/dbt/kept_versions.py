@@ -27,7 +27,7 @@ import json
 import os
 import re
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -36,7 +36,7 @@ from urllib.parse import urlparse
 
 from orchestra_dbt_py.files import read_cache, write_cache
 
-__all__ = ["KEPT_VERSIONS_FILE", "KeptVersions", "duckdb_file"]
+__all__ = ["KEPT_VERSIONS_FILE", "DuckdbFile", "KeptVersions", "duckdb_file"]
 
 KEPT_VERSIONS_FILE = "orc_duckdb_versions.json"
 _FORMAT = 1
@@ -68,11 +68,11 @@ class DuckdbFile:
 
 
 def duckdb_file(
-    adapter_type: str, credentials: Any, macros: Mapping[str, Any], lent: Callable[[], str] | None
+    adapter_type: str, credentials: Any, macros: Mapping[str, Any], lent: str | None
 ) -> DuckdbFile | None:
     """The local database file of a DuckDB target whose tables the package's own macros
     measure, or None (another adapter, memory, a remote or lake database, an override).
-    `macros` are the manifest's; `lent` gives a digest of the macros orc lends a project
+    `macros` are the manifest's; `lent` is a digest of the macros orc lends a project
     without the package (None when it has it)."""
     if adapter_type != "duckdb" or getattr(credentials, "remote", None):
         return None
@@ -82,7 +82,7 @@ def duckdb_file(
         return None
     if urlparse(path).scheme or "?" in path or getattr(credentials, "is_ducklake", False):
         return None
-    measuring = hashlib.sha256(lent().encode() if lent else b"")
+    measuring = hashlib.sha256((lent or "").encode())
     for uid, macro in sorted(macros.items()):
         if macro.name in _MEASURING_MACROS and macro.package_name not in _OWN_PACKAGES:
             return None
@@ -127,6 +127,10 @@ class KeptVersions:
         # ["database", "schema"] as JSON -> the lower-cased rendered names listed in it
         self._listings: dict[str, list[str]] = {}
         self._load()
+
+    def unchanged(self) -> bool:
+        """Whether the file is now as it was when this looked at it (and had settled then)."""
+        return self._settled and _signature(self.database.path) == self._signature
 
     def _in_catalog(self, database: str | None) -> bool:
         return str(database or "").lower() == self.database.catalog

@@ -13,12 +13,18 @@ from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any
 
 from orchestra_dbt_py.core.graph import Node
 from orchestra_dbt_py.core.records import parse_timestamp
 from orchestra_dbt_py.dbt.clone import clone_relations
-from orchestra_dbt_py.dbt.kept_versions import KEPT_VERSIONS_FILE, KeptVersions, duckdb_file
+from orchestra_dbt_py.dbt.kept_versions import (
+    KEPT_VERSIONS_FILE,
+    DuckdbFile,
+    KeptVersions,
+    duckdb_file,
+)
 from orchestra_dbt_py.dbt.package import LentPackage, installed, shipped_macros_digest
 from orchestra_dbt_py.dbt.session import DbtSession
 from orchestra_dbt_py.errors import OrcError, one_line
@@ -49,6 +55,7 @@ class Warehouse:
         # What each measurement cost: (step, relations asked about, seconds), in order.
         self.measurements: list[tuple[str, int, float]] = []
         self._lent = LentPackage()
+        self._kept: KeptVersions | None = None
 
     @property
     def has_package(self) -> bool:
@@ -217,18 +224,25 @@ class Warehouse:
         return versions, None
 
     def _kept_versions(self) -> KeptVersions | None:
-        """The kept versions of the DuckDB file the target is, if it is one (kept_versions.py);
-        the file is looked at now, before its tables are measured."""
+        """What is kept of the DuckDB file the target is, if it is one (kept_versions.py): the
+        file is looked at now, before what is kept is measured; while it is as it was at the
+        last look, that look's object (with what it has kept since) is used again."""
+        if self._kept is not None and self._kept.unchanged():
+            return self._kept
+        if self._duckdb_file is None:
+            return None
+        self._kept = KeptVersions(self.session.target_dir / KEPT_VERSIONS_FILE, self._duckdb_file)
+        return self._kept
+
+    @cached_property
+    def _duckdb_file(self) -> DuckdbFile | None:
         session = self.session
-        database = duckdb_file(
+        return duckdb_file(
             self.adapter_type,
             session.config.credentials,
             session.manifest.macros,
-            None if self.has_package else shipped_macros_digest,
+            None if self.has_package else shipped_macros_digest(),
         )
-        if database is None:
-            return None
-        return KeptVersions(session.target_dir / KEPT_VERSIONS_FILE, database)
 
     def clone_relations(self, pairs: Sequence[tuple[str, Node]]) -> dict[str, str]:
         """Clone each node's table from a relation of another target (its name as a state
