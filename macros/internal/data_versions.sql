@@ -43,16 +43,26 @@
 {%- endmacro %}
 
 
-{#- {field: text} of one result row: `fields` maps each version field to its column,
-    `names` holds the result's lower-cased column names. -#}
-{% macro _row_version(row, names, fields) -%}
-  {%- set version = {} -%}
+{#- [{field: text}, ...], one per row of a query result, in its order: `fields` maps each
+    version field to its column (column names compared case-insensitively). One call per
+    result, not one per row: macro calls are most of what measuring costs in Python. -#}
+{% macro _rows_versions(table, fields) -%}
+  {%- set names = table.column_names | map('lower') | list -%}
+  {%- set columns = [] -%}
   {%- for field, column in fields.items() -%}
-    {%- set value = row[names.index(column | lower)] -%}
-    {#- Most values are text already (the queries cast them): no macro call for those. -#}
-    {%- do version.update({field: value if value is string else orchestra_dbt._version_text(value)}) -%}
+    {%- do columns.append([field, names.index(column | lower)]) -%}
   {%- endfor -%}
-  {{ return(version) }}
+  {%- set versions = [] -%}
+  {%- for row in table.rows -%}
+    {%- set version = {} -%}
+    {%- for field, index in columns -%}
+      {%- set value = row[index] -%}
+      {#- Most values are text already (the queries cast them): no macro call for those. -#}
+      {%- do version.update({field: value if value is string else orchestra_dbt._version_text(value)}) -%}
+    {%- endfor -%}
+    {%- do versions.append(version) -%}
+  {%- endfor -%}
+  {{ return(versions) }}
 {%- endmacro %}
 
 
@@ -60,11 +70,11 @@
     relation's index in the list the SQL was rendered from; `fields` maps each version
     field to its column (column names compared case-insensitively). -#}
 {% macro _versions_by_position(table, fields) -%}
-  {%- set names = table.column_names | map('lower') | list -%}
+  {%- set position = (table.column_names | map('lower') | list).index('relation_position') -%}
+  {%- set versions = orchestra_dbt._rows_versions(table, fields) -%}
   {%- set found = {} -%}
   {%- for row in table.rows -%}
-    {%- set version = orchestra_dbt._row_version(row, names, fields) -%}
-    {%- do found.update({(row[names.index('relation_position')] | int): version}) -%}
+    {%- do found.update({(row[position] | int): versions[loop.index0]}) -%}
   {%- endfor -%}
   {{ return(found) }}
 {%- endmacro %}
@@ -74,11 +84,11 @@
     the columns `schema_column` (none when the query is of one schema) and `name_column`. -#}
 {% macro _versions_by_name(table, schema_column, name_column, fields) -%}
   {%- set names = table.column_names | map('lower') | list -%}
+  {%- set versions = orchestra_dbt._rows_versions(table, fields) -%}
   {%- set found = {} -%}
   {%- for row in table.rows -%}
-    {%- set version = orchestra_dbt._row_version(row, names, fields) -%}
     {%- set schema = row[names.index(schema_column | lower)] if schema_column else none -%}
-    {%- do found.update({(schema, row[names.index(name_column | lower)]): version}) -%}
+    {%- do found.update({(schema, row[names.index(name_column | lower)]): versions[loop.index0]}) -%}
   {%- endfor -%}
   {{ return(found) }}
 {%- endmacro %}

@@ -14,11 +14,16 @@
     query. -#}
 {% macro _duckdb_catalog_sql(relations) -%}
   {%- set wanted = [] -%}
-  {#- Dispatched once, not three times a relation. -#}
+  {#- Dispatched once, and called once per distinct database or schema: most relations
+      share them, and a macro call costs more than the rest of a row of this list. -#}
   {%- set literal = adapter.dispatch('state_literal', 'orchestra_dbt') -%}
+  {%- set quoted = {} -%}
   {%- for relation in relations -%}
-    {%- set database = literal(relation.database) if relation.database else 'current_database()' -%}
-    {%- set schema = literal(relation.schema) if relation.schema else 'current_schema()' -%}
+    {%- for name in [relation.database, relation.schema] if name and name not in quoted -%}
+      {%- do quoted.update({name: literal(name)}) -%}
+    {%- endfor -%}
+    {%- set database = quoted[relation.database] if relation.database else 'current_database()' -%}
+    {%- set schema = quoted[relation.schema] if relation.schema else 'current_schema()' -%}
     {%- do wanted.append('(' ~ loop.index0 ~ ', ' ~ database ~ ', ' ~ schema ~ ', ' ~ literal(relation.identifier) ~ ')') -%}
   {%- endfor -%}
   {%- set sql -%}

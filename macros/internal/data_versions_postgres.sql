@@ -150,6 +150,7 @@ order by found.relation_position, stored.nspname, stored.relname
 {% macro _postgres_layouts(table) -%}
   {%- set names = table.column_names | map('lower') | list -%}
   {%- set fields = {'oid': 'table_oid', 'relfilenode': 'relfilenode', 'columns': 'columns_digest'} -%}
+  {%- set versions = orchestra_dbt._rows_versions(table, fields) -%}
   {%- set layouts = {} -%}
   {%- for row in table.rows -%}
     {%- set position = row[names.index('relation_position')] | int -%}
@@ -164,7 +165,7 @@ order by found.relation_position, stored.nspname, stored.relname
             'schema': row[names.index('stored_schema')],
             'table': row[names.index('stored_table')],
             'name': row[names.index('stored_name')],
-            'fields': orchestra_dbt._row_version(row, names, fields)}) -%}
+            'fields': versions[loop.index0]}) -%}
     {%- endif -%}
   {%- endfor -%}
   {{ return(layouts) }}

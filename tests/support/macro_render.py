@@ -551,10 +551,12 @@ class SparkLikeRelation(BaseRelation):
         return self.information is not None
 
 
-def duckdb_relation(identifier: str, external: str | None = None) -> BaseRelation:
+def duckdb_relation(
+    identifier: str, external: str | None = None, schema: str = "main", database: str = "memory"
+) -> BaseRelation:
     return DuckDBLikeRelation.create(
-        database="memory",
-        schema="main",
+        database=database,
+        schema=schema,
         identifier=identifier,
         quote_policy=_ALL_QUOTED,
         external=external,

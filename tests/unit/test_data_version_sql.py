@@ -321,6 +321,24 @@ def test_duckdb_tables_and_files_in_four_queries() -> None:
     assert "content" not in squash(renderer.queries[3])  # file contents are never read
 
 
+def test_duckdb_catalog_asks_for_each_relations_own_database_schema_and_name() -> None:
+    # The query quotes each database and schema once and reuses the literal: every row of
+    # its list must still carry its own relation's names.
+    relations = [
+        duckdb_relation("a"),
+        duckdb_relation("b", schema="it's"),
+        duckdb_relation("c", schema="main", database="other"),
+        duckdb_relation("main", schema="memory", database="main"),
+        duckdb_relation("d", schema="it's"),
+    ]
+    renderer = MacroRenderer("duckdb", [table(DUCK_CATALOG)])
+    renderer.call("data_versions", relations)
+
+    (values,) = parse_one(renderer.queries[0], "duckdb").find_all(exp.Values)
+    rows = [[literal.this for literal in row.expressions] for row in values.expressions]
+    assert rows == [[str(i), r.database, r.schema, r.identifier] for i, r in enumerate(relations)]
+
+
 def test_duckdb_only_tables_two_queries() -> None:
     renderer = MacroRenderer(
         "duckdb", [table(DUCK_CATALOG, [0, "c", None]), table(DUCK_DIGEST, [0, "1", "2"])]
