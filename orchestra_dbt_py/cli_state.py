@@ -19,6 +19,7 @@ from orchestra_dbt_py.errors import OrcError
 if TYPE_CHECKING:
     from orchestra_dbt_py.config import Settings
     from orchestra_dbt_py.core.records import NodeRecord
+    from orchestra_dbt_py.dbt.command import DbtCommand
     from orchestra_dbt_py.state import StateBackend
 
 
@@ -64,9 +65,9 @@ def validate_command(settings: Settings, paths: Sequence[str]) -> int:
     return 0
 
 
-def forget_command(settings: Settings, selection: Sequence[str], everything: bool = False) -> int:
-    """`orc state forget <dbt selection> | --all`."""
-    return forget(settings, list(selection), everything)
+def forget_command(settings: Settings, selection: DbtCommand | None) -> int:
+    """`orc state forget <dbt selection>`, or `--all` (no selection)."""
+    return forget(settings, selection)
 
 
 def push_command(settings: Settings, path: str) -> int:
@@ -183,13 +184,13 @@ def _report_problems(where: str, count: int, problems: list[str]) -> None:
     )
 
 
-def forget(settings: Settings, selection: list[str], everything: bool = False) -> int:
-    """Drop the records of the nodes a dbt selection names (read as `orc plan` reads its
-    arguments), or every record, so that those nodes are rebuilt. The records to drop are
-    listed first."""
+def forget(settings: Settings, selection: DbtCommand | None) -> int:
+    """Drop the records of the nodes a dbt selection names (its arguments read as `orc plan`
+    reads them), or every record when there is none, so that those nodes are rebuilt. The
+    records to drop are listed first."""
     from orchestra_dbt_py.state import open_backend
 
-    if everything:
+    if selection is None:
         backend = open_backend(settings)
         selected = [(key, [key]) for key in sorted(backend.load())]
     else:
@@ -210,17 +211,15 @@ def forget(settings: Settings, selection: list[str], everything: bool = False) -
 
 
 def _selected_records(
-    settings: Settings, selection: list[str]
+    settings: Settings, command: DbtCommand
 ) -> tuple[StateBackend, list[tuple[str, list[str]]]]:
     """The state, and the name of each node the selection names with the stored keys of this
     target's records of it; a missing or empty selection is an error, never every node."""
-    from orchestra_dbt_py.dbt.command import parse_build_arguments
     from orchestra_dbt_py.dbt.graph import plain_nodes
     from orchestra_dbt_py.dbt.queries import Warehouse
     from orchestra_dbt_py.dbt.session import DbtSession
     from orchestra_dbt_py.state import open_backend
 
-    command = parse_build_arguments(selection, "`orc state forget`", ("--all",))
     params = command.params
     if (
         not "".join(params.get("select") or ()).strip()

@@ -149,6 +149,13 @@ def test_forget_takes_a_selection_as_orc_plan_does(project: Project) -> None:
         f"Forgot 2 of 12 selected nodes in {where}",
     ]
     assert kept() == {model_id("stg_orders")}
+    # From another folder, the project the selection names (--project-dir) gives the
+    # settings, and so the state, as for `orc plan`.
+    project.state_path.write_text(dump_state(everything))
+    args = ("state", "forget", "stg_orders", "--project-dir", str(project.dir))
+    elsewhere = run_orc_in(args, project.root, project.env).stdout.splitlines()
+    assert elsewhere[-1] == f"Forgot 1 of 7 selected nodes in {where}"
+    assert kept() == {model_id("stg_customers"), model_id("fct_orders")}
     # What dbt rejects forgets nothing, in one line.
     for args in (
         ("--slect", "stg_orders"),
