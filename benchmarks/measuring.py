@@ -110,7 +110,14 @@ def plan_artifact(project: Path) -> dict:
     return dict(json.loads((project / "target" / "orc_plan.json").read_text()))
 
 
-def built_models(doc: dict) -> list[str]:
-    """The names of the models an orc build (its plan document) decided to build."""
-    needed = [n["unique_id"].split(".")[-1] for n in doc["nodes"] if n["decision"] == "build"]
-    return [n for n in needed if n.startswith("m_")]
+def built_nodes(doc: dict, kinds: tuple[str, ...] = ("model", "test")) -> list[str]:
+    """The names (as `--select` takes them) of the nodes of these kinds an orc build (its
+    plan document) decided to build. Models and tests are exactly what a plain
+    `dbt build --select` must run to do the same work: a test of a view orc reuses runs
+    when a table the view reads was rebuilt, and selecting models alone misses it."""
+    names = []
+    for node in doc["nodes"]:
+        kind, _, name = node["unique_id"].split(".")[:3]
+        if node["decision"] == "build" and kind in kinds:
+            names.append(name)
+    return names

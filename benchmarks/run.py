@@ -7,7 +7,7 @@ plain `dbt build`; a warm `dbt parse`; in rounds, `orc dbt build` after new rows
 source, then with nothing changed since that build (it measures every table), then with
 nothing changed since that unchanged run (on DuckDB, the tables' versions are kept while
 the database file is unchanged); the lower bound, `dbt build --select` of exactly the
-nodes that needed building; and the planner alone on synthetic graphs of 1,000 and 10,000
+models and tests orc built after the new rows; and the planner alone on synthetic graphs of 1,000 and 10,000
 nodes. Prints a table with ratios, what measuring cost and where the time of each orc build
 went (the `measurements` and `phases` of their plan documents), and writes it as JSON.
 """
@@ -30,7 +30,7 @@ from generate import Shape, generate
 from measuring import (
     Figure,
     Step,
-    built_models,
+    built_nodes,
     measure,
     measure_rounds,
     plan_artifact,
@@ -150,14 +150,15 @@ def main() -> None:
         args.repeat,
     )
     artifacts["unchanged"] = plan_artifact(project)
-    needed_models = built_models(artifacts["one_source"])
-    if needed_models:
+    needed = built_nodes(artifacts["one_source"])
+    rebuilt = len(built_nodes(artifacts["one_source"], ("model",)))
+    if needed:
         figures.append(
             measure(
                 LOWER,
                 args.repeat,
                 new_rows,
-                [*build, "--select", *needed_models],
+                [*build, "--select", *needed],
                 project,
                 plain,
             )
@@ -182,7 +183,7 @@ def main() -> None:
         "one-source build's peak memory / plain build's": ratio(NEW_ROWS, PLAIN, True),
     }
     machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
-    print(f"\n{args.models} models and {sources} sources, {len(needed_models)} rebuilt after new")
+    print(f"\n{args.models} models and {sources} sources, {rebuilt} rebuilt after new")
     print(f"rows; {machine}")
     print(f"{'measurement':<52} {'median s':>9} {'runs':>22} {'peak MiB':>9}")
     for f in figures:
@@ -203,7 +204,7 @@ def main() -> None:
             "sources": sources,
             "measurements": measurements,
             "phases": phases,
-            "rebuilt_after_new_rows": len(needed_models),
+            "rebuilt_after_new_rows": rebuilt,
             "machine": machine,
             "figures": [f.as_dict() for f in figures],
             "ratios": ratios,

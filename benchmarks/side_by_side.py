@@ -9,7 +9,8 @@ On one project shape made by benchmarks/generate.py, measures wall time (median 
 warehouse, no target/) and warm; a warm `dbt parse`; the first run from empty state, the run
 with nothing changed and the run after new rows in one source, of `orc dbt build` and of
 dbt-orchestra's stateful `orc dbt build`; and the lower bound, `dbt build --select` of
-exactly the models orc built after the new rows. Prints a table and ratios; writes JSON.
+exactly the models and tests orc built after the new rows. Prints a table and ratios;
+writes JSON.
 Peak memory is that of the largest single process of the command's tree (Linux's wait4):
 orc runs dbt in its own process; dbt-orchestra runs `dbt ls` and the freshness in its own
 and `dbt build` as a child process, so its figure is the larger of the two, not their sum.
@@ -50,7 +51,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 from generate import ADAPTERS, Shape, generate
-from measuring import Figure, Step, built_models, measure_rounds, plan_artifact, read_source, timed
+from measuring import Figure, Step, built_nodes, measure_rounds, plan_artifact, read_source, timed
 
 BIN = Path(sys.executable).parent
 DBT_ORCHESTRA = "dbt-orchestra==1.5.0"
@@ -210,7 +211,7 @@ def steps(copies: dict[str, Copy], source: int) -> list[Step]:
         return lambda: copy.new_rows(source)
 
     def lower_bound() -> list[str]:
-        return plain.dbt("build", "--quiet", "--select", *built_models(plan_artifact(orc.dir)))
+        return plain.dbt("build", "--quiet", "--select", *built_nodes(plan_artifact(orc.dir)))
 
     first = [plain.step(COLD, plain.empty), orc.step(f"orc: {FIRST}", orc.empty)]
     warm = [
@@ -295,7 +296,7 @@ def main() -> None:
     load_before = os.getloadavg()
     figures = measure_rounds(steps(copies, read_source(copies["orc"].dir)), args.repeat)
     load_after = os.getloadavg()
-    rebuilt = len(built_models(plan_artifact(copies["orc"].dir)))
+    rebuilt = len(built_nodes(plan_artifact(copies["orc"].dir), ("model",)))
     found = ratios(figures)
 
     versions = {p: version(p) for p in ("orchestra-dbt-py", "dbt-core", f"dbt-{args.adapter}")}
