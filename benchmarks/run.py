@@ -7,9 +7,10 @@ plain `dbt build`; a warm `dbt parse`; in rounds, `orc dbt build` after new rows
 source, then with nothing changed since that build (it measures every table), then with
 nothing changed since that unchanged run (on DuckDB, the tables' versions are kept while
 the database file is unchanged); the lower bound, `dbt build --select` of exactly the
-models and tests orc built after the new rows; and the planner alone on synthetic graphs of 1,000 and 10,000
-nodes. Prints a table with ratios, what measuring cost and where the time of each orc build
-went (the `measurements` and `phases` of their plan documents), and writes it as JSON.
+models and tests orc built after the new rows; and the planner alone on synthetic graphs of
+1,000 and 10,000 nodes. Prints a table with ratios, what measuring cost and where the time
+of each orc build went (the `measurements` and `phases` of their plan documents), and
+writes it as JSON.
 """
 
 from __future__ import annotations
