@@ -370,14 +370,14 @@ def state_forget(everything: bool, selection: tuple[str, ...]) -> int:
     matches nothing forgets nothing."""
     if everything and selection:
         raise click.UsageError("--all takes no dbt selection")
-    from orchestra_dbt_py.cli_state import forget_command
+    from orchestra_dbt_py.cli_state import forget
     from orchestra_dbt_py.dbt.command import parse_build_arguments
 
     # Parsed first: the settings are those of the project the selection runs in.
     command = None
     if not everything:
         command = parse_build_arguments(list(selection), "`orc state forget`", ("--all",))
-    return forget_command(current_settings(command), command)
+    return forget(current_settings(command), command)
 
 
 @state.command("push", short_help="Send the records a failed save left in FILE.")

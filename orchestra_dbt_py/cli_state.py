@@ -65,11 +65,6 @@ def validate_command(settings: Settings, paths: Sequence[str]) -> int:
     return 0
 
 
-def forget_command(settings: Settings, selection: DbtCommand | None) -> int:
-    """`orc state forget <dbt selection>`, or `--all` (no selection)."""
-    return forget(settings, selection)
-
-
 def push_command(settings: Settings, path: str) -> int:
     """`orc state push FILE`."""
     return transfer(settings, "push", [path])
