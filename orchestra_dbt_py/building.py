@@ -191,6 +191,7 @@ def record_table_versions(recorder: RunRecorder, warehouse: Warehouse) -> None:
     built = recorder.built_tables()
     if not built:
         return
+    warehouse.checkpoint()
     try:
         measured, error = warehouse.data_versions(built)
     except Exception as failure:  # never in the way of saving what the run built

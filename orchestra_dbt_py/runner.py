@@ -36,7 +36,12 @@ from orchestra_dbt_py.dbt.run_results import (
     add_reused_results,
 )
 from orchestra_dbt_py.errors import OrcError
-from orchestra_dbt_py.planning import PlannedRun, make_plan, partial_data_nodes
+from orchestra_dbt_py.planning import (
+    PlannedRun,
+    make_plan,
+    measure_for_next_run,
+    partial_data_nodes,
+)
 from orchestra_dbt_py.recorder import RunRecorder
 from orchestra_dbt_py.report import console
 from orchestra_dbt_py.report.fit import console_width
@@ -177,6 +182,9 @@ def _run_stateful(
     built = _build(build) if busy else Rounds(plan=planned.plan)
     with planned.phases.timed("end_hooks"):
         ended = build.run_end_hooks(hooks, built)
+    if busy and not built.interrupted:
+        with planned.phases.timed("next_run_measurements"):
+            measure_for_next_run(planned)
     _summarize(build, built)
     _write_manifest(planned)
     _write_artifacts(build, built.plan, started_at)

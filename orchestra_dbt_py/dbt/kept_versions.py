@@ -17,8 +17,15 @@ measure them. Views (their rows can follow files, other databases or the clock),
 file-backed sources, attached databases, in-memory and remote databases, and a project that
 overrides any of those macros are measured every time. A file changed less than two seconds
 before it was looked at could change again within the resolution of a coarse file-system
-clock without its times moving, so such a look is never kept. Anything else that does not
-match (another file, a changed file, a damaged cache) and everything is measured again."""
+clock without its times moving, so such a look is not trusted by the times alone. Anything
+else that does not match (another file, a changed file, a damaged cache) and everything is
+measured again.
+
+Such a look (a build's, which orc then measures for the next run) is kept all the same when
+the file's content mark can be read: a digest of its headers (every checkpoint writes a
+database header with a higher iteration) and of its whole write-ahead log (every commit
+since that checkpoint is appended to it). What was kept under such a look is read back only
+while the mark is the same."""
 
 from __future__ import annotations
 
@@ -36,13 +43,17 @@ from urllib.parse import urlparse
 
 from orchestra_dbt_py.files import read_cache, write_cache
 
-__all__ = ["KEPT_VERSIONS_FILE", "DuckdbFile", "KeptVersions", "duckdb_file"]
+__all__ = ["KEPT_VERSIONS_FILE", "DuckdbFile", "KeptVersions", "checkpoint", "duckdb_file"]
 
 KEPT_VERSIONS_FILE = "orc_duckdb_versions.json"
-_FORMAT = 1
+_FORMAT = 2
 # How long before it is looked at a file must have stopped changing (the coarsest file
 # times are FAT's two seconds).
 SETTLED_NS = 2_000_000_000
+# The main header and the two database headers at the start of a DuckDB file, and the
+# largest write-ahead log read for a content mark.
+_HEADERS_BYTES = 3 * 4096
+_MARKED_LOG_BYTES = 64 * 1024 * 1024
 # The fields of a base table's version in the package's duckdb__data_versions.
 _TABLE_FIELDS = frozenset({"columns", "rows", "digest"})
 # The macros a project could override to measure DuckDB differently, and the packages whose
@@ -94,13 +105,31 @@ def duckdb_file(
     return DuckdbFile(given, str(catalog_of(path)).lower(), measuring.hexdigest())
 
 
+def checkpoint(adapter: Any) -> None:
+    """Write the log of the adapter's DuckDB file into the file now, as DuckDB does when the
+    process closes it, so that a look taken after a build still matches the file then. It
+    changes no table. A failure (another transaction open) only means that the next run
+    measures again."""
+    try:
+        with adapter.connection_named("orc_checkpoint"):
+            adapter.execute("checkpoint")
+    except Exception:  # nothing kept is trusted unless the file matches it
+        pass
+    finally:
+        adapter.cleanup_connections()
+
+
+def _logs(path: Path) -> list[str]:
+    """The write-ahead log's paths: beside the link and beside the file it points to
+    (wherever the DuckDB release puts it)."""
+    return list(dict.fromkeys([f"{path}.wal", f"{os.path.realpath(path)}.wal"]))
+
+
 def _signature(path: Path) -> list[list[int] | None]:
-    """The stat of the file (through a symbolic link) and of its write-ahead log, beside the
-    link and beside the file it points to (wherever the DuckDB release puts it); None where
+    """The stat of the file (through a symbolic link) and of its write-ahead log; None where
     absent."""
-    logs = dict.fromkeys([f"{path}.wal", f"{os.path.realpath(path)}.wal"])
     found: list[list[int] | None] = []
-    for candidate in (str(path), *logs):
+    for candidate in (str(path), *_logs(path)):
         try:
             s = os.stat(candidate)
         except OSError:
@@ -108,6 +137,32 @@ def _signature(path: Path) -> list[list[int] | None]:
             continue
         found.append([s.st_dev, s.st_ino, s.st_size, s.st_mtime_ns, s.st_ctime_ns])
     return found
+
+
+def _content_mark(path: Path) -> str | None:
+    """A digest of what a DuckDB file has committed: its headers and its write-ahead log
+    (see the module's docstring); None when it is not a DuckDB file, cannot be read or its
+    log is too large to read."""
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as file:
+            headers = file.read(_HEADERS_BYTES)
+        if len(headers) < _HEADERS_BYTES or headers[8:12] != b"DUCK":
+            return None
+        digest.update(headers)
+        for log in _logs(path):
+            try:
+                size = os.stat(log).st_size
+            except FileNotFoundError:
+                digest.update(b"\0no log")
+                continue
+            if size > _MARKED_LOG_BYTES:
+                return None
+            with open(log, "rb") as file:
+                digest.update(b"\0log\0" + file.read())
+    except OSError:
+        return None
+    return digest.hexdigest()
 
 
 class KeptVersions:
@@ -121,6 +176,9 @@ class KeptVersions:
         self._signature = _signature(database.path)
         times = [t for s in self._signature if s for t in s[3:]]
         self._settled = self._signature[0] is not None and looked_at - max(times) >= SETTLED_NS
+        # A file that had not settled is told by its content instead (None: not kept).
+        present = self._signature[0] is not None
+        self._mark = None if self._settled or not present else _content_mark(database.path)
         self._tables: dict[str, dict[str, str]] = {}
         # rendered source -> [loaded_at_field, its latest value (ISO 8601) or None]
         self._freshness: dict[str, list[str | None]] = {}
@@ -128,9 +186,18 @@ class KeptVersions:
         self._listings: dict[str, list[str]] = {}
         self._load()
 
+    @property
+    def _keepable(self) -> bool:
+        return self._settled or self._mark is not None
+
     def unchanged(self) -> bool:
-        """Whether the file is now as it was when this looked at it (and had settled then)."""
-        return self._settled and _signature(self.database.path) == self._signature
+        """Whether the file is now as it was when this looked at it (and had settled then,
+        or its content mark is the same)."""
+        return (
+            self._keepable
+            and _signature(self.database.path) == self._signature
+            and (self._settled or _content_mark(self.database.path) == self._mark)
+        )
 
     def _in_catalog(self, database: str | None) -> bool:
         return str(database or "").lower() == self.database.catalog
@@ -219,7 +286,7 @@ class KeptVersions:
     # -- the file ---------------------------------------------------------------------------
 
     def _load(self) -> None:
-        if not self._settled:
+        if not self._keepable:
             return
         document: Any = read_cache(self.cache_path)
         if not (
@@ -229,6 +296,10 @@ class KeptVersions:
             and document.get("measured_by") == self.database.measured_by
             and document.get("signature") == self._signature
         ):
+            return
+        # Kept under a look at a file that had not settled: only while its content is the same.
+        mark = document.get("mark")
+        if mark is not None and mark != (self._mark or _content_mark(self.database.path)):
             return
         tables, freshness = document.get("tables"), document.get("freshness")
         listings = document.get("listings")
@@ -244,14 +315,15 @@ class KeptVersions:
         self._tables, self._freshness, self._listings = tables, freshness, listings
 
     def _save(self, changed: bool) -> None:
-        """Write what is kept, if anything was added since the file settled."""
-        if not (changed and self._settled):
+        """Write what is kept, if anything was added since the look (settled, or marked)."""
+        if not (changed and self._keepable):
             return
         document = {
             "orc_duckdb_versions": _FORMAT,
             "file": str(self.database.path),
             "measured_by": self.database.measured_by,
             "signature": self._signature,
+            "mark": self._mark,
             "tables": self._tables,
             "freshness": self._freshness,
             "listings": self._listings,

@@ -23,6 +23,7 @@ from orchestra_dbt_py.dbt.kept_versions import (
     KEPT_VERSIONS_FILE,
     DuckdbFile,
     KeptVersions,
+    checkpoint,
     duckdb_file,
 )
 from orchestra_dbt_py.dbt.package import LentPackage, installed, shipped_macros_digest
@@ -222,6 +223,16 @@ class Warehouse:
             for owner in by_relation.get(str(rendered), ()):
                 versions[owner] = {str(k): str(v) for k, v in version.items() if v is not None}
         return versions, None
+
+    @property
+    def keeps_measurements(self) -> bool:
+        """Whether what is measured is kept while the target's file is unchanged (DuckDB)."""
+        return self._duckdb_file is not None
+
+    def checkpoint(self) -> None:
+        """After a build, before measuring: a kept DuckDB file's log written into it."""
+        if self._duckdb_file is not None:
+            checkpoint(self.session.adapter)
 
     def _kept_versions(self) -> KeptVersions | None:
         """What is kept of the DuckDB file the target is, if it is one (kept_versions.py): the

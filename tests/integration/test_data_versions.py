@@ -162,9 +162,33 @@ def test_an_unchanged_duckdb_file_is_not_read_again_and_a_change_still_shows(
     since are kept (kept_versions.py); an update that keeps every size still rebuilds."""
     time.sleep(SETTLED_NS / 1e9)  # the copied file settles; this run keeps what it measures
     assert ran(built.build()) == set()
-    steps = {m["step"]: m["relations"] for m in built.build()["measurements"]}
+    steps = measured(built.build())
     assert steps.get("data_versions_kept", 0) > 0 and steps.get("freshness_kept", 0) > 0
     built.execute(f"update {raw(built, 'orders')} set status = 'placed' where id = 7")
+    assert_readers_of_orders_rebuilt(built, "source raw.orders changed since this was built")
+
+
+def measured(artifact: dict) -> dict[str, int]:
+    """What a run measured in the warehouse and what it read back as kept, by step."""
+    return {m["step"]: m["relations"] for m in artifact["measurements"]}
+
+
+@ONLY_DUCKDB
+def test_a_build_measures_for_the_next_run_and_a_change_right_after_still_shows(
+    built: Project,
+) -> None:
+    """A build measures, once the file holds it, what the next run asks of the DuckDB file:
+    the unchanged run right after it reads no more than one after an unchanged run. A
+    change made right after a build, within the settling time, still rebuilds."""
+    built.execute(f"update {raw(built, 'orders')} set status = 'placed' where id = 7")
+    rebuilt = built.build()
+    assert built_relations(rebuilt) >= TABLES_READING_ORDERS
+    assert "next_run_measurements" in {p["phase"] for p in rebuilt["phases"]}
+    after_build = built.build()
+    assert ran(after_build) == set()
+    assert measured(after_build)["data_versions_kept"] > 0
+    assert measured(after_build) == measured(built.build())
+    built.execute(f"update {raw(built, 'orders')} set status = 'shipped' where id = 7")
     assert_readers_of_orders_rebuilt(built, "source raw.orders changed since this was built")
 
 

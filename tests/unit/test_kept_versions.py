@@ -5,6 +5,7 @@ file measures again, and what the file alone does not decide is never kept."""
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -152,23 +153,87 @@ def test_an_unchanged_file_is_not_read_again(
     assert later[1][ORDERS] is not None and later[1][ORDERS] > first[1][ORDERS]
 
 
-def test_a_file_that_just_changed_is_not_kept(
+def test_a_file_that_just_changed_is_not_kept_unless_its_content_is_marked(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A look at a file changed within the settling time keeps nothing (the time is set
-    long here, so that the test does not depend on how fast the machine is)."""
+    """A look at a file changed within the settling time (set long here, so that the test
+    does not depend on how fast the machine is) keeps nothing when the file's content mark
+    cannot be read (here: a write-ahead log too large to read)."""
     database = make_project(tmp_path, monkeypatch)
     monkeypatch.setattr(kept_versions, "SETTLED_NS", 3_600_000_000_000)
+    monkeypatch.setattr(kept_versions, "_MARKED_LOG_BYTES", -1)
     warehouse = Warehouse(session(tmp_path))
+    measure(warehouse)  # the session now holds the file open: a change stays in its log
     with duckdb.connect(str(database)) as connection:
         connection.execute("update raw.orders set status = 'done' where id = 1")
     measure(warehouse)
     assert measure(warehouse)[2] == {"data_versions": 2, "freshness": 3, "listed": 1}
-    assert not (tmp_path / "project" / "target" / KEPT_VERSIONS_FILE).exists()
+    assert measure(Warehouse(warehouse.session))[2] == {
+        "data_versions": 2,
+        "freshness": 3,
+        "listed": 1,
+    }
     # Once it has settled, it is kept.
     monkeypatch.setattr(kept_versions, "SETTLED_NS", 0)
     measure(warehouse)
     assert measure(warehouse)[2]["data_versions_kept"] == 1
+
+
+def test_a_file_that_just_changed_is_kept_while_its_content_is_the_same(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A look within the settling time is kept by the file's content mark and read back by
+    the next run while the content is the same, even where the file's times and sizes do
+    not tell a change (held still here): a committed change, in the log or checkpointed
+    into the file, is measured again."""
+    database = make_project(tmp_path, monkeypatch)
+    monkeypatch.setattr(kept_versions, "SETTLED_NS", 3_600_000_000_000)
+    now = time.time_ns()
+    still = [[1, 2, 3, now, now], None, None]
+    monkeypatch.setattr(kept_versions, "_signature", lambda path: still)
+    parsed = session(tmp_path)
+    first = measure(Warehouse(parsed))
+    assert first[2] == {"data_versions": 2, "freshness": 3, "listed": 1}
+    kept = {"data_versions_kept": 1, "data_versions": 1, "freshness_kept": 1, "freshness": 2}
+    assert measure(Warehouse(parsed)) == (*first[:2], kept)
+
+    with duckdb.connect(str(database)) as connection:  # into the log the session keeps open
+        connection.execute("update raw.orders set status = 'done' where id = 1")
+    in_log = measure(Warehouse(parsed))
+    assert in_log[2] == first[2] and in_log[0][ORDERS] != first[0][ORDERS]
+    assert measure(Warehouse(parsed)) == (*in_log[:2], kept)
+
+    with duckdb.connect(str(database)) as connection:
+        connection.execute("update raw.orders set status = 'open' where id = 1")
+        connection.execute("checkpoint")
+    checkpointed = measure(Warehouse(parsed))
+    assert checkpointed[2] == first[2] and checkpointed[:2] == first[:2]
+
+
+def test_every_committed_change_moves_the_content_mark(tmp_path: Path) -> None:
+    """What the content mark relies on in the DuckDB release installed: a commit reaches the
+    log, a checkpoint the headers; reads and checkpoints with nothing to write move nothing,
+    and data that comes back to what it was still has a new mark."""
+    path = tmp_path / "marked.duckdb"
+    marks: list[str | None] = []
+    with duckdb.connect(str(path)) as connection:
+        for statement in (
+            "create table t as select 1 as a",
+            "checkpoint",
+            "update t set a = 2",
+            "checkpoint",
+            "update t set a = 1",
+            "checkpoint",
+        ):
+            connection.execute(statement)
+            marks.append(kept_versions._content_mark(path))
+        connection.execute("select * from t").fetchall()
+        connection.execute("checkpoint")
+        assert kept_versions._content_mark(path) == marks[-1]
+    assert kept_versions._content_mark(path) == marks[-1]
+    assert None not in marks and len(set(marks)) == len(marks)
+    (tmp_path / "other.duckdb").write_bytes(b"not a database" * 1000)
+    assert kept_versions._content_mark(tmp_path / "other.duckdb") is None
 
 
 def test_a_project_measuring_its_own_way_is_measured_every_time(
