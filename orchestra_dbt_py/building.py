@@ -1,6 +1,7 @@
 """The steps of one stateful build that `rounds.build_in_rounds` asks for (its `Builder`):
-run dbt on some nodes and save their records, read the state, plan again. The runner makes
-one `StatefulBuild` and hands it to the rounds; nothing here calls back into either."""
+run dbt on some nodes and save their records, read the state, plan again; and what the
+runner does after them (hooks, measuring for the next run). The runner makes one
+`StatefulBuild` and hands it to the rounds; nothing here calls back into either."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from types import FrameType
 from typing import Any
 
 from orchestra_dbt_py.config import Settings
-from orchestra_dbt_py.core.graph import data_inputs, plural
+from orchestra_dbt_py.core.graph import data_inputs, plural, sources_to_measure, versioned_relations
 from orchestra_dbt_py.core.planner import Decision, Plan
 from orchestra_dbt_py.core.records import NodeRecord
 from orchestra_dbt_py.dbt.command import DbtCommand, exit_code
@@ -22,12 +23,14 @@ from orchestra_dbt_py.dbt.deferred_tables import reading_deferred
 from orchestra_dbt_py.dbt.hooks import END, REUSE_HOOKS_SETTING, START, HookRun, ProjectHooks
 from orchestra_dbt_py.dbt.queries import Warehouse
 from orchestra_dbt_py.dbt.run_results import results_since
-from orchestra_dbt_py.planning import PlannedRun, decide
+from orchestra_dbt_py.dbt.sql_inputs import SqlInputReader
+from orchestra_dbt_py.errors import one_line
+from orchestra_dbt_py.planning import PlannedRun, decide, looked_at
 from orchestra_dbt_py.recorder import RunRecorder
 from orchestra_dbt_py.report import console
 from orchestra_dbt_py.rounds import Rounds
 
-__all__ = ["StatefulBuild"]
+__all__ = ["StatefulBuild", "measure_for_next_run"]
 
 
 @dataclass
@@ -200,6 +203,25 @@ def record_table_versions(recorder: RunRecorder, warehouse: Warehouse) -> None:
         console.warn(f"could not measure the tables this run built: {error}")
         return
     recorder.set_table_versions({uid: measured.get(uid, {}) for uid in built})
+
+
+def measure_for_next_run(planned: PlannedRun) -> None:
+    """After a build into a DuckDB file whose measurements are kept (kept_versions.py): the
+    build changed the file, so measure now, once its log is written into it, what the next
+    run of this command asks for (freshness, the relations that exist, data versions) and
+    the next run reads none of it again while the file stays as it is. What fails here is
+    the next run's to measure and report."""
+    warehouse, nodes, selected = planned.warehouse, planned.nodes, planned.selected
+    if not warehouse.keeps_measurements:
+        return
+    warehouse.checkpoint()
+    try:
+        warehouse.measure_freshness(sources_to_measure(nodes, selected))
+        warehouse.existing_relations(looked_at(nodes, selected, planned.defers_to))
+        named = SqlInputReader(planned.session).relations(planned.sql_inputs.values())
+        warehouse.data_versions(versioned_relations(nodes, selected), named.values())
+    except Exception as error:  # never in the way of the run that built
+        console.say(f"measuring for the next run failed: {one_line(error)}", "debug")
 
 
 @contextmanager

@@ -35,12 +35,11 @@ from orchestra_dbt_py.dbt.hooks import HookRun, ProjectHooks
 from orchestra_dbt_py.dbt.queries import WITHOUT_PACKAGE, Warehouse
 from orchestra_dbt_py.dbt.session import DbtSession
 from orchestra_dbt_py.dbt.sql_inputs import SqlInputReader
-from orchestra_dbt_py.errors import one_line
 from orchestra_dbt_py.phases import Phases
 from orchestra_dbt_py.report import console
 from orchestra_dbt_py.state import StateBackend, configured_location, open_backend
 
-__all__ = ["PlannedRun", "decide", "make_plan", "measure_for_next_run", "partial_data_nodes"]
+__all__ = ["PlannedRun", "decide", "looked_at", "make_plan", "partial_data_nodes"]
 
 
 @dataclass(frozen=True)
@@ -163,7 +162,7 @@ def decide(
     for uid, error in errors.items():
         console.warn(f"could not measure the freshness of {nodes[uid].label}: {error}")
     with phases.timed("existing_relations"):
-        existing = warehouse.existing_relations(_looked_at(nodes, selected, defers_to))
+        existing = warehouse.existing_relations(looked_at(nodes, selected, defers_to))
     reader = SqlInputReader(session)
     with phases.timed("sql_inputs"):
         sql_inputs = reader.read(nodes, selected, state)
@@ -239,32 +238,13 @@ def partial_data_nodes(
     ]
 
 
-def _looked_at(
+def looked_at(
     nodes: Mapping[str, Node], selected: Collection[str], defers_to: str | None
 ) -> list[Node]:
     """The nodes whose relations must be known to exist: the selected ones, and with
     deferral their parents (whether those exist here decides what dbt reads)."""
     looked_at = {*selected, *(p for u in selected for p in nodes[u].parents if defers_to)}
     return [nodes[uid] for uid in looked_at if uid in nodes]
-
-
-def measure_for_next_run(planned: PlannedRun) -> None:
-    """After a build into a DuckDB file whose measurements are kept (kept_versions.py): the
-    build changed the file, so measure now, once its log is written into it, what the next
-    run of this command asks for (freshness, the relations that exist, data versions) and
-    the next run reads none of it again while the file stays as it is. What fails here is
-    the next run's to measure and report."""
-    warehouse, nodes, selected = planned.warehouse, planned.nodes, planned.selected
-    if not warehouse.keeps_measurements:
-        return
-    warehouse.checkpoint()
-    try:
-        warehouse.measure_freshness(sources_to_measure(nodes, selected))
-        warehouse.existing_relations(_looked_at(nodes, selected, planned.defers_to))
-        named = SqlInputReader(planned.session).relations(planned.sql_inputs.values())
-        warehouse.data_versions(versioned_relations(nodes, selected), named.values())
-    except Exception as error:  # never in the way of the run that built
-        console.say(f"measuring for the next run failed: {one_line(error)}", "debug")
 
 
 def observe_versions(

@@ -16,6 +16,7 @@ from orchestra_dbt_py.artifacts import reported_write
 from orchestra_dbt_py.building import (
     StatefulBuild,
     hooks_exit_code,
+    measure_for_next_run,
     run_hooks_on_reuse,
     skip_after_failed_start,
 )
@@ -36,12 +37,7 @@ from orchestra_dbt_py.dbt.run_results import (
     add_reused_results,
 )
 from orchestra_dbt_py.errors import OrcError
-from orchestra_dbt_py.planning import (
-    PlannedRun,
-    make_plan,
-    measure_for_next_run,
-    partial_data_nodes,
-)
+from orchestra_dbt_py.planning import PlannedRun, make_plan, partial_data_nodes
 from orchestra_dbt_py.recorder import RunRecorder
 from orchestra_dbt_py.report import console
 from orchestra_dbt_py.report.fit import console_width
