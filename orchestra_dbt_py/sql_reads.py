@@ -8,23 +8,32 @@ part by the dialect's case rule (quoted parts keep their case where the dialect 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import sqlglot
+from jinja2 import Environment, TemplateSyntaxError, nodes
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
 
 __all__ = [
+    "DECLARED",
     "SqlReads",
     "UnreadableSql",
     "clock_query",
     "dialect_of",
     "read_sql",
     "relation_parts",
+    "sql_of_template",
     "table_name",
 ]
+
+# The name that stands for every ref and source call in SQL read without compiling it
+# (`sql_of_template`): what those calls read is declared, so it is dropped from the reads.
+DECLARED = "__orc_declared__"
+_TEMPLATES = Environment()
 
 # dbt adapter types whose SQL dialect sqlglot knows under another name.
 _DIALECTS = {
@@ -175,6 +184,50 @@ def read_sql(sql: str, dialect: str | None) -> SqlReads:
             relations[table_name(table, dialect)] = None
     date_clocks, volatile = _clocks(statements, dialect)
     return SqlReads(tuple(relations), tuple(functions), date_clocks, volatile)
+
+
+def sql_of_template(raw: str, quote: Callable[[str], str]) -> str | None:
+    """A model's SQL without compiling it, when its only Jinja is calls of ref, source and
+    config with literal arguments: each ref and source call as the quoted name `DECLARED`,
+    each config call as nothing, as dbt renders it; None for any other template."""
+    try:
+        template = _TEMPLATES.parse(raw)
+    except TemplateSyntaxError:
+        return None
+    sql = []
+    for statement in template.body:
+        if not isinstance(statement, nodes.Output):
+            return None
+        for item in statement.nodes:
+            if isinstance(item, nodes.TemplateData):
+                sql.append(item.data)
+            elif _literal_call(item, ("ref", "source")):
+                sql.append(quote(DECLARED))
+            elif not _literal_call(item, ("config",)):
+                return None
+    return "".join(sql)
+
+
+def _literal_call(item: nodes.Node, names: tuple[str, ...]) -> bool:
+    return (
+        isinstance(item, nodes.Call)
+        and isinstance(item.node, nodes.Name)
+        and item.node.name in names
+        and item.dyn_args is None
+        and item.dyn_kwargs is None
+        and all(_literal(arg) for arg in item.args)
+        and all(_literal(keyword.value) for keyword in item.kwargs)
+    )
+
+
+def _literal(value: nodes.Node) -> bool:
+    if isinstance(value, nodes.Const):
+        return True
+    if isinstance(value, nodes.List | nodes.Tuple):
+        return all(_literal(item) for item in value.items)
+    if isinstance(value, nodes.Dict):
+        return all(_literal(pair.key) and _literal(pair.value) for pair in value.items)
+    return False
 
 
 def table_name(table: exp.Table, dialect: str | None) -> tuple[str, str, str]:

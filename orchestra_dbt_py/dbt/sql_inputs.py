@@ -78,8 +78,10 @@ class SqlInputReader:
                 found[uid] = SqlInputs(known, evaluate)
             else:
                 to_compile.append(uid)
-        for uid, sql in self._compile(to_compile).items():
-            model = manifest.nodes[uid]
+        sqls: dict[str, str | Exception] = dict(self._uncompiled(to_compile))
+        sqls.update(self._compile([uid for uid in to_compile if uid not in sqls]))
+        for uid in to_compile:
+            sql, model = sqls[uid], manifest.nodes[uid]
             evaluate = _evaluate_volatile(model, _settings(model))
             if isinstance(sql, Exception):
                 found[uid] = SqlInputs(unreadable=f"dbt could not compile it: {one_line(sql)}")
@@ -116,6 +118,24 @@ class SqlInputReader:
             adapter.cleanup_connections()
         return {key: {CLOCK_VALUE: str(value)} for key, value in zip(keys, row, strict=True)}, ""
 
+    def _uncompiled(self, uids: Iterable[str]) -> dict[str, str]:
+        """The SQL of the models among these that need no compiling (`sql_of_template`):
+        not in a project that overrides ref, source or config, nor reading an ephemeral
+        model (compiled into the reader)."""
+        manifest = self.session.manifest
+        if any(macro.name in ("ref", "source", "config") for macro in manifest.macros.values()):
+            return {}
+        found = {}
+        for uid in uids:
+            model = manifest.nodes[uid]
+            parents = (manifest.nodes.get(p) for p in getattr(model.depends_on, "nodes", ()))
+            if any(getattr(p.config, "materialized", None) == "ephemeral" for p in parents if p):
+                continue
+            sql = _sql().sql_of_template(model.raw_code, self.session.adapter.quote)
+            if sql is not None:
+                found[uid] = sql
+        return found
+
     def _compile(self, uids: Collection[str]) -> dict[str, str | Exception]:
         """Each model's compiled SQL (or why it could not be compiled), on one connection;
         the manifest is left as it was."""
@@ -147,7 +167,8 @@ class SqlInputReader:
 
     def _undeclared(self, model: Any, reads: SqlReads) -> tuple[ImplicitInput, ...]:
         declared = self._declared(model)
-        relations = {self._full(parts) for parts in reads.relations} - declared.relations
+        read = (parts for parts in reads.relations if parts[2] != _sql().DECLARED)
+        relations = {self._full(parts) for parts in read} - declared.relations
         inputs = [ImplicitInput.of("relation", self._key(p), self._label(p)) for p in relations]
         inputs += [
             ImplicitInput.of("function", f) for f in reads.functions if f not in declared.functions

@@ -69,3 +69,47 @@ def test_a_relation_read_by_name_and_the_date_are_inputs(built: Project) -> None
     next_day = build(built)
     assert built_relations(next_day) == {"recent_orders"}
     assert reasons(next_day)["recent_orders"] == f"reads current_date: {yesterday} -> {today}"
+
+
+LITERAL = """\
+{{ config(materialized='table', meta={'owner': {'team': 'finance', 'on': [1, 2]}}) }}
+{# read without compiling: only ref, source and config calls #}
+with stg_orders as (select * from {{- ref('stg_orders') -}})
+select o.order_id, s.id
+from stg_orders as o
+join RAW.src_3 as s on s.id = o.order_id
+join {{ source('raw', 'payments') }} as p on p.id = s.id
+where o.order_date < current_date
+"""
+PASSING_REF = "{% macro ref() %}{{ return(builtins.ref(*varargs, **kwargs)) }}{% endmacro %}\n"
+
+
+def reads_by_model(project: Project) -> dict[str, set[str]]:
+    state = json.loads(project.state_path.read_text())
+    return {
+        name(key.partition("@")[0]): set(record["reads"])
+        for key, record in state["state"].items()
+        if "@" in key and key.startswith("model.") and record.get("reads") is not None
+    }
+
+
+def test_models_read_without_compiling_record_what_compiling_finds(built: Project) -> None:
+    """Table models whose only Jinja is ref, source and config calls are read without
+    being compiled (`sql_reads.sql_of_template`); what their records say they read is what
+    the same models compiled are found to read (a project that overrides `ref` has every
+    model compiled)."""
+    raw = built.raw_table("src_3").split(".")[0]
+    built.execute(f"create table {raw}.src_3 as select 1 as id")
+    (built.dir / "models" / "marts" / "by_literal_name.sql").write_text(LITERAL.replace("RAW", raw))
+    built.orc("state", "forget", "--all")
+    build(built)
+    read_without_compiling = reads_by_model(built)
+    key = f'"{raw}"."src_3"'
+    assert any(k.endswith(key) for k in read_without_compiling["by_literal_name"])
+    assert "clock:CURRENT_DATE" in read_without_compiling["by_literal_name"]
+    assert len(read_without_compiling) > 5
+
+    (built.dir / "macros" / "passing_ref.sql").write_text(PASSING_REF)
+    built.orc("state", "forget", "--all")
+    build(built)
+    assert reads_by_model(built) == read_without_compiling

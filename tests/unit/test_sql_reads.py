@@ -7,11 +7,13 @@ from __future__ import annotations
 import pytest
 
 from orchestra_dbt_py.sql_reads import (
+    DECLARED,
     UnreadableSql,
     clock_query,
     dialect_of,
     read_sql,
     relation_parts,
+    sql_of_template,
 )
 
 
@@ -146,3 +148,56 @@ def test_adapter_types_map_to_dialects() -> None:
     assert dialect_of("duckdb") == "duckdb"
     assert dialect_of("sqlserver") == "tsql"
     assert dialect_of("some_new_adapter") is None
+
+
+def quoted(name: str) -> str:
+    return f'"{name}"'
+
+
+@pytest.mark.parametrize(
+    ("template", "sql"),
+    [
+        (
+            "{{ config(materialized='table', meta={'a': {'b': [1, (2, 3)]}}) }}\n"
+            "select * from {{ ref('a') }} join {{ source('s', 't') }} using (id)",
+            f'\nselect * from "{DECLARED}" join "{DECLARED}" using (id)',
+        ),
+        # Whitespace control and comments as Jinja renders them; versions and packages.
+        (
+            "select * from {{- ref('pkg', 'a', v=2) -}} {# a note #} where d < current_date",
+            f'select * from"{DECLARED}" where d < current_date',
+        ),
+        ("select 1", "select 1"),
+    ],
+)
+def test_a_template_of_ref_source_and_config_calls_is_read_without_compiling(
+    template: str, sql: str
+) -> None:
+    assert sql_of_template(template, quoted) == sql
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "{% if is_incremental() %}select 1{% endif %}",
+        "select * from {{ this }}",
+        "select * from {{ ref(var('name')) }}",
+        "select * from {{ ref(*names) }}",
+        "select * from {{ ref('a') | lower }}",
+        "select * from {{ source('s', 't').identifier }}",
+        "{{ config(materialized=var('m')) }} select 1",
+        "{% set x = 1 %} select 1",
+        "select {{ cents_to_dollars('amount') }} from {{ ref('a') }}",
+        "select * from {{ ref('a' }}",
+    ],
+)
+def test_any_other_template_is_compiled(template: str) -> None:
+    assert sql_of_template(template, quoted) is None
+
+
+def test_what_a_template_read_without_compiling_names_is_its_own() -> None:
+    sql = sql_of_template(
+        "with a as (select * from {{ ref('a') }}) select * from a join raw.t using (id)", quoted
+    )
+    assert sql is not None
+    assert set(read_sql(sql, "duckdb").relations) == {("", "", DECLARED), ("", "raw", "t")}
