@@ -15,7 +15,7 @@ from types import FrameType
 from typing import Any
 
 from orchestra_dbt_py.config import Settings
-from orchestra_dbt_py.core.graph import data_inputs, plural, sources_to_measure, versioned_relations
+from orchestra_dbt_py.core.graph import data_inputs, plural, sources_to_measure
 from orchestra_dbt_py.core.planner import Decision, Plan
 from orchestra_dbt_py.core.records import NodeRecord
 from orchestra_dbt_py.dbt.command import DbtCommand, exit_code
@@ -25,7 +25,7 @@ from orchestra_dbt_py.dbt.queries import Warehouse
 from orchestra_dbt_py.dbt.run_results import results_since
 from orchestra_dbt_py.dbt.sql_inputs import SqlInputReader
 from orchestra_dbt_py.errors import one_line
-from orchestra_dbt_py.planning import PlannedRun, decide, looked_at
+from orchestra_dbt_py.planning import PlannedRun, decide, looked_at, measure_data_versions
 from orchestra_dbt_py.recorder import RunRecorder
 from orchestra_dbt_py.report import console
 from orchestra_dbt_py.rounds import Rounds
@@ -218,8 +218,8 @@ def measure_for_next_run(planned: PlannedRun) -> None:
     try:
         warehouse.measure_freshness(sources_to_measure(nodes, selected))
         warehouse.existing_relations(looked_at(nodes, selected, planned.defers_to))
-        named = SqlInputReader(planned.session).relations(planned.sql_inputs.values())
-        warehouse.data_versions(versioned_relations(nodes, selected), named.values())
+        reader = SqlInputReader(planned.session)
+        measure_data_versions(nodes, selected, warehouse, reader, planned.sql_inputs)
     except Exception as error:  # never in the way of the run that built
         console.say(f"measuring for the next run failed: {one_line(error)}", "debug")
 

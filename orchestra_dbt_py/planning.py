@@ -8,6 +8,7 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from types import MappingProxyType
+from typing import Any
 
 from orchestra_dbt_py.config import Settings
 from orchestra_dbt_py.core.cloning import DeferredTarget, deferred_parents, with_clones
@@ -39,7 +40,14 @@ from orchestra_dbt_py.phases import Phases
 from orchestra_dbt_py.report import console
 from orchestra_dbt_py.state import StateBackend, configured_location, open_backend
 
-__all__ = ["PlannedRun", "decide", "looked_at", "make_plan", "partial_data_nodes"]
+__all__ = [
+    "PlannedRun",
+    "decide",
+    "looked_at",
+    "make_plan",
+    "measure_data_versions",
+    "partial_data_nodes",
+]
 
 
 @dataclass(frozen=True)
@@ -243,8 +251,23 @@ def looked_at(
 ) -> list[Node]:
     """The nodes whose relations must be known to exist: the selected ones, and with
     deferral their parents (whether those exist here decides what dbt reads)."""
-    looked_at = {*selected, *(p for u in selected for p in nodes[u].parents if defers_to)}
-    return [nodes[uid] for uid in looked_at if uid in nodes]
+    uids = {*selected, *(p for u in selected for p in nodes[u].parents if defers_to)}
+    return [nodes[uid] for uid in uids if uid in nodes]
+
+
+def measure_data_versions(
+    nodes: Mapping[str, Node],
+    selected: Collection[str],
+    warehouse: Warehouse,
+    reader: SqlInputReader,
+    sql_inputs: Mapping[str, SqlInputs],
+) -> tuple[set[str], dict[str, Any], dict[str, dict[str, str]] | None, str | None]:
+    """One data_versions call for every source and table the plan of `selected` depends on
+    and every relation named in the compiled SQL (what the plan reads, and what a build
+    measures for the next run): those ids, those relations by key, and the call's answer."""
+    wanted = versioned_relations(nodes, selected)
+    named = reader.relations(sql_inputs.values())
+    return wanted, named, *warehouse.data_versions(wanted, named.values())
 
 
 def observe_versions(
@@ -258,9 +281,9 @@ def observe_versions(
     """The data version of every source and table the plan depends on, and of every input
     found in the selected models' compiled SQL, measured now; a source's `loaded_at`
     maximum is one of its fields, a clock expression's value is its version."""
-    wanted = versioned_relations(nodes, selected)
-    named = reader.relations(sql_inputs.values())
-    measured, error = warehouse.data_versions(wanted, named.values())
+    wanted, named, measured, error = measure_data_versions(
+        nodes, selected, warehouse, reader, sql_inputs
+    )
     if error is not None:
         console.warn(f"could not measure data versions (they count as changed): {error}")
     found = measured or {}
