@@ -257,6 +257,7 @@ def test_a_project_measuring_its_own_way_is_measured_every_time(
         lambda kept: {**kept, "freshness": {'"shop"."raw"."orders"': ["loaded_at", "soon"]}},
         lambda kept: {**kept, "signature": [None, None]},
         lambda kept: {**kept, "measured_by": "other macros"},
+        lambda kept: {**kept, "mark": "not the file's content"},
         lambda kept: [kept],
     ],
 )
