@@ -23,8 +23,19 @@ from orchestra_dbt_py.core.records import NodeRecord
 from orchestra_dbt_py.core.versions import DataVersion
 from orchestra_dbt_py.state.backend import StateBackend
 
-# Wait this many times the average save's duration between checkpoints (about 3% overhead).
+# Wait this many times the average save's duration between checkpoints (`checkpoint_pause`).
 SAVE_TIME_FACTOR = 30
+JOURNALED_SAVE_TIME_FACTOR = 300
+
+
+def checkpoint_pause(backend: StateBackend, average_save: float) -> float:
+    """Seconds between a checkpoint and the next: at most one per the backend's interval,
+    and never more than ~3% of the time spent saving (a slow backend is saved to less
+    often; ~0.3% where a journal keeps every outcome at once). A save starts as soon as a
+    node finishes after that, so a killed run loses the last second or so, or nothing
+    where the journal kept it."""
+    factor = JOURNALED_SAVE_TIME_FACTOR if backend.journaled else SAVE_TIME_FACTOR
+    return max(backend.checkpoint_seconds, factor * average_save)
 
 
 @dataclass
@@ -177,12 +188,8 @@ class RunRecorder:
         while not self._stop.is_set():
             self._finished.wait()
             self._finished.clear()
-            last_save = self.save_seconds / self.saves if self.saves else 0.0
-            # At most one checkpoint per the backend's interval, and never more than ~3% of
-            # the time spent saving (a slow backend is saved to less often). A save starts as
-            # soon as a node finishes after that, so a killed run loses the last second or so.
-            pause = max(self.backend.checkpoint_seconds, SAVE_TIME_FACTOR * last_save)
-            if self._stop.wait(pause):
+            average = self.save_seconds / self.saves if self.saves else 0.0
+            if self._stop.wait(checkpoint_pause(self.backend, average)):
                 return
             try:
                 self.flush()

@@ -166,8 +166,9 @@ class SqlInputReader:
         return compiled
 
     def _undeclared(self, model: Any, reads: SqlReads) -> tuple[ImplicitInput, ...]:
-        declared = self._declared(model)
-        read = (parts for parts in reads.relations if parts[2] != _sql().DECLARED)
+        read = [parts for parts in reads.relations if parts[2] != _sql().DECLARED]
+        # A model read without compiling names what it declares by placeholder only.
+        declared = self._declared(model) if read or reads.functions else _Declared(set(), set())
         relations = {self._full(parts) for parts in read} - declared.relations
         inputs = [ImplicitInput.of("relation", self._key(p), self._label(p)) for p in relations]
         inputs += [

@@ -28,6 +28,9 @@ class StateBackend:
     # During a run, save finished nodes at most this often: a local save is cheap, a remote
     # one is a request.
     checkpoint_seconds: float = 2.0
+    # Whether `journal` keeps each outcome at once: checkpoints then only fold the journal
+    # into the document, and are rarer (`recorder.RunRecorder`).
+    journaled: bool = False
 
     def load(self) -> dict[str, NodeRecord]:
         """The whole document; OrcError when it is unreadable or corrupt. A missing local file
@@ -86,6 +89,7 @@ class ScopedBackend(StateBackend):
         self.scope = scope
         self.description = inner.description
         self.checkpoint_seconds = inner.checkpoint_seconds
+        self.journaled = inner.journaled
 
     @property
     def no_claims_reason(self) -> str | None:

@@ -44,6 +44,7 @@ class LocalFileBackend(StateBackend):
 
     # A save is a local rename: checkpoint often.
     checkpoint_seconds = 0.25
+    journaled = True
     no_claims_reason = None
 
     def __init__(self, path: Path, on_wait: Callable[[str], None] | None = None) -> None:

@@ -11,7 +11,8 @@ from orchestra_dbt_py.core.graph import Node
 from orchestra_dbt_py.core.keys import KeyScope
 from orchestra_dbt_py.core.records import NodeRecord
 from orchestra_dbt_py.core.versions import source_version
-from orchestra_dbt_py.recorder import RunRecorder
+from orchestra_dbt_py.recorder import RunRecorder, checkpoint_pause
+from orchestra_dbt_py.state.backend import ScopedBackend, StateBackend
 from orchestra_dbt_py.state.local import LocalFileBackend
 
 T0 = datetime(2026, 11, 22, 7, 0, tzinfo=UTC)
@@ -157,3 +158,19 @@ def test_nodes_that_end_after_a_signal_are_interrupted_not_failed(
     console.summarize(plan, recorder.statuses, 0.0, recorder.interrupted)
     summary = capsys.readouterr().out.split("orc: ", 1)[1].strip()
     assert summary == "Reused 0 of 4 nodes; ran 4 (1 failed, 0 skipped, 2 interrupted)"
+
+
+def test_a_journal_makes_checkpoints_rarer(tmp_path: Path) -> None:
+    """A local file's journal keeps each outcome as the node finishes: its checkpoints only
+    fold the journal into the document, and take a tenth of the time a backend without one
+    is given (whose checkpoints are all that outlives a killed run)."""
+    local = LocalFileBackend(tmp_path / "state.json")
+    scoped = ScopedBackend(local, KeyScope(account="acct", target="dev"))
+    remote = StateBackend()
+    assert local.journaled and scoped.journaled and not remote.journaled
+    assert checkpoint_pause(local, 0.05) == pytest.approx(15.0)
+    assert checkpoint_pause(scoped, 0.05) == pytest.approx(15.0)
+    assert checkpoint_pause(remote, 0.05) == remote.checkpoint_seconds == 2.0
+    assert checkpoint_pause(remote, 0.2) == pytest.approx(6.0)
+    # A first checkpoint (no save timed yet) waits the backend's interval only.
+    assert checkpoint_pause(local, 0.0) == local.checkpoint_seconds
