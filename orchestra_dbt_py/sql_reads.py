@@ -34,6 +34,8 @@ __all__ = [
 # (`sql_of_template`): what those calls read is declared, so it is dropped from the reads.
 DECLARED = "__orc_declared__"
 _TEMPLATES = Environment()
+# More SQL variants than this (`is_incremental()` blocks, two sides each): compile instead.
+_MAX_VARIANTS = 8
 
 # dbt adapter types whose SQL dialect sqlglot knows under another name.
 _DIALECTS = {
@@ -188,24 +190,62 @@ def read_sql(sql: str, dialect: str | None) -> SqlReads:
 
 def sql_of_template(raw: str, quote: Callable[[str], str]) -> str | None:
     """A model's SQL without compiling it, when its only Jinja is calls of ref, source and
-    config with literal arguments: each ref and source call as the quoted name `DECLARED`,
-    each config call as nothing, as dbt renders it; None for any other template."""
+    config with literal arguments, `this`, and `{% if is_incremental() %}` blocks: each ref
+    and source call and `this` as the quoted name `DECLARED`, each config call as nothing,
+    as dbt renders them. Both sides of every `is_incremental()` block are read (as separate
+    statements), whichever a build takes: what either reads is an input. None for any
+    other template."""
     try:
         template = _TEMPLATES.parse(raw)
     except TemplateSyntaxError:
         return None
-    sql = []
-    for statement in template.body:
-        if not isinstance(statement, nodes.Output):
-            return None
-        for item in statement.nodes:
-            if isinstance(item, nodes.TemplateData):
-                sql.append(item.data)
-            elif _literal_call(item, ("ref", "source")):
-                sql.append(quote(DECLARED))
-            elif not _literal_call(item, ("config",)):
+    variants = _variants(template.body, quote)
+    return None if variants is None else "\n;\n".join(variants)
+
+
+def _variants(statements: list[nodes.Node], quote: Callable[[str], str]) -> list[str] | None:
+    """The SQL these statements render to, once per side of each `is_incremental()` block."""
+    found = [""]
+    for statement in statements:
+        if isinstance(statement, nodes.Output):
+            text = _rendered(statement, quote)
+            if text is None:
                 return None
+            found = [sql + text for sql in found]
+        elif _on_is_incremental(statement):
+            assert isinstance(statement, nodes.If)
+            taken, other = _variants(statement.body, quote), _variants(statement.else_, quote)
+            if taken is None or other is None:
+                return None
+            found = list(dict.fromkeys(sql + side for sql in found for side in (*taken, *other)))
+            if len(found) > _MAX_VARIANTS:
+                return None
+        else:
+            return None
+    return found
+
+
+def _rendered(output: nodes.Output, quote: Callable[[str], str]) -> str | None:
+    sql = []
+    for item in output.nodes:
+        if isinstance(item, nodes.TemplateData):
+            sql.append(item.data)
+        elif _literal_call(item, ("ref", "source")) or (
+            isinstance(item, nodes.Name) and item.name == "this"
+        ):
+            sql.append(quote(DECLARED))
+        elif not _literal_call(item, ("config",)):
+            return None
     return "".join(sql)
+
+
+def _on_is_incremental(statement: nodes.Node) -> bool:
+    """`{% if is_incremental() %}` (or `not is_incremental()`), with no `elif`."""
+    if not isinstance(statement, nodes.If) or statement.elif_:
+        return False
+    test = statement.test.node if isinstance(statement.test, nodes.Not) else statement.test
+    called = _literal_call(test, ("is_incremental",))
+    return called and isinstance(test, nodes.Call) and not test.args and not test.kwargs
 
 
 def _literal_call(item: nodes.Node, names: tuple[str, ...]) -> bool:

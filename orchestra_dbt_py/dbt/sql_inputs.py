@@ -120,10 +120,10 @@ class SqlInputReader:
 
     def _uncompiled(self, uids: Iterable[str]) -> dict[str, str]:
         """The SQL of the models among these that need no compiling (`sql_of_template`):
-        not in a project that overrides ref, source or config, nor reading an ephemeral
-        model (compiled into the reader)."""
+        not in a project that overrides ref, source, config or dbt's is_incremental, nor
+        reading an ephemeral model (compiled into the reader)."""
         manifest = self.session.manifest
-        if any(macro.name in ("ref", "source", "config") for macro in manifest.macros.values()):
+        if any(_overrides_template_call(macro) for macro in manifest.macros.values()):
             return {}
         found = {}
         for uid in uids:
@@ -154,8 +154,15 @@ class SqlInputReader:
             with adapter.connection_named("orc_compile"):
                 for uid in uids:
                     try:
-                        node = compiler.compile_node(_sql_node(manifest, uid), manifest, {}, False)
-                        compiled[uid] = str(node.compiled_code or "")
+                        sides = []
+                        for context in _sides(manifest.nodes[uid]):
+                            for name, value in saved[uid].items():  # compiled afresh
+                                setattr(manifest.nodes[uid], name, _copied(value))
+                            node = compiler.compile_node(
+                                _sql_node(manifest, uid), manifest, context, False
+                            )
+                            sides.append(str(node.compiled_code or ""))
+                        compiled[uid] = "\n;\n".join(dict.fromkeys(sides))
                     except Exception as error:  # the build shows dbt's own error
                         compiled[uid] = error
         finally:
@@ -272,6 +279,13 @@ class _Declared:
     functions: set[str]
 
 
+def _overrides_template_call(macro: Any) -> bool:
+    """Whether a macro changes what a call `sql_of_template` reads renders to."""
+    if macro.name == "is_incremental":
+        return macro.package_name != "dbt"
+    return macro.name in ("ref", "source", "config")
+
+
 def _recorded_reads(record: NodeRecord | None, node: Node) -> Iterable[str] | None:
     """The keys of what this definition reads, when its record names them (a record of
     orc's with `reads`, for the same fingerprint)."""
@@ -309,6 +323,15 @@ def _sql() -> Any:
 
 def _sql_node(manifest: Any, uid: str) -> Any:
     return manifest.nodes[uid]
+
+
+def _sides(model: Any) -> list[dict[str, Any]]:
+    """The contexts to compile a model in: an incremental model once per answer of its own
+    `is_incremental()` calls (whichever a build takes, what either side reads is an input;
+    macros it calls keep dbt's answer), any other once."""
+    if getattr(model.config, "materialized", None) != "incremental":
+        return [{}]
+    return [{"is_incremental": lambda: False}, {"is_incremental": lambda: True}]
 
 
 def _copied(value: Any) -> Any:

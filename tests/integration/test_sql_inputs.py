@@ -113,3 +113,35 @@ def test_models_read_without_compiling_record_what_compiling_finds(built: Projec
     built.orc("state", "forget", "--all")
     build(built)
     assert reads_by_model(built) == read_without_compiling
+
+
+LATE = """\
+{{ config(materialized='incremental') }}
+select s.id from RAW.src_3 as s
+{% if is_incremental() %}
+where s.id not in (select id from {{ this }}) or s.id in (select id from RAW.late)
+{% endif %}
+"""
+
+
+def test_what_either_side_of_is_incremental_reads_is_an_input(built: Project) -> None:
+    """A first build takes the side of `is_incremental()` that later builds do not: what
+    the other side reads (here `late`, read only by incremental builds) is an input from
+    the first build on, read as written or compiled."""
+    raw = built.raw_table("src_3").split(".")[0]
+    built.execute(f"create table {raw}.src_3 as select 1 as id")
+    built.execute(f"create table {raw}.late as select 1 as id")
+    (built.dir / "models" / "marts" / "late.sql").write_text(LATE.replace("RAW", raw))
+    assert "late" in built_relations(build(built))
+    as_written = reads_by_model(built)["late"]
+    assert {key.rsplit(".", 1)[-1] for key in as_written} == {'"src_3"', '"late"'}
+
+    built.execute(f"insert into {raw}.late values (2)")
+    second = build(built)
+    assert built_relations(second) == {"late"}, reasons(second)
+    assert reasons(second)["late"].startswith(f"reads {raw}.late directly, not as a source: ")
+
+    (built.dir / "macros" / "passing_ref.sql").write_text(PASSING_REF)
+    built.orc("state", "forget", "--all")
+    build(built)
+    assert reads_by_model(built)["late"] == as_written

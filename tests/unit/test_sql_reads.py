@@ -179,8 +179,12 @@ def test_a_template_of_ref_source_and_config_calls_is_read_without_compiling(
 @pytest.mark.parametrize(
     "template",
     [
-        "{% if is_incremental() %}select 1{% endif %}",
-        "select * from {{ this }}",
+        "{% if is_incremental() %}select 1{% elif x %}select 2{% endif %}",
+        "{% if is_incremental(1) %}select 1{% endif %}",
+        "{% if is_incremental() and x %}select 1{% endif %}",
+        "{% if is_incremental() %}select {{ var('n') }}{% endif %}",
+        "{% if x %}select 1{% endif %}",
+        "select * from {{ this.schema }}.t",
         "select * from {{ ref(var('name')) }}",
         "select * from {{ ref(*names) }}",
         "select * from {{ ref('a') | lower }}",
@@ -201,3 +205,32 @@ def test_what_a_template_read_without_compiling_names_is_its_own() -> None:
     )
     assert sql is not None
     assert set(read_sql(sql, "duckdb").relations) == {("", "", DECLARED), ("", "raw", "t")}
+
+
+INCREMENTAL = """\
+{{ config(materialized='incremental', unique_key='id') }}
+select * from {{ ref('a') }}
+{% if is_incremental() %}
+where ts > (select max(ts) from {{ this }}) and id in (select id from raw.late)
+{% else %}
+join raw.first using (id)
+{% endif %}
+"""
+
+
+def test_both_sides_of_is_incremental_are_read_as_statements_of_their_own() -> None:
+    """Whichever side a build takes, what either side reads is an input: the first build
+    takes one side, the next ones the other, and both run with the same definition."""
+    sql = sql_of_template(INCREMENTAL, quoted)
+    assert sql is not None
+    reads = read_sql(sql, "duckdb")
+    assert set(reads.relations) == {("", "", DECLARED), ("", "raw", "late"), ("", "raw", "first")}
+    negated = INCREMENTAL.replace("if is_incremental()", "if not is_incremental()")
+    assert sql_of_template(negated, quoted) == sql
+    # One statement per path through the blocks; more than eight are compiled instead.
+    block = "{% if is_incremental() %} a {% else %} b {% endif %}"
+    assert sql_of_template(f"select 1 {block} {block}", quoted) == "\n;\n".join(
+        ["select 1  a   a ", "select 1  a   b ", "select 1  b   a ", "select 1  b   b "]
+    )
+    assert sql_of_template(f"select 1 {block * 3}", quoted) is not None
+    assert sql_of_template(f"select 1 {block * 4}", quoted) is None
