@@ -201,9 +201,10 @@ COLD, PLAIN, PARSE = "plain dbt build, cold", "plain dbt build", "warm dbt parse
 LOWER = "lower bound: dbt build --select exactly those"
 
 
-def steps(copies: dict[str, Copy], source: int) -> list[Step]:
+def steps(copies: dict[str, Copy], source: int, first_only: bool = False) -> list[Step]:
     """One round, in order: the first runs (each from its own empty warehouse and state),
-    then plain dbt warm, then each orchestrator with nothing changed and after new rows."""
+    then plain dbt warm, then each orchestrator with nothing changed and after new rows
+    (unless `first_only`)."""
     plain, orc = copies["plain"], copies["orc"]
     dbto = copies.get("dbt_orchestra")
 
@@ -221,6 +222,8 @@ def steps(copies: dict[str, Copy], source: int) -> list[Step]:
         orc.step(f"orc: {NEW}", new_rows(orc)),
         Step(LOWER, lower_bound, plain.dir, plain.env, new_rows(plain)),
     ]
+    if first_only:
+        return first if dbto is None else [*first, dbto.step(f"dbt-orchestra: {FIRST}", dbto.empty)]
     if dbto is None:
         return first + warm
     return [
@@ -273,6 +276,11 @@ def main() -> None:
     parser.add_argument(
         "--without-dbt-orchestra", action="store_true", help="measure orc and plain dbt only"
     )
+    parser.add_argument(
+        "--first-runs-only",
+        action="store_true",
+        help="measure the first runs from empty state and the cold plain build only",
+    )
     args = parser.parse_args()
     if args.adapter == "postgres" and "PGHOST" not in os.environ:
         raise SystemExit(
@@ -294,7 +302,8 @@ def main() -> None:
     copies = {"plain": plain, **{t: plain.clone(t, b) for t, b in bins.items() if t != "plain"}}
 
     load_before = os.getloadavg()
-    figures = measure_rounds(steps(copies, read_source(copies["orc"].dir)), args.repeat)
+    source = read_source(copies["orc"].dir)
+    figures = measure_rounds(steps(copies, source, args.first_runs_only), args.repeat)
     load_after = os.getloadavg()
     rebuilt = len(built_nodes(plan_artifact(copies["orc"].dir), ("model",)))
     found = ratios(figures)
@@ -306,8 +315,8 @@ def main() -> None:
         f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
         f"load average {load_before[0]:.1f} before, {load_after[0]:.1f} after"
     )
-    print(f"\n{args.adapter}: {args.models} models and {sources} sources, {rebuilt} rebuilt by orc")
-    print(f"after new rows; {machine}")
+    after = "" if args.first_runs_only else f", {rebuilt} rebuilt by orc after new rows"
+    print(f"\n{args.adapter}: {args.models} models and {sources} sources{after}; {machine}")
     print(", ".join(f"{k} {v}" for k, v in versions.items()))
     print(f"{'measurement':<48} {'median s':>9} {'runs':>16} {'peak MiB':>9}  notes")
     for f in figures:
@@ -321,7 +330,7 @@ def main() -> None:
             "adapter": args.adapter,
             "models": args.models,
             "sources": sources,
-            "rebuilt_after_new_rows": rebuilt,
+            "rebuilt_after_new_rows": None if args.first_runs_only else rebuilt,
             "machine": machine,
             "versions": versions,
             "figures": [
