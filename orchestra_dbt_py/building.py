@@ -231,8 +231,8 @@ def out_of_the_collectors_sight() -> Iterator[None]:
     """What exists before dbt's build (the parsed manifest above all) is left out of
     Python's garbage collection until the build is over. The build allocates enough for
     dozens of full collections, each of which walks every object alive: about a sixth of a
-    plain build's time at 1,000 models (BENCHMARKS.md, "Garbage collection during the
-    build"). Nothing is lost: those objects are collectable again afterwards."""
+    plain build's time at 1,000 models (BENCHMARKS.md, "The first run at 1,000 models").
+    Nothing is lost: those objects are collectable again afterwards."""
     gc.freeze()
     try:
         yield
