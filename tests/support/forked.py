@@ -5,8 +5,10 @@ environment, standard streams and exit code. What it does not pay is Python's st
 imports of orc, dbt-core and the adapters (about 1.5 s a call, for some 800 calls a run).
 
 The server is a plain child of the test process (started on first use, one per pytest
-worker) that never runs dbt itself: it reads one request a line (JSON), forks, answers the
-fork's pid, then its exit code. Tests whose subject is the process itself (signals, many
+worker). It imports every module of orc and has plain dbt build a tiny project once
+(tests/support/warm_up.py: what dbt builds on first use in a process, some 0.7 s of each
+call, is then built for every fork). Then it reads one request a line (JSON), forks,
+answers the fork's pid, then its exit code. Tests whose subject is the process itself (signals, many
 processes at once, the installed script) start the real command instead.
 """
 
@@ -148,21 +150,27 @@ def _main(program: str, args: list[str]) -> int:
 def serve() -> None:
     """The server's loop: one request a line on stdin; the pid, then the exit code, out."""
     import importlib
+    import pkgutil
 
+    import orchestra_dbt_py
+    from tests.support.warm_up import warm_up_dbt
+
+    every_module = pkgutil.walk_packages(orchestra_dbt_py.__path__, "orchestra_dbt_py.")
     preloaded = (
-        "orchestra_dbt_py.cli",
-        "orchestra_dbt_py.sql_reads",  # sqlglot, which a plan that compiles models imports
+        *(module.name for module in every_module if module.name != "orchestra_dbt_py.__main__"),
         "sqlglot.dialects.duckdb",
         "sqlglot.dialects.postgres",
         "dbt.cli.main",
         "dbt.adapters.duckdb",
-        "psycopg2",
+        "dbt.adapters.postgres",
     )
     for module in preloaded:
         with contextlib.suppress(ImportError):  # an adapter this environment lacks
             importlib.import_module(module)
 
     answers = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)  # what the warm-up prints goes where the server's stderr goes
+    warm_up_dbt()
     for line in sys.stdin:
         request = json.loads(line)
         if request["program"] not in PROGRAMS:
