@@ -5,7 +5,6 @@ runner does after them (hooks, measuring for the next run). The runner makes one
 
 from __future__ import annotations
 
-import gc
 import signal
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -15,6 +14,7 @@ from datetime import UTC, datetime
 from types import FrameType
 from typing import Any
 
+from orchestra_dbt_py.collector import out_of_the_collectors_sight
 from orchestra_dbt_py.config import Settings
 from orchestra_dbt_py.core.graph import data_inputs, plural, sources_to_measure
 from orchestra_dbt_py.core.planner import Decision, Plan
@@ -224,20 +224,6 @@ def measure_for_next_run(planned: PlannedRun) -> None:
         measure_data_versions(nodes, selected, warehouse, reader, planned.sql_inputs)
     except Exception as error:  # never in the way of the run that built
         console.say(f"measuring for the next run failed: {one_line(error)}", "debug")
-
-
-@contextmanager
-def out_of_the_collectors_sight() -> Iterator[None]:
-    """What exists before dbt's build (the parsed manifest above all) is left out of
-    Python's garbage collection until the build is over. The build allocates enough for
-    dozens of full collections, each of which walks every object alive: about a sixth of a
-    plain build's time at 1,000 models (BENCHMARKS.md, "The first run at 1,000 models").
-    Nothing is lost: those objects are collectable again afterwards."""
-    gc.freeze()
-    try:
-        yield
-    finally:
-        gc.unfreeze()
 
 
 @contextmanager

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any
 
+from orchestra_dbt_py.collector import collect_less_often
 from orchestra_dbt_py.config import Settings
 from orchestra_dbt_py.core.cloning import DeferredTarget, deferred_parents, with_clones
 from orchestra_dbt_py.core.graph import (
@@ -96,6 +97,7 @@ def make_plan(
     measured, as dbt runs them before any node). `rerun` replaces the command's selection
     for a retry: those nodes are built, whatever the state says (each with why)."""
     phases = Phases()
+    collect_less_often()  # before dbt's parse, the first of dbt's work in this process
     location = configured_location(settings)  # before the parse: a typo fails fast
     with phases.timed("parse"):
         session = DbtSession(command, manifest_written_later=True)
