@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Run a command with a throwaway moto S3 server on 127.0.0.1 and a free port.
-# The server (moto_server, found on PATH) is stopped when the command ends, whatever its
+# Run a command with a throwaway moto S3 server on 127.0.0.1 and a free port, answering one
+# request at a time (scripts/moto_server_atomic.py: moto's conditional writes are atomic
+# only then). The server (moto, importable by the python on PATH) is stopped when the command ends, whatever its
 # exit code. AWS_* variables point boto3 at it with dummy credentials; the command's
 # exit status is this script's exit status.
 set -euo pipefail
@@ -13,7 +14,7 @@ fi
 
 port=$(free_port)
 endpoint="http://127.0.0.1:$port"
-start_server moto_server moto_server -H 127.0.0.1 -p "$port"
+start_server moto_server "$python" "$(dirname "$0")/moto_server_atomic.py" -H 127.0.0.1 -p "$port"
 wait_for_server "$endpoint/moto-api/"
 
 export AWS_ENDPOINT_URL="$endpoint"
