@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -31,6 +30,7 @@ from pathlib import Path
 
 import duckdb
 from generate import Shape, generate
+from measuring import command_env
 
 ORC = Path(sys.executable).with_name("orc")
 _PROFILE = """\
@@ -124,11 +124,7 @@ def main() -> None:
     project = generate(root / "project", shape)
     outputs = "".join(_OUTPUT.format(name=n, schema=s) for n, s in SCHEMAS.items())
     (project / "profiles.yml").write_text(_PROFILE.format(outputs=outputs))
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("ORCHESTRA_")},
-        "DO_NOT_TRACK": "1",
-        "DBT_PROFILES_DIR": str(project),
-    }
+    env = {**command_env(), "DBT_PROFILES_DIR": str(project)}
     plain = {**env, "ORCHESTRA_USE_STATEFUL": "false"}
     run(project, plain, "deps", "--quiet")
     run(project, plain, "run-operation", "load_sources", "--quiet")

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import statistics
 import subprocess
@@ -25,6 +24,7 @@ from collections import Counter
 from pathlib import Path
 
 from generate import Shape, generate
+from measuring import command_env
 
 REPO = Path(__file__).resolve().parents[1]
 ORC = Path(sys.executable).with_name("orc")
@@ -42,8 +42,7 @@ class Team:
         self.state.parent.mkdir(parents=True)
         self.base = generate(root / "base", shape, package_dir=REPO)
         self.env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith(("ORCHESTRA_", "DBT_"))},
-            "DO_NOT_TRACK": "1",
+            **command_env(drop=("ORCHESTRA_", "DBT_")),
             "SYNTHETIC_SCHEMA": self.schema,
             "SYNTHETIC_RAW_SCHEMA": f"{self.schema}_raw",
             "SYNTHETIC_THREADS": "4",

@@ -32,6 +32,7 @@ from measuring import (
     Figure,
     Step,
     built_nodes,
+    command_env,
     measure,
     measure_rounds,
     plan_artifact,
@@ -111,11 +112,7 @@ def main() -> None:
     sources = args.sources or max(1, args.models // 12)
     shape = Shape(models=args.models, sources=sources, depth=10)
     project = generate(root / "project", shape)
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("ORCHESTRA_")},
-        "DO_NOT_TRACK": "1",
-        "DBT_PROFILES_DIR": str(project),
-    }
+    env = {**command_env(), "DBT_PROFILES_DIR": str(project)}
     plain = {**env, "ORCHESTRA_USE_STATEFUL": "false"}
     orc = [str(ORC), "dbt"]
     run = lambda *a: timed([*orc, *a], project, plain)  # noqa: E731 - set-up steps

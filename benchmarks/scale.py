@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from generate import Shape, generate
+from measuring import command_env
 from run import planner_figure
 from state_backends import records
 
@@ -52,7 +53,7 @@ def fingerprints(root: Path, models: int, repeat: int) -> tuple[float, float, fl
     project cache) of a generated project, in seconds, and its number of nodes (models,
     their tests and the package's operations)."""
     project = generate(root / "project", Shape(models=models, sources=max(1, models // 12)))
-    env = {**os.environ, "DO_NOT_TRACK": "1", "DBT_PROFILES_DIR": str(project)}
+    env = {**command_env(), "DBT_PROFILES_DIR": str(project)}
     subprocess.run(
         [str(ORC), "dbt", "deps", "--quiet"], cwd=project, env=env, check=True, capture_output=True
     )

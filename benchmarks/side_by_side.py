@@ -51,7 +51,16 @@ from importlib.metadata import version
 from pathlib import Path
 
 from generate import ADAPTERS, Shape, generate
-from measuring import Figure, Step, built_nodes, measure_rounds, plan_artifact, read_source, timed
+from measuring import (
+    Figure,
+    Step,
+    built_nodes,
+    command_env,
+    measure_rounds,
+    plan_artifact,
+    read_source,
+    timed,
+)
 
 BIN = Path(sys.executable).parent
 DBT_ORCHESTRA = "dbt-orchestra==1.5.0"
@@ -99,11 +108,10 @@ class Copy:
         self.state = self.dir / ".orchestra" / f"{tool}_state.json"
         self.database = f"orc_bench_{tool}"
         self.duckdb = self.dir / "synthetic.duckdb"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("ORCHESTRA_")}
+        env = command_env()
         self.env = {
             **env,
             "PATH": f"{bin_dir}{os.pathsep}{env.get('PATH', '')}",
-            "DO_NOT_TRACK": "1",
             "DBT_PROFILES_DIR": str(self.dir),
             "SYNTHETIC_DUCKDB_PATH": str(self.duckdb),
             "SYNTHETIC_SCHEMA": SCHEMA,

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -21,6 +20,7 @@ import time
 from pathlib import Path
 
 from generate import Shape, generate
+from measuring import command_env
 
 ORC = Path(sys.executable).with_name("orc")
 # Every fifth table model reads a raw table by name and the date.
@@ -59,7 +59,7 @@ def main() -> None:
     parser.add_argument("--models", type=int, default=300)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    env = {**os.environ, "DO_NOT_TRACK": "1"}
+    env = command_env()
     with tempfile.TemporaryDirectory() as tmp:
         project = generate(Path(tmp) / "project", Shape(models=args.models, sources=10))
         (project / ".orchestra").mkdir()  # the state file's folder
