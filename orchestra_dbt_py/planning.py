@@ -16,6 +16,7 @@ from orchestra_dbt_py.core.cloning import DeferredTarget, deferred_parents, with
 from orchestra_dbt_py.core.graph import (
     Node,
     data_inputs,
+    named_relations,
     sources_to_measure,
     versioned_relations,
 )
@@ -178,6 +179,14 @@ def decide(
         sql_inputs = reader.read(nodes, selected, state)
     with phases.timed("data_versions"):
         versions = observe_versions(nodes, selected, freshness, warehouse, reader, sql_inputs)
+    deferred = None
+    if defers_to is not None:
+        wanted = {i for uid in selected for i in (uid, *data_inputs(nodes, uid))}
+        records = scope.records_of_target(nodes, stored, defers_to)
+        relevant = {uid: record for uid, record in records.items() if uid in wanted}
+        with phases.timed("deferral"):
+            deferred = measure_deferred(warehouse, defers_to, relevant, nodes)
+    views = [uid for uid in selected if nodes[uid].materialized == "view"]
     everywhere = command.partial_data_everywhere
     options = PlanOptions(
         full_refresh=command.full_refresh,
@@ -194,17 +203,15 @@ def decide(
         unit_tests_run_with_their_model=command.subcommand == "build",
         replacing_drops_dependent_views=warehouse.replacing_drops_dependent_views,
         build_every_seed=not settings.seed_state_orchestration,
+        deferred_reads={}
+        if deferred is None
+        else deferred_parents(nodes, selected, views, deferred, existing),
     )
     now = datetime.now(UTC)
     with phases.timed("planning"):
         decided = plan(nodes, selected, state, versions, existing, now, options, sql_inputs)
-    deferred = None
-    if defers_to is not None:
-        wanted = {i for uid in selected for i in (uid, *data_inputs(nodes, uid))}
-        records = scope.records_of_target(nodes, stored, defers_to)
-        relevant = {uid: record for uid, record in records.items() if uid in wanted}
+    if deferred is not None:
         with phases.timed("deferral"):
-            deferred = measure_deferred(warehouse, defers_to, relevant, nodes)
             decided = with_clones(
                 nodes, selected, decided, deferred, versions, existing, now, options, sql_inputs
             )
@@ -221,7 +228,7 @@ def decide(
         sql_inputs,
         defers_to=defers_to,
         deferred=deferred,
-        deferred_reads=deferred_parents(nodes, selected, decided, deferred, existing)
+        deferred_reads=deferred_parents(nodes, selected, decided.ids("build"), deferred, existing)
         if deferred is not None
         else {},
         rerun=rerun,
@@ -252,8 +259,12 @@ def looked_at(
     nodes: Mapping[str, Node], selected: Collection[str], defers_to: str | None
 ) -> list[Node]:
     """The nodes whose relations must be known to exist: the selected ones, and with
-    deferral their parents (whether those exist here decides what dbt reads)."""
-    uids = {*selected, *(p for u in selected for p in nodes[u].parents if defers_to)}
+    deferral their parents and the relations they name through ephemeral models (whether
+    those exist here decides what dbt reads)."""
+    uids = set(selected)
+    if defers_to:
+        for uid in selected:
+            uids.update(nodes[uid].parents, named_relations(nodes, uid, {}))
     return [nodes[uid] for uid in uids if uid in nodes]
 
 

@@ -54,6 +54,8 @@ class RunRecorder:
     forgotten: frozenset[str] = frozenset()
     # What each model's compiled SQL reads beyond its refs and sources, found at plan time.
     sql_inputs: Mapping[str, SqlInputs] = field(default_factory=dict)
+    # The parents this run's dbt reads from the target it defers to (unique id: relation).
+    deferred_reads: Mapping[str, str] = field(default_factory=dict)
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     statuses: dict[str, str] = field(default_factory=dict)
     # The signals that stopped this run (filled by the signal handler), and the nodes that
@@ -102,6 +104,7 @@ class RunRecorder:
                     checksum=self.checksums.get(uid),
                     now=self.clock(),
                     sql_inputs=self.sql_inputs.get(uid),
+                    deferred_reads=self.deferred_reads,
                 )
             if record is not None:
                 self.known[uid] = record

@@ -200,6 +200,7 @@ def _recorder(planned: PlannedRun, command: DbtCommand, settings: Settings) -> R
         scope=scope,
         forgotten=frozenset(partial_data_nodes(command, planned.session, planned.selected)),
         sql_inputs=planned.sql_inputs,
+        deferred_reads=planned.deferred_reads,
     )
 
 

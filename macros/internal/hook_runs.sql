@@ -43,6 +43,33 @@
 {%- endmacro %}
 
 
+{#- {unique_id: relation} of what a view's SQL names: each model, seed and snapshot it
+    reads, looking through ephemeral models as `orc` does (its `named_relations`). None
+    when dbt may read one of them from another target (`--defer`): the hook cannot tell
+    which relation the view then names, and `orc` creates such a view again. -#}
+{% macro _named_relations(node) -%}
+  {%- set queue = [] -%}
+  {%- do queue.extend(node.depends_on.nodes) -%}
+  {%- set seen = {} -%}
+  {%- set named = {} -%}
+  {%- for parent_id in queue -%}
+    {%- set parent = graph.nodes.get(parent_id) -%}
+    {%- if parent is not none and parent_id not in seen
+          and parent.resource_type in ('model', 'seed', 'snapshot') -%}
+      {%- do seen.update({parent_id: true}) -%}
+      {%- if parent.get('defer_relation') -%}
+        {{ return(none) }}
+      {%- elif parent.config.materialized == 'ephemeral' -%}
+        {%- do queue.extend(parent.depends_on.nodes) -%}
+      {%- elif parent.relation_name -%}
+        {%- do named.update({parent_id: parent.relation_name}) -%}
+      {%- endif -%}
+    {%- endif -%}
+  {%- endfor -%}
+  {{ return(named) }}
+{%- endmacro %}
+
+
 {#- Whether a node's relation stores data (a table, not a view), as `orc` decides
     (its `holds_data`): a model, seed or snapshot not materialized as a view or ephemeral. -#}
 {% macro _holds_data(node) -%}

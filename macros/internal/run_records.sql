@@ -144,7 +144,7 @@
     `observed` holds the data version of each source observed at the start of the run:
     its `loaded_at` goes to `sources`, the version itself to `data_versions`; sources
     without a `loaded_at` go to `unmeasured_sources`. Inputs without a known time are left
-    out of `upstream`. -#}
+    out of `upstream`. A view's item names the relations its SQL named (`_named_relations`). -#}
 {% macro _node_item(node, done, inputs, observed, versions, fingerprint) -%}
   {%- set sources = {} -%}
   {%- set data_versions = {} -%}
@@ -179,6 +179,12 @@
         'recorded_by': 'orchestra_dbt.record_run'} -%}
   {%- if unmeasured -%}
     {%- do item.update({'unmeasured_sources': unmeasured | sort}) -%}
+  {%- endif -%}
+  {%- if node.resource_type == 'model' and node.config.materialized == 'view' -%}
+    {%- set named = orchestra_dbt._named_relations(node) -%}
+    {%- if named is not none -%}
+      {%- do item.update({'parent_relations': named}) -%}
+    {%- endif -%}
   {%- endif -%}
   {{ return(item) }}
 {%- endmacro %}

@@ -8,12 +8,18 @@ and data versions now), so a clone is exactly a reuse there. See docs/design.md.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from types import MappingProxyType
 
-from orchestra_dbt_py.core.graph import PASS_THROUGH, RELATION_TYPES, Node, topological_order
+from orchestra_dbt_py.core.graph import (
+    PASS_THROUGH,
+    RELATION_TYPES,
+    Node,
+    named_relations,
+    topological_order,
+)
 from orchestra_dbt_py.core.implicit import SqlInputs
 from orchestra_dbt_py.core.planner import Decision, Plan, PlanOptions, plan
 from orchestra_dbt_py.core.records import NodeRecord
@@ -97,21 +103,21 @@ def with_clones(
 def deferred_parents(
     nodes: Mapping[str, Node],
     selected: Collection[str],
-    decided: Plan,
+    readers: Iterable[str],
     deferred: DeferredTarget,
     existing_here: Collection[str],
 ) -> dict[str, str]:
-    """The unselected parents of this run's builds whose relation is missing in this target
-    and exists in the deferred one, with that relation: dbt reads them from there."""
+    """The unselected parents the `readers` name (through ephemeral models) whose relation
+    is missing in this target and exists in the deferred one, with that relation: dbt reads
+    them from there when it builds the readers."""
     here = {r.lower() for r in existing_here}
     found: dict[str, str] = {}
-    for uid in decided.ids("build"):
-        for parent in nodes[uid].parents:
-            node = nodes.get(parent)
-            if node is None or parent in selected or node.relation is None:
+    for uid in readers:
+        for parent, own in named_relations(nodes, uid, {}).items():
+            if parent in selected or own.lower() in here:
                 continue
             relation = deferred.relation_of(parent)
-            if relation is not None and node.relation.lower() not in here:
+            if relation is not None:
                 found[parent] = relation
     return found
 

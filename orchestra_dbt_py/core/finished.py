@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
+from types import MappingProxyType
 
 from orchestra_dbt_py.core.graph import (
     RELATION_TYPES,
@@ -15,6 +16,7 @@ from orchestra_dbt_py.core.graph import (
     data_inputs,
     describe_moment,
     holds_data,
+    named_relations,
     outcome_of,
 )
 from orchestra_dbt_py.core.implicit import SqlInputs
@@ -33,6 +35,7 @@ def finished_record(
     checksum: str | None,
     now: datetime,
     sql_inputs: SqlInputs | None = None,
+    deferred_reads: Mapping[str, str] = MappingProxyType({}),
 ) -> NodeRecord | None:
     """The record for a node dbt finished with `status`; None for a node orc does not track.
 
@@ -49,7 +52,9 @@ def finished_record(
     of the node's own table is measured after the run; until then it is empty, which the
     planner reads as "no signal": a table built by a run that was killed before it measured
     is reused when the next run resumes (durability), without the check for changes made
-    outside orc until its next build.
+    outside orc until its next build. A view's record names the relations its SQL named
+    (`graph.named_relations`; `deferred_reads`: the parents this run read from the target
+    it defers to, unique id: relation).
     """
     node = nodes[uid]
     succeeded = (node.resource_type in RELATION_TYPES and status == "success") or (
@@ -82,6 +87,9 @@ def finished_record(
         reads=None
         if sql_inputs is None or sql_inputs.unreadable is not None
         else {i.key: versions.get(i.key, {}) for i in sql_inputs.inputs},
+        parent_relations=named_relations(nodes, uid, deferred_reads)
+        if node.materialized == "view"
+        else None,
     )
 
 

@@ -134,6 +134,29 @@ def data_inputs(nodes: Mapping[str, Node], uid: str) -> list[str]:
     return inputs
 
 
+def named_relations(
+    nodes: Mapping[str, Node], uid: str, deferred_reads: Mapping[str, str]
+) -> dict[str, str]:
+    """The relation a node's SQL names for each model, seed and snapshot it reads, looking
+    through ephemeral models (their SQL is inlined): the parent's own relation, or the
+    deferred target's where dbt reads the parent from there (`deferred_reads`). A view
+    names them when it is created and reads them by those names from then on."""
+    named: dict[str, str] = {}
+    seen: set[str] = set()
+    stack = list(nodes[uid].parents)
+    while stack:
+        parent_id = stack.pop()
+        parent = nodes.get(parent_id)
+        if parent is None or parent_id in seen or parent.resource_type not in RELATION_TYPES:
+            continue
+        seen.add(parent_id)
+        if parent.materialized == "ephemeral":
+            stack.extend(parent.parents)
+        elif parent.relation is not None:
+            named[parent_id] = deferred_reads.get(parent_id, parent.relation)
+    return named
+
+
 def sources_to_measure(nodes: Mapping[str, Node], selected: Iterable[str]) -> set[str]:
     """The sources whose freshness decides about the selected nodes (read directly or via views)."""
     found: set[str] = set()

@@ -120,14 +120,15 @@ def _version(value: Any, what: str) -> dict[str, str]:
     return value
 
 
-def _definition(value: Any) -> dict[str, str] | None:
+def _strings(value: Any, name: str) -> dict[str, str] | None:
+    """An optional object of strings (`definition`, `parent_relations`)."""
     if value is None:
         return None
     if not isinstance(value, dict):
-        raise ItemError(f'"definition" must be an object, not {json_type(value)}')
-    for name, digest in value.items():
-        if not isinstance(digest, str):
-            raise ItemError(f'"definition" of {name!r} must be a string, not {json_type(digest)}')
+        raise ItemError(f'"{name}" must be an object, not {json_type(value)}')
+    for key, text in value.items():
+        if not isinstance(text, str):
+            raise ItemError(f'"{name}" of {key!r} must be a string, not {json_type(text)}')
     return value
 
 
@@ -181,7 +182,7 @@ def _parse_item(item: Any) -> NodeRecord:
         for source, version in _object(item, "data_versions").items()
     }
     version = None if item.get("version") is None else _version(item["version"], '"version"')
-    definition = _definition(item.get("definition"))
+    definition = _strings(item.get("definition"), "definition")
     reads = None
     if item.get("reads") is not None:
         reads = {
@@ -205,6 +206,7 @@ def _parse_item(item: Any) -> NodeRecord:
         version=version,
         definition=definition,
         reads=reads,
+        parent_relations=_strings(item.get("parent_relations"), "parent_relations"),
         target=_optional_str(item, "target"),
         extra={key: value for key, value in item.items() if key not in RECORD_FIELDS},
     )
@@ -243,4 +245,6 @@ def dump_item(record: NodeRecord) -> dict[str, Any]:
         item["definition"] = dict(record.definition)
     if record.reads is not None:
         item["reads"] = {key: dict(version) for key, version in record.reads.items()}
+    if record.parent_relations is not None:
+        item["parent_relations"] = dict(record.parent_relations)
     return item

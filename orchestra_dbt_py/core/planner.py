@@ -26,6 +26,7 @@ from orchestra_dbt_py.core.graph import (
     describe_moment,
     effective_build_after,
     holds_data,
+    named_relations,
     sources_to_measure,
     topological_order,
 )
@@ -54,6 +55,9 @@ class PlanOptions:
     replacing_drops_dependent_views: bool = False
     # dbt-orchestra's `seed_state_orchestration = false`: seeds are built on every run.
     build_every_seed: bool = False
+    # The unselected parents a view created in this run would read from the target it
+    # defers to (unique id: that target's relation; `cloning.deferred_parents`).
+    deferred_reads: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -177,6 +181,9 @@ def _decide_relation(
                 f"upstream {ctx.nodes[dropped].label} is replaced in this run, "
                 "which drops the views built on it"
             )
+        renamed = _renamed_parent(node, record, ctx, options)
+        if renamed:
+            return "build", renamed
         return "reuse", "view with an unchanged definition: its data is always current"
 
     every_run = every_run_reason(ctx.sql_inputs.get(node.unique_id) or SqlInputs())
@@ -214,6 +221,29 @@ def _policy_origin(node: Node, policy: BuildAfter, ctx: _Context) -> str:
     if node.unique_id in declarer.parents:
         return f" (inherited from its child {declarer.label})"
     return f" (inherited from {declarer.label}, downstream of it)"
+
+
+def _renamed_parent(
+    node: Node, record: NodeRecord, ctx: _Context, options: PlanOptions
+) -> str | None:
+    """Why a view must be created again because a relation its SQL named when it was
+    created is not the one it would name now (a parent moved to another alias or schema,
+    or is read from another target): the view still reads the old one."""
+    now = named_relations(ctx.nodes, node.unique_id, options.deferred_reads)
+    then = record.parent_relations
+    if then is None:
+        # A view over sources alone names nothing that can move: their relations are in
+        # its fingerprint. Any other view recorded before orc kept this is created again.
+        return "its record does not say which relations it reads (an older orc)" if now else None
+    for parent in sorted(now.keys() | then.keys()):
+        was, is_ = then.get(parent), now.get(parent)
+        if was == is_:
+            continue
+        label = ctx.nodes[parent].label if parent in ctx.nodes else parent
+        if was is None or is_ is None:
+            return f"the relations it reads changed: {label} is {'new' if was is None else 'gone'}"
+        return f"it still reads {label} as {was}, which is {is_} now"
+    return None
 
 
 def _decide_test(node: Node, ctx: _Context, options: PlanOptions) -> tuple[Action, str]:

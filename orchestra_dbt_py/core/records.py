@@ -40,6 +40,7 @@ RECORD_FIELDS = frozenset(
         "version",
         "definition",
         "reads",
+        "parent_relations",
         "target",
     }
 )
@@ -70,6 +71,9 @@ class NodeRecord:
     compiled SQL read beyond its refs and sources (relations by name, table functions, the
     clock; see `core.implicit`) with the version or value of each at plan time, for the
     definition this record's fingerprint names (None: not known, an older record).
+    `parent_relations` holds, for a view, the relation its SQL named for each model, seed
+    and snapshot it reads (`graph.named_relations`) when it was created: a view reads those
+    names until it is created again (None: not known, or not a view).
     `target` is the dbt target whose run wrote the record (None in older records).
 
     All timestamps are timezone-aware UTC (naive values given to the constructor are taken
@@ -92,6 +96,7 @@ class NodeRecord:
     version: Mapping[str, str] | None = None
     definition: Mapping[str, str] | None = None
     reads: Mapping[str, Mapping[str, str]] | None = None
+    parent_relations: Mapping[str, str] | None = None
     target: str | None = None
 
     def __post_init__(self) -> None:
@@ -120,7 +125,7 @@ class NodeRecord:
             "data_versions",
             MappingProxyType({k: MappingProxyType(dict(v)) for k, v in self.data_versions.items()}),
         )
-        for name in ("version", "definition"):
+        for name in ("version", "definition", "parent_relations"):
             value = getattr(self, name)
             if value is not None:
                 set_(self, name, MappingProxyType(dict(value)))

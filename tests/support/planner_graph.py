@@ -9,6 +9,7 @@ from orchestra_dbt_py.core.graph import (
     Node,
     data_inputs,
     holds_data,
+    named_relations,
     topological_order,
 )
 from orchestra_dbt_py.core.records import NodeRecord
@@ -86,6 +87,9 @@ def good_state(nodes: dict[str, Node]) -> dict[str, NodeRecord]:
             relation=node.relation,
             upstream={i: state[i].last_updated for i in inputs if i in state},
             status="pass" if node.resource_type == "test" else "success",
+            parent_relations=named_relations(nodes, uid, {})
+            if node.materialized == "view"
+            else None,
         )
     return state
 

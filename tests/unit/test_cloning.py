@@ -237,6 +237,7 @@ def test_unselected_parents_missing_here_are_read_from_production() -> None:
     nodes = edited(FCT, fingerprint="edited")
     deferred = DeferredTarget("prod", PROD_RECORDS, {rel("prod", INT).lower()})
     first = plan(nodes, {FCT}, {}, versions_of({ORDERS: SEEN, PAYMENTS: SEEN}), set(), NOW)
-    assert deferred_parents(nodes, {FCT}, first, deferred, set()) == {INT: rel("prod", INT)}
+    builds = first.ids("build")
+    assert deferred_parents(nodes, {FCT}, builds, deferred, set()) == {INT: rel("prod", INT)}
     here = {rel("ci", INT).lower()}
-    assert deferred_parents(nodes, {FCT}, first, deferred, here) == {}
+    assert deferred_parents(nodes, {FCT}, builds, deferred, here) == {}

@@ -182,7 +182,15 @@ def test_the_record_of_a_finished_node_agrees(seed: int) -> None:
         extra = dict(jinja.extra)
         assert extra.pop("recorded_by") == "orchestra_dbt.record_run"
         assert extra == {}
-        fields = ("last_updated", "checksum", "sources", "data_versions", "upstream", "relation")
+        fields = (
+            "last_updated",
+            "checksum",
+            "sources",
+            "data_versions",
+            "upstream",
+            "relation",
+            "parent_relations",
+        )
         for field in (*fields, "status"):
             assert getattr(jinja, field) == getattr(python, field), (uid, field)
         assert jinja.execution_time == python.execution_time

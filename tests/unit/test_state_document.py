@@ -36,6 +36,7 @@ def full_record() -> NodeRecord:
         status="success",
         execution_time=1.25,
         definition={"sql": "0a1b2c3d", "config:materialized": "4e5f6a7b"},
+        parent_relations={"model.shop.stg_orders": '"analytics"."main"."stg_orders"'},
         extra={"owner": {"team": "data", "tags": ["a", {"b": None}]}, "attempts": 3},
     )
 
@@ -57,6 +58,10 @@ def test_round_trip_preserves_every_field() -> None:
     assert restored.execution_time == 1.25
     assert dict(restored.definition or {}) == {"sql": "0a1b2c3d", "config:materialized": "4e5f6a7b"}
     assert parsed["model.shop.bare"].definition is None
+    assert dict(restored.parent_relations or {}) == {
+        "model.shop.stg_orders": '"analytics"."main"."stg_orders"'
+    }
+    assert parsed["model.shop.bare"].parent_relations is None
 
 
 def test_dump_is_deterministic_and_stable() -> None:
@@ -267,6 +272,10 @@ CORRUPT: list[tuple[str, str, str]] = [
     ("definition-array", item_doc(definition=["sql"]), '"definition" must be an object'),
     ("definition-number", item_doc(definition={"sql": 5}), "\"definition\" of 'sql'"),
     ("definition-null-part", item_doc(definition={"sql": None}), "must be a string, not null"),
+    ("parent-relations-array", item_doc(parent_relations=["m"]),
+     '"parent_relations" must be an object'),
+    ("parent-relations-number", item_doc(parent_relations={"model.x": 5}),
+     "\"parent_relations\" of 'model.x' must be a string, not a number"),
     ("duplicate-key", '{"state": {"m": {"last_updated": "2026-11-22T07:31:17Z"}, '
      '"m": {"last_updated": "2026-11-22T07:31:17Z"}}}', "'m'"),
     ("nan", '{"state": {"m": {"last_updated": "2026-11-22T07:31:17Z", "x": NaN}}}', "NaN"),

@@ -50,6 +50,7 @@ records = st.builds(
     version=st.none() | versions,
     definition=st.none() | versions,
     reads=st.none() | st.dictionaries(TEXT, versions, max_size=2),
+    parent_relations=st.none() | versions,
 )
 states = st.dictionaries(KEYS, records, max_size=4)
 
