@@ -201,7 +201,7 @@ def decide(
             },
         },
         unit_tests_run_with_their_model=command.subcommand == "build",
-        replacing_drops_dependent_views=warehouse.replacing_drops_dependent_views,
+        views_keep_their_columns=warehouse.views_keep_their_columns,
         build_every_seed=not settings.seed_state_orchestration,
         deferred_reads={}
         if deferred is None

@@ -14,8 +14,6 @@ RELATION_TYPES = frozenset({"model", "seed", "snapshot"})
 TEST_TYPES = frozenset({"test", "unit_test"})
 # Materializations whose data is computed when queried, never stored.
 PASS_THROUGH = frozenset({"view", "ephemeral"})
-# Materializations that replace the relation (and so, on some warehouses, drop what depends on it).
-REPLACING = frozenset({"table", "view"})
 # A node's last run vouches for it only with one of these statuses.
 PASSING_STATUSES = frozenset({"success", "pass"})
 # dbt's statuses of a test that ran to the end (a warning or failure is still a result).

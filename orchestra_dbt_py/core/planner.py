@@ -17,7 +17,6 @@ from orchestra_dbt_py.core.finished import describe_outcome
 from orchestra_dbt_py.core.graph import (
     PASS_THROUGH,
     RELATION_TYPES,
-    REPLACING,
     TEST_TYPES,
     BuildAfter,
     Node,
@@ -51,8 +50,9 @@ class PlanOptions:
     forced: Mapping[str, str] = field(default_factory=dict)
     # `dbt build` runs a unit test only together with its model (`dbt test` runs it alone).
     unit_tests_run_with_their_model: bool = False
-    # On PostgreSQL (and Redshift) replacing a relation drops the views built on it.
-    replacing_drops_dependent_views: bool = False
+    # Whether a view keeps the inputs' columns of when it was created, so that it must be
+    # created again when a relation it names is rebuilt (Warehouse.views_keep_their_columns).
+    views_keep_their_columns: bool = False
     # dbt-orchestra's `seed_state_orchestration = false`: seeds are built on every run.
     build_every_seed: bool = False
     # The unselected parents a view created in this run would read from the target it
@@ -175,11 +175,11 @@ def _decide_relation(
     if node.relation is None or node.relation.lower() not in existing:
         return "build", f"relation {node.relation} does not exist in the warehouse"
     if node.materialized == "view":
-        dropped = _replaced_parent(node, ctx, options)
-        if dropped:
+        rebuilt = _rebuilt_parent(node, ctx, options)
+        if rebuilt:
             return "build", (
-                f"upstream {ctx.nodes[dropped].label} is replaced in this run, "
-                "which drops the views built on it"
+                f"upstream {ctx.nodes[rebuilt].label} is built in this run, and on this "
+                "warehouse a view keeps the columns it was created with (or is dropped)"
             )
         renamed = _renamed_parent(node, record, ctx, options)
         if renamed:
@@ -424,16 +424,13 @@ def _own_table_change(node: Node, record: NodeRecord, ctx: _Context) -> str | No
     return f"its table changed outside orc since its build at {_fmt(record.last_updated)}: {change}"
 
 
-def _replaced_parent(node: Node, ctx: _Context, options: PlanOptions) -> str | None:
-    if not options.replacing_drops_dependent_views:
+def _rebuilt_parent(node: Node, ctx: _Context, options: PlanOptions) -> str | None:
+    """A relation the view names that this run builds, where that leaves the view with
+    the columns of before (or drops it): any build may change them."""
+    if not options.views_keep_their_columns:
         return None
-    for parent in node.parents:
-        parent_node = ctx.nodes.get(parent)
-        if parent_node is None or parent not in ctx.building:
-            continue
-        if options.full_refresh or parent_node.materialized in REPLACING:
-            return parent
-    return None
+    named = named_relations(ctx.nodes, node.unique_id, options.deferred_reads)
+    return next((parent for parent in sorted(named) if parent in ctx.building), None)
 
 
 def _after(moment: datetime, window: timedelta) -> datetime:

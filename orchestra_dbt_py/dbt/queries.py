@@ -41,8 +41,11 @@ WITHOUT_PACKAGE = (
     "measured with the copy of its macros that orc ships (the project's own dispatch "
     "overrides still win); only the package's hooks and the warehouse state backend need it"
 )
-# Adapters whose table and view materializations drop dependent views (drop ... cascade).
-ADAPTERS_DROPPING_DEPENDENT_VIEWS = frozenset({"postgres", "redshift"})
+# Adapters whose views bind their query when they are read: a rebuilt table's columns
+# show through a view created before. Elsewhere a view keeps the columns of when it was
+# created (PostgreSQL and Redshift expand `*` then, and drop the view with a replaced
+# table; Snowflake fails once the table has more columns), so it is created again.
+ADAPTERS_WITH_LATE_BINDING_VIEWS = frozenset({"duckdb"})
 
 
 class Warehouse:
@@ -87,8 +90,8 @@ class Warehouse:
         )
 
     @property
-    def replacing_drops_dependent_views(self) -> bool:
-        return self.session.adapter_type in ADAPTERS_DROPPING_DEPENDENT_VIEWS
+    def views_keep_their_columns(self) -> bool:
+        return self.session.adapter_type not in ADAPTERS_WITH_LATE_BINDING_VIEWS
 
     def measure_freshness(
         self, source_ids: Iterable[str]
