@@ -40,7 +40,7 @@ from measuring import (
     timed,
 )
 
-from orchestra_dbt_py.core.graph import Node
+from orchestra_dbt_py.core.graph import Node, named_relations
 from orchestra_dbt_py.core.planner import plan
 from orchestra_dbt_py.core.records import NodeRecord
 from orchestra_dbt_py.core.versions import source_version
@@ -79,6 +79,9 @@ def planner_figure(size: int, repeat: int) -> Figure:
                 sources={p: now for p in node.parents if p.startswith("source.")},
                 upstream={p: now for p in node.parents if p.startswith("model.")},
                 status="success",
+                parent_relations=named_relations(nodes, uid, {})
+                if node.materialized == "view"
+                else None,
             )
     versions = {uid: source_version(now, {"rows": "1"}) for uid in sources}
     existing = {n.relation for n in nodes.values() if n.relation}
