@@ -22,7 +22,7 @@ import pytest
 
 from orchestra_dbt_py.core.document import parse_item_json
 from orchestra_dbt_py.core.finished import finished_record
-from orchestra_dbt_py.core.graph import Node, data_inputs
+from orchestra_dbt_py.core.graph import Node, data_inputs, named_relations
 from orchestra_dbt_py.core.keys import KeyScope
 from orchestra_dbt_py.core.records import NodeRecord, format_timestamp
 from orchestra_dbt_py.core.versions import source_version
@@ -259,3 +259,22 @@ def test_the_spec_can_fail() -> None:
         sorted(renderer.call("_data_inputs", uid)) != sorted(data_inputs(drifted, uid))
         for uid in readers
     )
+
+
+def test_a_view_over_a_deferred_parent_names_nothing() -> None:
+    """Under dbt's `--defer` the hooks cannot tell which relation a view named: they leave
+    `parent_relations` out, and orc creates the view again."""
+    nodes, graph = generated_graph(0)
+    view = "model.spec.m2"  # a view over models, in this graph
+    renderer = MacroRenderer("postgres", graph=graph)
+    named = renderer.call("_named_relations", graph["nodes"][view])
+    assert named and named == named_relations(nodes, view, {})
+    done = {"status": "success", "last_updated": format_timestamp(T0), "execution_time": 1.0}
+    item = renderer.call("_node_item", graph["nodes"][view], done, [], {}, {}, "hook1:abc")
+    assert item["parent_relations"] == named
+    for node in graph["nodes"].values():
+        node["defer_relation"] = {"alias": "elsewhere"}
+    deferred = MacroRenderer("postgres", graph=graph)
+    assert deferred.call("_named_relations", graph["nodes"][view]) is None
+    item = deferred.call("_node_item", graph["nodes"][view], done, [], {}, {}, "hook1:abc")
+    assert "parent_relations" not in item
