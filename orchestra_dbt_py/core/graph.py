@@ -116,20 +116,7 @@ def data_inputs(nodes: Mapping[str, Node], uid: str) -> list[str]:
     Views and ephemeral models are looked through (their data is as new as their
     newest input), but views are listed too: rebuilding a view changes its data.
     """
-    inputs: list[str] = []
-    seen: set[str] = set()
-    stack = list(reversed(nodes[uid].parents))
-    while stack:
-        parent_id = stack.pop()
-        if parent_id in seen or parent_id not in nodes:
-            continue
-        seen.add(parent_id)
-        parent = nodes[parent_id]
-        if parent.materialized != "ephemeral":
-            inputs.append(parent_id)
-        if parent.materialized in PASS_THROUGH and parent.resource_type == "model":
-            stack.extend(reversed(parent.parents))
-    return inputs
+    return _upstream(nodes, uid, PASS_THROUGH)
 
 
 def named_relations(
@@ -139,20 +126,31 @@ def named_relations(
     through ephemeral models (their SQL is inlined): the parent's own relation, or the
     deferred target's where dbt reads the parent from there (`deferred_reads`). A view
     names them when it is created and reads them by those names from then on."""
-    named: dict[str, str] = {}
+    return {
+        parent_id: deferred_reads.get(parent_id, relation)
+        for parent_id in _upstream(nodes, uid, {"ephemeral"})
+        if nodes[parent_id].resource_type in RELATION_TYPES
+        and (relation := nodes[parent_id].relation) is not None
+    }
+
+
+def _upstream(nodes: Mapping[str, Node], uid: str, through: Collection[str]) -> list[str]:
+    """The nodes a node reads, parents first in their order, each once: models materialized
+    as one of `through` are looked through, and listed unless ephemeral (inlined)."""
+    found: list[str] = []
     seen: set[str] = set()
-    stack = list(nodes[uid].parents)
+    stack = list(reversed(nodes[uid].parents))
     while stack:
         parent_id = stack.pop()
-        parent = nodes.get(parent_id)
-        if parent is None or parent_id in seen or parent.resource_type not in RELATION_TYPES:
+        if parent_id in seen or parent_id not in nodes:
             continue
         seen.add(parent_id)
-        if parent.materialized == "ephemeral":
-            stack.extend(parent.parents)
-        elif parent.relation is not None:
-            named[parent_id] = deferred_reads.get(parent_id, parent.relation)
-    return named
+        parent = nodes[parent_id]
+        if parent.materialized != "ephemeral":
+            found.append(parent_id)
+        if parent.materialized in through and parent.resource_type == "model":
+            stack.extend(reversed(parent.parents))
+    return found
 
 
 def sources_to_measure(nodes: Mapping[str, Node], selected: Iterable[str]) -> set[str]:

@@ -175,13 +175,16 @@ def _decide_relation(
     if node.relation is None or node.relation.lower() not in existing:
         return "build", f"relation {node.relation} does not exist in the warehouse"
     if node.materialized == "view":
-        rebuilt = _rebuilt_parent(node, ctx, options)
+        named = named_relations(ctx.nodes, node.unique_id, options.deferred_reads)
+        rebuilt = options.views_keep_their_columns and next(
+            (parent for parent in sorted(named) if parent in ctx.building), None
+        )
         if rebuilt:
             return "build", (
                 f"upstream {ctx.nodes[rebuilt].label} is built in this run, and on this "
                 "warehouse a view keeps the columns it was created with (or is dropped)"
             )
-        renamed = _renamed_parent(node, record, ctx, options)
+        renamed = _renamed_parent(record, named, ctx)
         if renamed:
             return "build", renamed
         return "reuse", "view with an unchanged definition: its data is always current"
@@ -223,13 +226,10 @@ def _policy_origin(node: Node, policy: BuildAfter, ctx: _Context) -> str:
     return f" (inherited from {declarer.label}, downstream of it)"
 
 
-def _renamed_parent(
-    node: Node, record: NodeRecord, ctx: _Context, options: PlanOptions
-) -> str | None:
+def _renamed_parent(record: NodeRecord, now: Mapping[str, str], ctx: _Context) -> str | None:
     """Why a view must be created again because a relation its SQL named when it was
-    created is not the one it would name now (a parent moved to another alias or schema,
-    or is read from another target): the view still reads the old one."""
-    now = named_relations(ctx.nodes, node.unique_id, options.deferred_reads)
+    created (its record) is not the one it would name `now` (a parent moved to another
+    alias or schema, or is read from another target): the view still reads the old one."""
     then = record.parent_relations
     if then is None:
         # A view over sources alone names nothing that can move: their relations are in
@@ -422,15 +422,6 @@ def _own_table_change(node: Node, record: NodeRecord, ctx: _Context) -> str | No
     if change is None:
         return None
     return f"its table changed outside orc since its build at {_fmt(record.last_updated)}: {change}"
-
-
-def _rebuilt_parent(node: Node, ctx: _Context, options: PlanOptions) -> str | None:
-    """A relation the view names that this run builds, where that leaves the view with
-    the columns of before (or drops it): any build may change them."""
-    if not options.views_keep_their_columns:
-        return None
-    named = named_relations(ctx.nodes, node.unique_id, options.deferred_reads)
-    return next((parent for parent in sorted(named) if parent in ctx.building), None)
 
 
 def _after(moment: datetime, window: timedelta) -> datetime:
