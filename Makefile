@@ -10,7 +10,7 @@ DBT_CORE ?= dbt-core>=1.10,<1.12
 export DO_NOT_TRACK := 1
 # Compiled bytecode, kept inside the virtual environment (not beside the sources) even where
 # the environment asks Python not to write it: each fresh `orc`, `dbt` or pytest process
-# would otherwise compile dbt-core and its dependencies again, about 1.5 s each.
+# would otherwise compile dbt-core and its dependencies again, about 1.4 s each.
 export PYTHONPYCACHEPREFIX := $(CURDIR)/$(VENV)/pycache
 export PYTHONDONTWRITEBYTECODE :=
 # setuptools says on every editable install that it is one; nothing else is silenced.

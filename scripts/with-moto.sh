@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Run a command with a throwaway moto S3 server on 127.0.0.1 and a free port, answering one
 # request at a time (scripts/moto_server_atomic.py: moto's conditional writes are atomic
-# only then). The server (moto, importable by the python on PATH) is stopped when the command ends, whatever its
-# exit code. AWS_* variables point boto3 at it with dummy credentials; the command's
-# exit status is this script's exit status.
+# only then). The server (moto, importable by the python on PATH) is stopped when the
+# command ends, whatever its exit code. AWS_* variables point boto3 at it with dummy
+# credentials; the command's exit status is this script's exit status.
 set -euo pipefail
 
 if ! command -v moto_server >/dev/null 2>&1; then
