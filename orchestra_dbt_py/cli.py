@@ -50,7 +50,24 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise abort.__cause__ from None
         click.echo("Aborted!", err=True)
         return 1
+    except Exception as error:  # a bug in orc: one line, the traceback on request
+        return _unexpected(error)
     return result if isinstance(result, int) else 0
+
+
+def _unexpected(error: Exception) -> int:
+    from orchestra_dbt_py.errors import one_line
+    from orchestra_dbt_py.report import console
+
+    if os.environ.get("ORCHESTRA_DBT_DEBUG", "").lower() == "true":
+        import traceback
+
+        traceback.print_exception(error)
+    console.error(
+        f"orc stopped on an unexpected {type(error).__name__} ({one_line(error)}), a bug in orc: "
+        "please report it with the traceback that ORCHESTRA_DBT_DEBUG=true prints"
+    )
+    return 2
 
 
 def _stdout_closed() -> int:

@@ -364,10 +364,15 @@ def _input_change(input_id: str, record: NodeRecord, ctx: _Context) -> str | Non
     seen = record.upstream.get(input_id)
     if seen is None:
         return f"upstream {upstream.label} was not recorded as an input of the last build"
-    if upstream_record.last_updated != seen:
+    if upstream_record.last_updated > seen:
         return (
             f"upstream {upstream.label} was rebuilt at {_fmt(upstream_record.last_updated)}, "
             f"after the build this one read ({_fmt(seen)})"
+        )
+    if upstream_record.last_updated != seen:
+        return (
+            f"upstream {upstream.label} is recorded as built at "
+            f"{_fmt(upstream_record.last_updated)}, not at {_fmt(seen)} as when this one read it"
         )
     moved = _own_table_change(upstream, upstream_record, ctx)
     if moved:

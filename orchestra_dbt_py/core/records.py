@@ -166,7 +166,8 @@ def format_timestamp(moment: datetime) -> str:
 
 def is_future_dated(record: NodeRecord, now: datetime) -> bool:
     """Whether `record` claims a build later than `now` allows (beyond CLOCK_SKEW)."""
-    return record.last_updated - CLOCK_SKEW > _as_utc(now)
+    # Added to `now`, not taken from the record: a record of year 1 must not overflow.
+    return record.last_updated > _as_utc(now) + CLOCK_SKEW
 
 
 def prevails(candidate: NodeRecord, existing: NodeRecord, now: datetime) -> bool:

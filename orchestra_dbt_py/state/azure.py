@@ -22,9 +22,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from orchestra_dbt_py.errors import OrcError
+from orchestra_dbt_py.errors import OrcError, one_line
 from orchestra_dbt_py.location import AzureBlob
-from orchestra_dbt_py.state.objectstore import ObjectStoreBackend, one_line
+from orchestra_dbt_py.state.objectstore import ObjectStoreBackend
 
 __all__ = ["AzureBlobBackend", "make_container_client"]
 

@@ -18,8 +18,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from orchestra_dbt_py.errors import OrcError
-from orchestra_dbt_py.state.objectstore import ObjectStoreBackend, one_line
+from orchestra_dbt_py.errors import OrcError, one_line
+from orchestra_dbt_py.state.objectstore import ObjectStoreBackend
 
 __all__ = ["GcsBackend"]
 

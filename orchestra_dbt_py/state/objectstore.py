@@ -35,7 +35,7 @@ from orchestra_dbt_py.state.backend import (
     stored_board,
 )
 
-__all__ = ["ObjectStoreBackend", "one_line"]
+__all__ = ["ObjectStoreBackend"]
 
 R = TypeVar("R")
 # Given the object's bytes (None: there is no object), the bytes to write (None: leave it as
@@ -178,18 +178,3 @@ class ObjectStoreBackend(StateBackend):
 
     def _sleep(self, attempt: int) -> None:
         time.sleep(backoff_seconds(attempt, self._backoff, self._max_backoff))
-
-
-def one_line(error: BaseException | str) -> str:
-    """An error's text on one line, without URL query strings (where a shared access
-    signature or a token could be), for an OrcError."""
-    text = error if isinstance(error, str) else str(error)
-    words = []
-    for word in text.split():
-        if "://" in word and "?" in word:
-            word = word.split("?", 1)[0] + "?..."
-        words.append(word)
-    detail = " ".join(words)
-    if not detail and not isinstance(error, str):
-        detail = type(error).__name__
-    return detail

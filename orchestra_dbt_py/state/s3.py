@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from orchestra_dbt_py.errors import OrcError
-from orchestra_dbt_py.state.objectstore import ObjectStoreBackend, one_line
+from orchestra_dbt_py.errors import OrcError, one_line
+from orchestra_dbt_py.state.objectstore import ObjectStoreBackend
 
 __all__ = ["S3Backend"]
 

@@ -4,6 +4,7 @@ line naming the problem, exit 2, never a traceback, and nothing is overwritten."
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -110,3 +111,15 @@ def test_a_state_path_that_is_a_directory(project: Project, tmp_path: Path) -> N
     env = {"ORCHESTRA_STATE_FILE": str(tmp_path)}
     for args in (("state", "show"), ("state", "forget", "--all")):
         assert_one_line_error(project.orc(*args, expect=None, **env))
+
+
+@pytest.mark.parametrize("moment", ["0001-01-01T00:00:00Z", "9999-12-31T23:59:59.999999Z"])
+def test_a_record_at_either_end_of_the_calendar_is_read_and_not_trusted(
+    project: Project, moment: str
+) -> None:
+    item = {"last_updated": moment, "checksum": "c", "relation": "x"}
+    project.state_path.write_text(json.dumps({"state": {"model.jaffle_tutorial.stg_orders": item}}))
+    assert moment[:4] in project.orc("state", "show").stdout
+    plan = project.orc("plan", "--select", "stg_orders")
+    assert "Traceback" not in plan.stdout + plan.stderr
+    assert re.search(r"stg_orders +model +build", plan.stdout), plan.stdout

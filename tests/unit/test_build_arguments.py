@@ -166,3 +166,21 @@ def test_a_max_wait_out_of_range_names_the_option(
     assert code == 2
     assert "Invalid value for '--max-wait'" in err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("debug", [False, True])
+def test_a_bug_in_orc_is_one_line_and_exit_2_with_the_traceback_on_request(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, debug: bool
+) -> None:
+    def show_plan(*args: Any, **kwargs: Any) -> int:
+        raise OverflowError("date value out of range")
+
+    monkeypatch.setattr(runner, "show_plan", show_plan)
+    if debug:
+        monkeypatch.setenv("ORCHESTRA_DBT_DEBUG", "true")
+    code, _, err = run(capsys, "plan")
+    assert code == 2
+    errors = [line for line in err.splitlines() if line.startswith("orc: error:")]
+    assert len(errors) == 1, err
+    assert "unexpected OverflowError (date value out of range), a bug in orc" in errors[0]
+    assert ("Traceback" in err) is debug, err

@@ -178,6 +178,12 @@ CASES = [
         reason_contains={FCT: "was rebuilt at"},
     ),
     Case(
+        "upstream recorded as built before the build this one read (a record of year 1)",
+        {FCT, TEST_FCT, TEST_REL},
+        state_changes=with_record(INT, last_updated=datetime.min.replace(tzinfo=UTC)),
+        reason_contains={FCT: "recorded as built at 0001-01-01 00:00:00, not at"},
+    ),
+    Case(
         "upstream never built by orc: its data version is unknown",
         {FCT, TEST_FCT, TEST_REL},
         state_changes={INT: None},

@@ -17,10 +17,9 @@ import pytest
 
 from orchestra_dbt_py.config import Settings
 from orchestra_dbt_py.core.records import NodeRecord
-from orchestra_dbt_py.errors import OrcError
+from orchestra_dbt_py.errors import OrcError, one_line
 from orchestra_dbt_py.location import AzureBlob, parse_azure_uri, parse_gcs_uri, parse_location
 from orchestra_dbt_py.state import open_backend
-from orchestra_dbt_py.state.objectstore import one_line
 
 google_exceptions = pytest.importorskip("google.api_core.exceptions")
 azure_exceptions = pytest.importorskip("azure.core.exceptions")
