@@ -16,11 +16,12 @@ from typing import Any
 
 from orchestra_dbt_py.collector import out_of_the_collectors_sight
 from orchestra_dbt_py.config import Settings
-from orchestra_dbt_py.core.graph import data_inputs, plural, sources_to_measure
+from orchestra_dbt_py.core.graph import data_inputs, plural, sources_to_measure, upstream_within
 from orchestra_dbt_py.core.planner import Decision, Plan
 from orchestra_dbt_py.core.records import NodeRecord
 from orchestra_dbt_py.dbt.command import DbtCommand, exit_code
 from orchestra_dbt_py.dbt.deferred_tables import reading_deferred
+from orchestra_dbt_py.dbt.hook_writes import writer_line
 from orchestra_dbt_py.dbt.hooks import END, REUSE_HOOKS_SETTING, START, HookRun, ProjectHooks
 from orchestra_dbt_py.dbt.queries import Warehouse
 from orchestra_dbt_py.dbt.run_results import results_since
@@ -115,6 +116,18 @@ class StatefulBuild:
         record_table_versions(self.recorder, self.planned.warehouse)
         self.recorder.flush()
         return replace(plan, decisions=decisions)
+
+    def run_first(self, pending: Sequence[str]) -> tuple[list[str], bool]:
+        """The nodes whose hooks write rows elsewhere, and the builds they wait for: built
+        before the rest is measured and planned again, so their readers see those rows."""
+        nodes = self.planned.nodes
+        writers = self.planned.hook_writers(pending)
+        if not writers:
+            return list(pending), False
+        for uid, written in writers.items():
+            console.say(writer_line(nodes[uid].label, written))
+        first = upstream_within(nodes, writers, set(pending))
+        return [uid for uid in pending if uid in first], True
 
     def record_waiting_clones(self) -> None:
         """At the end: record the clones still waiting for a view dbt did not build, with

@@ -34,6 +34,7 @@ from orchestra_dbt_py.dbt.command import DbtCommand
 from orchestra_dbt_py.dbt.deferral import deferred_target
 from orchestra_dbt_py.dbt.deferred_tables import measure_deferred
 from orchestra_dbt_py.dbt.graph import ProjectGraph, read_graph
+from orchestra_dbt_py.dbt.hook_writes import hooks_writing_elsewhere
 from orchestra_dbt_py.dbt.hooks import HookRun, ProjectHooks
 from orchestra_dbt_py.dbt.queries import WITHOUT_PACKAGE, Warehouse
 from orchestra_dbt_py.dbt.session import DbtSession
@@ -83,6 +84,11 @@ class PlannedRun:
     @property
     def nodes(self) -> dict[str, Node]:
         return self.graph.nodes
+
+    def hook_writers(self, node_ids: Collection[str]) -> dict[str, str]:
+        """Of `node_ids`, the nodes whose hooks write rows that nodes read, with what they
+        write (dbt/hook_writes.py)."""
+        return hooks_writing_elsewhere(self.session, self.nodes, self.sql_inputs, node_ids)
 
 
 def make_plan(

@@ -3,7 +3,9 @@ build it, release it once its records are saved, then wait for the rest and plan
 (another run's result is reused when it covers the data this run needs).
 
 Without coordination (no claims on this backend, or `--no-wait`) this is one round: dbt runs
-once on every node to build, as before.
+once on every node to build, unless a node to build writes rows elsewhere in its hooks
+(dbt/hook_writes.py): it is built first, with what it needs, and the rest is planned again
+on what it wrote.
 """
 
 from __future__ import annotations
@@ -39,6 +41,11 @@ class Builder(Protocol):
         """The selection planned again on fresh state and measurements."""
         ...
 
+    def run_first(self, pending: Sequence[str]) -> tuple[list[str], bool]:
+        """Of `pending`, what to build now, and whether what it writes makes the run plan
+        again after it (else all of `pending`, False)."""
+        ...
+
 
 @dataclass
 class Rounds:
@@ -70,11 +77,13 @@ def build_in_rounds(
     below = descendants_within(nodes, list(nodes)) if coordinator is not None else {}
     while pending:
         blocked: dict[str, Claim] = {}
+        first, again = builder.run_first(pending)
+        last = not again
         if coordinator is None:
-            held = list(pending)
+            held = list(first)
         else:
             with phases.timed("claims"):
-                held, blocked = coordinator.claim(pending, below)
+                held, blocked = coordinator.claim(first, below)
                 now = builder.load_state()
             changed = [uid for uid in held if now.get(uid) != state.get(uid)]
             if changed:
@@ -84,26 +93,28 @@ def build_in_rounds(
                 pending = [uid for uid in done.plan.ids("build") if uid not in done.executed]
                 continue
         if held:
-            code, done.interrupted = builder.run(held, only=not blocked and not done.executed)
+            only = last and not blocked and not done.executed
+            code, done.interrupted = builder.run(held, only=only)
             if coordinator is not None:
                 coordinator.release(held)
             done.executed.update(held)
             done.code = max(done.code, code)
             if done.interrupted:
                 return done
-        if not blocked:
+        if blocked:
+            assert coordinator is not None
+            with phases.timed("waiting"):
+                waited = coordinator.wait(blocked, max_wait_seconds)
+            say(_describe_wait(nodes, blocked, waited.seconds))
+            if waited.still_held:
+                names = ", ".join(nodes[uid].label for uid in sorted(waited.still_held))
+                say(
+                    f"still held after the maximum wait ({describe_seconds(max_wait_seconds)}): "
+                    f"building {names} without waiting further"
+                )
+                coordinator = None
+        elif last:
             return done
-        assert coordinator is not None
-        with phases.timed("waiting"):
-            waited = coordinator.wait(blocked, max_wait_seconds)
-        say(_describe_wait(nodes, blocked, waited.seconds))
-        if waited.still_held:
-            names = ", ".join(nodes[uid].label for uid in sorted(waited.still_held))
-            say(
-                f"still held after the maximum wait ({describe_seconds(max_wait_seconds)}): "
-                f"building {names} without waiting further"
-            )
-            coordinator = None
         done.plan, state = _replanned(done, builder, blocked)
         pending = [uid for uid in done.plan.ids("build") if uid not in done.executed]
     return done

@@ -27,6 +27,7 @@ from orchestra_dbt_py.core.graph import plural, times
 from orchestra_dbt_py.core.planner import Plan
 from orchestra_dbt_py.core.records import format_timestamp
 from orchestra_dbt_py.dbt.command import DbtCommand, console_flags, run_dbt
+from orchestra_dbt_py.dbt.hook_writes import writer_line
 from orchestra_dbt_py.dbt.hooks import START, ProjectHooks
 from orchestra_dbt_py.dbt.invocation import invocation_id, one_invocation_id
 from orchestra_dbt_py.dbt.retry import previous_run
@@ -74,6 +75,9 @@ def show_plan(
                 f"{plural(starting, 'on-run-start hook')}: `orc dbt` runs them before it "
                 "measures; this plan ran none, and does not see what they will write"
             )
+        building = planned.plan.ids("build")
+        for uid, written in planned.hook_writers(building).items():
+            console.say(writer_line(planned.nodes[uid].label, written))
         saved = estimated_savings(
             planned.plan, planned.state, planned.nodes, planned.session.threads
         )

@@ -266,3 +266,21 @@ def descendants_within(nodes: Mapping[str, Node], among: Collection[str]) -> dic
     for uid in among:
         below(uid)
     return found
+
+
+def upstream_within(
+    nodes: Mapping[str, Node], starts: Collection[str], among: Collection[str]
+) -> set[str]:
+    """`starts` and the nodes of `among` upstream of them, through any node."""
+    found = {uid for uid in starts if uid in among}
+    seen: set[str] = set()
+    stack = list(starts)
+    while stack:
+        uid = stack.pop()
+        if uid in seen or uid not in nodes:
+            continue
+        seen.add(uid)
+        if uid in among:
+            found.add(uid)
+        stack.extend(nodes[uid].parents)
+    return found

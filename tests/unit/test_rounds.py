@@ -69,11 +69,13 @@ class Builder:
         state: Callable[[], Mapping[str, NodeRecord]],
         said: list[str],
         only: list[bool],
+        first: Sequence[str] = (),
     ) -> None:
         self.coordinator = coordinator(board) if board is not None else None
         self.board, self.replans, self.state, self.said = board, replans, state, said
         self.runs: list[list[str]] = []
         self.only = only
+        self.first = first
 
     def run(self, node_ids: Sequence[str], only: bool) -> tuple[int, bool]:
         self.runs.append(sorted(node_ids))
@@ -90,6 +92,10 @@ class Builder:
     def replan(self) -> tuple[Plan, Mapping[str, NodeRecord]]:
         return self.replans.pop(0), {}
 
+    def run_first(self, pending: Sequence[str]) -> tuple[list[str], bool]:
+        first = [uid for uid in pending if uid in self.first]
+        return (first, True) if first else (list(pending), False)
+
 
 def build(
     board: Board | None,
@@ -98,11 +104,12 @@ def build(
     state: Callable[[], Mapping[str, NodeRecord]] = dict,
     max_wait: float = 60.0,
     only: list[bool] | None = None,
+    first: Sequence[str] = (),
 ) -> tuple[Any, list[list[str]], list[str]]:
     """Build in rounds; `only` receives, per dbt invocation, whether the builder was told
     it is the command's one invocation (where dbt runs the on-run-end hooks itself)."""
     said: list[str] = []
-    builder = Builder(board, list(replans or []), state, said, [] if only is None else only)
+    builder = Builder(board, list(replans or []), state, said, [] if only is None else only, first)
     done = build_in_rounds(
         NODES,
         planned,
@@ -123,6 +130,32 @@ def test_without_coordination_dbt_runs_once_on_every_node_to_build() -> None:
     done, runs, said = build(None, a_plan([X, Y, Z]), only=only)
     assert runs == [[X, Y, Z]] and said == [] and done.executed == {X, Y, Z}
     assert only == [True]
+
+
+def test_what_must_run_first_runs_alone_then_the_rest_is_planned_again() -> None:
+    # Z's hooks write rows X reads: Z first; the new plan (on what Z wrote) builds X and Y.
+    only: list[bool] = []
+    again = a_plan([X, Y], reuse=[Z])
+    done, runs, said = build(None, a_plan([Y, Z], reuse=[X]), [again], only=only, first=[Z])
+    assert runs == [[Z], [X, Y]] and said == []
+    assert only == [False, False]  # two invocations: orc runs the on-run-end hooks after
+    assert done.executed == {X, Y, Z}
+    assert done.plan.decisions[Z].action == "build"  # what ran keeps its decision
+
+
+def test_the_rest_is_planned_again_even_when_the_writer_is_all_there_was_to_build() -> None:
+    again = a_plan([X], reuse=[Z])  # X reads what Z's hooks wrote
+    done, runs, _ = build(None, a_plan([Z], reuse=[X]), [again], first=[Z])
+    assert runs == [[Z], [X]] and done.executed == {X, Z}
+
+
+def test_what_must_run_first_is_claimed_alone() -> None:
+    board = Board()
+    again = a_plan([X], reuse=[Z])
+    _done, runs, said = build(board, a_plan([X, Z]), [again], first=[Z])
+    assert runs == [[Z], [X]]
+    assert said == [f"held while dbt ran: {[Z]}", f"held while dbt ran: {[X]}"]
+    assert board.claims == {}
 
 
 def test_free_nodes_are_claimed_built_and_released() -> None:

@@ -1,0 +1,76 @@
+"""Which relations a hook's SQL writes rows into. Pure: text in, names out (sqlglot).
+
+A model's pre- or post-hook may load rows into a table other models read (`insert into
+raw.payments ...`). What it writes is what `insert`, `update`, `delete`, `merge`, `copy`,
+`truncate` and `create table` name as their target; anything else (`grant`, `analyze`,
+`create index`) writes no rows. sqlglot is imported only when a hook may write (about 0.1 s).
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["may_write", "read_by", "same_relation", "written_relations"]
+
+Name = tuple[str, str, str]
+
+# Hook SQL without any of these words writes no rows: it is not rendered or parsed.
+_WRITING_WORDS = re.compile(
+    r"\b(insert|update|delete|merge|copy|truncate|create\s+(or\s+replace\s+)?\w*\s*table)\b",
+    re.IGNORECASE,
+)
+
+
+def may_write(sql: str) -> bool:
+    """Whether this (unrendered or rendered) SQL has a word that writes rows."""
+    return _WRITING_WORDS.search(sql) is not None
+
+
+def written_relations(sql: str, dialect: str | None) -> list[Name]:
+    """The relations `sql` writes rows into, as (catalog, schema, name) folded as
+    `sql_reads.table_name` folds them; UnreadableSql when a statement cannot be read."""
+    import sqlglot
+    from sqlglot import exp
+    from sqlglot.errors import SqlglotError
+
+    from orchestra_dbt_py.sql_reads import UnreadableSql, table_name
+
+    row_writes = (exp.Insert, exp.Update, exp.Delete, exp.Merge, exp.Copy)
+    try:
+        statements = [s for s in sqlglot.parse(sql, read=dialect) if s is not None]
+    except SqlglotError as error:
+        raise UnreadableSql(str(error).splitlines()[0]) from None
+    written: list[Name] = []
+    for statement in statements:
+        if isinstance(statement, exp.Command) and may_write(statement.sql()):
+            raise UnreadableSql(f"sqlglot does not know the statement {statement.name!r}")
+        if isinstance(statement, row_writes):
+            targets = [statement.this]
+        elif isinstance(statement, exp.TruncateTable):
+            targets = list(statement.expressions)
+        elif isinstance(statement, exp.Create) and statement.kind == "TABLE":
+            targets = [statement.this]
+        else:
+            continue
+        for target in targets:
+            table = target.this if isinstance(target, exp.Schema) else target
+            if not isinstance(table, exp.Table):
+                raise UnreadableSql(f"the target of {statement.key} is not a table name")
+            written.append(table_name(table, dialect))
+    return written
+
+
+def same_relation(written: Name, relation: Name) -> bool:
+    """Whether a written name is surely `relation`: its schema and name are written and
+    equal, and so is its catalog where written (a bare name may resolve elsewhere)."""
+    catalog, schema, name = written
+    return bool(schema) and (schema, name) == relation[1:] and catalog in ("", relation[0])
+
+
+def read_by(written: Name, read: list[Name | None]) -> bool:
+    """Whether a written name can be one of `read` (parts it leaves out match any; a None
+    in `read` is a name that could not be read, and may be anything)."""
+    return any(
+        other is None or all(a == b for a, b in zip(written, other, strict=True) if a)
+        for other in read
+    )

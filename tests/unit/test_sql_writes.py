@@ -1,0 +1,93 @@
+"""What a hook's SQL writes rows into (orchestra_dbt_py/sql_writes.py), and which builds a
+node that writes elsewhere waits for (core/graph.upstream_within)."""
+
+from __future__ import annotations
+
+import pytest
+
+from orchestra_dbt_py.core.graph import Node, upstream_within
+from orchestra_dbt_py.sql_reads import UnreadableSql
+from orchestra_dbt_py.sql_writes import may_write, read_by, same_relation, written_relations
+
+ITSELF = ("db", "main", "loader")
+
+
+@pytest.mark.parametrize(
+    ("sql", "written"),
+    [
+        ("insert into main_raw.payments select 1", [("", "main_raw", "payments")]),
+        ('insert into "DB"."Raw"."P" (a) values (1)', [("DB", "Raw", "P")]),
+        ("delete from raw.orders where id = 1", [("", "raw", "orders")]),
+        ("update raw.orders set a = 1", [("", "raw", "orders")]),
+        ("merge into a.b using c on 1 = 1 when matched then delete", [("", "a", "b")]),
+        ("truncate table a.b, a.c", [("", "a", "b"), ("", "a", "c")]),
+        ("create or replace table s.t as select 1", [("", "s", "t")]),
+        ("copy a.b from 'file.csv'", [("", "a", "b")]),
+        ("insert into A.B select 1; delete from c.d", [("", "a", "b"), ("", "c", "d")]),
+        ("grant select on a.b to reporter", []),
+        ("create index i on a.b (x)", []),
+        ("analyze a.b", []),
+        ("select * from a.b", []),
+    ],
+)
+def test_the_relations_a_statement_writes_rows_into(
+    sql: str, written: list[tuple[str, str, str]]
+) -> None:
+    assert written_relations(sql, "postgres") == written
+
+
+@pytest.mark.parametrize("sql", ["insert into oops (", "insert into t select 1 from where"])
+def test_a_writing_statement_orc_cannot_read_is_an_error(sql: str) -> None:
+    with pytest.raises(UnreadableSql):
+        written_relations(sql, "postgres")
+
+
+def test_only_sql_with_a_writing_word_is_read() -> None:
+    assert may_write("INSERT INTO x select 1") and may_write("create temporary table t as x")
+    assert may_write("Merge into a using b on true when matched then delete")
+    assert not may_write("grant select on {{ this }} to role reporter")
+    assert not may_write("create index if not exists i on {{ this }} (id)")
+    assert not may_write("select inserted_at from t")
+
+
+@pytest.mark.parametrize(
+    ("written", "same"),
+    [
+        (("db", "main", "loader"), True),
+        (("", "main", "loader"), True),
+        (("", "", "loader"), False),  # a bare name may resolve to another schema
+        (("other", "main", "loader"), False),
+        (("db", "raw", "loader"), False),
+    ],
+)
+def test_a_write_into_the_node_itself_is_known_only_when_its_schema_is_written(
+    written: tuple[str, str, str], same: bool
+) -> None:
+    assert same_relation(written, ITSELF) is same
+
+
+@pytest.mark.parametrize(
+    ("written", "read"),
+    [
+        (("", "raw", "payments"), True),
+        (("", "", "payments"), True),  # a bare name may be the one read
+        (("db", "raw", "payments"), True),
+        (("other", "raw", "payments"), False),
+        (("", "audit", "log"), False),  # an audit table nobody reads
+    ],
+)
+def test_a_write_matters_when_a_node_may_read_it(written: tuple[str, str, str], read: bool) -> None:
+    assert read_by(written, [("db", "raw", "payments"), ("db", "main", "fct")]) is read
+    assert read_by(written, [None])  # a name orc could not read may be anything
+
+
+def test_the_builds_a_writer_waits_for_are_found_through_reused_nodes() -> None:
+    nodes = {
+        "s": Node("s", "seed"),
+        "a": Node("a", "model", "table", ("s",)),
+        "b": Node("b", "model", "view", ("a",)),  # reused: not among the builds
+        "w": Node("w", "model", "table", ("b",)),
+        "other": Node("other", "model", "table", ("s",)),
+    }
+    assert upstream_within(nodes, ["w"], {"s", "w", "other"}) == {"s", "w"}
+    assert upstream_within(nodes, [], {"s"}) == set()
