@@ -20,10 +20,18 @@ _WRITING_WORDS = re.compile(
     re.IGNORECASE,
 )
 
+# A write whose target is the node itself, as its unrendered hook names it.
+_INTO_ITSELF = re.compile(
+    r"\b(insert\s+(into|overwrite)|delete\s+from|update|merge\s+into|truncate(\s+table)?)"
+    r"\s+\{\{-?\s*this\s*-?\}\}",
+    re.IGNORECASE,
+)
+
 
 def may_write(sql: str) -> bool:
-    """Whether this (unrendered or rendered) SQL has a word that writes rows."""
-    return _WRITING_WORDS.search(sql) is not None
+    """Whether this (unrendered or rendered) SQL has a word that writes rows, other than
+    into `{{ this }}`."""
+    return _WRITING_WORDS.search(_INTO_ITSELF.sub("", sql)) is not None
 
 
 def written_relations(sql: str, dialect: str | None) -> list[Name]:

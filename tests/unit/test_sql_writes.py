@@ -48,6 +48,11 @@ def test_only_sql_with_a_writing_word_is_read() -> None:
     assert not may_write("grant select on {{ this }} to role reporter")
     assert not may_write("create index if not exists i on {{ this }} (id)")
     assert not may_write("select inserted_at from t")
+    # Writes into the node itself need no rendering: {{ this }} is the node.
+    assert not may_write("delete from {{ this }} where day < current_date - 30")
+    assert not may_write("insert into {{this}} select 1; update {{ this }} set a = 1")
+    assert may_write("insert into {{ this }} select 1; delete from raw.orders")
+    assert may_write("insert into {{ this.schema }}.other select 1")
 
 
 @pytest.mark.parametrize(
