@@ -88,7 +88,8 @@ class PlannedRun:
     def hook_writers(self, node_ids: Collection[str]) -> dict[str, str]:
         """Of `node_ids`, the nodes whose hooks write rows that nodes read, with what they
         write (dbt/hook_writes.py)."""
-        return hooks_writing_elsewhere(self.session, self.nodes, self.sql_inputs, node_ids)
+        reader = SqlInputReader(self.session)
+        return hooks_writing_elsewhere(reader, self.nodes, self.sql_inputs, node_ids)
 
 
 def make_plan(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["may_write", "read_by", "same_relation", "written_relations"]
+__all__ = ["may_write", "written_relations"]
 
 Name = tuple[str, str, str]
 
@@ -66,19 +66,3 @@ def written_relations(sql: str, dialect: str | None) -> list[Name]:
                 raise UnreadableSql(f"the target of {statement.key} is not a table name")
             written.append(table_name(table, dialect))
     return written
-
-
-def same_relation(written: Name, relation: Name) -> bool:
-    """Whether a written name is surely `relation`: its schema and name are written and
-    equal, and so is its catalog where written (a bare name may resolve elsewhere)."""
-    catalog, schema, name = written
-    return bool(schema) and (schema, name) == relation[1:] and catalog in ("", relation[0])
-
-
-def read_by(written: Name, read: list[Name | None]) -> bool:
-    """Whether a written name can be one of `read` (parts it leaves out match any; a None
-    in `read` is a name that could not be read, and may be anything)."""
-    return any(
-        other is None or all(a == b for a, b in zip(written, other, strict=True) if a)
-        for other in read
-    )

@@ -3,19 +3,21 @@
 orc measured it, so such a node is built first and the rest is planned again (rounds.py).
 
 Only hooks with a word that writes rows (`sql_writes.may_write`) are rendered, as dbt
-renders them for the node, and parsed. A write into the node's own relation or into a
-relation no node reads (an audit table) changes nothing the run measures. A hook that
-cannot be rendered or read counts as writing into what others read.
+renders them for the node, and parsed; each name written is resolved as the warehouse
+resolves it (`SqlInputReader.full_name`, as for names compiled SQL reads). A write into the
+node's own relation or into a relation no node reads (an audit table) changes nothing the
+run measures. A hook that cannot be rendered or read counts as writing into what others
+read.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from orchestra_dbt_py.core.graph import Node
 from orchestra_dbt_py.core.implicit import SqlInputs
-from orchestra_dbt_py.dbt.session import DbtSession
+from orchestra_dbt_py.dbt.sql_inputs import SqlInputReader
 from orchestra_dbt_py.errors import one_line
 
 __all__ = ["hooks_writing_elsewhere", "writer_line"]
@@ -24,7 +26,7 @@ Name = tuple[str, str, str]
 
 
 def hooks_writing_elsewhere(
-    session: DbtSession,
+    reader: SqlInputReader,
     nodes: Mapping[str, Node],
     sql_inputs: Mapping[str, SqlInputs],
     node_ids: Collection[str],
@@ -34,6 +36,7 @@ def hooks_writing_elsewhere(
     there (or why that is unknown)."""
     from orchestra_dbt_py.sql_writes import may_write
 
+    session = reader.session
     runnable = session.runnable
     candidates = [
         runnable[uid]
@@ -45,21 +48,21 @@ def hooks_writing_elsewhere(
     from dbt.context.providers import generate_runtime_model_context
 
     adapter = session.adapter
-    parse = _parser(session.adapter_type)
-    read = [parse(name) for name in _read_relations(nodes, sql_inputs)]
+    # None: a name orc could not read, which may be any relation.
+    read = {reader.parts_of(name) for name in _read_relations(nodes, sql_inputs)}
     found: dict[str, str] = {}
     for node in candidates:
         try:
             with adapter.connection_named(f"orc_hook_writes_{node.name}"):
                 context = generate_runtime_model_context(node, session.config, session.manifest)
                 rendered = [context["render"](sql) for sql in _hook_sql(node)]
-                itself = parse(str(context["this"])) or ("", "", "")
+                itself = reader.parts_of(str(context["this"]))
         except Exception as error:  # dbt fails the node when it builds it; orc stays safe
             found[node.unique_id] = f"a relation orc cannot name ({one_line(error)})"
             continue
         finally:
             adapter.cleanup_connections()
-        written = _written_into(rendered, itself, read, session.adapter_type)
+        written = _written_into(reader, rendered, itself, read)
         if written:
             found[node.unique_id] = written
     return found
@@ -87,43 +90,24 @@ def _read_relations(nodes: Mapping[str, Node], sql_inputs: Mapping[str, SqlInput
     return named
 
 
-def _parser(adapter_type: str) -> Callable[[str], Name | None]:
-    """Reads a relation's rendered name into its folded parts; None when it cannot."""
-    from sqlglot import exp, parse_one
-    from sqlglot.errors import SqlglotError
-
-    from orchestra_dbt_py.sql_reads import dialect_of, table_name
-
-    dialect = dialect_of(adapter_type)
-
-    def parse(name: str) -> Name | None:
-        try:
-            return table_name(parse_one(name, read=dialect, into=exp.Table), dialect)
-        except SqlglotError:
-            return None
-
-    return parse
-
-
 def _written_into(
-    rendered: list[str], itself: Name, read: list[Name | None], adapter_type: str
+    reader: SqlInputReader, rendered: list[str], itself: Name | None, read: set[Name | None]
 ) -> str:
     """What these rendered hooks write that some node reads, other than the node itself,
     named as written; "" for nothing."""
-    from orchestra_dbt_py.sql_reads import UnreadableSql, dialect_of
-    from orchestra_dbt_py.sql_writes import may_write, read_by, same_relation, written_relations
+    from orchestra_dbt_py.sql_reads import UnreadableSql
+    from orchestra_dbt_py.sql_writes import may_write, written_relations
 
     names: list[str] = []
     for sql in rendered:
         if not may_write(sql):
             continue
         try:
-            written = written_relations(sql, dialect_of(adapter_type))
+            written = written_relations(sql, reader.dialect)
         except UnreadableSql as error:
             return f"a relation orc cannot name ({error})"
-        names += [
-            ".".join(part for part in name if part)
-            for name in written
-            if not same_relation(name, itself) and read_by(name, read)
-        ]
+        for name in written:
+            full = reader.full_name(name)
+            if full != itself and (full in read or None in read):
+                names.append(".".join(part for part in name if part))
     return ", ".join(dict.fromkeys(names))

@@ -97,7 +97,7 @@ class SqlInputReader:
     def relations(self, inputs: Iterable[SqlInputs]) -> dict[str, Any]:
         """The warehouse relation of every relation input, by its key."""
         keys = {i.key for s in inputs for i in s.inputs if i.kind == "relation"}
-        return {key: self._relation(parts) for key in sorted(keys) if (parts := self._parts(key))}
+        return {key: self._relation(parts) for key in sorted(keys) if (parts := self.parts_of(key))}
 
     def clock_values(self, inputs: Iterable[SqlInputs]) -> tuple[dict[str, DataVersion], str]:
         """The value now of every date-grained clock expression, in one query (an empty
@@ -176,7 +176,7 @@ class SqlInputReader:
         read = [parts for parts in reads.relations if parts[2] != _sql().DECLARED]
         # A model read without compiling names what it declares by placeholder only.
         declared = self._declared(model) if read or reads.functions else _Declared(set(), set())
-        relations = {self._full(parts) for parts in read} - declared.relations
+        relations = {self.full_name(parts) for parts in read} - declared.relations
         inputs = [ImplicitInput.of("relation", self._key(p), self._label(p)) for p in relations]
         inputs += [
             ImplicitInput.of("function", f) for f in reads.functions if f not in declared.functions
@@ -220,11 +220,11 @@ class SqlInputReader:
             except _sql().UnreadableSql:
                 self._names[rendered] = None
             else:
-                full = {self._full(parts) for parts in reads.relations}
+                full = {self.full_name(parts) for parts in reads.relations}
                 self._names[rendered] = _Declared(full, set(reads.functions))
         return self._names[rendered]
 
-    def _full(self, parts: tuple[str, str, str]) -> tuple[str, str, str]:
+    def full_name(self, parts: tuple[str, str, str]) -> tuple[str, str, str]:
         """A name read in the SQL with the parts it leaves out filled in as the warehouse
         resolves them: the target's database, the connection's default schema."""
         catalog, schema, name = parts
@@ -244,13 +244,13 @@ class SqlInputReader:
     def _key(self, parts: tuple[str, str, str]) -> str:
         return str(self._relation(parts).render())
 
-    def _parts(self, key: str) -> tuple[str, str, str] | None:
+    def parts_of(self, key: str) -> tuple[str, str, str] | None:
         """The parts of a relation's rendered name (None when it names no one relation)."""
         try:
             reads = _sql().read_sql(f"select * from {key}", self.dialect)
         except _sql().UnreadableSql:
             return None
-        return self._full(reads.relations[0]) if len(reads.relations) == 1 else None
+        return self.full_name(reads.relations[0]) if len(reads.relations) == 1 else None
 
     def _label(self, parts: tuple[str, str, str]) -> str:
         database = getattr(self.session.config.credentials, "database", None) or ""
@@ -266,7 +266,7 @@ class SqlInputReader:
             if kind != "relation":
                 found.append(ImplicitInput.of(kind, key.split(":", 1)[1]))
                 continue
-            parts = self._parts(key)
+            parts = self.parts_of(key)
             if parts is None or self._key(parts) != key:
                 return None
             found.append(ImplicitInput(key, self._label(parts)))

@@ -1,5 +1,7 @@
 """What a hook's SQL writes rows into (orchestra_dbt_py/sql_writes.py), and which builds a
-node that writes elsewhere waits for (core/graph.upstream_within)."""
+node that writes elsewhere waits for (core/graph.upstream_within). Which writes matter (a
+relation some node reads, not the node itself) is resolved against the warehouse's names:
+tests/integration/test_hook_writes.py."""
 
 from __future__ import annotations
 
@@ -7,9 +9,7 @@ import pytest
 
 from orchestra_dbt_py.core.graph import Node, upstream_within
 from orchestra_dbt_py.sql_reads import UnreadableSql
-from orchestra_dbt_py.sql_writes import may_write, read_by, same_relation, written_relations
-
-ITSELF = ("db", "main", "loader")
+from orchestra_dbt_py.sql_writes import may_write, written_relations
 
 
 @pytest.mark.parametrize(
@@ -53,37 +53,6 @@ def test_only_sql_with_a_writing_word_is_read() -> None:
     assert not may_write("insert into {{this}} select 1; update {{ this }} set a = 1")
     assert may_write("insert into {{ this }} select 1; delete from raw.orders")
     assert may_write("insert into {{ this.schema }}.other select 1")
-
-
-@pytest.mark.parametrize(
-    ("written", "same"),
-    [
-        (("db", "main", "loader"), True),
-        (("", "main", "loader"), True),
-        (("", "", "loader"), False),  # a bare name may resolve to another schema
-        (("other", "main", "loader"), False),
-        (("db", "raw", "loader"), False),
-    ],
-)
-def test_a_write_into_the_node_itself_is_known_only_when_its_schema_is_written(
-    written: tuple[str, str, str], same: bool
-) -> None:
-    assert same_relation(written, ITSELF) is same
-
-
-@pytest.mark.parametrize(
-    ("written", "read"),
-    [
-        (("", "raw", "payments"), True),
-        (("", "", "payments"), True),  # a bare name may be the one read
-        (("db", "raw", "payments"), True),
-        (("other", "raw", "payments"), False),
-        (("", "audit", "log"), False),  # an audit table nobody reads
-    ],
-)
-def test_a_write_matters_when_a_node_may_read_it(written: tuple[str, str, str], read: bool) -> None:
-    assert read_by(written, [("db", "raw", "payments"), ("db", "main", "fct")]) is read
-    assert read_by(written, [None])  # a name orc could not read may be anything
 
 
 def test_the_builds_a_writer_waits_for_are_found_through_reused_nodes() -> None:
