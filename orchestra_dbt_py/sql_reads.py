@@ -27,6 +27,7 @@ __all__ = [
     "read_sql",
     "relation_parts",
     "sql_of_template",
+    "sqlglot_message",
     "table_name",
 ]
 
@@ -165,7 +166,7 @@ def read_sql(sql: str, dialect: str | None) -> SqlReads:
     try:
         statements = [s for s in sqlglot.parse(sql, read=dialect) if s is not None]
     except SqlglotError as error:
-        raise UnreadableSql(_first_line(str(error))) from None
+        raise UnreadableSql(sqlglot_message(error)) from None
     for statement in statements:
         if isinstance(statement, exp.Command):  # sqlglot's fallback for syntax it does not know
             raise UnreadableSql(f"sqlglot does not know the statement {statement.name!r}")
@@ -373,6 +374,9 @@ def _inside_date_clock(node: Any) -> bool:
     return False
 
 
-def _first_line(text: str) -> str:
-    """sqlglot's message on one line, without its terminal underlining."""
-    return " ".join(re.sub(r"\x1b\[[0-9;]*m", "", text).split())[:300]
+def sqlglot_message(error: Exception) -> str:
+    """sqlglot's message on one line, without its terminal underlining, a token named by
+    its text."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(error))
+    text = re.sub(r"<Token token_type: [^,]*, text: ([^,]*), [^>]*>", r"'\1'", text)
+    return " ".join(text.split())[:300]

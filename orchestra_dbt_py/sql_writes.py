@@ -41,13 +41,13 @@ def written_relations(sql: str, dialect: str | None) -> list[Name]:
     from sqlglot import exp
     from sqlglot.errors import SqlglotError
 
-    from orchestra_dbt_py.sql_reads import UnreadableSql, table_name
+    from orchestra_dbt_py.sql_reads import UnreadableSql, sqlglot_message, table_name
 
     row_writes = (exp.Insert, exp.Update, exp.Delete, exp.Merge, exp.Copy)
     try:
         statements = [s for s in sqlglot.parse(sql, read=dialect) if s is not None]
     except SqlglotError as error:
-        raise UnreadableSql(str(error).splitlines()[0]) from None
+        raise UnreadableSql(sqlglot_message(error)) from None
     written: list[Name] = []
     for statement in statements:
         if isinstance(statement, exp.Command) and may_write(statement.sql()):
